@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+function openclip(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  // oclif wraps error lines with a ' ›   ' prefix; join them back for matching.
+  return { ...r, stderr: r.stderr.replace(/\s*\n\s*›\s*/g, ' ') };
+}
+
+test('openclip info --json prints one object naming the chosen backend', () => {
+  const r = openclip(['info', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const info = JSON.parse(r.stdout);
+  assert.ok(['tensorflow', 'wasm', 'cpu'].includes(info.backend), info.backend);
+  assert.ok(info.backends.some((b: { name: string; available: boolean }) => b.name === info.backend && b.available));
+  assert.equal(info.tfjsVersion, '4.22.0');
+});
+
+test('--backend and OPENCLIP_BACKEND choose the backend', () => {
+  assert.equal(JSON.parse(openclip(['info', '--json', '--backend', 'cpu']).stdout).backend, 'cpu');
+  const viaEnv = JSON.parse(openclip(['info', '--json'], { OPENCLIP_BACKEND: 'cpu' }).stdout);
+  assert.equal(viaEnv.backend, 'cpu');
+  assert.equal(viaEnv.selectedBy, 'OPENCLIP_BACKEND');
+});
+
+test('an unavailable or unknown backend fails with a clear message', () => {
+  const bad = openclip(['info', '--backend', 'tensorflow']);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /backend 'tensorflow' is not available: .*tfjs-node/);
+  const unknown = openclip(['info'], { OPENCLIP_BACKEND: 'gpu' });
+  assert.notEqual(unknown.status, 0);
+  assert.match(unknown.stderr, /OPENCLIP_BACKEND: unknown backend 'gpu'/);
+});
+
+test('--help and --version work', () => {
+  const help = openclip(['--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /info\s+Show the TensorFlow\.js backend/);
+  assert.match(openclip(['--version']).stdout, /^@openclip\/cli\/\d+\.\d+\.\d+ /);
+});

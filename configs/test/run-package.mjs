@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// Runs a workspace's compiled tests (dist/**/*.test.js) with node:test, printing the spec
+// report and writing .test-results/summary.json for the root summary.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function findTests(dir, out = []) {
+  let entries;
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of entries) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) findTests(p, out);
+    else if (name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+
+const cwd = process.cwd();
+const filter = process.argv.slice(2);
+let files = findTests(join(cwd, 'dist')).sort();
+if (filter.length) files = files.filter((f) => filter.some((s) => f.includes(s)));
+if (files.length === 0) {
+  console.error(`openclip-test: no compiled tests (dist/**/*.test.js) in ${cwd}; run the build first`);
+  process.exit(1);
+}
+rmSync(join(cwd, '.test-results'), { recursive: true, force: true });
+mkdirSync(join(cwd, '.test-results'), { recursive: true });
+const reporter = fileURLToPath(new URL('./summary-reporter.mjs', import.meta.url));
+const args = [
+  '--enable-source-maps',
+  '--test',
+  '--test-reporter=spec',
+  '--test-reporter-destination=stdout',
+  `--test-reporter=${reporter}`,
+  '--test-reporter-destination=.test-results/summary.json',
+  ...files.map((f) => relative(cwd, f)),
+];
+const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd });
+process.exit(r.status ?? 1);

@@ -1,0 +1,34 @@
+// @openclip/engine: the one place that imports TensorFlow.js.
+
+// TensorFlow.js, shared by every package
+export { tf } from './tf.js';
+export type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Rank, Variable, NamedTensorMap, TensorLike, DataType } from './tf.js';
+
+// Backend selection
+export { initEngine, engineInfo, BACKEND_NAMES } from './backend.js';
+export type { BackendName, BackendStatus, EngineInfo, InitOptions } from './backend.js';
+export { numThreads } from './threads.js';
+
+// Reproducible randomness
+export { Rng } from './rng.js';
+export type { RngState } from './rng.js';
+
+// safetensors I/O
+export {
+  SafetensorsFile,
+  SafetensorsError,
+  DTYPE_SIZES,
+  loadSafetensors,
+  parseSafetensors,
+  parseHeader,
+  serializeSafetensors,
+  saveSafetensors,
+  writeFileAtomic,
+  toFloat32,
+  toInt32,
+  f16ToF32,
+  bf16ToF32,
+  f32ToF16,
+  f32ToBf16,
+} from './safetensors.js';
+export type { DType, RawTensor, TensorEntry, TensorData, TensorToWrite } from './safetensors.js';

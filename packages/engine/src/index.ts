@@ -4,6 +4,10 @@
 export { tf } from './tf.js';
 export type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Rank, Variable, NamedTensorMap, TensorLike, DataType } from './tf.js';
 
+// Neural-network operations (the seam for fused / native kernels)
+export * as ops from './ops.js';
+export type { AttentionOptions } from './ops.js';
+
 // Backend selection
 export { initEngine, engineInfo, BACKEND_NAMES } from './backend.js';
 export type { BackendName, BackendStatus, EngineInfo, InitOptions } from './backend.js';

@@ -1,0 +1,61 @@
+/**
+ * The neural-network operations model and loss code is written against. Each is one seam
+ * where the engine can substitute a fused or native implementation (with its gradient) on a
+ * backend that has one; the definitions here are the reference semantics, equal to PyTorch's.
+ */
+import { tf } from './tf.js';
+import type { Tensor } from './tf.js';
+
+/** `x · weightᵀ + bias` with PyTorch's nn.Linear layout: weight [out, in], x [..., in]. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  return tf.tidy(() => {
+    const inF = weight.shape[1]!;
+    const outF = weight.shape[0]!;
+    const lead = x.shape.slice(0, -1);
+    const x2 = x.rank === 2 ? x : tf.reshape(x, [-1, inF]);
+    // Not tf.fused.matMul: wasm 4.22's fused kernel adds the bias wrongly on its transposed path.
+    const xw = tf.matMul(x2, weight, false, true);
+    const y2 = bias ? tf.add(xw, bias) : xw;
+    return x.rank === 2 ? y2 : tf.reshape(y2, [...lead, outF]);
+  });
+}
+
+/** Layer normalisation over the last axis (nn.LayerNorm, biased variance). */
+export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, eps = 1e-5): Tensor {
+  return tf.tidy(() => {
+    const axis = x.rank - 1;
+    const { mean, variance } = tf.moments(x, axis, true);
+    let y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+    if (gamma) y = tf.mul(y, gamma);
+    if (beta) y = tf.add(y, beta);
+    return y;
+  });
+}
+
+/** Exact GELU, x·Φ(x) (nn.GELU with approximate='none'). */
+export function gelu(x: Tensor): Tensor {
+  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
+}
+
+/** OpenAI's QuickGELU, x·σ(1.702x). */
+export function quickGelu(x: Tensor): Tensor {
+  return tf.tidy(() => tf.mul(x, tf.sigmoid(tf.mul(x, 1.702))));
+}
+
+export interface AttentionOptions {
+  /** Additive mask broadcastable to [B, H, Tq, Tk] (use -Infinity to block). */
+  mask?: Tensor | null;
+  /** Defaults to 1/sqrt(head dim). */
+  scale?: number;
+}
+
+/** softmax(q·kᵀ·scale + mask)·v for q [B,H,Tq,d], k,v [B,H,Tk,d] (scaled dot-product attention). */
+export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
+  return tf.tidy(() => {
+    const d = q.shape[q.rank - 1]!;
+    const scale = options.scale ?? 1 / Math.sqrt(d);
+    let s = tf.matMul(tf.mul(q, scale), k, false, true);
+    if (options.mask) s = tf.add(s, options.mask);
+    return tf.matMul(tf.softmax(s), v);
+  });
+}

@@ -52,8 +52,10 @@ for (const backend of ['cpu', 'wasm']) {
       for (let n = 0; n < 60; n++) { sum += term / (2 * n + 1); term *= -z * z / (n + 1); }
       return (2 / Math.sqrt(Math.PI)) * sum;
     };
-    close(ops.gelu(x).dataSync(), Array.from(xs, (z) => 0.5 * z * (1 + erf(z / Math.SQRT2))), 2e-6, 'gelu');
-    close(ops.quickGelu(x).dataSync(), Array.from(xs, (z) => z / (1 + Math.exp(-1.702 * z))), 1e-6, 'quickGelu');
+    const ge = ops.gelu(x), qg = ops.quickGelu(x);
+    close(ge.dataSync(), Array.from(xs, (z) => 0.5 * z * (1 + erf(z / Math.SQRT2))), 2e-6, 'gelu');
+    close(qg.dataSync(), Array.from(xs, (z) => z / (1 + Math.exp(-1.702 * z))), 1e-6, 'quickGelu');
+    tf.dispose([ge, qg]);
     // attention with a causal mask
     const q = rand(rng, [1, 2, 3, 4]), k = rand(rng, [1, 2, 3, 4]), v = rand(rng, [1, 2, 3, 4]);
     const mask = tf.tensor2d([[0, -Infinity, -Infinity], [0, 0, -Infinity], [0, 0, 0]]);

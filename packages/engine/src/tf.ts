@@ -3,6 +3,8 @@
  * so there is one tfjs-core instance and one kernel registry.
  */
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's Node bundle registers no gradients; the union package registers them all (into the global registry).
+import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 

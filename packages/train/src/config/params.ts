@@ -1,0 +1,159 @@
+/**
+ * The `openclip train` parameters: every flag of OpenCLIP 3.1.0's `open_clip_train/params.py`,
+ * with its name, type and default, in one table. The CLI builds its flags from this table and
+ * `parseTrainConfig` validates a parsed set against it, so the two never drift apart.
+ */
+
+export type ParamType = 'string' | 'int' | 'float' | 'bool' | 'floats' | 'ints' | 'kwargs';
+
+export interface ParamSpec {
+  /** The flag as typed on the command line, without the leading dashes (OpenCLIP's name). */
+  flag: string;
+  /** The camelCase key in TrainConfig. */
+  key: string;
+  type: ParamType;
+  default: unknown;
+  group: 'Data' | 'Optimisation' | 'Model' | 'Precision' | 'Loss' | 'CoCa' | 'Distillation' | 'Evaluation' | 'Checkpoints' | 'Logging' | 'Distributed' | 'Remote sync' | 'Engine';
+  help: string;
+  choices?: readonly string[];
+  /**
+   * When a value cannot work in openclip-ts, the reason (checked at start, so the run stops
+   * with a clear message instead of silently doing something else).
+   */
+  unsupported?: (value: unknown) => string | null;
+}
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+function p(flag: string, type: ParamType, def: unknown, group: ParamSpec['group'], help: string, extra: Partial<ParamSpec> = {}): ParamSpec {
+  return { flag, key: camel(flag), type, default: def, group, help, ...extra };
+}
+
+const noTorch = (what: string) => (v: unknown) => (v ? `${what} is a PyTorch compiler feature with no TensorFlow.js equivalent; remove the flag` : null);
+
+export const TRAIN_PARAMS: readonly ParamSpec[] = [
+  // Data
+  p('train-data', 'string', null, 'Data', 'Training data: CSV file, or webdataset shards with brace expansion; several sources joined with ::'),
+  p('train-data-upsampling-factors', 'string', null, 'Data', 'Sampling weight of each :: source, e.g. 1::2::0.5 (needs --dataset-resampled)'),
+  p('val-data', 'string', null, 'Data', 'Validation data (CSV or webdataset shards)'),
+  p('train-num-samples', 'int', null, 'Data', 'Samples per training epoch (webdataset; else sizes.json or __len__ beside the shards)'),
+  p('val-num-samples', 'int', null, 'Data', 'Samples in the validation set (webdataset)'),
+  p('dataset-type', 'string', 'auto', 'Data', 'Dataset type', { choices: ['webdataset', 'csv', 'synthetic', 'auto'] }),
+  p('dataset-resampled', 'bool', false, 'Data', 'Draw webdataset shards with replacement'),
+  p('csv-separator', 'string', '\t', 'Data', 'CSV field separator'),
+  p('csv-img-key', 'string', 'filepath', 'Data', 'CSV column holding image paths'),
+  p('csv-caption-key', 'string', 'title', 'Data', 'CSV column holding captions'),
+  p('imagenet-val', 'string', null, 'Data', 'ImageNet-style validation folder (root/class/*.jpg) for zero-shot evaluation'),
+  p('imagenet-v2', 'string', null, 'Data', 'ImageNet-V2 folder for zero-shot evaluation'),
+  p('cache-dir', 'string', null, 'Data', 'Cache folder for pretrained weights and tokenizers (default: the Hugging Face cache)'),
+  p('workers', 'int', 4, 'Data', 'Data loader worker threads per process'),
+  p('batch-size', 'int', 64, 'Data', 'Batch size per process'),
+  // Optimisation
+  p('epochs', 'int', 32, 'Optimisation', 'Number of epochs'),
+  p('epochs-cooldown', 'int', null, 'Optimisation', 'Epochs of cool-down at the end of const-cooldown'),
+  p('lr', 'float', null, 'Optimisation', 'Learning rate (default 5e-4)'),
+  p('beta1', 'float', null, 'Optimisation', 'AdamW beta1 (default 0.9)'),
+  p('beta2', 'float', null, 'Optimisation', 'AdamW beta2 (default 0.98 for ViT models, else 0.999)'),
+  p('eps', 'float', null, 'Optimisation', 'AdamW epsilon (default 1e-6 for ViT models, else 1e-8)'),
+  p('wd', 'float', 0.2, 'Optimisation', 'Weight decay'),
+  p('momentum', 'float', null, 'Optimisation', 'Momentum (timm optimizers only)', {
+    unsupported: (v) => (v !== null && v !== undefined ? '--momentum applies to timm optimizers, which openclip-ts does not have (only adamw)' : null),
+  }),
+  p('warmup', 'int', 10000, 'Optimisation', 'Linear warm-up steps'),
+  p('opt', 'string', 'adamw', 'Optimisation', 'Optimizer', {
+    unsupported: (v) => (v !== 'adamw' ? `--opt ${String(v)}: only adamw is available (timm optimizers need PyTorch)` : null),
+  }),
+  p('use-bn-sync', 'bool', false, 'Distributed', 'Synchronise BatchNorm statistics across processes', {
+    unsupported: (v) => (v ? '--use-bn-sync is not implemented: BatchNorm statistics are per process' : null),
+  }),
+  p('skip-scheduler', 'bool', false, 'Optimisation', 'Keep the learning rate constant at --lr (no schedule)'),
+  p('lr-scheduler', 'string', 'cosine', 'Optimisation', 'Learning-rate schedule', { choices: ['cosine', 'const', 'const-cooldown'] }),
+  p('lr-cooldown-end', 'float', 0.0, 'Optimisation', 'Final learning rate of the const-cooldown schedule'),
+  p('lr-cooldown-power', 'float', 1.0, 'Optimisation', 'Power of the cool-down (1 = linear)'),
+  p('accum-freq', 'int', 1, 'Optimisation', 'Update every N steps, accumulating features (OpenCLIP two-pass method)'),
+  p('grad-clip-norm', 'float', null, 'Optimisation', 'Clip gradients to this global L2 norm'),
+  p('seed', 'int', 0, 'Optimisation', 'Random seed'),
+  // Model
+  p('model', 'string', 'RN50', 'Model', 'Model: a built-in name or a path to a model-config JSON'),
+  p('pretrained', 'string', '', 'Model', 'Pretrained weights: a tag, hf-hub:org/name, or a checkpoint path'),
+  p('pretrained-image', 'bool', false, 'Model', 'Load ImageNet-pretrained weights into a timm image tower', {
+    unsupported: (v) => (v ? '--pretrained-image loads timm tower weights; openclip-ts has no timm towers' : null),
+  }),
+  p('lock-image', 'bool', false, 'Model', 'Freeze the image tower (LiT)'),
+  p('lock-image-unlocked-groups', 'int', 0, 'Model', 'Leave the last N layer groups of the image tower trainable'),
+  p('lock-image-freeze-bn-stats', 'bool', false, 'Model', 'Freeze BatchNorm running statistics of a locked image tower'),
+  p('lock-text', 'bool', false, 'Model', 'Freeze the text tower'),
+  p('lock-text-unlocked-layers', 'int', 0, 'Model', 'Leave the last N layers of the text tower trainable'),
+  p('lock-text-freeze-layer-norm', 'bool', false, 'Model', 'Freeze LayerNorm parameters of a locked text tower'),
+  p('image-mean', 'floats', null, 'Model', 'Override the dataset mean (per channel)'),
+  p('image-std', 'floats', null, 'Model', 'Override the dataset std (per channel)'),
+  p('image-interpolation', 'string', null, 'Model', 'Override the resize interpolation', { choices: ['bicubic', 'bilinear', 'random'] }),
+  p('image-resize-mode', 'string', null, 'Model', 'Override the inference resize mode', { choices: ['shortest', 'longest', 'squash'] }),
+  p('aug-cfg', 'kwargs', {}, 'Model', 'Training augmentation, as key=value pairs (scale, color_jitter, gray_scale_prob, ...)'),
+  p('grad-checkpointing', 'bool', false, 'Model', 'Recompute activations in the backward pass to save memory'),
+  p('force-context-length', 'int', null, 'Model', 'Override the text context length'),
+  p('force-image-size', 'ints', null, 'Model', 'Override the image size'),
+  p('force-quick-gelu', 'bool', false, 'Model', 'Use QuickGELU activations (OpenAI weights)'),
+  p('force-patch-dropout', 'float', null, 'Model', 'Override the patch dropout rate'),
+  p('force-custom-text', 'bool', false, 'Model', 'Build the text tower as CustomTextCLIP (keys under text.)'),
+  p('torchscript', 'bool', false, 'Model', 'PyTorch TorchScript (no equivalent)', { unsupported: noTorch('--torchscript') }),
+  p('torchcompile', 'bool', false, 'Model', 'PyTorch torch.compile (no equivalent)', { unsupported: noTorch('--torchcompile') }),
+  p('trace', 'bool', false, 'Model', 'PyTorch tracing (no equivalent)', { unsupported: noTorch('--trace') }),
+  p('use-bnb-linear', 'string', null, 'Model', 'bitsandbytes int8 linear layers', {
+    unsupported: (v) => (v ? '--use-bnb-linear needs bitsandbytes (CUDA + PyTorch); not available' : null),
+  }),
+  // Precision
+  p('precision', 'string', 'amp', 'Precision', 'Floating-point precision', {
+    choices: ['amp', 'amp_bf16', 'amp_bfloat16', 'bf16', 'fp16', 'pure_bf16', 'pure_fp16', 'fp32'],
+  }),
+  // Loss
+  p('local-loss', 'bool', false, 'Loss', 'Compute the contrastive loss on local rows against gathered columns'),
+  p('gather-with-grad', 'bool', false, 'Loss', 'All-gather features with their gradients'),
+  p('siglip', 'bool', false, 'Loss', 'Use the SigLIP sigmoid loss'),
+  p('loss-dist-impl', 'string', null, 'Loss', 'SigLIP distributed exchange', { choices: ['bidir', 'shift', 'reduce', 'gather'] }),
+  // CoCa
+  p('coca-caption-loss-weight', 'float', 2.0, 'CoCa', 'Weight of the caption loss'),
+  p('coca-contrastive-loss-weight', 'float', 1.0, 'CoCa', 'Weight of the contrastive loss'),
+  // Distillation
+  p('distill-model', 'string', null, 'Distillation', 'Teacher model for distillation'),
+  p('distill-pretrained', 'string', null, 'Distillation', 'Teacher weights'),
+  // Evaluation
+  p('zeroshot-frequency', 'int', 2, 'Evaluation', 'Zero-shot evaluation every N epochs'),
+  p('val-frequency', 'int', 1, 'Evaluation', 'Validation every N epochs'),
+  // Checkpoints
+  p('save-frequency', 'int', 1, 'Checkpoints', 'Save a checkpoint every N epochs'),
+  p('save-most-recent', 'bool', false, 'Checkpoints', 'Also keep epoch_latest, overwritten at each save'),
+  p('delete-previous-checkpoint', 'bool', false, 'Checkpoints', 'Delete the previous epoch checkpoint after saving a new one'),
+  p('resume', 'string', null, 'Checkpoints', 'Resume from a checkpoint path, or latest'),
+  // Logging
+  p('logs', 'string', './logs/', 'Logging', 'Where to store run folders (none disables logging)'),
+  p('log-local', 'bool', false, 'Logging', 'Log from every local rank, not only rank 0'),
+  p('name', 'string', null, 'Logging', 'Run name (default: date-model-lr-batch-workers-precision)'),
+  p('report-to', 'string', '', 'Logging', 'Comma list of loggers: tensorboard', {
+    unsupported: (v) => (typeof v === 'string' && /(^|,)\s*(wandb|all)\s*(,|$)/.test(v) ? `--report-to ${v}: wandb is not available in openclip-ts (tensorboard is)` : null),
+  }),
+  p('wandb-notes', 'string', '', 'Logging', 'wandb notes (wandb is not available)'),
+  p('wandb-project-name', 'string', 'open-clip', 'Logging', 'wandb project (wandb is not available)'),
+  p('log-every-n-steps', 'int', 100, 'Logging', 'Log every N steps'),
+  p('debug', 'bool', false, 'Logging', 'Verbose logging'),
+  p('copy-codebase', 'bool', false, 'Logging', 'Copy the code into the run folder', {
+    unsupported: (v) => (v ? '--copy-codebase copies a Python source tree; openclip-ts is an installed package (record its version instead)' : null),
+  }),
+  // Distributed
+  p('dist-url', 'string', null, 'Distributed', 'URL of the rendezvous (tcp://host:port or env://)'),
+  p('dist-backend', 'string', null, 'Distributed', 'Collective backend'),
+  p('horovod', 'bool', false, 'Distributed', 'Horovod', { unsupported: (v) => (v ? '--horovod is not supported; use torchrun/SLURM/MPI launchers' : null) }),
+  p('ddp-static-graph', 'bool', false, 'Distributed', 'DDP static graph optimisation (no effect needed)'),
+  p('no-set-device-rank', 'bool', false, 'Distributed', 'Do not pick the device by local rank'),
+  p('device', 'string', 'cuda', 'Distributed', 'Device (cuda uses tfjs-node-gpu when present, else CPU)'),
+  // Remote sync
+  p('remote-sync', 'string', null, 'Remote sync', 'Sync the run folder to this remote path', {
+    unsupported: (v) => (v ? '--remote-sync is not implemented in openclip-ts yet' : null),
+  }),
+  p('remote-sync-frequency', 'int', 300, 'Remote sync', 'Seconds between remote syncs'),
+  p('remote-sync-protocol', 'string', 's3', 'Remote sync', 'Remote sync protocol', { choices: ['s3', 'fsspec'] }),
+];
+
+export const PARAMS_BY_FLAG: ReadonlyMap<string, ParamSpec> = new Map(TRAIN_PARAMS.map((s) => [s.flag, s]));

@@ -1,0 +1,409 @@
+/**
+ * TrainConfig: the validated parameters of a training run, as OpenCLIP's `parse_args` plus the
+ * start-of-run checks of its `main.py` (model-dependent optimizer defaults, run name, flag
+ * combinations that cannot work).
+ */
+import { TRAIN_PARAMS, PARAMS_BY_FLAG, type ParamSpec } from './params.js';
+
+export interface TrainConfig {
+  /** --train-data */
+  trainData: string | null;
+  /** --train-data-upsampling-factors */
+  trainDataUpsamplingFactors: string | null;
+  /** --val-data */
+  valData: string | null;
+  /** --train-num-samples */
+  trainNumSamples: number | null;
+  /** --val-num-samples */
+  valNumSamples: number | null;
+  /** --dataset-type */
+  datasetType: string;
+  /** --dataset-resampled */
+  datasetResampled: boolean;
+  /** --csv-separator */
+  csvSeparator: string;
+  /** --csv-img-key */
+  csvImgKey: string;
+  /** --csv-caption-key */
+  csvCaptionKey: string;
+  /** --imagenet-val */
+  imagenetVal: string | null;
+  /** --imagenet-v2 */
+  imagenetV2: string | null;
+  /** --cache-dir */
+  cacheDir: string | null;
+  /** --workers */
+  workers: number;
+  /** --batch-size */
+  batchSize: number;
+  /** --epochs */
+  epochs: number;
+  /** --epochs-cooldown */
+  epochsCooldown: number | null;
+  /** --lr */
+  lr: number;
+  /** --beta1 */
+  beta1: number;
+  /** --beta2 */
+  beta2: number;
+  /** --eps */
+  eps: number;
+  /** --wd */
+  wd: number;
+  /** --momentum */
+  momentum: number | null;
+  /** --warmup */
+  warmup: number;
+  /** --opt */
+  opt: string;
+  /** --use-bn-sync */
+  useBnSync: boolean;
+  /** --skip-scheduler */
+  skipScheduler: boolean;
+  /** --lr-scheduler */
+  lrScheduler: string;
+  /** --lr-cooldown-end */
+  lrCooldownEnd: number;
+  /** --lr-cooldown-power */
+  lrCooldownPower: number;
+  /** --accum-freq */
+  accumFreq: number;
+  /** --grad-clip-norm */
+  gradClipNorm: number | null;
+  /** --seed */
+  seed: number;
+  /** --model */
+  model: string;
+  /** --pretrained */
+  pretrained: string;
+  /** --pretrained-image */
+  pretrainedImage: boolean;
+  /** --lock-image */
+  lockImage: boolean;
+  /** --lock-image-unlocked-groups */
+  lockImageUnlockedGroups: number;
+  /** --lock-image-freeze-bn-stats */
+  lockImageFreezeBnStats: boolean;
+  /** --lock-text */
+  lockText: boolean;
+  /** --lock-text-unlocked-layers */
+  lockTextUnlockedLayers: number;
+  /** --lock-text-freeze-layer-norm */
+  lockTextFreezeLayerNorm: boolean;
+  /** --image-mean */
+  imageMean: number[] | null;
+  /** --image-std */
+  imageStd: number[] | null;
+  /** --image-interpolation */
+  imageInterpolation: string | null;
+  /** --image-resize-mode */
+  imageResizeMode: string | null;
+  /** --aug-cfg */
+  augCfg: Record<string, unknown>;
+  /** --grad-checkpointing */
+  gradCheckpointing: boolean;
+  /** --force-context-length */
+  forceContextLength: number | null;
+  /** --force-image-size */
+  forceImageSize: number[] | null;
+  /** --force-quick-gelu */
+  forceQuickGelu: boolean;
+  /** --force-patch-dropout */
+  forcePatchDropout: number | null;
+  /** --force-custom-text */
+  forceCustomText: boolean;
+  /** --torchscript */
+  torchscript: boolean;
+  /** --torchcompile */
+  torchcompile: boolean;
+  /** --trace */
+  trace: boolean;
+  /** --use-bnb-linear */
+  useBnbLinear: string | null;
+  /** --precision */
+  precision: string;
+  /** --local-loss */
+  localLoss: boolean;
+  /** --gather-with-grad */
+  gatherWithGrad: boolean;
+  /** --siglip */
+  siglip: boolean;
+  /** --loss-dist-impl */
+  lossDistImpl: string | null;
+  /** --coca-caption-loss-weight */
+  cocaCaptionLossWeight: number;
+  /** --coca-contrastive-loss-weight */
+  cocaContrastiveLossWeight: number;
+  /** --distill-model */
+  distillModel: string | null;
+  /** --distill-pretrained */
+  distillPretrained: string | null;
+  /** --zeroshot-frequency */
+  zeroshotFrequency: number;
+  /** --val-frequency */
+  valFrequency: number;
+  /** --save-frequency */
+  saveFrequency: number;
+  /** --save-most-recent */
+  saveMostRecent: boolean;
+  /** --delete-previous-checkpoint */
+  deletePreviousCheckpoint: boolean;
+  /** --resume */
+  resume: string | null;
+  /** --logs */
+  logs: string;
+  /** --log-local */
+  logLocal: boolean;
+  /** --name */
+  name: string;
+  /** --report-to */
+  reportTo: string;
+  /** --wandb-notes */
+  wandbNotes: string;
+  /** --wandb-project-name */
+  wandbProjectName: string;
+  /** --log-every-n-steps */
+  logEveryNSteps: number;
+  /** --debug */
+  debug: boolean;
+  /** --copy-codebase */
+  copyCodebase: boolean;
+  /** --dist-url */
+  distUrl: string | null;
+  /** --dist-backend */
+  distBackend: string | null;
+  /** --horovod */
+  horovod: boolean;
+  /** --ddp-static-graph */
+  ddpStaticGraph: boolean;
+  /** --no-set-device-rank */
+  noSetDeviceRank: boolean;
+  /** --device */
+  device: string;
+  /** --remote-sync */
+  remoteSync: string | null;
+  /** --remote-sync-frequency */
+  remoteSyncFrequency: number;
+  /** --remote-sync-protocol */
+  remoteSyncProtocol: string;}
+
+export class TrainConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.length === 1 ? problems[0] : `invalid training configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'TrainConfigError';
+  }
+}
+
+/** Levenshtein distance, for "did you mean" suggestions. */
+export function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0];
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j];
+      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length];
+}
+
+/** The closest few of `candidates` to `name`. */
+export function nearest(name: string, candidates: Iterable<string>, count = 3): string[] {
+  return [...candidates]
+    .map((c) => ({ c, d: editDistance(name.toLowerCase(), c.toLowerCase()) }))
+    .sort((x, y) => x.d - y.d || x.c.localeCompare(y.c))
+    .slice(0, count)
+    .map((x) => x.c);
+}
+
+function coerce(spec: ParamSpec, value: unknown, problems: string[]): unknown {
+  if (value === null || value === undefined) return null;
+  const where = `--${spec.flag}`;
+  const num = (v: unknown, int: boolean): number | null => {
+    const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+    if (!Number.isFinite(n) || (int && !Number.isInteger(n))) {
+      problems.push(`${where}: expected ${int ? 'an integer' : 'a number'}, got '${String(v)}'`);
+      return null;
+    }
+    return n;
+  };
+  switch (spec.type) {
+    case 'string':
+      return String(value);
+    case 'int':
+      return num(value, true);
+    case 'float':
+      return num(value, false);
+    case 'bool':
+      if (typeof value === 'boolean') return value;
+      if (value === 'true' || value === 'false') return value === 'true';
+      problems.push(`${where}: expected true or false, got '${String(value)}'`);
+      return null;
+    case 'floats':
+    case 'ints': {
+      const list = Array.isArray(value) ? value : String(value).split(/[\s,]+/).filter(Boolean);
+      return list.map((v) => num(v, spec.type === 'ints'));
+    }
+    case 'kwargs':
+      return typeof value === 'object' && !Array.isArray(value) ? value : parseKwargs(Array.isArray(value) ? value.map(String) : [String(value)], where, problems);
+  }
+}
+
+/**
+ * `key=value` pairs as OpenCLIP's ParseKwargs reads them: each value is a Python literal when it
+ * parses as one (numbers, True/False/None, quoted strings, tuples/lists of those), else a string.
+ */
+export function parseKwargs(pairs: string[], where = '--aug-cfg', problems?: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const found: string[] = [];
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) {
+      found.push(`${where}: expected key=value, got '${pair}'`);
+      continue;
+    }
+    out[pair.slice(0, eq)] = pythonLiteral(pair.slice(eq + 1));
+  }
+  if (found.length) {
+    if (!problems) throw new TrainConfigError(found);
+    problems.push(...found);
+  }
+  return out;
+}
+
+function pythonLiteral(text: string): unknown {
+  const t = text.trim();
+  if (t === 'True') return true;
+  if (t === 'False') return false;
+  if (t === 'None') return null;
+  if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t)) return Number(t);
+  const quoted = /^'(.*)'$|^"(.*)"$/.exec(t);
+  if (quoted) return quoted[1] ?? quoted[2];
+  const seq = /^[([](.*)[)\]]$/.exec(t);
+  if (seq) {
+    const inner = seq[1].trim();
+    if (inner === '') return [];
+    return inner.split(',').map((s) => s.trim()).filter((s) => s !== '').map(pythonLiteral);
+  }
+  return text;
+}
+
+/** Python's repr() of a float, as OpenCLIP's default run name prints the learning rate. */
+export function pythonFloatRepr(x: number): string {
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : x < 0 ? '-inf' : 'nan';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const exp = Math.floor(Math.log10(Math.abs(x)));
+  if (exp < -4 || exp >= 16) {
+    const [mant, e] = x.toExponential().split('e');
+    const n = Number(e);
+    return `${mant}e${n < 0 ? '-' : '+'}${String(Math.abs(n)).padStart(2, '0')}`;
+  }
+  const s = String(x);
+  return s.includes('.') || s.includes('e') ? s : `${s}.0`;
+}
+
+/** OpenCLIP's get_default_params: optimizer defaults that depend on the model name. */
+export function defaultOptimizerParams(model: string): { lr: number; beta1: number; beta2: number; eps: number } {
+  return model.toLowerCase().includes('vit') ? { lr: 5e-4, beta1: 0.9, beta2: 0.98, eps: 1e-6 } : { lr: 5e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+}
+
+function pad2(n: number): string {
+  return String(n).padStart(2, '0');
+}
+
+/** OpenCLIP's default run name: date-model-lr-batch-workers-precision. */
+export function defaultRunName(cfg: Pick<TrainConfig, 'model' | 'lr' | 'batchSize' | 'workers' | 'precision'>, now = new Date()): string {
+  const date = `${now.getFullYear()}_${pad2(now.getMonth() + 1)}_${pad2(now.getDate())}-${pad2(now.getHours())}_${pad2(now.getMinutes())}_${pad2(now.getSeconds())}`;
+  const model = cfg.model.replace(/\//g, '-');
+  return `${date}-model_${model}-lr_${pythonFloatRepr(cfg.lr)}-b_${cfg.batchSize}-j_${cfg.workers}-p_${cfg.precision}`;
+}
+
+export interface ParseOptions {
+  /** Precisions the chosen backend can train in (fp32 on every TF.js backend). */
+  supportedPrecisions?: readonly string[];
+  /** Backend name for messages. */
+  backend?: string;
+  now?: Date;
+}
+
+/**
+ * Validates parameters (keys are flag names like `batch-size` or camelCase keys like
+ * `batchSize`), fills OpenCLIP's defaults and applies its start-of-run checks. Every problem
+ * found is reported at once.
+ */
+export function parseTrainConfig(values: Record<string, unknown>, options: ParseOptions = {}): TrainConfig {
+  const problems: string[] = [];
+  const byKey = new Map(TRAIN_PARAMS.map((s) => [s.key, s]));
+  const given = new Map<string, unknown>();
+  for (const [k, v] of Object.entries(values)) {
+    const spec = PARAMS_BY_FLAG.get(k.replace(/^--/, '').replace(/_/g, '-')) ?? byKey.get(k);
+    if (!spec) {
+      problems.push(`unknown parameter '${k}' (did you mean ${nearest(k, TRAIN_PARAMS.map((s) => s.flag)).map((n) => `--${n}`).join(', ')}?)`);
+      continue;
+    }
+    if (v !== undefined) given.set(spec.key, v);
+  }
+  const cfg: Record<string, unknown> = {};
+  for (const spec of TRAIN_PARAMS) {
+    const raw = given.has(spec.key) ? given.get(spec.key) : spec.default;
+    const v = coerce(spec, raw, problems);
+    cfg[spec.key] = v === null && spec.type === 'bool' ? false : v;
+    if (spec.choices && v !== null && !spec.choices.includes(String(v))) {
+      problems.push(`--${spec.flag}: '${String(v)}' is not one of ${spec.choices.join(', ')}`);
+    }
+    const why = spec.unsupported?.(cfg[spec.key]);
+    if (why) problems.push(why);
+  }
+  const c = cfg as unknown as TrainConfig;
+  const defaults = defaultOptimizerParams(c.model);
+  c.lr ??= defaults.lr;
+  c.beta1 ??= defaults.beta1;
+  c.beta2 ??= defaults.beta2;
+  c.eps ??= defaults.eps;
+
+  const positive: (keyof TrainConfig)[] = ['batchSize', 'epochs', 'accumFreq', 'saveFrequency', 'logEveryNSteps'];
+  for (const k of positive) {
+    if (typeof c[k] === 'number' && (c[k] as number) < 1) problems.push(`--${TRAIN_PARAMS.find((s) => s.key === k)!.flag} must be at least 1, got ${c[k]}`);
+  }
+  if (c.workers < 0) problems.push(`--workers must be 0 or more, got ${c.workers}`);
+  if (c.warmup < 0) problems.push(`--warmup must be 0 or more, got ${c.warmup}`);
+  if (c.trainDataUpsamplingFactors !== null) {
+    if (!c.datasetResampled) problems.push('--train-data-upsampling-factors is only supported together with --dataset-resampled');
+    const sources = (c.trainData ?? '').split('::').length;
+    const factors = c.trainDataUpsamplingFactors.split('::');
+    if (c.trainData && factors.length !== sources) {
+      problems.push(`--train-data-upsampling-factors has ${factors.length} factors but --train-data has ${sources} sources`);
+    }
+    for (const f of factors) if (!(Number(f) >= 0) || f.trim() === '') problems.push(`--train-data-upsampling-factors: '${f}' is not a non-negative number`);
+  }
+  if ((c.distillModel === null) !== (c.distillPretrained === null)) {
+    problems.push('--distill-model and --distill-pretrained must be given together');
+  }
+  if (c.distillModel !== null && c.accumFreq !== 1) problems.push('distillation needs --accum-freq 1 (as OpenCLIP)');
+  if (c.distillModel !== null && c.model.toLowerCase().includes('coca')) problems.push('distillation of CoCa models is not supported (as OpenCLIP)');
+  if (c.lrScheduler === 'const-cooldown' && c.epochsCooldown === null) {
+    problems.push('--lr-scheduler const-cooldown needs --epochs-cooldown');
+  }
+  if (c.lockImageUnlockedGroups < 0 || c.lockTextUnlockedLayers < 0) problems.push('unlocked groups/layers must be 0 or more');
+  if (c.forceImageSize && c.forceImageSize.length !== 1 && c.forceImageSize.length !== 2) {
+    problems.push(`--force-image-size takes one or two sizes, got ${c.forceImageSize.length}`);
+  }
+  for (const k of ['imageMean', 'imageStd'] as const) {
+    const v = c[k];
+    if (v && v.length !== 1 && v.length !== 3) problems.push(`--${k === 'imageMean' ? 'image-mean' : 'image-std'} takes 1 or 3 values, got ${v.length}`);
+  }
+  const supported = options.supportedPrecisions ?? ['fp32'];
+  if (!supported.includes(c.precision)) {
+    problems.push(`--precision ${c.precision} is not available on the ${options.backend ?? 'current'} backend (supported: ${supported.join(', ')}); pass --precision fp32`);
+  }
+  if (c.reportTo) {
+    for (const r of c.reportTo.split(',').map((s) => s.trim()).filter(Boolean)) {
+      if (r !== 'tensorboard' && r !== 'wandb' && r !== 'all') problems.push(`--report-to: unknown logger '${r}' (available: tensorboard)`);
+    }
+  }
+  if (problems.length) throw new TrainConfigError(problems);
+  c.name ??= defaultRunName(c, options.now);
+  return c;
+}

@@ -1,0 +1,62 @@
+/** OpenCLIP's caption cleaning (`basic_clean`, `whitespace_clean`, `canonicalize_text`, `get_clean_fn`) with Python string semantics. */
+import { htmlUnescape } from './html-unescape.js';
+
+/** The characters for which Python's `str.isspace()` is true (Unicode 14): what `str.split()` splits on. */
+const PY_WHITESPACE = '\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const WHITESPACE_RUNS = new RegExp(`[${PY_WHITESPACE}]+`, 'gu');
+const EDGE_WHITESPACE = new RegExp(`^[${PY_WHITESPACE}]+|[${PY_WHITESPACE}]+$`, 'gu');
+/** ASCII punctuation (Python's `string.punctuation`), which `canonicalize_text` deletes. */
+const ASCII_PUNCTUATION = /[!-/:-@[-`{-~]/g;
+
+/** The clean modes OpenCLIP accepts (`clean=` of SimpleTokenizer and HFTokenizer). */
+export type CleanMode = 'lower' | 'whitespace' | 'canonicalize';
+export const CLEAN_MODES: readonly CleanMode[] = ['lower', 'whitespace', 'canonicalize'];
+
+/** Python `s.strip()` with no argument. */
+export function pyStrip(s: string): string {
+  return s.replace(EDGE_WHITESPACE, '');
+}
+
+/** Python `" ".join(s.split())`: collapse Unicode whitespace runs to one space and trim. */
+export function whitespaceClean(s: string): string {
+  return pyStrip(s).replace(WHITESPACE_RUNS, ' ');
+}
+
+/**
+ * `basic_clean`: ftfy's `fix_text` (the identity on the strings OpenCLIP's reference was made
+ * with; not reproduced here), then HTML unescaped twice, then stripped.
+ */
+export function basicClean(s: string): string {
+  return pyStrip(htmlUnescape(htmlUnescape(s)));
+}
+
+/** `canonicalize_text`: '_' → ' ', ASCII punctuation removed, lower-cased, whitespace collapsed. */
+export function canonicalizeText(s: string): string {
+  const noPunct = s.replace(/_/g, ' ').replace(ASCII_PUNCTUATION, '');
+  return whitespaceClean(noPunct.toLowerCase());
+}
+
+/** The cleaning function OpenCLIP's `get_clean_fn(mode)` returns. */
+export function getCleanFn(mode: CleanMode): (s: string) => string {
+  switch (mode) {
+    case 'lower':
+      return (s) => whitespaceClean(basicClean(s)).toLowerCase();
+    case 'whitespace':
+      return (s) => whitespaceClean(basicClean(s));
+    case 'canonicalize':
+      return (s) => canonicalizeText(basicClean(s));
+    default:
+      throw new Error(`invalid clean mode ${JSON.stringify(mode)}: expected one of ${CLEAN_MODES.join(', ')}`);
+  }
+}
+
+/** Turn any tokenizer input into a string deterministically: null/undefined → '', others via String(). */
+export function asText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === null || value === undefined) return '';
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

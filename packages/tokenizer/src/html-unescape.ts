@@ -12,13 +12,15 @@ const LEGACY = new Set<string>(characterEntitiesLegacy);
 // {1,32} count code points, as Python does.
 const CHARREF = /&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)/gu;
 
-const WINDOWS_1252 = new TextDecoder('windows-1252');
+/** Windows-1252 meanings of bytes 0x80–0x9F (undefined positions keep their C1 code point). */
+const C1_AS_WINDOWS_1252 =
+  '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
 
 /** Code points HTML maps specially when written numerically: NUL, CR and the C1 range (as Windows-1252). */
 function invalidCharref(num: number): string | undefined {
   if (num === 0x00) return '\ufffd';
   if (num === 0x0d) return '\r';
-  if (num >= 0x80 && num <= 0x9f) return WINDOWS_1252.decode(new Uint8Array([num]));
+  if (num >= 0x80 && num <= 0x9f) return C1_AS_WINDOWS_1252[num - 0x80];
   return undefined;
 }
 

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Rng } from '@openclip/engine/rng';
+import { type BpeVocab, pairKey } from './bpe-vocab.js';
+import { SimpleTokenizer, mergeDirect, mergeWithHeap } from './simple-tokenizer.js';
+
+const tok = new SimpleTokenizer();
+
+/** A merge table over `alphabet` start symbols with merges in random rank order (not BPE-training order). */
+function randomMergeTable(rng: Rng, alphabet: number, count: number): BpeVocab {
+  const symbols = Array.from({ length: alphabet }, (_, i) => i);
+  const left: number[] = [];
+  const right: number[] = [];
+  const result: number[] = [];
+  const seen = new Set<number>();
+  while (left.length < count) {
+    const a = symbols[rng.randint(symbols.length)];
+    const b = symbols[rng.randint(symbols.length)];
+    if (seen.has(pairKey(a, b))) continue;
+    seen.add(pairKey(a, b));
+    left.push(a);
+    right.push(b);
+    result.push(symbols.length);
+    symbols.push(symbols.length);
+  }
+  const order = rng.permutation(count);
+  const ranks = new Map<number, number>();
+  const L = new Int32Array(count);
+  const R = new Int32Array(count);
+  const J = new Int32Array(count);
+  order.forEach((src, r) => {
+    L[r] = left[src];
+    R[r] = right[src];
+    J[r] = result[src];
+    ranks.set(pairKey(L[r], R[r]), r);
+  });
+  return { mergeLeft: L, mergeRight: R, mergeResult: J, ranks } as unknown as BpeVocab;
+}
+
+test('heap merge loop equals the direct OpenCLIP loop on adversarial random merge tables', () => {
+  const rng = new Rng(7);
+  for (let t = 0; t < 200; t++) {
+    const v = randomMergeTable(rng, 3 + rng.randint(3), 10 + rng.randint(60));
+    const word = Array.from({ length: 2 + rng.randint(80) }, () => rng.randint(3));
+    assert.deepEqual(mergeWithHeap(word, v), mergeDirect(word, v), `table ${t}, word ${word.join(',')}`);
+  }
+});
+
+test('heap merge loop equals the direct loop with the CLIP merges on long random words', () => {
+  const rng = new Rng(11);
+  const v = tok.vocab;
+  const letters = 'etaoinshrdlucmfwypvbgkqjxz';
+  for (let t = 0; t < 100; t++) {
+    const n = 2 + rng.randint(120);
+    const word: number[] = [];
+    for (let i = 0; i < n; i++) word.push(v.byteIds[letters.charCodeAt(rng.randint(rng.random() < 0.5 ? 6 : 26))]);
+    word[n - 1] = v.byteEndIds[letters.charCodeAt(rng.randint(26))];
+    assert.deepEqual(mergeWithHeap(word, v), mergeDirect(word, v), `word ${t}`);
+  }
+});
+
+test('special-token literals are matched in text; OpenAI-style <|endoftext|> is not special', () => {
+  assert.deepEqual(tok.encode('<start_of_text>hello<end_of_text>'), [49406, 3306, 49407]);
+  assert.ok(!tok.encode('<|endoftext|>').includes(49407));
+});
+
+test('truncation keeps EOT last; context 1 and 2 edge cases; short rows are zero padded', () => {
+  const long = 'a '.repeat(100);
+  const row = tok.tokenize(long, 10).data;
+  assert.deepEqual(Array.from(row), [49406, 320, 320, 320, 320, 320, 320, 320, 320, 49407]);
+  assert.deepEqual(Array.from(tok.tokenize('a cat', 1).data), [49407]);
+  assert.deepEqual(Array.from(tok.tokenize('a cat', 2).data), [49406, 49407]);
+  assert.deepEqual(Array.from(tok.tokenize('', 4).data), [49406, 49407, 0, 0]);
+  assert.deepEqual(tok.tokenize(['x', 'y', 'z']).shape, [3, 77]);
+  assert.deepEqual(tok.tokenize('one string').shape, [1, 77]);
+});
+
+test('context length: 0/undefined fall back to the default, invalid values throw clearly', () => {
+  assert.deepEqual(tok.tokenize('x', 0).shape, [1, 77]);
+  assert.throws(() => tok.tokenize('x', -3), /context length must be a positive integer, got -3/);
+  assert.throws(() => tok.tokenize('x', 2.5), /context length must be a positive integer, got 2.5/);
+  assert.throws(() => new SimpleTokenizer({ reductionMask: 'random' }), /reduction_mask "random" is not supported/);
+});
+
+test('decode rejects ids outside the vocabulary, naming the id and position', () => {
+  assert.throws(() => tok.decode([320, 60000]), /token id 60000 at position 1 is not in the vocabulary/);
+  assert.throws(() => tok.decode([1.5]), /token id 1.5 at position 0/);
+});
+
+test('robust input: non-strings, lone surrogates, NUL/control characters tokenize deterministically', () => {
+  const inputs: unknown[] = [null, undefined, 42, true, { a: 1 }, ['nested'], 'lone \ud800 high', 'lone \udc00 low', 'nul\u0000char\u0001\u001b[31m', '\ufeffbom', '\u0345\u0301'];
+  const a = tok.tokenize(inputs);
+  const b = new SimpleTokenizer().tokenize(inputs);
+  assert.deepEqual(a.data, b.data);
+  assert.deepEqual(Array.from(a.data.subarray(0, 3)), [49406, 49407, 0], 'null → empty row');
+  // A lone surrogate encodes as U+FFFD's UTF-8 bytes.
+  assert.deepEqual(tok.encode('\ud800'), tok.encode('\ufffd'));
+  for (let i = 0; i < inputs.length; i++) {
+    const row = a.data.subarray(i * 77, (i + 1) * 77);
+    assert.equal(row[0], 49406);
+    assert.ok(row.includes(49407), `row ${i} has EOT`);
+  }
+});
+
+test('megabyte strings (one giant word, many words, many symbols) tokenize in bounded time', () => {
+  const rng = new Rng(3);
+  const giantWord = Array.from({ length: 1 << 20 }, () => String.fromCharCode(97 + rng.randint(26))).join('');
+  const manyWords = 'the quick brown fox '.repeat(60000);
+  const symbols = '!?#'.repeat(400000);
+  for (const [name, s] of [
+    ['giant word', giantWord],
+    ['many words', manyWords],
+    ['symbols', symbols],
+  ] as const) {
+    const t0 = performance.now();
+    const row = tok.tokenize(s).data;
+    const ms = performance.now() - t0;
+    assert.equal(row[76], 49407, name);
+    assert.ok(ms < 20000, `${name} took ${ms.toFixed(0)} ms`);
+  }
+  // The full encode of a megabyte word also completes (heap merge loop), and agrees with tokenize().
+  const t0 = performance.now();
+  const ids = tok.encode(giantWord);
+  assert.ok(performance.now() - t0 < 30000, 'encode of a 1 MiB word is bounded');
+  assert.deepEqual(Array.from(tok.tokenize(giantWord).data.subarray(1, 76)), ids.slice(0, 75));
+});
+
+test('word cache: repeated encodes give identical ids and returned arrays are not shared', () => {
+  const first = tok.encode('repeated words repeated');
+  first.push(999);
+  assert.deepEqual(tok.encode('repeated words repeated'), first.slice(0, -1));
+});
+
+test("clean 'whitespace' keeps case: upper-case special literals are ordinary text, as in OpenCLIP", () => {
+  const t = new SimpleTokenizer({ clean: 'whitespace' });
+  assert.deepEqual(t.encode('<start_of_text>'), [49406]);
+  const upper = t.encode('<START_OF_TEXT>');
+  assert.ok(!upper.includes(49406));
+  assert.equal(t.decode(upper), '<START_OF_TEXT> ');
+  assert.deepEqual(t.pieces("IT'S"), ['IT', "'S"]);
+});
+
+test('additional special tokens get the next ids and are matched literally', () => {
+  const t = new SimpleTokenizer({ additionalSpecialTokens: ['<mask>', '[x.y]'] });
+  assert.equal(t.vocabSize, 49410);
+  assert.deepEqual(t.encode('a <mask> [x.y] [xzy]').slice(0, 3), [320, 49408, 49409]);
+  assert.equal(t.decode([49408]), '<mask>');
+});

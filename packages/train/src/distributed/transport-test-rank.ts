@@ -1,0 +1,45 @@
+/**
+ * One rank of the transport tests, run as a child process:
+ * `node transport-test-rank.js <rank> <worldSize> <port> <scenario>`; prints one JSON line.
+ */
+import { TcpTransport } from './tcp-transport.js';
+
+const [rank, worldSize, port] = process.argv.slice(2, 5).map(Number);
+const scenario = process.argv[5];
+
+function pattern(r: number, n: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => (r + 1) * 1000 + i * 0.5);
+}
+
+try {
+  const t = await TcpTransport.connect({ rank, worldSize, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: scenario === 'missing' ? 1500 : 20_000 });
+  const out: Record<string, unknown> = { rank };
+  if (scenario === 'ops') {
+    out.sum = Array.from(await t.allReduce(pattern(rank, 11), 'sum'));
+    out.mean = Array.from(await t.allReduce(pattern(rank, 3), 'mean'));
+    out.max = Array.from(await t.allReduce(Float32Array.from([rank, -rank]), 'max'));
+    out.tiny = Array.from(await t.allReduce(Float32Array.from([rank + 1]), 'sum')); // fewer elements than ranks
+    out.gather = (await t.allGather(Float32Array.from({ length: rank + 1 }, () => rank))).map((a) => Array.from(a));
+    out.bcast = Array.from(await t.broadcast(rank === 1 ? Float32Array.from([7, 8]) : null, 1));
+    await t.barrier();
+    const n = worldSize;
+    out.exchanged = Array.from(await t.exchange((rank - 1 + n) % n, (rank + 1) % n, Float32Array.from([rank])));
+    const big = new Float32Array(1 << 20).fill(rank + 1);
+    const r = await t.allReduce(big, 'sum');
+    out.bigOk = r.every((v) => v === (n * (n + 1)) / 2);
+  } else if (scenario === 'die') {
+    await t.barrier();
+    if (rank === worldSize - 1) process.exit(3); // dies mid-run
+    await new Promise((r) => setTimeout(r, 200));
+    try {
+      for (let i = 0; i < 5; i++) await t.allReduce(new Float32Array(4));
+      out.error = null;
+    } catch (e) {
+      out.error = (e as Error).message;
+    }
+  }
+  t.close();
+  console.log(JSON.stringify(out));
+} catch (e) {
+  console.log(JSON.stringify({ rank, error: (e as Error).message }));
+}

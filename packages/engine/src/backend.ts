@@ -1,11 +1,14 @@
 /**
  * Backend selection. Order, best first: `tensorflow` (tfjs-node-gpu / tfjs-node, when
- * installed and loadable), the accelerated CPU backend, `wasm`, `cpu`. `OPENCLIP_BACKEND`
- * or an explicit request (the CLI's `--backend`) picks one; it then must load or we fail.
+ * installed and loadable), `wasm`, `cpu`. `OPENCLIP_BACKEND` or an explicit request (the CLI's
+ * `--backend`) picks one; it then must load or we fail. On top of the backend an acceleration
+ * tier is installed (accel/tiers.ts): 'openblas' (native addon) when it loads, else 'none';
+ * `OPENCLIP_ACCEL` or the `accel` option pick one explicitly.
  */
 import { createRequire } from 'node:module';
 import { tf } from './tf.js';
 import { numThreads } from './threads.js';
+import { type AccelInfo, type AccelRequest, parseAccelRequest, setupAccel } from './accel/tiers.js';
 
 export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -22,6 +25,8 @@ export interface EngineInfo {
   /** How the chosen backend was picked: 'auto', 'OPENCLIP_BACKEND' or 'flag'. */
   selectedBy: 'auto' | 'OPENCLIP_BACKEND' | 'flag';
   backends: BackendStatus[];
+  /** The acceleration tier installed on the chosen backend. */
+  accel: AccelInfo;
   tfjsVersion: string;
   threads: number;
   platform: string;
@@ -90,7 +95,11 @@ export interface InitOptions {
   backend?: string;
   /** Probe every backend for the report (slower), not just until one loads. */
   probeAll?: boolean;
+  /** 'auto' (default), 'openblas' (must load) or 'none'; overrides OPENCLIP_ACCEL. */
+  accel?: string;
 }
+
+let currentAccel: AccelRequest | null = null;
 
 /**
  * Chooses and initialises the backend. Idempotent: a second call with the same request
@@ -105,7 +114,10 @@ export async function initEngine(options: InitOptions = {}): Promise<EngineInfo>
     const source = fromFlag ? '--backend' : 'OPENCLIP_BACKEND';
     throw new Error(`${source}: unknown backend '${requested}' (choose one of: auto, ${BACKEND_NAMES.join(', ')})`);
   }
-  if (current && !options.probeAll && (requested === 'auto' || requested === current.backend)) return current;
+  const accelRequest = options.accel !== undefined
+    ? parseAccelRequest(options.accel, 'accel option')
+    : parseAccelRequest(process.env.OPENCLIP_ACCEL, 'OPENCLIP_ACCEL');
+  if (current && !options.probeAll && accelRequest === currentAccel && (requested === 'auto' || requested === current.backend)) return current;
 
   const statuses: BackendStatus[] = [];
   let chosen: BackendName | null = null;
@@ -126,6 +138,9 @@ export async function initEngine(options: InitOptions = {}): Promise<EngineInfo>
   }
   if (tf.getBackend() !== chosen) await tf.setBackend(chosen);
   await tf.ready();
+  const threads = numThreads();
+  const accel = setupAccel(chosen, accelRequest, threads);
+  currentAccel = accelRequest;
   for (const c of CANDIDATES) {
     if (!statuses.some((s) => s.name === c.name)) statuses.push({ name: c.name, available: false, detail: 'not probed' });
   }
@@ -133,8 +148,9 @@ export async function initEngine(options: InitOptions = {}): Promise<EngineInfo>
     backend: chosen,
     selectedBy,
     backends: statuses,
+    accel,
     tfjsVersion: tf.version_core,
-    threads: numThreads(),
+    threads,
     platform: process.platform,
     arch: process.arch,
     node: process.version,

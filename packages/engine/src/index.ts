@@ -12,6 +12,12 @@ export type { AttentionOptions } from './ops.js';
 export { initEngine, engineInfo, BACKEND_NAMES } from './backend.js';
 export type { BackendName, BackendStatus, EngineInfo, InitOptions } from './backend.js';
 export { numThreads } from './threads.js';
+export { ACCEL_TIERS } from './accel/tiers.js';
+export type { AccelInfo, AccelTier } from './accel/tiers.js';
+
+// Optimizer update kernel
+export { adamwStep } from './adamw.js';
+export type { AdamWOptions } from './adamw.js';
 
 // Reproducible randomness
 export { Rng } from './rng.js';

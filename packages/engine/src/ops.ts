@@ -5,6 +5,7 @@
  */
 import { tf } from './tf.js';
 import type { Tensor } from './tf.js';
+import { GELU, LAYER_NORM, fusedOpsActive } from './accel/fused-kernels.js';
 
 /** `x · weightᵀ + bias` with PyTorch's nn.Linear layout: weight [out, in], x [..., in]. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
@@ -13,15 +14,19 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     const outF = weight.shape[0]!;
     const lead = x.shape.slice(0, -1);
     const x2 = x.rank === 2 ? x : tf.reshape(x, [-1, inF]);
-    // Not tf.fused.matMul: wasm 4.22's fused kernel adds the bias wrongly on its transposed path.
-    const xw = tf.matMul(x2, weight, false, true);
-    const y2 = bias ? tf.add(xw, bias) : xw;
+    // The engine replaces wasm 4.22's _FusedMatMul (its bias is wrong on the transposed path); on the
+    // openblas tier the bias is folded into the sgemm.
+    const y2 = tf.fused.matMul({ a: x2, b: weight, transposeB: true, bias: bias ?? undefined });
     return x.rank === 2 ? y2 : tf.reshape(y2, [...lead, outF]);
   });
 }
 
 /** Layer normalisation over the last axis (nn.LayerNorm, biased variance). */
 export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, eps = 1e-5): Tensor {
+  const C = x.shape[x.rank - 1]!;
+  if (fusedOpsActive() && gamma && beta && x.dtype === 'float32' && gamma.size === C && beta.size === C && gamma.rank === 1 && beta.rank === 1) {
+    return tf.tidy(() => (tf.engine().runKernel(LAYER_NORM, { x, gamma, beta }, { eps }) as Tensor[])[0]);
+  }
   return tf.tidy(() => {
     const axis = x.rank - 1;
     const { mean, variance } = tf.moments(x, axis, true);
@@ -34,6 +39,7 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
 
 /** Exact GELU, x·Φ(x) (nn.GELU with approximate='none'). */
 export function gelu(x: Tensor): Tensor {
+  if (fusedOpsActive() && x.dtype === 'float32') return tf.engine().runKernel(GELU, { x }, {}) as Tensor;
   return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
 }
 

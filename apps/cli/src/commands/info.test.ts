@@ -17,6 +17,17 @@ test('openclip info --json prints one object naming the chosen backend', () => {
   assert.ok(['tensorflow', 'wasm', 'cpu'].includes(info.backend), info.backend);
   assert.ok(info.backends.some((b: { name: string; available: boolean }) => b.name === info.backend && b.available));
   assert.equal(info.tfjsVersion, '4.22.0');
+  assert.ok(['openblas', 'none'].includes(info.accel.tier), info.accel.tier);
+  assert.equal(typeof info.accel.detail, 'string');
+});
+
+test('OPENCLIP_ACCEL=none keeps the backend and reports the fallback tier', () => {
+  const r = openclip(['info', '--json', '--backend', 'wasm'], { OPENCLIP_ACCEL: 'none' });
+  assert.equal(r.status, 0, r.stderr);
+  const info = JSON.parse(r.stdout);
+  assert.equal(info.backend, 'wasm');
+  assert.equal(info.accel.tier, 'none');
+  assert.match(info.accel.detail, /off by request/);
 });
 
 test('--backend and OPENCLIP_BACKEND choose the backend', () => {

@@ -1,10 +1,12 @@
 import { BaseCommand } from '../base-command.js';
-import type { BackendStatus } from '@openclip/engine';
+import type { AccelInfo, BackendStatus } from '@openclip/engine';
 
 export interface InfoResult {
   backend: string;
   selectedBy: string;
   backends: BackendStatus[];
+  /** Acceleration tier on the chosen backend ('openblas' native addon, or 'none'). */
+  accel: AccelInfo;
   tfjsVersion: string;
   threads: number;
   platform: string;
@@ -14,7 +16,7 @@ export interface InfoResult {
 
 export default class Info extends BaseCommand<InfoResult> {
   static override summary = 'Show the TensorFlow.js backend chosen and the ones available, threads and platform';
-  static override examples = ['<%= config.bin %> info', '<%= config.bin %> info --json', 'OPENCLIP_BACKEND=cpu <%= config.bin %> info'];
+  static override examples = ['<%= config.bin %> info', '<%= config.bin %> info --json', 'OPENCLIP_BACKEND=cpu <%= config.bin %> info', 'OPENCLIP_ACCEL=none <%= config.bin %> info'];
 
   async run(): Promise<InfoResult> {
     const { flags } = await this.parse(Info);
@@ -23,6 +25,7 @@ export default class Info extends BaseCommand<InfoResult> {
       backend: e.backend,
       selectedBy: e.selectedBy,
       backends: e.backends,
+      accel: e.accel,
       tfjsVersion: e.tfjsVersion,
       threads: e.threads,
       platform: e.platform,
@@ -33,6 +36,8 @@ export default class Info extends BaseCommand<InfoResult> {
 
   protected render(r: InfoResult): void {
     this.log(`backend      ${r.backend} (selected by ${r.selectedBy})`);
+    this.log(`accel        ${r.accel.tier}: ${r.accel.detail}`);
+    if (r.accel.openblasCoretype) this.log(`openblas core ${r.accel.openblasCoretype}`);
     this.log(`tensorflow.js ${r.tfjsVersion}`);
     this.log(`threads      ${r.threads}`);
     this.log(`platform     ${r.platform}-${r.arch}, node ${r.node}`);

@@ -1,0 +1,126 @@
+/**
+ * Kernels that training needs but a backend lacks or gets wrong, so that the forward and
+ * backward pass of every OpenCLIP model family runs on each backend the engine offers:
+ * a scatter-add UnsortedSegmentSum (the gradient of the token-embedding gather; tfjs-cpu's is
+ * O(segments·N), wasm 4.22 has none), a cpu-kernel bridge on wasm for the missing convolution
+ * gradients (ModifiedResNet) and Einsum, and a correct wasm _FusedMatMul (4.22 adds the bias
+ * once per K-block, and to the wrong elements, on its transposed/batched path).
+ */
+import { tf } from '../tf.js';
+import {
+  type KernelBackend,
+  type TensorInfo,
+  dispose,
+  isWasm,
+  makeOutput,
+  originalKernel,
+  overrideKernel,
+  sizeOf,
+  view,
+} from './backend-memory.js';
+
+type KernelArgs = { inputs: Record<string, TensorInfo>; backend: KernelBackend; attrs: Record<string, unknown> };
+
+/** Scatter-add of rows: out[segmentIds[i]] += x[i]; ids outside [0, numSegments) are dropped (TF semantics). */
+function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): TensorInfo {
+  const { x, segmentIds } = inputs as { x: TensorInfo; segmentIds: TensorInfo };
+  const numSegments = attrs.numSegments as number;
+  const nIds = sizeOf(segmentIds.shape);
+  const row = nIds === 0 ? 0 : sizeOf(x.shape) / nIds;
+  const outShape = [numSegments, ...x.shape.slice(segmentIds.shape.length)];
+  const out = makeOutput(backend, outShape, x.dtype);
+  const xs = view(backend, x);
+  const ids = view(backend, segmentIds);
+  const o = view(backend, out);
+  o.fill(0);
+  for (let i = 0; i < nIds; i++) {
+    const s = ids[i];
+    if (s < 0 || s >= numSegments) continue;
+    const src = i * row, dst = s * row;
+    for (let j = 0; j < row; j++) o[dst + j] += xs[src + j];
+  }
+  return out;
+}
+
+/** Runs the cpu backend's kernel on copies of wasm tensors (for kernels wasm 4.22 lacks). */
+function bridgeToCpu(kernelName: string): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const wasm = backend as unknown as KernelBackend;
+    const cpu = tf.engine().findBackend('cpu') as unknown as KernelBackend | null;
+    const cpuKernel = tf.getKernel(kernelName, 'cpu');
+    if (!cpu || !cpuKernel) throw new Error(`kernel '${kernelName}' is missing on wasm and the cpu backend cannot stand in`);
+    const cpuInputs: Record<string, TensorInfo> = {};
+    const made: TensorInfo[] = [];
+    for (const [name, t] of Object.entries(inputs as Record<string, TensorInfo>)) {
+      const copy = cpu.makeTensorInfo!(t.shape, t.dtype, view(wasm, t).slice());
+      cpuInputs[name] = copy;
+      made.push(copy);
+    }
+    try {
+      const res = cpuKernel.kernelFunc({ inputs: cpuInputs as any, backend: cpu as any, attrs: attrs as any });
+      const outs = (Array.isArray(res) ? res : [res]) as TensorInfo[];
+      const wasmOuts = outs.map((t) => makeOutput(wasm, t.shape, t.dtype));
+      wasmOuts.forEach((w, i) => view(wasm, w).set(cpu.readSync(outs[i].dataId)));
+      dispose(cpu, ...outs);
+      return Array.isArray(res) ? (wasmOuts as any) : (wasmOuts[0] as any);
+    } finally {
+      dispose(cpu, ...made);
+    }
+  };
+}
+
+const ACTIVATION_KERNELS: Record<string, string> = {
+  relu: 'Relu',
+  relu6: 'Relu6',
+  sigmoid: 'Sigmoid',
+  elu: 'Elu',
+  leakyrelu: 'LeakyRelu',
+  prelu: 'Prelu',
+};
+
+/** Applies a fused-matmul activation with the backend's own kernels; disposes x when it made a new tensor. */
+export function applyActivation(backend: KernelBackend, backendName: string, x: TensorInfo, activation: string | undefined,
+  preluActivationWeights: TensorInfo | undefined, leakyreluAlpha: number | undefined): TensorInfo {
+  if (!activation || activation === 'linear') return x;
+  const name = ACTIVATION_KERNELS[activation];
+  if (!name) throw new Error(`_FusedMatMul: unknown activation '${activation}'`);
+  const k = originalKernel(name, backendName)!;
+  const inputs: Record<string, TensorInfo> = { x };
+  const attrs: Record<string, unknown> = {};
+  if (activation === 'prelu') inputs.alpha = preluActivationWeights!;
+  if (activation === 'leakyrelu') attrs.alpha = leakyreluAlpha ?? 0.2;
+  const y = k.kernelFunc({ inputs: inputs as any, backend: backend as any, attrs: attrs as any }) as TensorInfo;
+  dispose(backend, x);
+  return y;
+}
+
+/** wasm _FusedMatMul that is correct on every path: the backend's kernel where it is right, else matmul + Add + activation. */
+function wasmFusedMatMul(args: KernelArgs): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const { a, b, bias, preluActivationWeights } = inputs;
+  const orig = originalKernel('_FusedMatMul', 'wasm')!;
+  const simple = !attrs.transposeA && !attrs.transposeB && sizeOf(a.shape.slice(0, -2)) === 1 && sizeOf(b.shape.slice(0, -2)) === 1;
+  if (simple || !bias) return orig.kernelFunc(args as any) as TensorInfo;
+  const mm = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc({
+    inputs: { a, b } as any, backend: backend as any, attrs: { transposeA: attrs.transposeA, transposeB: attrs.transposeB } as any,
+  }) as TensorInfo;
+  const added = originalKernel('Add', 'wasm')!.kernelFunc({ inputs: { a: mm, b: bias } as any, backend: backend as any, attrs: {} }) as TensorInfo;
+  dispose(backend, mm);
+  return applyActivation(backend, 'wasm', added, attrs.activation as string, preluActivationWeights, attrs.leakyreluAlpha as number);
+}
+
+/** Kernels wasm 4.22 lacks that a training step can need; served by the cpu backend's implementation. */
+export const WASM_BRIDGED = ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'Einsum'] as const;
+
+/** Installs the completeness kernels for one backend ('cpu' or 'wasm'); idempotent. */
+export function installCompleteKernels(backendName: string): void {
+  overrideKernel({ kernelName: 'UnsortedSegmentSum', backendName, kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc });
+  if (backendName !== 'wasm') return;
+  for (const name of WASM_BRIDGED) {
+    if (originalKernel(name, 'wasm')) continue; // a later tfjs has its own
+    overrideKernel({ kernelName: name, backendName, kernelFunc: bridgeToCpu(name) });
+  }
+  overrideKernel({ kernelName: '_FusedMatMul', backendName, kernelFunc: wasmFusedMatMul as unknown as tf.KernelFunc });
+}
+
+export { isWasm };

@@ -1,0 +1,186 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { initEngine } from '../backend.js';
+import { tf } from '../tf.js';
+import { Rng } from '../rng.js';
+import * as ops from '../ops.js';
+import { adamwStep } from '../adamw.js';
+import { loadNative } from './native.js';
+
+// Every overridden kernel (all matmul transpose/batch/broadcast cases, fused bias + activations,
+// transposes, sums, exp/erf, unstack, layer norm / GELU with gradients) against the cpu backend.
+type Case = { name: string; inputs: { shape: number[]; dtype?: 'float32' | 'int32' }[]; fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[] };
+
+const mm = (ta: boolean, tb: boolean) => (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a, b, ta, tb);
+const CASES: Case[] = [
+  { name: 'matmul NN 2-D', inputs: [{ shape: [37, 19] }, { shape: [19, 23] }], fn: mm(false, false) },
+  { name: 'matmul NT 2-D', inputs: [{ shape: [37, 19] }, { shape: [23, 19] }], fn: mm(false, true) },
+  { name: 'matmul TN 2-D', inputs: [{ shape: [19, 37] }, { shape: [19, 23] }], fn: mm(true, false) },
+  { name: 'matmul TT 2-D', inputs: [{ shape: [19, 37] }, { shape: [23, 19] }], fn: mm(true, true) },
+  { name: 'matmul batched NN', inputs: [{ shape: [3, 4, 9, 5] }, { shape: [3, 4, 5, 7] }], fn: mm(false, false) },
+  { name: 'matmul batched NT', inputs: [{ shape: [6, 9, 5] }, { shape: [6, 7, 5] }], fn: mm(false, true) },
+  { name: 'matmul batched TN', inputs: [{ shape: [6, 5, 9] }, { shape: [6, 5, 7] }], fn: mm(true, false) },
+  { name: 'matmul batched TT', inputs: [{ shape: [6, 5, 9] }, { shape: [6, 7, 5] }], fn: mm(true, true) },
+  { name: 'matmul broadcast B', inputs: [{ shape: [4, 9, 5] }, { shape: [5, 7] }], fn: mm(false, false) },
+  { name: 'matmul broadcast B (TN)', inputs: [{ shape: [4, 5, 9] }, { shape: [5, 7] }], fn: mm(true, false) },
+  { name: 'matmul broadcast A', inputs: [{ shape: [9, 5] }, { shape: [4, 5, 7] }], fn: mm(false, false) },
+  { name: 'matmul two-sided broadcast', inputs: [{ shape: [2, 1, 9, 5] }, { shape: [1, 3, 5, 7] }], fn: mm(false, false) },
+  { name: 'matmul K=0', inputs: [{ shape: [3, 0] }, { shape: [0, 4] }], fn: mm(false, false) },
+  {
+    name: 'fused matmul bias + relu (batched, transposed)',
+    inputs: [{ shape: [2, 8, 100] }, { shape: [2, 4, 100] }, { shape: [4] }],
+    fn: (a, b, bias) => tf.fused.matMul({ a, b, bias, transposeB: true, activation: 'relu' }),
+  },
+  {
+    name: 'fused matmul full-shape bias + sigmoid',
+    inputs: [{ shape: [9, 5] }, { shape: [7, 5] }, { shape: [9, 7] }],
+    fn: (a, b, bias) => tf.fused.matMul({ a, b, bias, transposeB: true, activation: 'sigmoid' }),
+  },
+  {
+    name: 'fused matmul gradient',
+    inputs: [{ shape: [3, 6, 5] }, { shape: [7, 5] }, { shape: [7] }],
+    fn: (a, b, bias) => tf.grads((x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) => tf.sum(tf.square(tf.fused.matMul({ a: tf.reshape(x, [18, 5]), b: w, bias: c, transposeB: true, activation: 'relu' }))))([a, b, bias]),
+  },
+  { name: 'transpose 2-D', inputs: [{ shape: [67, 45] }], fn: (x) => tf.transpose(x) },
+  { name: 'transpose rank 3', inputs: [{ shape: [5, 6, 7] }], fn: (x) => tf.transpose(x, [2, 0, 1]) },
+  { name: 'transpose rank 5 (qkv split)', inputs: [{ shape: [2, 5, 3, 4, 6] }], fn: (x) => tf.transpose(x, [2, 0, 3, 1, 4]) },
+  { name: 'transpose rank 6 (patchify)', inputs: [{ shape: [2, 3, 4, 2, 4, 2] }], fn: (x) => tf.transpose(x, [0, 2, 4, 1, 3, 5]) },
+  { name: 'transpose int32 with unit dims', inputs: [{ shape: [1, 5, 1, 7], dtype: 'int32' }], fn: (x) => tf.transpose(x, [3, 2, 1, 0]) },
+  { name: 'sum axis 0', inputs: [{ shape: [301, 17] }], fn: (x) => tf.sum(x, 0) },
+  { name: 'sum last axis keepDims', inputs: [{ shape: [5, 6, 301] }], fn: (x) => tf.sum(x, -1, true) },
+  { name: 'sum middle axes', inputs: [{ shape: [4, 5, 6, 7] }], fn: (x) => tf.sum(x, [1, 2]) },
+  { name: 'sum alternating axes', inputs: [{ shape: [4, 5, 6, 7] }], fn: (x) => tf.sum(x, [0, 2]) },
+  { name: 'sum all', inputs: [{ shape: [33, 45] }], fn: (x) => tf.sum(x) },
+  { name: 'exp', inputs: [{ shape: [1000] }], fn: (x) => tf.exp(tf.mul(x, 20)) },
+  { name: 'erf', inputs: [{ shape: [1000] }], fn: (x) => tf.erf(tf.mul(x, 2)) },
+  { name: 'unstack axis 1', inputs: [{ shape: [3, 4, 5] }], fn: (x) => tf.unstack(x, 1) },
+  { name: 'identity (clone)', inputs: [{ shape: [3, 4] }], fn: (x) => tf.clone(x) },
+  {
+    name: 'layerNorm + gelu with gradients',
+    inputs: [{ shape: [2, 7, 24] }, { shape: [24] }, { shape: [24] }],
+    fn: (x, g, b) => {
+      const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(ops.gelu(ops.layerNorm(xx, gg, bb)), tf.range(0, 24)));
+      return [ops.gelu(ops.layerNorm(x, g, b)), ...tf.grads(f)([x, g, b])];
+    },
+  },
+  {
+    name: 'attention with causal mask and gradients',
+    inputs: [{ shape: [2, 2, 5, 4] }, { shape: [2, 2, 5, 4] }, { shape: [2, 2, 5, 4] }],
+    fn: (q, k, v) => {
+      const mask = tf.linalg.bandPart(tf.ones([5, 5]), -1, 0).sub(1).mul(1e9);
+      return tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.square(ops.attention(a, b, c, { mask }))))([q, k, v]);
+    },
+  },
+];
+
+function inputsFor(c: Case, seed: number): { values: Float32Array | Int32Array; shape: number[]; dtype: 'float32' | 'int32' }[] {
+  const rng = new Rng(seed);
+  return c.inputs.map(({ shape, dtype = 'float32' }) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const f = rng.fillNormal(new Float32Array(n));
+    return { values: dtype === 'int32' ? Int32Array.from(f, (x) => Math.round(x * 100)) : f, shape, dtype };
+  });
+}
+
+function run(c: Case, seed: number): Float32Array[] | Int32Array[] {
+  const xs = inputsFor(c, seed).map((i) => tf.tensor(i.values, i.shape, i.dtype));
+  const out = tf.tidy(() => c.fn(...xs));
+  const outs = Array.isArray(out) ? out : [out];
+  const vals = outs.map((t) => t.dataSync().slice()) as Float32Array[];
+  tf.dispose([...xs, ...outs]);
+  return vals;
+}
+
+const native = loadNative(1);
+
+test('native kernels on wasm+openblas match the cpu backend, without leaks', async (t) => {
+  if (!native.blas) {
+    t.skip(`openblas tier unavailable: ${native.detail}`);
+    return;
+  }
+  let worst = 0;
+  for (const [i, c] of CASES.entries()) {
+    await initEngine({ backend: 'cpu', accel: 'none' });
+    const want = run(c, 100 + i);
+    const info = await initEngine({ backend: 'wasm', accel: 'openblas' });
+    assert.equal(info.accel.tier, 'openblas');
+    const before = tf.memory().numTensors;
+    const got = run(c, 100 + i);
+    assert.equal(tf.memory().numTensors, before, `${c.name}: leaked tensors`);
+    assert.equal(got.length, want.length, c.name);
+    got.forEach((g, k) => {
+      assert.equal(g.length, want[k].length, `${c.name}[${k}] size`);
+      let scale = 0, diff = 0;
+      for (let j = 0; j < g.length; j++) {
+        scale = Math.max(scale, Math.abs(want[k][j]));
+        diff = Math.max(diff, Math.abs(g[j] - want[k][j]));
+      }
+      const rel = scale === 0 ? diff : diff / scale;
+      worst = Math.max(worst, rel);
+      assert.ok(rel <= 2e-6 || diff <= 1e-6, `${c.name}[${k}]: max |diff| ${diff} (scale ${scale})`);
+    });
+  }
+  t.diagnostic(`worst relative difference ${worst.toExponential(2)} over ${CASES.length} cases`);
+});
+
+test('adamwStep matches an independent AdamW computation on every backend', async () => {
+  const n = 257;
+  const rng = new Rng(5);
+  const p0 = rng.fillNormal(new Float32Array(n)), g1 = rng.fillNormal(new Float32Array(n)), g2 = rng.fillNormal(new Float32Array(n));
+  const hyper = { lr: 0.01, beta1: 0.8, beta2: 0.95, eps: 1e-6, weightDecay: 0.1 };
+  // reference in float64
+  const p = Float64Array.from(p0), m = new Float64Array(n), v = new Float64Array(n);
+  [g1, g2].forEach((g, s) => {
+    const step = s + 1;
+    for (let i = 0; i < n; i++) {
+      p[i] *= 1 - hyper.lr * hyper.weightDecay;
+      m[i] = hyper.beta1 * m[i] + (1 - hyper.beta1) * g[i];
+      v[i] = hyper.beta2 * v[i] + (1 - hyper.beta2) * g[i] * g[i];
+      const mh = m[i] / (1 - hyper.beta1 ** step), vh = v[i] / (1 - hyper.beta2 ** step);
+      p[i] -= (hyper.lr * mh) / (Math.sqrt(vh) + hyper.eps);
+    }
+  });
+  const tiers: [string, string][] = [['cpu', 'none'], ['wasm', 'none']];
+  if (native.blas) tiers.push(['wasm', 'openblas']);
+  for (const [backend, accel] of tiers) {
+    await initEngine({ backend, accel });
+    const before = tf.memory().numTensors;
+    const [pv, mv, vv] = tf.tidy(() => [tf.variable(tf.tensor1d(p0)), tf.variable(tf.zeros([n])), tf.variable(tf.zeros([n]))]);
+    [g1, g2].forEach((g, s) => {
+      const gt = tf.tensor1d(g);
+      adamwStep(pv, gt, mv, vv, { ...hyper, step: s + 1 });
+      gt.dispose();
+    });
+    const got = pv.dataSync();
+    for (let i = 0; i < n; i++) assert.ok(Math.abs(got[i] - p[i]) < 1e-5, `${backend}/${accel}: p[${i}] ${got[i]} vs ${p[i]}`);
+    assert.throws(() => adamwStep(pv, tf.zeros([3]), mv, vv, { lr: 1, step: 1 }), /adamwStep: grad of '.*' has shape \[3\], expected \[257\]/);
+    tf.dispose([pv, mv, vv]);
+    tf.disposeVariables();
+    assert.ok(tf.memory().numTensors <= before + 1, `${backend}/${accel}: adamwStep leaked`);
+  }
+});
+
+test('without the addon the engine falls back and says why; requiring openblas then fails clearly', () => {
+  const script = `
+    import { initEngine } from ${JSON.stringify(new URL('../index.js', import.meta.url).href)};
+    const info = await initEngine({ backend: 'wasm' });
+    let err = '';
+    try { await initEngine({ backend: 'wasm', accel: 'openblas' }); } catch (e) { err = e.message; }
+    console.log(JSON.stringify({ tier: info.accel.tier, detail: info.accel.detail, err }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, OPENCLIP_NATIVE: '0' },
+    cwd: fileURLToPath(new URL('.', import.meta.url)),
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.equal(out.tier, 'none');
+  assert.match(out.detail, /OPENCLIP_NATIVE=0/);
+  assert.match(out.err, /acceleration tier 'openblas' is not available: disabled by OPENCLIP_NATIVE=0/);
+});
+
+test('OPENCLIP_ACCEL with an unknown tier is a clear error', async () => {
+  await assert.rejects(initEngine({ accel: 'gpu' }), /accel option: unknown acceleration tier 'gpu' \(choose one of: auto, openblas, none\)/);
+});

@@ -1,0 +1,94 @@
+// @openclip/models: OpenCLIP model configs, towers, CLIP / CustomTextCLIP / CoCa, checkpoints, factory.
+
+// Model configs and registry
+export {
+  parseModelConfig,
+  modelConfigToJson,
+  externalTowerReason,
+  cloneModelConfig,
+  ModelConfigError,
+  MODEL_CONFIG_KEYS,
+} from './config/model-config.js';
+export type { ModelConfig, VisionConfig, TextConfig, MultimodalConfig } from './config/model-config.js';
+export {
+  listModels,
+  getModelConfig,
+  hasModelConfig,
+  addModelConfig,
+  registerModelConfig,
+  readModelConfigFile,
+  modelConfigFile,
+  builtinConfigDir,
+  UnknownModelError,
+} from './config/registry.js';
+export { nearestNames, didYouMean } from './config/nearest.js';
+
+// Towers (building blocks for CLIP and CoCa)
+export { ParamStore, join as joinParamName } from './towers/params.js';
+export {
+  LayerNorm,
+  LayerScale,
+  Linear,
+  MultiheadAttention,
+  CustomAttention,
+  ResidualAttentionBlock,
+  Transformer,
+  activate,
+  activationFor,
+  resolveBlockType,
+  initTransformerLikeText,
+  splitHeads,
+  mergeHeads,
+} from './towers/layers.js';
+export type { ActivationName, BlockOptions, BlockHook } from './towers/layers.js';
+export { VisionTransformer, AttentionalPooler, sinCos2dPosEmbed, toPair } from './towers/vision-transformer.js';
+export type { ActivationHook, VisionTowerOptions } from './towers/vision-transformer.js';
+export { ModifiedResNet, Bottleneck, BatchNorm2d, AttentionPool2d, Conv2d } from './towers/modified-resnet.js';
+export { TextTransformer, textPoolIndices } from './towers/text-transformer.js';
+export type { TextTowerOptions } from './towers/text-transformer.js';
+
+// Weight initialisation
+export {
+  materialize,
+  normal,
+  uniform,
+  zeros,
+  ones,
+  constant,
+  torchDefaultWeight,
+  torchDefaultBias,
+  xavierUniform,
+} from './init/initializers.js';
+export type { InitSpec } from './init/initializers.js';
+
+// CLIP models and createModel
+export { CLIP, CustomTextCLIP, l2Normalize, buildVisionTower } from './model/clip.js';
+export type { ModelBuildOptions } from './model/clip.js';
+export { createModel, resolveModelConfig, registerModelBuilder } from './model/create.js';
+export type { CreateModelOptions, ResolvedModelConfig, ModelBuilder } from './model/create.js';
+export { loadStateDictInto, StateDictError } from './model/state-dict.js';
+export type { StateDictInput, LoadStateDictOptions, LoadStateDictReport } from './model/state-dict.js';
+export type { OpenClipModel, ClipForwardOutput, EncodeOptions, ModelClassName } from './model/types.js';
+
+// CoCa: multimodal decoder, model, caption generation
+export { CoCa } from './coca/coca.js';
+export type { CoCaForwardOptions } from './coca/coca.js';
+export { MultimodalTransformer, causalMask } from './coca/multimodal-transformer.js';
+export type { MultimodalTransformerOptions } from './coca/multimodal-transformer.js';
+export {
+  GENERATION_TYPES,
+  resolveGenerateOptions,
+  generateTokens,
+  generateBySampling,
+  generateByBeamSearch,
+  applyMinLength,
+  applyRepetitionPenalty,
+  applyTopK,
+  applyTopP,
+} from './coca/generate.js';
+export type { GenerationType, GenerateOptions, ResolvedGenerateOptions, NextTokenLogits } from './coca/generate.js';
+
+// Zero-shot classification
+export { buildZeroShotClassifier, zeroShotLogits, accuracy, formatTemplate } from './zero-shot/zero-shot-classifier.js';
+export type { Template, TextEncoder, ZeroShotClassifierOptions } from './zero-shot/zero-shot-classifier.js';
+export { IMAGENET_CLASSNAMES, OPENAI_IMAGENET_TEMPLATES, SIMPLE_IMAGENET_TEMPLATES } from './zero-shot/imagenet-metadata.js';

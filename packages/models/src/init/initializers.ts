@@ -1,0 +1,50 @@
+/**
+ * OpenCLIP's weight initialisation (`init_parameters` of each tower, over PyTorch's module
+ * defaults) expressed as specs that a seeded `Rng` turns into values: the same distributions
+ * as PyTorch, not the same draws.
+ */
+import type { Rng } from '@openclip/engine';
+
+export type InitSpec =
+  | { kind: 'zeros' }
+  | { kind: 'ones' }
+  | { kind: 'const'; value: number }
+  /** nn.init.normal_(std) / `scale * torch.randn` */
+  | { kind: 'normal'; std: number }
+  /** U(-bound, bound) */
+  | { kind: 'uniform'; bound: number }
+  /** Fixed values (e.g. 2-D sin-cos position embedding). */
+  | { kind: 'values'; data: Float32Array };
+
+export const zeros: InitSpec = { kind: 'zeros' };
+export const ones: InitSpec = { kind: 'ones' };
+export const constant = (value: number): InitSpec => ({ kind: 'const', value });
+export const normal = (std: number): InitSpec => ({ kind: 'normal', std });
+export const uniform = (bound: number): InitSpec => ({ kind: 'uniform', bound });
+
+/** nn.Linear / nn.Conv2d default weight init: kaiming_uniform_(a=√5) = U(±1/√fan_in). */
+export const torchDefaultWeight = (fanIn: number): InitSpec => uniform(1 / Math.sqrt(fanIn));
+/** nn.Linear / nn.Conv2d default bias init: U(±1/√fan_in). */
+export const torchDefaultBias = (fanIn: number): InitSpec => uniform(1 / Math.sqrt(fanIn));
+/** nn.init.xavier_uniform_ (nn.MultiheadAttention's in-projection weights). */
+export const xavierUniform = (fanIn: number, fanOut: number): InitSpec => uniform(Math.sqrt(6 / (fanIn + fanOut)));
+
+/** Values for a spec; with `rng` null every random spec gives zeros (weights about to be loaded). */
+export function materialize(spec: InitSpec, size: number, rng: Rng | null): Float32Array {
+  const out = new Float32Array(size);
+  switch (spec.kind) {
+    case 'zeros':
+      return out;
+    case 'ones':
+      return out.fill(1);
+    case 'const':
+      return out.fill(spec.value);
+    case 'values':
+      if (spec.data.length !== size) throw new Error(`init values have ${spec.data.length} elements, expected ${size}`);
+      return Float32Array.from(spec.data);
+    case 'normal':
+      return rng ? rng.fillNormal(out, 0, spec.std) : out;
+    case 'uniform':
+      return rng ? rng.fillUniform(out, -spec.bound, spec.bound) : out;
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * OpenCLIP's `CLIP` (text tower unpacked at top level: `token_embedding.weight`, `transformer.*`,
+ * `ln_final.*`, `text_projection`) and `CustomTextCLIP` (text tower under `text.`), with
+ * `logit_scale` (init_logit_scale) and optional `logit_bias` (init_logit_bias).
+ */
+import { tf, Rng } from '@openclip/engine';
+import type { Tensor } from '@openclip/engine';
+import type { ModelConfig } from '../config/model-config.js';
+import { cloneModelConfig, externalTowerReason } from '../config/model-config.js';
+import { constant } from '../init/initializers.js';
+import { ModifiedResNet } from '../towers/modified-resnet.js';
+import { ParamStore } from '../towers/params.js';
+import { TextTransformer } from '../towers/text-transformer.js';
+import { VisionTransformer } from '../towers/vision-transformer.js';
+import type { ActivationHook } from '../towers/vision-transformer.js';
+import { loadStateDictInto } from './state-dict.js';
+import type { LoadStateDictOptions, LoadStateDictReport, StateDictInput } from './state-dict.js';
+import type { ClipForwardOutput, EncodeOptions, ModelClassName, OpenClipModel } from './types.js';
+
+export interface ModelBuildOptions {
+  /** Seed of the weight initialisation and of PatchDropout (default 0). */
+  seed?: number;
+  /** Draw OpenCLIP's random init (default true); false fills zeros/constants only (faster before loading weights). */
+  initWeights?: boolean;
+}
+
+/** F.normalize(x, dim=-1): x / max(‖x‖₂, 1e-12). */
+export function l2Normalize(x: Tensor): Tensor {
+  return tf.tidy(() => tf.div(x, tf.maximum(tf.norm(x, 'euclidean', -1, true), 1e-12)));
+}
+
+/** The vision tower OpenCLIP's `_build_vision_tower` picks: ModifiedResNet for a 4-list of layers, else VisionTransformer. */
+export function buildVisionTower(store: ParamStore, prefix: string, cfg: ModelConfig, rng: Rng): VisionTransformer | ModifiedResNet {
+  const v = cfg.vision_cfg;
+  if (Array.isArray(v.layers)) return new ModifiedResNet(store, prefix, v, { outputDim: cfg.embed_dim });
+  return new VisionTransformer(store, prefix, v, { outputDim: cfg.embed_dim, quickGelu: cfg.quick_gelu, rng });
+}
+
+/** Names ranked into PyTorch's state_dict order for the CLIP layout (own parameters first, then submodules). */
+function clipRank(name: string): number {
+  if (name === 'positional_embedding') return 0;
+  if (name === 'text_projection') return 1;
+  if (name === 'logit_scale') return 2;
+  if (name === 'logit_bias') return 3;
+  if (name.startsWith('visual.')) return 4;
+  if (name.startsWith('transformer.')) return 5;
+  if (name.startsWith('token_embedding.')) return 6;
+  if (name.startsWith('ln_final.')) return 7;
+  return 8;
+}
+
+function customTextRank(name: string): number {
+  if (name === 'logit_scale') return 0;
+  if (name === 'logit_bias') return 1;
+  if (name.startsWith('visual.')) return 2;
+  return 3;
+}
+
+export class CLIP implements OpenClipModel {
+  readonly config: ModelConfig;
+  readonly modelClass: ModelClassName;
+  readonly store: ParamStore;
+  readonly visual: VisionTransformer | ModifiedResNet;
+  readonly text: TextTransformer;
+  readonly logitScale: tf.Variable;
+  readonly logitBias: tf.Variable | null;
+  private trainingMode = false;
+  private readonly orderedNames: string[];
+
+  constructor(config: ModelConfig, options: ModelBuildOptions & { customText?: boolean } = {}) {
+    const reason = externalTowerReason(config);
+    if (reason) throw new Error(reason);
+    this.config = cloneModelConfig(config);
+    const custom = options.customText ?? config.custom_text;
+    this.modelClass = custom ? 'CustomTextCLIP' : 'CLIP';
+    if (!custom && config.text_cfg.embed_cls) {
+      throw new Error('text_cfg.embed_cls needs the text tower under text.* (custom_text: true, as in CoCa); OpenCLIP\'s CLIP class cannot use it');
+    }
+    const seed = options.seed ?? 0;
+    const rng = new Rng(seed);
+    this.store = new ParamStore(options.initWeights === false ? null : rng);
+    const lshape = config.nonscalar_logit_scale ? [1] : [];
+    this.logitScale = this.store.param('logit_scale', lshape, constant(config.init_logit_scale));
+    this.logitBias = config.init_logit_bias === null ? null : this.store.param('logit_bias', lshape, constant(config.init_logit_bias));
+    // PatchDropout draws from its own stream, so init and training randomness do not interleave.
+    this.visual = buildVisionTower(this.store, 'visual', config, new Rng(seed + (seed > 0 ? -1 : 1) * 0x9e3779b9));
+    this.text = new TextTransformer(this.store, custom ? 'text' : '', config.text_cfg, { outputDim: config.embed_dim, quickGelu: config.quick_gelu });
+    const rank = custom ? customTextRank : clipRank;
+    this.orderedNames = this.store.order
+      .map((n, i) => ({ n, i, r: rank(n) }))
+      .sort((a, b) => a.r - b.r || a.i - b.i)
+      .map((x) => x.n);
+  }
+
+  get params(): Map<string, tf.Variable> {
+    return new Map(this.orderedNames.filter((n) => this.store.params.has(n)).map((n) => [n, this.store.params.get(n)!]));
+  }
+
+  get buffers(): Map<string, tf.Variable> {
+    return new Map(this.orderedNames.filter((n) => this.store.buffers.has(n)).map((n) => [n, this.store.buffers.get(n)!]));
+  }
+
+  get frozen(): ReadonlySet<string> {
+    return this.store.frozen;
+  }
+
+  get training(): boolean {
+    return this.trainingMode;
+  }
+
+  /** Train mode: PatchDropout active, BatchNorm on batch statistics. */
+  train(mode = true): this {
+    this.trainingMode = mode;
+    this.visual.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Image features [B, E]; `hook` sees intermediate activations (see VisionTransformer). */
+  encodeImage(images: Tensor, options: EncodeOptions = {}, hook?: ActivationHook): Tensor {
+    return tf.tidy(() => {
+      const f = this.visual instanceof VisionTransformer ? this.visual.forward(images, hook) : this.visual.forward(images);
+      return options.normalize ? l2Normalize(f) : f;
+    });
+  }
+
+  /** Text features [B, E] from int32 tokens [B, context_length]. */
+  encodeText(tokens: Tensor, options: EncodeOptions = {}, hook?: ActivationHook): Tensor {
+    return tf.tidy(() => {
+      const f = this.text.forward(tokens, hook);
+      return options.normalize ? l2Normalize(f) : f;
+    });
+  }
+
+  forward(images: Tensor | null, tokens: Tensor | null): ClipForwardOutput {
+    return tf.tidy(() => {
+      const out: ClipForwardOutput = {
+        imageFeatures: images ? this.encodeImage(images, { normalize: true }) : null,
+        textFeatures: tokens ? this.encodeText(tokens, { normalize: true }) : null,
+        logitScale: tf.exp(this.logitScale),
+      };
+      if (this.logitBias) out.logitBias = tf.clone(this.logitBias);
+      return out as unknown as tf.TensorContainer;
+    }) as unknown as ClipForwardOutput;
+  }
+
+  /** OpenCLIP's get_logits: exp(logit_scale)·img_n·txt_nᵀ (+ logit_bias), and its transpose. */
+  getLogits(images: Tensor, tokens: Tensor): { logitsPerImage: Tensor; logitsPerText: Tensor } {
+    return tf.tidy(() => {
+      const img = this.encodeImage(images, { normalize: true });
+      const txt = this.encodeText(tokens, { normalize: true });
+      let logits = tf.mul(tf.exp(this.logitScale), tf.matMul(img, txt, false, true));
+      if (this.logitBias) logits = tf.add(logits, this.logitBias);
+      return { logitsPerImage: logits, logitsPerText: tf.transpose(logits) };
+    });
+  }
+
+  stateDict(): Map<string, tf.Variable> {
+    return new Map(this.orderedNames.map((n) => [n, (this.store.params.get(n) ?? this.store.buffers.get(n))!]));
+  }
+
+  loadStateDict(stateDict: StateDictInput, options: LoadStateDictOptions = {}): LoadStateDictReport {
+    return loadStateDictInto(this.store, stateDict, options);
+  }
+
+  numParams(): number {
+    let n = 0;
+    for (const v of this.store.params.values()) n += v.size;
+    return n;
+  }
+
+  dispose(): void {
+    this.store.dispose();
+  }
+}
+
+/** OpenCLIP's CustomTextCLIP: the same towers with the text tower's keys under `text.`. */
+export class CustomTextCLIP extends CLIP {
+  constructor(config: ModelConfig, options: ModelBuildOptions = {}) {
+    super(config, { ...options, customText: true });
+  }
+}

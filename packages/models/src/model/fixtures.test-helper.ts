@@ -1,0 +1,93 @@
+/** Test helpers: the reference fixtures of OpenCLIP 3.1.0 (models/*) read in place. */
+import { join } from 'node:path';
+import { SafetensorsFile, tf, toFloat32, toInt32 } from '@openclip/engine';
+import type { RawTensor, Tensor } from '@openclip/engine';
+import { referenceDir, referenceManifest } from '@openclip/test-config';
+
+export interface ModelCase {
+  id: string;
+  name: string;
+  config: string;
+  weights: string;
+  outputs: string;
+  imageKeys: string[];
+  tolerance: { features_atol: number; features_rtol: number; normalized_atol: number; logits_atol: number };
+  tensors: Record<string, { shape: number[] }>;
+}
+
+export function modelCase(name: string): ModelCase {
+  const manifest = referenceManifest();
+  const c = manifest.cases.find((x: { id: string }) => x.id === `model/${name}`);
+  if (!c) throw new Error(`fixture case model/${name} not in manifest`);
+  const dir = referenceDir();
+  return {
+    id: c.id,
+    name,
+    config: join(dir, c.config),
+    weights: join(dir, c.weights),
+    outputs: join(dir, `models/${name}.outputs.safetensors`),
+    imageKeys: c.image_inputs.keys,
+    tolerance: c.tolerance,
+    tensors: c.tensors,
+  };
+}
+
+export function readAll(path: string): Map<string, RawTensor> {
+  const f = SafetensorsFile.open(path);
+  try {
+    return f.readAll();
+  } finally {
+    f.close();
+  }
+}
+
+/** The fixture's preprocessed pixels stacked to [N, 3, S, S]. */
+export function fixtureImages(c: ModelCase): Tensor {
+  const f = SafetensorsFile.open(join(referenceDir(), 'preprocess', 'preprocess.safetensors'));
+  try {
+    const parts = c.imageKeys.map((k) => f.readFloat32(k));
+    const [ch, h, w] = parts[0].shape;
+    const data = new Float32Array(parts.length * ch * h * w);
+    parts.forEach((p, i) => data.set(p.data, i * ch * h * w));
+    return tf.tensor4d(data, [parts.length, ch, h, w]);
+  } finally {
+    f.close();
+  }
+}
+
+export function asFloat(t: RawTensor): Float32Array {
+  return toFloat32(t);
+}
+
+export function asTokens(t: RawTensor): Tensor {
+  return tf.tensor2d(toInt32(t, 'inputs.text_tokens'), t.shape as [number, number], 'int32');
+}
+
+/** Max |a-b| and whether every element satisfies |a-b| <= atol + rtol·|b|. */
+export function compare(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol = 0): { maxAbs: number; ok: boolean; worst: number } {
+  if (got.length !== want.length) throw new Error(`length ${got.length} vs ${want.length}`);
+  let maxAbs = 0;
+  let ok = true;
+  let worst = -1;
+  for (let i = 0; i < got.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    if (!(d <= atol + rtol * Math.abs(want[i]))) {
+      ok = false;
+      if (worst < 0) worst = i;
+    }
+    if (!(d <= maxAbs)) maxAbs = d;
+  }
+  return { maxAbs, ok, worst };
+}
+
+/** The PyTorch state_dict key order recorded in a fixture's metadata (JSON list). */
+export function keyOrder(path: string): string {
+  const f = SafetensorsFile.open(path);
+  try {
+    const order = f.metadata.state_dict_key_order;
+    if (!order) throw new Error(`${path}: no state_dict_key_order metadata`);
+    return order;
+  } finally {
+    f.close();
+  }
+}

@@ -1,0 +1,47 @@
+/** The model surface shared by CLIP, CustomTextCLIP and CoCa (OpenCLIP's encode_image / encode_text / forward). */
+import type { tf, Tensor } from '@openclip/engine';
+import type { ModelConfig } from '../config/model-config.js';
+import type { LoadStateDictOptions, LoadStateDictReport, StateDictInput } from './state-dict.js';
+
+export interface EncodeOptions {
+  /** L2-normalise the features (F.normalize, eps 1e-12). Default false, as in OpenCLIP. */
+  normalize?: boolean;
+}
+
+/** OpenCLIP's forward dict (output_dict=True): normalised features, exp'd logit scale, optional bias. */
+export interface ClipForwardOutput {
+  imageFeatures: Tensor | null;
+  textFeatures: Tensor | null;
+  /** exp(logit_scale), a scalar (shape [1] with nonscalar_logit_scale). */
+  logitScale: Tensor;
+  logitBias?: Tensor;
+  /** CoCa only: caption logits [B, T-1, vocab]. */
+  logits?: Tensor;
+  /** CoCa only: teacher-forcing labels (tokens[:, 1:]). */
+  labels?: Tensor;
+}
+
+export type ModelClassName = 'CLIP' | 'CustomTextCLIP' | 'CoCa';
+
+export interface OpenClipModel {
+  readonly config: ModelConfig;
+  readonly modelClass: ModelClassName;
+  /** Parameters by exact OpenCLIP state-dict name, in PyTorch layouts. */
+  readonly params: Map<string, tf.Variable>;
+  /** Buffers (BatchNorm running stats, num_batches_tracked) by state-dict name. */
+  readonly buffers: Map<string, tf.Variable>;
+  /** Parameter names OpenCLIP creates with requires_grad=False. */
+  readonly frozen: ReadonlySet<string>;
+  readonly training: boolean;
+  encodeImage(images: Tensor, options?: EncodeOptions): Tensor;
+  encodeText(tokens: Tensor, options?: EncodeOptions): Tensor;
+  forward(images: Tensor | null, tokens: Tensor | null): ClipForwardOutput;
+  train(mode?: boolean): this;
+  eval(): this;
+  /** Live parameters and buffers in PyTorch state_dict order (do not dispose them). */
+  stateDict(): Map<string, tf.Variable>;
+  loadStateDict(stateDict: StateDictInput, options?: LoadStateDictOptions): LoadStateDictReport;
+  /** Parameter count (as `sum(p.numel() for p in model.parameters())`). */
+  numParams(): number;
+  dispose(): void;
+}

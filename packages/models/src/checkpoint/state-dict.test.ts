@@ -1,0 +1,187 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { referenceDir } from '@openclip/test-config';
+import { f16ToF32, f32ToF16, loadSafetensors, type RawTensor } from '@openclip/engine/safetensors';
+import { loadCheckpoint, loadStateDict, saveStateDict } from './state-dict.js';
+import { PyDict } from './pickle.js';
+import { buildZip, saveTorchStateDict, serializeTorchCheckpoint } from './torch-save.js';
+
+const ckpts = () => join(referenceDir(), 'checkpoints');
+const models = () => join(referenceDir(), 'models');
+
+function bytesOf(t: RawTensor): Buffer {
+  return Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+}
+
+function assertSameTensors(actual: Map<string, RawTensor>, expected: Map<string, RawTensor>, label: string) {
+  assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort(), `${label}: key sets differ`);
+  for (const [k, e] of expected) {
+    const a = actual.get(k)!;
+    assert.equal(a.dtype, e.dtype, `${label}: dtype of ${k}`);
+    assert.deepEqual(a.shape, e.shape, `${label}: shape of ${k}`);
+    assert.ok(bytesOf(a).equals(bytesOf(e)), `${label}: bytes of ${k} differ`);
+  }
+}
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'openclip-ckpt-'));
+}
+
+test('open_clip_pytorch_model.bin (torch zip pickle) equals its safetensors twin bit for bit', () => {
+  const c = loadCheckpoint(join(ckpts(), 'vit_variant_a.open_clip_pytorch_model.bin'));
+  assert.equal(c.format, 'torch-zip');
+  assert.equal(c.trainer, undefined);
+  assertSameTensors(c.stateDict, loadSafetensors(join(models(), 'vit_variant_a.safetensors')).tensors, 'vit_variant_a');
+});
+
+test('the fp16 pickle loads as float16 and upcasts to exactly the float16-rounded reference', () => {
+  const path = join(ckpts(), 'vit_variant_a.fp16.bin');
+  const ref = loadSafetensors(join(models(), 'vit_variant_a.safetensors')).tensors;
+  const raw = loadStateDict(path, { upcast: false });
+  const up = loadStateDict(path);
+  assert.equal(up.size, ref.size);
+  let halves = 0;
+  for (const [k, r] of ref) {
+    const h = raw.get(k)!;
+    const u = up.get(k)!;
+    assert.deepEqual(u.shape, r.shape, k);
+    if (r.dtype !== 'F32') {
+      assert.ok(bytesOf(u).equals(bytesOf(r)), `${k} (non-float) differs`);
+      continue;
+    }
+    assert.equal(h.dtype, 'F16', `${k} should be stored as float16`);
+    assert.equal(u.dtype, 'F32', `${k} should be upcast`);
+    const expected = f16ToF32(f32ToF16(r.data as Float32Array));
+    assert.ok(Buffer.from(expected.buffer).equals(bytesOf(u)), `${k}: upcast fp16 != fp16(reference)`);
+    halves++;
+  }
+  assert.ok(halves > 50, `expected many float tensors, saw ${halves}`);
+});
+
+test("epoch_K.pt: state_dict taken, 'module.' stripped, int64 BN counters kept, trainer entries and optimizer state exposed", () => {
+  const c = loadCheckpoint(join(ckpts(), 'resnet_tiny.epoch_2.pt'));
+  assertSameTensors(c.stateDict, loadSafetensors(join(models(), 'resnet_tiny.safetensors')).tensors, 'resnet_tiny');
+  assert.ok([...c.stateDict.keys()].every((k) => !k.startsWith('module.')));
+  const counters = [...c.stateDict.entries()].filter(([k]) => k.endsWith('num_batches_tracked'));
+  assert.ok(counters.length > 0 && counters.every(([, t]) => t.dtype === 'I64' && t.shape.length === 0));
+  const tr = c.trainer!;
+  assert.equal(tr.epoch, 2);
+  assert.equal(typeof tr.name, 'string');
+  assert.deepEqual([...tr.entries.keys()].sort(), ['epoch', 'name', 'optimizer']);
+  const opt = tr.optimizer!;
+  const state = opt.get('state') as PyDict;
+  const groups = opt.get('param_groups') as PyDict[];
+  assert.ok(state.size > 0 && Array.isArray(groups) && groups.length > 0);
+  const params = groups.flatMap((g) => g.get('params') as number[]);
+  for (const [idx, s] of state) {
+    assert.ok(params.includes(idx as number), `state for unknown param ${String(idx)}`);
+    const st = s as PyDict;
+    const avg = st.get('exp_avg') as RawTensor;
+    const sq = st.get('exp_avg_sq') as RawTensor;
+    assert.deepEqual(avg.shape, sq.shape);
+    assert.equal(avg.dtype, 'F32');
+    assert.deepEqual((st.get('step') as RawTensor).shape, [], 'AdamW step is a 0-d tensor');
+  }
+  assert.equal(typeof groups[0].get('lr'), 'number');
+});
+
+test('safetensors and torch write -> read round trips are bit-identical (F32, F16, BF16, I64, BOOL)', () => {
+  const dir = tmp();
+  try {
+    const sd = new Map<string, RawTensor>([
+      ['visual.proj', { dtype: 'F32', shape: [3, 2], data: new Float32Array([1.5, -0, NaN, Infinity, 1e-40, -3.25]) }],
+      ['half', { dtype: 'F16', shape: [2], data: new Uint16Array([0x3c00, 0x8001]) }],
+      ['bf', { dtype: 'BF16', shape: [2], data: new Uint16Array([0x3f80, 0xff80]) }],
+      ['visual.bn.num_batches_tracked', { dtype: 'I64', shape: [], data: new BigInt64Array([123456789012n]) }],
+      ['mask', { dtype: 'BOOL', shape: [3], data: new Uint8Array([1, 0, 1]) }],
+    ]);
+    const st = join(dir, 'm.safetensors');
+    saveStateDict(st, sd, { note: 'x' });
+    const back = loadCheckpoint(st, { upcast: false });
+    assertSameTensors(back.stateDict, sd, 'safetensors');
+    assert.equal(back.metadata.note, 'x');
+    const pt = join(dir, 'open_clip_pytorch_model.bin');
+    saveTorchStateDict(pt, sd);
+    assertSameTensors(loadStateDict(pt, { upcast: false }), sd, 'torch zip');
+    assert.throws(() => saveStateDict(join(dir, 'bad.safetensors'), { 'module.x': sd.get('half')! }), /module\./);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('non-contiguous and shared-storage views are copied out with their strides (zip, ZIP64 and legacy formats)', () => {
+  const dir = tmp();
+  try {
+    const base = Float32Array.from({ length: 12 }, (_, i) => i * 1.5 - 4);
+    const storage = { key: 's', dtype: 'F32' as const, data: base };
+    const sd = new PyDict('collections.OrderedDict');
+    sd.set('plain', { dtype: 'F32', shape: [3, 4], data: base });
+    sd.set('transposed', { kind: 'view', storage, offset: 0, shape: [4, 3], stride: [1, 4] });
+    sd.set('window', { kind: 'view', storage, offset: 5, shape: [2, 2], stride: [4, 1] });
+    sd.set('every_other', { kind: 'view', storage, offset: 1, shape: [2, 3], stride: [6, 2] });
+    const top = new PyDict();
+    top.set('state_dict', sd);
+    top.set('epoch', 7);
+    for (const [label, opts] of [['zip', {}], ['zip64', { zip64: true }], ['legacy', { legacy: true }]] as const) {
+      const p = join(dir, `${label}.pt`);
+      writeFileSync(p, serializeTorchCheckpoint(top, opts));
+      const c = loadCheckpoint(p);
+      assert.equal(c.format, label === 'legacy' ? 'torch-legacy' : 'torch-zip', label);
+      assert.equal(c.trainer?.epoch, 7);
+      const get = (k: string) => Array.from(c.stateDict.get(k)!.data as Float32Array);
+      const at = (r: number, col: number) => base[r * 4 + col];
+      assert.deepEqual(get('plain'), Array.from(base), label);
+      assert.deepEqual(get('transposed'), [0, 1, 2, 3].flatMap((j) => [0, 1, 2].map((i) => at(i, j))), `${label} transposed`);
+      assert.deepEqual(get('window'), [at(1, 1), at(1, 2), at(2, 1), at(2, 2)], `${label} window`);
+      assert.deepEqual(get('every_other'), [1, 3, 5, 7, 9, 11].map((i) => base[i]), `${label} every_other`);
+      assert.deepEqual(c.stateDict.get('transposed')!.shape, [4, 3]);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('malformed files fail with errors naming the file, the entry and the problem', () => {
+  const dir = tmp();
+  try {
+    const good = readFileSync(join(ckpts(), 'vit_variant_a.open_clip_pytorch_model.bin'));
+    const truncated = join(dir, 'truncated.bin');
+    writeFileSync(truncated, good.subarray(0, good.length - 100));
+    assert.throws(() => loadStateDict(truncated), (e: Error) => e.message.includes(truncated) && /end-of-central-directory|truncated/.test(e.message));
+
+    // Flip a byte inside data.pkl: the CRC check names the entry.
+    const corrupt = Buffer.from(good);
+    const pklAt = corrupt.indexOf(Buffer.from('collections'));
+    corrupt[pklAt] ^= 0xff;
+    const corruptPath = join(dir, 'corrupt.bin');
+    writeFileSync(corruptPath, corrupt);
+    assert.throws(() => loadStateDict(corruptPath), (e: Error) => e.message.includes(corruptPath) && e.message.includes("entry 'vit_variant_a.open_clip_pytorch_model/data.pkl'") && /CRC-32/.test(e.message));
+
+    // A global outside the allow-list is refused by name and never run.
+    const evilPath = join(dir, 'evil.pt');
+    const pkl = Buffer.concat([Buffer.from([0x80, 0x02]), Buffer.from('cos\nsystem\n'), Buffer.from('X'), Buffer.from([4, 0, 0, 0]), Buffer.from('echo'), Buffer.from([0x85, 0x52, 0x2e])]);
+    writeFileSync(evilPath, buildZip([{ name: 'archive/data.pkl', data: pkl }]));
+    assert.throws(() => loadStateDict(evilPath), (e: Error) => e.message.includes(evilPath) && e.message.includes("'os.system'") && e.message.includes('data.pkl'));
+
+    // A state dict entry that is not a tensor names its key.
+    const notTensor = new PyDict('collections.OrderedDict');
+    notTensor.set('visual.proj', 3);
+    const ntPath = join(dir, 'nt.bin');
+    writeFileSync(ntPath, serializeTorchCheckpoint(notTensor));
+    assert.throws(() => loadStateDict(ntPath), /'visual\.proj' is not a tensor/);
+
+    // A plain (non-torch) pickle and a random file.
+    const plainPath = join(dir, 'plain.pkl');
+    writeFileSync(plainPath, Buffer.from([0x80, 0x02, 0x4b, 0x05, 0x2e]));
+    assert.throws(() => loadStateDict(plainPath), (e: Error) => e.message.includes(plainPath) && /legacy torch magic/.test(e.message));
+    const junk = join(dir, 'junk.bin');
+    writeFileSync(junk, 'hello world');
+    assert.throws(() => loadStateDict(junk), (e: Error) => e.message.includes(junk) && /not a PyTorch checkpoint/.test(e.message));
+    assert.throws(() => loadStateDict(join(dir, 'missing.bin')), /checkpoint not found/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -92,3 +92,15 @@ export type { GenerationType, GenerateOptions, ResolvedGenerateOptions, NextToke
 export { buildZeroShotClassifier, zeroShotLogits, accuracy, formatTemplate } from './zero-shot/zero-shot-classifier.js';
 export type { Template, TextEncoder, ZeroShotClassifierOptions } from './zero-shot/zero-shot-classifier.js';
 export { IMAGENET_CLASSNAMES, OPENAI_IMAGENET_TEMPLATES, SIMPLE_IMAGENET_TEMPLATES } from './zero-shot/imagenet-metadata.js';
+
+// Checkpoints: PyTorch pickles (zip + legacy), safetensors, trainer checkpoints, position-embedding resize
+export { loadStateDict, loadCheckpoint, saveStateDict } from './checkpoint/state-dict.js';
+export type { LoadCheckpointOptions, LoadedCheckpoint, TrainerCheckpointInfo } from './checkpoint/state-dict.js';
+export { loadTorchCheckpoint, STORAGE_DTYPES, PyDict, isTuple } from './checkpoint/torch-load.js';
+export type { TorchCheckpoint, PyTuple } from './checkpoint/torch-load.js';
+export { saveTorchStateDict, serializeTorchCheckpoint, torchTuple } from './checkpoint/torch-save.js';
+export type { TorchTensorView } from './checkpoint/torch-save.js';
+export { CheckpointFormatError, ZipArchive } from './checkpoint/zip.js';
+export { PickleError } from './checkpoint/pickle.js';
+export { resizePosEmbed, resizeTextPosEmbed, interpolateGrid, interpolateRows, cubicCoefficients } from './checkpoint/pos-embed.js';
+export type { ResizePosEmbedOptions, ResizeTextPosEmbedOptions } from './checkpoint/pos-embed.js';

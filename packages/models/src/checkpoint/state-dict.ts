@@ -16,7 +16,7 @@ import {
 import { loadTorchCheckpoint, PyDict } from './torch-load.js';
 import { CheckpointFormatError } from './zip.js';
 
-export interface LoadStateDictOptions {
+export interface LoadCheckpointOptions {
   /** Convert F16/BF16 tensors to F32 (default true, as the model runs in float32). */
   upcast?: boolean;
   /** Strip a leading `module.` from keys (default true, as OpenCLIP does). */
@@ -55,7 +55,7 @@ function isRawTensor(v: unknown): v is RawTensor {
   return typeof v === 'object' && v !== null && 'dtype' in v && 'shape' in v && 'data' in v && ArrayBuffer.isView((v as RawTensor).data);
 }
 
-function finish(path: string, entries: Iterable<[unknown, unknown]>, opts: LoadStateDictOptions): Map<string, RawTensor> {
+function finish(path: string, entries: Iterable<[unknown, unknown]>, opts: LoadCheckpointOptions): Map<string, RawTensor> {
   const out = new Map<string, RawTensor>();
   const strip = opts.stripModulePrefix ?? true;
   const upcast = opts.upcast ?? true;
@@ -70,7 +70,7 @@ function finish(path: string, entries: Iterable<[unknown, unknown]>, opts: LoadS
 }
 
 /** Reads a checkpoint file: safetensors, a torch state dict, or a trainer checkpoint with a `state_dict` entry. */
-export function loadCheckpoint(path: string, options: LoadStateDictOptions = {}): LoadedCheckpoint {
+export function loadCheckpoint(path: string, options: LoadCheckpointOptions = {}): LoadedCheckpoint {
   if (!existsSync(path)) throw new Error(`checkpoint not found: ${path}`);
   if (statSync(path).isDirectory()) throw new Error(`${path} is a directory; give the checkpoint file inside it (or use local-dir:${path})`);
   if (path.endsWith('.safetensors')) {
@@ -105,7 +105,7 @@ export function loadCheckpoint(path: string, options: LoadStateDictOptions = {})
 }
 
 /** OpenCLIP `load_state_dict(path)`: the model tensors of any supported checkpoint file. */
-export function loadStateDict(path: string, options: LoadStateDictOptions = {}): Map<string, RawTensor> {
+export function loadStateDict(path: string, options: LoadCheckpointOptions = {}): Map<string, RawTensor> {
   return loadCheckpoint(path, options).stateDict;
 }
 

@@ -1,9 +1,10 @@
 // @openclip/tokenizer — CLIP byte-level BPE and Hugging Face tokenizers, matching OpenCLIP token for token.
+// Plain typed arrays only (no tensors), so it runs in data worker threads.
 
 // Shared shapes
 export type { TextTokenizer, TokenBatch } from './types.js';
 
-// CLIP BPE (OpenCLIP SimpleTokenizer)
+// CLIP BPE (OpenCLIP SimpleTokenizer, open_clip.tokenize / decode)
 export { DEFAULT_CONTEXT_LENGTH, SimpleTokenizer, type SimpleTokenizerOptions } from './simple-tokenizer.js';
 export { decode, defaultTokenizer, tokenize } from './tokenize.js';
 export {
@@ -15,6 +16,20 @@ export {
   defaultClipVocab,
   loadBpeVocab,
 } from './bpe-vocab.js';
+
+// Hugging Face tokenizers (OpenCLIP HFTokenizer)
+export { HFTokenizer, type HFTokenizerOptions } from './hf-tokenizer.js';
+export { type HfLocateOptions, hfHubCacheDir, locateHfTokenizer } from './hf-cache.js';
+
+// Choosing a tokenizer from a model config (OpenCLIP get_tokenizer), serialisable specs for workers
+export {
+  type TextConfigLike,
+  type TokenizerForConfigOptions,
+  type TokenizerSpec,
+  createTokenizer,
+  tokenizerForTextConfig,
+  tokenizerSpecForTextConfig,
+} from './tokenizer-for-text-config.js';
 
 // Text cleaning (Python semantics)
 export { basicClean, canonicalizeText, CLEAN_MODES, type CleanMode, getCleanFn, whitespaceClean } from './text-clean.js';

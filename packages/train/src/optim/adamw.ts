@@ -1,0 +1,231 @@
+/**
+ * torch.optim.AdamW as OpenCLIP trains with it: per parameter group weight decay, decoupled
+ * decay `p ← p·(1 − lr·wd)` before the bias-corrected Adam step
+ * `p ← p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + ε)`, the learning rate assigned to every group by the
+ * schedule before each step, and state kept as plain Float32Arrays so checkpoints save and
+ * restore it exactly.
+ */
+import { tf } from '@openclip/engine';
+import type { RawTensor, Tensor, TensorToWrite, Variable } from '@openclip/engine';
+import type { ParamGroup } from './param-groups.js';
+
+export interface AdamWHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1-based step count of this parameter (bias correction). */
+  step: number;
+  /** Multiplies the gradient first (gradient clipping's coefficient); 1 for none. */
+  gradScale: number;
+}
+
+const f = Math.fround;
+
+/**
+ * One AdamW update of one parameter, elementwise in a single pass: reads `param`, `grad`,
+ * updates `expAvg` / `expAvgSq` in place and writes the new parameter into `out` (which may be
+ * `param`). Each quantity torch stores in float32 is rounded to float32 where torch rounds it,
+ * so the result follows torch's float32 arithmetic.
+ */
+export function adamwUpdate(
+  param: Float32Array,
+  grad: Float32Array,
+  expAvg: Float32Array,
+  expAvgSq: Float32Array,
+  out: Float32Array,
+  h: AdamWHyper,
+): void {
+  const decay = f(1 - h.lr * h.weightDecay);
+  const b1 = f(h.beta1);
+  const b2 = f(h.beta2);
+  const oneMinusB1 = f(1 - h.beta1);
+  const oneMinusB2 = f(1 - h.beta2);
+  const biasCorrection1 = 1 - Math.pow(h.beta1, h.step);
+  const biasCorrection2Sqrt = f(Math.sqrt(1 - Math.pow(h.beta2, h.step)));
+  const negStepSize = f(-(h.lr / biasCorrection1));
+  const eps = f(h.eps);
+  const scale = f(h.gradScale);
+  const scaled = scale !== 1;
+  const decayed = decay !== 1;
+  for (let i = 0; i < param.length; i++) {
+    const g = scaled ? f(grad[i] * scale) : grad[i];
+    const p = decayed ? f(param[i] * decay) : param[i];
+    const m = f(f(expAvg[i] * b1) + f(g * oneMinusB1));
+    const v = f(f(expAvgSq[i] * b2) + f(f(g * g) * oneMinusB2));
+    expAvg[i] = m;
+    expAvgSq[i] = v;
+    const denom = f(f(f(Math.sqrt(v)) / biasCorrection2Sqrt) + eps);
+    out[i] = f(p + negStepSize * f(m / denom));
+  }
+}
+
+export interface AdamWOptions {
+  lr: number;
+  /** (β1, β2); torch's default (0.9, 0.999). OpenCLIP: (0.9, 0.98) for ViTs, else (0.9, 0.999). */
+  betas?: [number, number];
+  /** torch's default 1e-8; OpenCLIP 1e-6 for ViTs. */
+  eps?: number;
+  /** Decay of parameters not in `groups`; torch's default 0.01. */
+  weightDecay?: number;
+  /** Parameter groups (e.g. openclipParamGroups); default one group of every trainable parameter. */
+  groups?: ParamGroup[];
+}
+
+interface ParamState {
+  step: number;
+  expAvg: Float32Array;
+  expAvgSq: Float32Array;
+}
+
+export interface StepOptions {
+  /** Learning rate for this step (assigned to every group, as OpenCLIP's scheduler does). */
+  lr?: number;
+  /** Gradient multiplier, e.g. clipGradNorm's coefficient. */
+  gradScale?: number;
+}
+
+const STATE_PREFIX = 'optimizer.state.';
+
+/** AdamW over a `Map<name, tf.Variable>` keyed by OpenCLIP state-dict names. */
+export class AdamW {
+  readonly groups: { names: string[]; weightDecay: number }[];
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  /** The current learning rate of every group. */
+  lr: number;
+  private readonly params: Map<string, Variable>;
+  private readonly groupOf = new Map<string, number>();
+  private readonly state = new Map<string, ParamState>();
+
+  constructor(params: Map<string, Variable>, options: AdamWOptions) {
+    this.params = params;
+    const [beta1, beta2] = options.betas ?? [0.9, 0.999];
+    this.beta1 = beta1;
+    this.beta2 = beta2;
+    this.eps = options.eps ?? 1e-8;
+    this.lr = options.lr;
+    const checks: [string, number, boolean][] = [
+      ['lr', options.lr, options.lr >= 0],
+      ['beta1', beta1, beta1 >= 0 && beta1 < 1],
+      ['beta2', beta2, beta2 >= 0 && beta2 < 1],
+      ['eps', this.eps, this.eps >= 0],
+    ];
+    for (const [k, v, ok] of checks) if (typeof v !== 'number' || !Number.isFinite(v) || !ok) throw new Error(`AdamW: invalid ${k} ${v}`);
+    this.groups = options.groups
+      ? options.groups.map((g) => ({ names: [...g.names], weightDecay: g.weightDecay }))
+      : [{ names: [...params.entries()].filter(([, v]) => v.trainable).map(([k]) => k), weightDecay: options.weightDecay ?? 0.01 }];
+    this.groups.forEach((g, gi) => {
+      for (const name of g.names) {
+        const v = params.get(name);
+        if (!v) throw new Error(`AdamW: parameter group ${gi} names '${name}', which is not among the parameters`);
+        if (v.dtype !== 'float32') throw new Error(`AdamW: parameter '${name}' is ${v.dtype}; only float32 parameters are optimised`);
+        if (this.groupOf.has(name)) throw new Error(`AdamW: parameter '${name}' is in more than one group`);
+        this.groupOf.set(name, gi);
+      }
+    });
+  }
+
+  /** OpenCLIP's assign_learning_rate: the same lr for every group. */
+  setLr(lr: number): void {
+    if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) throw new Error(`AdamW: invalid lr ${lr}`);
+    this.lr = lr;
+  }
+
+  /**
+   * One optimizer step with the gradients given by name. Parameters without a gradient are
+   * skipped (torch skips `p.grad is None`); a gradient for an unknown or frozen parameter is an error.
+   */
+  step(grads: Map<string, Tensor>, options: StepOptions = {}): void {
+    if (options.lr !== undefined) this.setLr(options.lr);
+    const gradScale = options.gradScale ?? 1;
+    if (!Number.isFinite(gradScale)) throw new Error(`AdamW: gradScale must be finite, got ${gradScale}`);
+    for (const [name, grad] of grads) {
+      const gi = this.groupOf.get(name);
+      if (gi === undefined) throw new Error(`AdamW: got a gradient for '${name}', which no parameter group holds`);
+      const v = this.params.get(name)!;
+      if (!tf.util.arraysEqual(grad.shape, v.shape)) throw new Error(`AdamW: gradient of '${name}' has shape [${grad.shape}], parameter is [${v.shape}]`);
+    }
+    for (const [name, grad] of grads) {
+      const gi = this.groupOf.get(name)!;
+      const v = this.params.get(name)!;
+      let s = this.state.get(name);
+      if (!s) {
+        s = { step: 0, expAvg: new Float32Array(v.size), expAvgSq: new Float32Array(v.size) };
+        this.state.set(name, s);
+      }
+      s.step += 1;
+      const p = v.dataSync() as Float32Array;
+      const g = grad.dataSync() as Float32Array;
+      const out = new Float32Array(v.size);
+      adamwUpdate(p, g, s.expAvg, s.expAvgSq, out, {
+        lr: this.lr,
+        beta1: this.beta1,
+        beta2: this.beta2,
+        eps: this.eps,
+        weightDecay: this.groups[gi].weightDecay,
+        step: s.step,
+        gradScale,
+      });
+      const t = tf.tensor(out, v.shape, 'float32');
+      v.assign(t);
+      t.dispose();
+    }
+  }
+
+  /** Step count of a parameter (0 before its first update). */
+  stepOf(name: string): number {
+    return this.state.get(name)?.step ?? 0;
+  }
+
+  /**
+   * The state as tensors for a checkpoint's state file: `optimizer.state.<name>.exp_avg`,
+   * `.exp_avg_sq` (F32, the parameter's shape) and `.step` (F64 scalar), plus the
+   * hyper-parameters for its metadata.
+   */
+  stateTensors(): { tensors: Map<string, TensorToWrite>; hyper: { lr: number; betas: [number, number]; eps: number; groups: { names: string[]; weightDecay: number }[] } } {
+    const tensors = new Map<string, TensorToWrite>();
+    for (const [name, s] of this.state) {
+      const shape = [...this.params.get(name)!.shape];
+      tensors.set(`${STATE_PREFIX}${name}.exp_avg`, { dtype: 'F32', shape, data: Float32Array.from(s.expAvg) });
+      tensors.set(`${STATE_PREFIX}${name}.exp_avg_sq`, { dtype: 'F32', shape, data: Float32Array.from(s.expAvgSq) });
+      tensors.set(`${STATE_PREFIX}${name}.step`, { dtype: 'F64', shape: [], data: Float64Array.of(s.step) });
+    }
+    return { tensors, hyper: { lr: this.lr, betas: [this.beta1, this.beta2], eps: this.eps, groups: this.groups.map((g) => ({ names: [...g.names], weightDecay: g.weightDecay })) } };
+  }
+
+  /** Restores what stateTensors saved; every entry must name a known parameter with its shape. */
+  loadStateTensors(tensors: Map<string, RawTensor | TensorToWrite>, source = 'optimizer state'): void {
+    const loaded = new Map<string, Partial<ParamState>>();
+    for (const [key, t] of tensors) {
+      if (!key.startsWith(STATE_PREFIX)) continue;
+      const rest = key.slice(STATE_PREFIX.length);
+      const dot = rest.lastIndexOf('.');
+      const name = rest.slice(0, dot);
+      const field = rest.slice(dot + 1);
+      const v = this.params.get(name);
+      if (!v || !this.groupOf.has(name)) throw new Error(`${source}: '${key}' is for parameter '${name}', which this optimizer does not hold`);
+      const entry = loaded.get(name) ?? {};
+      loaded.set(name, entry);
+      if (field === 'step') {
+        const step = Number(t.data[0]);
+        if (!Number.isInteger(step) || step < 0 || t.data.length !== 1) throw new Error(`${source}: '${key}' must be one non-negative integer, got ${t.data[0]}`);
+        entry.step = step;
+      } else if (field === 'exp_avg' || field === 'exp_avg_sq') {
+        if (!(t.data instanceof Float32Array)) throw new Error(`${source}: '${key}' must be F32`);
+        if (!tf.util.arraysEqual(t.shape, v.shape)) throw new Error(`${source}: '${key}' has shape [${t.shape}], parameter '${name}' is [${v.shape}]`);
+        if (field === 'exp_avg') entry.expAvg = Float32Array.from(t.data);
+        else entry.expAvgSq = Float32Array.from(t.data);
+      } else {
+        throw new Error(`${source}: unknown optimizer state field '${key}'`);
+      }
+    }
+    for (const [name, e] of loaded) {
+      if (e.step === undefined || !e.expAvg || !e.expAvgSq) throw new Error(`${source}: incomplete state for '${name}' (needs exp_avg, exp_avg_sq and step)`);
+    }
+    this.state.clear();
+    for (const [name, e] of loaded) this.state.set(name, e as ParamState);
+  }
+}

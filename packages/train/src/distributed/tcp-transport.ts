@@ -141,9 +141,11 @@ class Link {
     this.waiters.clear();
   }
 
+  /** Flushes what was written, then closes (destroy() would drop unsent frames). */
   close(): void {
     this.failure ??= new TransportError('transport closed');
-    this.socket.destroy();
+    this.socket.end();
+    this.socket.setTimeout(30_000, () => this.socket.destroy());
   }
 }
 
@@ -221,11 +223,15 @@ function control(msg: unknown): Buffer {
 }
 
 function f32(b: Buffer): Float32Array {
-  // copy into an aligned buffer
-  const out = new Float32Array(b.byteLength / 4);
+  if (b.byteOffset % 4 === 0) return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+  const out = new Float32Array(b.byteLength / 4); // unaligned: copy
   new Uint8Array(out.buffer).set(b);
   return out;
 }
+
+/** Frames of at most this many floats, so sending, receiving and reducing overlap. */
+const CHUNK = 1 << 20;
+const MAX_CHUNKS = 1 << 16;
 
 function bytes(a: Float32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -375,18 +381,27 @@ export class TcpTransport {
     const bounds = Array.from({ length: n + 1 }, (_, i) => Math.floor((i * out.length) / n));
     const seg = (i: number) => out.subarray(bounds[((i % n) + n) % n], bounds[(((i % n) + n) % n) + 1]);
     const combine = op === 'max' ? Math.max : op === 'min' ? Math.min : null;
+    const chunks = (a: Float32Array) => Math.max(1, Math.ceil(a.length / CHUNK));
+    if (chunks(seg(0)) * 2 * n > MAX_CHUNKS) throw new TransportError(`allReduce: ${out.length} floats is too large for one call`);
+    const sendSeg = (step: number, a: Float32Array) => {
+      for (let k = 0, c = chunks(a); k < c; k++) right.send(seq, step * MAX_CHUNKS + k, bytes(a.subarray(k * CHUNK, (k + 1) * CHUNK)));
+    };
     // reduce-scatter: after n-1 steps, rank r holds the full reduction of segment r+1
     for (let s = 0; s < n - 1; s++) {
-      right.send(seq, s, bytes(seg(this.rank - s)));
-      const got = f32(await left.recv(seq, s));
+      sendSeg(s, seg(this.rank - s));
       const mine = seg(this.rank - s - 1);
-      if (combine) for (let i = 0; i < mine.length; i++) mine[i] = combine(mine[i], got[i]);
-      else for (let i = 0; i < mine.length; i++) mine[i] += got[i];
+      for (let k = 0, c = chunks(mine); k < c; k++) {
+        const got = f32(await left.recv(seq, s * MAX_CHUNKS + k));
+        const part = mine.subarray(k * CHUNK, (k + 1) * CHUNK);
+        if (combine) for (let i = 0; i < part.length; i++) part[i] = combine(part[i], got[i]);
+        else for (let i = 0; i < part.length; i++) part[i] += got[i];
+      }
     }
     // all-gather of the reduced segments
     for (let s = 0; s < n - 1; s++) {
-      right.send(seq, n + s, bytes(seg(this.rank + 1 - s)));
-      seg(this.rank - s).set(f32(await left.recv(seq, n + s)));
+      sendSeg(n + s, seg(this.rank + 1 - s));
+      const mine = seg(this.rank - s);
+      for (let k = 0, c = chunks(mine); k < c; k++) mine.set(f32(await left.recv(seq, (n + s) * MAX_CHUNKS + k)), k * CHUNK);
     }
     if (op === 'mean') for (let i = 0; i < out.length; i++) out[i] /= n;
     return out;

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { ModelConfigError, cloneModelConfig, parseModelConfig } from './model-config.js';
 import type { ModelConfig } from './model-config.js';
 import { didYouMean } from './nearest.js';
+import { EXTERNAL_TOWER_MODELS } from './external-models.js';
 
 const configs = new Map<string, ModelConfig>();
 const configFiles = new Map<string, string>();
@@ -117,6 +118,9 @@ export function hasModelConfig(name: string): boolean {
 export function getModelConfig(name: string): ModelConfig {
   ensureBuiltins();
   const cfg = configs.get(name);
+  if (!cfg && EXTERNAL_TOWER_MODELS.includes(name)) {
+    throw new ModelConfigError(`model '${name}' is an OpenCLIP config that needs a timm/HF tower, which openclip-ts does not implement (native towers only: ViT-*, RN*, coca_* and configs with the same schema)`);
+  }
   if (!cfg) {
     const hint = didYouMean(name, configs.keys(), 3);
     const near = hint ? [...hint.matchAll(/'([^']+)'/g)].map((m) => m[1]) : [];

@@ -76,9 +76,29 @@ function sniffGif(b: Uint8Array): Sniffed {
   return { format: 'gif', mode: 'P', palette };
 }
 
+/** Component count from the JPEG frame header: 1 is PIL mode L, 3 is RGB (4, CMYK, is left to libvips). */
+function sniffJpeg(b: Uint8Array): Sniffed {
+  for (let at = 2; at + 10 < b.length; ) {
+    if (b[at] !== 0xff) break;
+    const marker = b[at + 1];
+    if (marker === 0xff) {
+      at++;
+      continue;
+    }
+    const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    if (isSof) return { format: 'jpeg', mode: b[at + 9] === 1 ? 'L' : b[at + 9] === 3 ? 'RGB' : undefined };
+    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+      at += 2;
+      continue;
+    }
+    at += 2 + ((b[at + 2] << 8) | b[at + 3]);
+  }
+  return { format: 'jpeg' };
+}
+
 function sniff(b: Uint8Array, source: string): Sniffed {
   if (b.length >= 8 && PNG_SIG.every((v, i) => b[i] === v)) return sniffPng(b, source);
-  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return { format: 'jpeg' };
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return sniffJpeg(b);
   if (b.length >= 13 && (ascii(b, 0, 6) === 'GIF87a' || ascii(b, 0, 6) === 'GIF89a')) return sniffGif(b);
   if (b.length >= 12 && ascii(b, 0, 4) === 'RIFF' && ascii(b, 8, 4) === 'WEBP') return { format: 'webp' };
   return { format: 'other' };

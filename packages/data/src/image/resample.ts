@@ -173,9 +173,9 @@ export function resampleU8(
           let p = srow + xmin * 3;
           for (let x = 0; x < n; x++, p += 3) {
             const k = fixed[kb + x];
-            s0 += src[p] * k;
-            s1 += src[p + 1] * k;
-            s2 += src[p + 2] * k;
+            s0 = (s0 + Math.imul(src[p], k)) | 0;
+            s1 = (s1 + Math.imul(src[p + 1], k)) | 0;
+            s2 = (s2 + Math.imul(src[p + 2], k)) | 0;
           }
           temp[o++] = clip8(s0);
           temp[o++] = clip8(s1);
@@ -184,7 +184,7 @@ export function resampleU8(
           for (let c = 0; c < C; c++) {
             let s = HALF;
             let p = srow + xmin * C + c;
-            for (let x = 0; x < n; x++, p += C) s += src[p] * fixed[kb + x];
+            for (let x = 0; x < n; x++, p += C) s = (s + Math.imul(src[p], fixed[kb + x])) | 0;
             temp[o++] = clip8(s);
           }
         }
@@ -201,21 +201,35 @@ export function resampleU8(
   // Vertical pass over the horizontal result (row y of temp is source row y + y0).
   const out = new Uint8Array(r.height * tw * C);
   const rowLen = tw * C;
-  const acc = new Float64Array(rowLen);
   const { bounds, fixed, ksize } = vc;
+  // Taps are summed eight rows at a time (unrolled; int32 wrap-around is associative, so the
+  // grouping gives Pillow's sums exactly). Missing taps point at the first row with weight 0.
+  const acc = new Int32Array(rowLen);
+  const b = new Int32Array(8);
+  const kk = new Int32Array(8);
   for (let yy = 0; yy < r.height; yy++) {
     const oy = yy + r.top;
     const ymin = bounds[oy * 2] - y0;
     const n = bounds[oy * 2 + 1];
-    const kb = oy * ksize;
-    acc.fill(HALF);
-    for (let t = 0; t < n; t++) {
-      const k = fixed[kb + t];
-      const srow = (ymin + t) * rowLen;
-      for (let i = 0; i < rowLen; i++) acc[i] += temp[srow + i] * k;
-    }
     const o = yy * rowLen;
-    for (let i = 0; i < rowLen; i++) out[o + i] = clip8(acc[i]);
+    for (let g = 0; g < n; g += 8) {
+      for (let t = 0; t < 8; t++) {
+        const tap = g + t;
+        b[t] = tap < n ? (ymin + tap) * rowLen : ymin * rowLen;
+        kk[t] = tap < n ? fixed[oy * ksize + tap] : 0;
+      }
+      const b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3], b4 = b[4], b5 = b[5], b6 = b[6], b7 = b[7];
+      const k0 = kk[0], k1 = kk[1], k2 = kk[2], k3 = kk[3], k4 = kk[4], k5 = kk[5], k6 = kk[6], k7 = kk[7];
+      const first = g === 0;
+      const last = g + 8 >= n;
+      for (let i = 0; i < rowLen; i++) {
+        const s = ((first ? HALF : acc[i]) + Math.imul(temp[b0 + i], k0) + Math.imul(temp[b1 + i], k1)
+          + Math.imul(temp[b2 + i], k2) + Math.imul(temp[b3 + i], k3) + Math.imul(temp[b4 + i], k4)
+          + Math.imul(temp[b5 + i], k5) + Math.imul(temp[b6 + i], k6) + Math.imul(temp[b7 + i], k7)) | 0;
+        if (last) out[o + i] = clip8(s);
+        else acc[i] = s;
+      }
+    }
   }
   return out;
 }

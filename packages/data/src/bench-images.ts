@@ -1,0 +1,209 @@
+/**
+ * Benchmark of OpenCLIP eval preprocessing at 224 (decode + Resize(bicubic) + CenterCrop +
+ * ToTensor + Normalize): openclip-ts (sharp decode + the TypeScript Pillow resampler) beside a
+ * Python Pillow loop on the same files in the same run, plus a uint8 parity check of the two
+ * outputs on every benchmark file. Writes bench-results/data-images.json at the repo root.
+ *
+ *   npm run bench -w @openclip/data            (BENCH_ROUNDS=n to change the repetitions)
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import sharp from 'sharp';
+import { Rng } from '@openclip/engine/rng';
+import { referenceDir, repoRoot } from '@openclip/test-config';
+import { decodeImage } from './image/decode.js';
+import { evalResizeCrop, imageTransform } from './image/image-transform.js';
+import { convertToRgb } from './image/pil-image.js';
+import { parsePreprocessConfig } from './image/preprocess-config.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+
+/** Procedural 500x375 photos-like images (smooth gradients, edges and noise) as JPEG. */
+async function makeJpegs(dir: string, count: number): Promise<string[]> {
+  const rng = new Rng(2024);
+  const w = 500;
+  const h = 375;
+  const files: string[] = [];
+  for (let k = 0; k < count; k++) {
+    const px = new Uint8Array(w * h * 3);
+    const f = [rng.uniform(0.01, 0.05), rng.uniform(0.01, 0.05), rng.uniform(0.01, 0.05)];
+    const cx = rng.uniform(0, w);
+    const cy = rng.uniform(0, h);
+    const rad = rng.uniform(50, 150);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const inside = (x - cx) ** 2 + (y - cy) ** 2 < rad * rad;
+        for (let c = 0; c < 3; c++) {
+          let v = 128 + 100 * Math.sin(f[c] * x + f[(c + 1) % 3] * y + c) + rng.normal(0, 12);
+          if (inside) v = 255 - v * 0.5;
+          px[(y * w + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(v)));
+        }
+      }
+    }
+    const file = join(dir, `photo${k}_500x375.jpg`);
+    const chroma = k % 2 ? '4:4:4' : '4:2:0';
+    writeFileSync(file, await sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 88, chromaSubsampling: chroma, mozjpeg: false }).toBuffer());
+    files.push(file);
+  }
+  return files;
+}
+
+const PY = `
+import json, sys, time
+import numpy as np
+from PIL import Image
+files = json.loads(sys.argv[1]); rounds = int(sys.argv[2]); dump = sys.argv[3]
+size = 224
+mean = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
+std = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
+try:
+    import torchvision  # noqa: F401
+    tv = True
+except Exception:
+    tv = False
+def crop_u8(path):
+    im = Image.open(path)
+    w, h = im.size
+    nw, nh = (size, int(size * h / w)) if w <= h else (int(size * w / h), size)
+    if (nw, nh) != (w, h):
+        im = im.resize((nw, nh), Image.BICUBIC)
+    top, left = int(round((nh - size) / 2.0)), int(round((nw - size) / 2.0))
+    return im.crop((left, top, left + size, top + size)).convert('RGB')
+def transform(path):
+    a = np.asarray(crop_u8(path), dtype=np.float32) / np.float32(255)
+    return ((a - mean) / std).transpose(2, 0, 1)
+out = {'torchvision': tv, 'sets': {}}
+for name, paths in files.items():
+    for p in paths: transform(p)
+    times = []
+    for r in range(rounds):
+        t0 = time.perf_counter()
+        for p in paths: transform(p)
+        times.append(time.perf_counter() - t0)
+    out['sets'][name] = times
+with open(dump, 'wb') as f:
+    for name, paths in files.items():
+        for p in paths: f.write(crop_u8(p).tobytes())
+print(json.dumps(out))
+`;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+interface Row {
+  impl: string;
+  set: string;
+  images: number;
+  rounds: number;
+  images_per_s: number;
+  ms_per_image: number;
+  decode_ms?: number;
+  resize_crop_normalize_ms?: number;
+  note?: string;
+}
+
+async function main(): Promise<void> {
+  sharp.concurrency(1);
+  const work = mkdtempSync(join(tmpdir(), 'openclip-bench-images-'));
+  try {
+    const ref = join(referenceDir(), 'images');
+    const sets: Record<string, string[]> = {
+      fixtures: readdirSync(ref).sort().map((f) => join(ref, f)),
+      jpeg_500x375: await makeJpegs(work, 8),
+    };
+    const cfg = parsePreprocessConfig({ image_size: 224 });
+    const transform = imageTransform(cfg);
+    const rows: Row[] = [];
+    for (const [name, files] of Object.entries(sets)) {
+      const bytes = files.map((f) => readFileSync(f));
+      for (const b of bytes) await transform(b);
+      const times: number[] = [];
+      const dec: number[] = [];
+      const pre: number[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        const t0 = performance.now();
+        for (let i = 0; i < bytes.length; i++) await transform(bytes[i], { source: files[i] });
+        times.push(performance.now() - t0);
+        // Split the two stages on a second pass.
+        let d = 0;
+        let p = 0;
+        for (let i = 0; i < bytes.length; i++) {
+          const a = performance.now();
+          const img = await decodeImage(bytes[i], files[i]);
+          const b2 = performance.now();
+          transform.applyDecoded(img);
+          d += b2 - a;
+          p += performance.now() - b2;
+        }
+        dec.push(d / bytes.length);
+        pre.push(p / bytes.length);
+      }
+      const t = median(times);
+      rows.push({
+        impl: 'openclip-ts (sharp decode + TS Pillow resampler)', set: name, images: files.length, rounds: ROUNDS,
+        images_per_s: (1000 * files.length) / t, ms_per_image: t / files.length,
+        decode_ms: median(dec), resize_crop_normalize_ms: median(pre),
+      });
+    }
+    // Python Pillow loop on the same files, same machine, same run.
+    const dump = join(work, 'pil.u8');
+    const py = spawnSync('/usr/bin/python3', ['-c', PY, JSON.stringify(sets), String(ROUNDS), dump], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const parity: { file: string; max_abs_u8: number; differing: number }[] = [];
+    if (py.status !== 0) {
+      console.error(`python loop failed (${py.stderr.trim().split('\n').pop()}); only openclip-ts rows are reported`);
+    } else {
+      const res = JSON.parse(py.stdout) as { torchvision: boolean; sets: Record<string, number[]> };
+      for (const [name, times] of Object.entries(res.sets)) {
+        const t = median(times) * 1000;
+        const n = sets[name].length;
+        rows.push({
+          impl: res.torchvision ? 'python PIL + torchvision' : 'python PIL resize/crop + numpy ToTensor/Normalize (torchvision not installed)',
+          set: name, images: n, rounds: ROUNDS, images_per_s: (1000 * n) / t, ms_per_image: t / n,
+        });
+      }
+      const pil = new Uint8Array(readFileSync(dump));
+      let at = 0;
+      for (const files of Object.values(sets)) {
+        for (const f of files) {
+          const ours = convertToRgb(evalResizeCrop(await decodeImage(readFileSync(f), f), cfg));
+          let max = 0;
+          let diff = 0;
+          for (let i = 0; i < ours.length; i++) {
+            const d = Math.abs(ours[i] - pil[at + i]);
+            if (d) diff++;
+            if (d > max) max = d;
+          }
+          at += ours.length;
+          parity.push({ file: f.split('/').pop() as string, max_abs_u8: max, differing: diff });
+        }
+      }
+    }
+    const header = ['impl', 'set', 'images', 'images/s', 'ms/image', 'decode ms', 'resize+crop+norm ms'];
+    const table = rows.map((r) => [r.impl, r.set, String(r.images), r.images_per_s.toFixed(0), r.ms_per_image.toFixed(2), r.decode_ms?.toFixed(2) ?? '', r.resize_crop_normalize_ms?.toFixed(2) ?? '']);
+    const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
+    const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+    console.log(`eval preprocessing at 224, single thread (sharp.concurrency(1)), median of ${ROUNDS} rounds, ${cpus().length} CPUs shared`);
+    console.log(line(header));
+    for (const row of table) console.log(line(row));
+    if (parity.length) {
+      const worst = parity.reduce((a, b) => (b.max_abs_u8 > a.max_abs_u8 ? b : a));
+      console.log(`uint8 parity with PIL on all ${parity.length} benchmark files: worst max |diff| = ${worst.max_abs_u8} (${worst.file})`);
+    }
+    const outDir = join(repoRoot(), 'bench-results');
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(join(outDir, 'data-images.json'), `${JSON.stringify({
+      benchmark: 'decode + OpenCLIP eval preprocess (bicubic shortest 224, center crop, normalize)',
+      date: new Date().toISOString(), node: process.version, cpus: cpus().length, rows, parity,
+    }, null, 2)}\n`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();

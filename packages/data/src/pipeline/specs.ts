@@ -1,0 +1,90 @@
+/**
+ * The functions a data worker applies — image transform and tokenizer — and the plain, serialisable
+ * options each worker thread builds them from (OpenCLIP hands its DataLoader workers pickled
+ * transforms; worker threads get these specs instead).
+ */
+
+import type { Rng } from '@openclip/engine/rng';
+import type { ImageTensor } from '../image/to-tensor.js';
+import type { TokenBatch } from '@openclip/tokenizer';
+
+export type { ImageTensor, TokenBatch };
+
+/** An image transform as the pipeline calls it: encoded bytes (and where they came from, for errors) to `[3,H,W]` floats. */
+export type TransformFn = (bytes: Uint8Array, source: string) => ImageTensor | Promise<ImageTensor>;
+/** A batch tokenizer: one `[n, contextLength]` Int32 row block for n texts. */
+export type TokenizeFn = (texts: string[]) => TokenBatch | Promise<TokenBatch>;
+
+/**
+ * A function built by a module: `import(module)[exportName](options)` must return (or resolve to) the
+ * function. `module` is a package name or a `file:` URL.
+ */
+export interface FactorySpec {
+  kind: 'factory';
+  module: string;
+  exportName?: string;
+  options?: unknown;
+}
+
+/** This package's preprocessing: `imageTransform(config, { isTrain, aug })` of the Images section. */
+export interface PreprocessSpec {
+  kind: 'preprocess';
+  /** An OpenCLIP preprocess config (`image_size`, `mean`, `std`, `interpolation`, `resize_mode`, `fill_color`). */
+  config: Record<string, unknown>;
+  isTrain: boolean;
+  /** OpenCLIP `--aug-cfg` (train only). */
+  aug?: Record<string, unknown>;
+}
+
+/** `@openclip/tokenizer`'s CLIP BPE tokenizer (`SimpleTokenizer`) at `contextLength` (default 77). */
+export interface TokenizerPackageSpec {
+  kind: 'tokenizer';
+  contextLength?: number;
+  /** Further `SimpleTokenizerOptions` (e.g. `clean`). */
+  options?: Record<string, unknown>;
+}
+
+export type TransformSpec = PreprocessSpec | FactorySpec;
+export type TokenizerSpec = TokenizerPackageSpec | FactorySpec;
+
+async function fromFactory<F>(spec: FactorySpec, what: string): Promise<F> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(spec.module)) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`${what}: cannot import '${spec.module}': ${(e as Error).message}`);
+  }
+  const name = spec.exportName ?? 'default';
+  const factory = mod[name];
+  if (typeof factory !== 'function') throw new Error(`${what}: '${spec.module}' has no function export '${name}'`);
+  const fn = await (factory as (o: unknown) => unknown)(spec.options);
+  if (typeof fn !== 'function') throw new Error(`${what}: ${spec.module}#${name}(options) did not return a function`);
+  return fn as F;
+}
+
+/**
+ * Builds the image transform a spec describes (imports lazily, so worker threads load only what they use).
+ * `rng` seeds the random augmentations of a training transform (one stream per worker).
+ */
+export async function buildTransform(spec: TransformSpec | TransformFn, rng?: Rng): Promise<TransformFn> {
+  if (typeof spec === 'function') return spec;
+  if (spec.kind === 'factory') return fromFactory<TransformFn>(spec, 'image transform');
+  if (spec.kind === 'preprocess') {
+    const { imageTransform } = await import('../image/image-transform.js');
+    const t = imageTransform(spec.config, { isTrain: spec.isTrain, aug: spec.aug, rng });
+    return (bytes, source) => t(bytes, { source });
+  }
+  throw new Error(`image transform: unknown spec kind '${(spec as { kind: string }).kind}'`);
+}
+
+/** Builds the tokenizer a spec describes. */
+export async function buildTokenizer(spec: TokenizerSpec | TokenizeFn): Promise<TokenizeFn> {
+  if (typeof spec === 'function') return spec;
+  if (spec.kind === 'factory') return fromFactory<TokenizeFn>(spec, 'tokenizer');
+  if (spec.kind === 'tokenizer') {
+    const { SimpleTokenizer } = await import('@openclip/tokenizer');
+    const tok = new SimpleTokenizer({ ...spec.options, contextLength: spec.contextLength });
+    return (texts) => tok.tokenize(texts);
+  }
+  throw new Error(`tokenizer: unknown spec kind '${(spec as { kind: string }).kind}'`);
+}

@@ -1,0 +1,122 @@
+/**
+ * Entry of a data worker thread (the counterpart of a torch DataLoader worker process): builds its
+ * transform and tokenizer from plain specs, then for each epoch streams its share of the data into
+ * batches, posting them to the main thread (buffers transferred, not copied) while it holds credits,
+ * so at most `prefetch` batches per worker are in flight.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { produceBatches, type WorkerBatch } from './batcher.js';
+import { streamRng } from '../shards/shard-sampler.js';
+import { sampleStream, type SourceDescriptor, type StreamContext } from './sample-stream.js';
+import { buildTokenizer, buildTransform, type TokenizerSpec, type TransformSpec } from './specs.js';
+
+export interface WorkerInit {
+  source: SourceDescriptor;
+  context: Omit<StreamContext, 'epoch'>;
+  transform: TransformSpec;
+  tokenizer: TokenizerSpec | null;
+}
+
+export type ToWorker =
+  | { type: 'epoch'; tag: number; epoch: number; skipItems: number; quota: number | null; credits: number }
+  | { type: 'credit'; tag: number }
+  | { type: 'abort'; tag: number };
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'batch'; tag: number; batch: WorkerBatch }
+  | { type: 'skip'; tag: number; event: import('./skip-stats.js').SkipEvent }
+  | { type: 'end'; tag: number }
+  | { type: 'error'; tag: number; message: string };
+
+function transferable(batch: WorkerBatch): ArrayBuffer[] {
+  const own = <T extends Float32Array | Int32Array>(a: T): T =>
+    a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer ? a : (a.slice() as T);
+  batch.images = own(batch.images);
+  const list: ArrayBuffer[] = [batch.images.buffer as ArrayBuffer];
+  if (batch.tokens) {
+    batch.tokens = own(batch.tokens);
+    list.push(batch.tokens.buffer as ArrayBuffer);
+  }
+  if (batch.labels) {
+    batch.labels = own(batch.labels);
+    list.push(batch.labels.buffer as ArrayBuffer);
+  }
+  return list;
+}
+
+async function main(): Promise<void> {
+  const port = parentPort!;
+  const init = workerData as WorkerInit;
+  const post = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
+  let current: { tag: number; credits: number; wake: (() => void) | null; abort: AbortController } | null = null;
+  let chain: Promise<void> = Promise.resolve();
+  const abortedTags = new Set<number>();
+  let built: Promise<[Awaited<ReturnType<typeof buildTransform>>, Awaited<ReturnType<typeof buildTokenizer>> | null]>;
+  try {
+    built = Promise.all([buildTransform(init.transform, streamRng(init.context.seed, 0, init.context, 3)), init.tokenizer ? buildTokenizer(init.tokenizer) : Promise.resolve(null)]);
+    await built;
+  } catch (e) {
+    post({ type: 'error', tag: -1, message: (e as Error).message });
+    return;
+  }
+  post({ type: 'ready' });
+
+  const runEpoch = async (msg: Extract<ToWorker, { type: 'epoch' }>) => {
+    if (abortedTags.has(msg.tag)) {
+      post({ type: 'end', tag: msg.tag });
+      return;
+    }
+    const state = { tag: msg.tag, credits: msg.credits, wake: null as (() => void) | null, abort: new AbortController() };
+    current = state;
+    const [transform, tokenize] = await built;
+    const stream = sampleStream(init.source, { ...init.context, epoch: msg.epoch }, state.abort.signal);
+    try {
+      const batches = produceBatches(stream, {
+        batchSize: init.context.batchSize,
+        transform,
+        tokenize,
+        quota: msg.quota,
+        skipItems: msg.skipItems,
+        onSkip: (event) => post({ type: 'skip', tag: msg.tag, event }),
+      });
+      for await (const batch of batches) {
+        if (state.abort.signal.aborted) break;
+        while (state.credits <= 0 && !state.abort.signal.aborted) await new Promise<void>((r) => (state.wake = r));
+        if (state.abort.signal.aborted) break;
+        state.credits--;
+        post({ type: 'batch', tag: msg.tag, batch }, transferable(batch));
+      }
+      post({ type: 'end', tag: msg.tag });
+    } catch (e) {
+      if (!state.abort.signal.aborted) post({ type: 'error', tag: msg.tag, message: (e as Error).message });
+      else post({ type: 'end', tag: msg.tag });
+    } finally {
+      await stream.return(undefined);
+      if (current === state) current = null;
+    }
+  };
+
+  port.on('message', (msg: ToWorker) => {
+    if (msg.type === 'epoch') {
+      chain = chain.then(() => runEpoch(msg));
+    } else if (msg.type === 'credit') {
+      if (current && current.tag === msg.tag) {
+        current.credits++;
+        const w = current.wake;
+        current.wake = null;
+        w?.();
+      }
+    } else if (msg.type === 'abort') {
+      abortedTags.add(msg.tag);
+      if (current && current.tag === msg.tag) {
+        current.abort.abort();
+        const w = current.wake;
+        current.wake = null;
+        w?.();
+      }
+    }
+  });
+}
+
+void main();

@@ -6,11 +6,12 @@
  *
  *   npm run bench -w @openclip/data            (BENCH_ROUNDS=n to change the repetitions)
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import sharp from 'sharp';
 import { Rng } from '@openclip/engine/rng';
 import { referenceDir, repoRoot } from '@openclip/test-config';
@@ -55,7 +56,7 @@ const PY = `
 import json, sys, time
 import numpy as np
 from PIL import Image
-files = json.loads(sys.argv[1]); rounds = int(sys.argv[2]); dump = sys.argv[3]
+files = json.loads(sys.argv[1]); dump = sys.argv[2]
 size = 224
 mean = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
 std = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
@@ -75,19 +76,17 @@ def crop_u8(path):
 def transform(path):
     a = np.asarray(crop_u8(path), dtype=np.float32) / np.float32(255)
     return ((a - mean) / std).transpose(2, 0, 1)
-out = {'torchvision': tv, 'sets': {}}
-for name, paths in files.items():
-    for p in paths: transform(p)
-    times = []
-    for r in range(rounds):
-        t0 = time.perf_counter()
-        for p in paths: transform(p)
-        times.append(time.perf_counter() - t0)
-    out['sets'][name] = times
 with open(dump, 'wb') as f:
     for name, paths in files.items():
         for p in paths: f.write(crop_u8(p).tobytes())
-print(json.dumps(out))
+for name, paths in files.items():
+    for p in paths: transform(p)
+print(json.dumps({'torchvision': tv}), flush=True)
+for line in sys.stdin:
+    paths = files[line.strip()]
+    t0 = time.perf_counter()
+    for p in paths: transform(p)
+    print(time.perf_counter() - t0, flush=True)
 `;
 
 function median(xs: number[]): number {
@@ -108,6 +107,53 @@ interface Row {
   note?: string;
 }
 
+/** The Python loop as a child process answering "run set X" with the seconds it took. */
+class PythonLoop {
+  private lines: string[] = [];
+  private waiters: ((line: string) => void)[] = [];
+  private constructor(private proc: ChildProcessWithoutNullStreams, readonly torchvision: boolean) {}
+
+  static async start(sets: Record<string, string[]>, dump: string): Promise<PythonLoop | null> {
+    const proc = spawn('/usr/bin/python3', ['-c', PY, JSON.stringify(sets), dump]);
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const rl = createInterface({ input: proc.stdout });
+    const pending: string[] = [];
+    const waiters: ((line: string) => void)[] = [];
+    rl.on('line', (line) => {
+      const w = waiters.shift();
+      if (w) w(line);
+      else pending.push(line);
+    });
+    const exited = new Promise<string>((resolve) => proc.on('close', () => resolve('')));
+    const first = await Promise.race([
+      new Promise<string>((resolve) => (pending.length ? resolve(pending.shift() as string) : waiters.push(resolve))),
+      exited,
+    ]);
+    if (!first) {
+      console.error(`python loop failed (${stderr.trim().split('\n').pop()}); only openclip-ts rows are reported`);
+      return null;
+    }
+    const loop = new PythonLoop(proc, (JSON.parse(first) as { torchvision: boolean }).torchvision);
+    loop.lines = pending;
+    loop.waiters = waiters;
+    return loop;
+  }
+
+  round(set: string): Promise<number> {
+    this.proc.stdin.write(`${set}\n`);
+    return new Promise((resolve) => {
+      const take = (line: string) => resolve(Number(line));
+      if (this.lines.length) take(this.lines.shift() as string);
+      else this.waiters.push(take);
+    });
+  }
+
+  close(): void {
+    this.proc.stdin.end();
+  }
+}
+
 async function main(): Promise<void> {
   sharp.concurrency(1);
   const work = mkdtempSync(join(tmpdir(), 'openclip-bench-images-'));
@@ -120,12 +166,18 @@ async function main(): Promise<void> {
     const cfg = parsePreprocessConfig({ image_size: 224 });
     const transform = imageTransform(cfg);
     const rows: Row[] = [];
+    const parity: { file: string; max_abs_u8: number; differing: number }[] = [];
+    // The Python loop runs in a persistent process and its rounds alternate with ours, so both
+    // see the same machine load (the machine is shared).
+    const dump = join(work, 'pil.u8');
+    const py = await PythonLoop.start(sets, dump);
     for (const [name, files] of Object.entries(sets)) {
       const bytes = files.map((f) => readFileSync(f));
       for (const b of bytes) await transform(b);
       const times: number[] = [];
       const dec: number[] = [];
       const pre: number[] = [];
+      const pyTimes: number[] = [];
       for (let r = 0; r < ROUNDS; r++) {
         const t0 = performance.now();
         for (let i = 0; i < bytes.length; i++) await transform(bytes[i], { source: files[i] });
@@ -143,6 +195,7 @@ async function main(): Promise<void> {
         }
         dec.push(d / bytes.length);
         pre.push(p / bytes.length);
+        if (py) pyTimes.push(await py.round(name));
       }
       const t = median(times);
       rows.push({
@@ -150,23 +203,16 @@ async function main(): Promise<void> {
         images_per_s: (1000 * files.length) / t, ms_per_image: t / files.length,
         decode_ms: median(dec), resize_crop_normalize_ms: median(pre),
       });
-    }
-    // Python Pillow loop on the same files, same machine, same run.
-    const dump = join(work, 'pil.u8');
-    const py = spawnSync('/usr/bin/python3', ['-c', PY, JSON.stringify(sets), String(ROUNDS), dump], { encoding: 'utf8', maxBuffer: 1 << 26 });
-    const parity: { file: string; max_abs_u8: number; differing: number }[] = [];
-    if (py.status !== 0) {
-      console.error(`python loop failed (${py.stderr.trim().split('\n').pop()}); only openclip-ts rows are reported`);
-    } else {
-      const res = JSON.parse(py.stdout) as { torchvision: boolean; sets: Record<string, number[]> };
-      for (const [name, times] of Object.entries(res.sets)) {
-        const t = median(times) * 1000;
-        const n = sets[name].length;
+      if (py) {
+        const tp = median(pyTimes) * 1000;
         rows.push({
-          impl: res.torchvision ? 'python PIL + torchvision' : 'python PIL resize/crop + numpy ToTensor/Normalize (torchvision not installed)',
-          set: name, images: n, rounds: ROUNDS, images_per_s: (1000 * n) / t, ms_per_image: t / n,
+          impl: py.torchvision ? 'python PIL + torchvision' : 'python PIL resize/crop + numpy ToTensor/Normalize (torchvision not installed)',
+          set: name, images: files.length, rounds: ROUNDS, images_per_s: (1000 * files.length) / tp, ms_per_image: tp / files.length,
         });
       }
+    }
+    if (py) {
+      py.close();
       const pil = new Uint8Array(readFileSync(dump));
       let at = 0;
       for (const files of Object.values(sets)) {

@@ -62,7 +62,7 @@ export {
 export type { InitSpec } from './init/initializers.js';
 
 // CLIP models and createModel
-export { CLIP, CustomTextCLIP, l2Normalize, buildVisionTower } from './model/clip.js';
+export { CLIP, CustomTextCLIP, l2Normalize, buildVisionTower, lockImageTower, lockTextTower } from './model/clip.js';
 export type { ModelBuildOptions } from './model/clip.js';
 export { createModel, resolveModelConfig, registerModelBuilder } from './model/create.js';
 export type { CreateModelOptions, ResolvedModelConfig, ModelBuilder } from './model/create.js';

@@ -257,3 +257,29 @@ test('createModel rejects timm/HF towers and embed_cls without custom_text; unkn
   assert.equal(resolveModelConfig('RN50').modelClass, 'CLIP');
   assert.equal(parseModelConfig(resolveModelConfig('ViT-B-32', { forceContextLength: 32 }).config).text_cfg.context_length, 32);
 });
+
+test('lockImageTower / lockTextTower freeze as OpenCLIP (groups unlocked from the end)', async () => {
+  await initEngine({ backend: 'cpu' });
+  const c = modelCase('vit_tiny');
+  const m = createModel(readModelConfigFile(c.config), { initWeights: false }) as CLIP;
+  const trainable = () => [...m.params].filter(([, v]) => v.trainable).map(([k]) => k);
+  m.lockImageTower(0);
+  assert.ok(trainable().every((k) => !k.startsWith('visual.')));
+  m.lockImageTower(2); // [last block + ln_post], [proj]
+  const vis = trainable().filter((k) => k.startsWith('visual.'));
+  assert.ok(vis.includes('visual.proj') && vis.includes('visual.ln_post.weight') && vis.includes('visual.transformer.resblocks.1.mlp.c_fc.weight'));
+  assert.ok(!vis.includes('visual.transformer.resblocks.0.ln_1.weight') && !vis.includes('visual.conv1.weight'));
+  assert.ok(m.frozen.has('visual.conv1.weight') && !m.frozen.has('visual.proj'));
+  m.lockTextTower(1); // only text_projection stays trainable
+  const txt = trainable().filter((k) => !k.startsWith('visual.'));
+  assert.deepEqual(txt.sort(), ['logit_scale', 'text_projection']);
+  m.lockTextTower(2);
+  assert.ok(trainable().includes('ln_final.weight') && trainable().includes('transformer.resblocks.1.attn.in_proj_weight'));
+  assert.ok(!trainable().includes('token_embedding.weight'));
+  m.dispose();
+  const rn = createModel(readModelConfigFile(modelCase('resnet_tiny').config), { initWeights: false }) as CLIP;
+  assert.throws(() => rn.lockImageTower(1), /not supported for ModifiedResNet/);
+  rn.lockImageTower(0, true);
+  assert.ok([...rn.params].filter(([k]) => k.startsWith('visual.')).every(([, v]) => !v.trainable));
+  rn.dispose();
+});

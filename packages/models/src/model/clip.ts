@@ -158,6 +158,24 @@ export class CLIP implements OpenClipModel {
     });
   }
 
+  /**
+   * OpenCLIP's lock_image_tower: freezes the vision tower, then unfreezes its last
+   * `unlockedGroups` groups (ViT: [conv1, class/pos embedding, ln_pre], each block, [last block,
+   * ln_post], proj). ModifiedResNet supports 0 only; `freezeBnStats` keeps its BatchNorm on running stats.
+   */
+  lockImageTower(unlockedGroups = 0, freezeBnStats = false): void {
+    lockImageTower(this.store, this.visual, unlockedGroups, freezeBnStats);
+  }
+
+  /**
+   * OpenCLIP's lock_text_tower: freezes the text tower, then unfreezes its last `unlockedLayers`
+   * groups ([token/pos/cls embeddings], each block, [last block, ln_final], [text_projection]).
+   */
+  lockTextTower(unlockedLayers = 0, freezeLayerNorm = true): void {
+    if (!freezeLayerNorm) throw new Error('lockTextTower: unfreezing LayerNorm is not supported (as in OpenCLIP 3.1.0)');
+    lockTextTower(this.store, this.text, unlockedLayers);
+  }
+
   stateDict(): Map<string, tf.Variable> {
     return new Map(this.orderedNames.map((n) => [n, (this.store.params.get(n) ?? this.store.buffers.get(n))!]));
   }
@@ -176,6 +194,56 @@ export class CLIP implements OpenClipModel {
     this.store.dispose();
   }
 }
+
+function setTrainable(store: ParamStore, names: Iterable<string>, trainable: boolean): void {
+  for (const n of names) {
+    const v = store.params.get(n);
+    if (!v) continue;
+    v.trainable = trainable;
+    if (trainable) store.frozen.delete(n);
+    else store.frozen.add(n);
+  }
+}
+
+const under = (store: ParamStore, prefix: string) => [...store.params.keys()].filter((n) => n === prefix || n.startsWith(`${prefix}.`));
+
+/** Freezes `tower`'s parameters and unfreezes the last `unlocked` groups, as OpenCLIP's VisionTransformer.lock / ModifiedResNet.lock. */
+export function lockImageTower(store: ParamStore, tower: VisionTransformer | ModifiedResNet, unlocked: number, freezeBnStats: boolean): void {
+  const p = tower.prefix;
+  setTrainable(store, under(store, p), false);
+  if (tower instanceof ModifiedResNet) {
+    if (unlocked !== 0) throw new Error('lockImageTower: partial unlocking (unlocked groups > 0) is not supported for ModifiedResNet (as in OpenCLIP)');
+    tower.freezeBnStats = freezeBnStats;
+    return;
+  }
+  if (unlocked === 0) return;
+  const t = `${p}.transformer.resblocks`;
+  const nBlocks = tower.transformer.resblocks.length;
+  const groups: string[][] = [
+    [`${p}.conv1.weight`, `${p}.class_embedding`, `${p}.positional_embedding`, ...under(store, `${p}.ln_pre`)],
+    ...Array.from({ length: nBlocks - 1 }, (_, i) => under(store, `${t}.${i}`)),
+    [...under(store, `${t}.${nBlocks - 1}`), ...under(store, `${p}.ln_post`)],
+    [`${p}.proj`],
+  ];
+  setTrainable(store, groups.slice(-unlocked).flat(), true);
+}
+
+/** Freezes the text tower and unfreezes its last `unlocked` groups, as OpenCLIP's lock_text_tower. */
+export function lockTextTower(store: ParamStore, text: TextTransformer, unlocked: number): void {
+  const p = text.prefix;
+  const at = (n: string) => (p ? `${p}.${n}` : n);
+  const textNames = [...store.params.keys()].filter((n) => (p ? n.startsWith(`${p}.`) : !n.startsWith('visual.') && n !== 'logit_scale' && n !== 'logit_bias'));
+  setTrainable(store, textNames, false);
+  if (unlocked === 0) return;
+  const nBlocks = text.transformer.resblocks.length;
+  const groups: string[][] = [[at('token_embedding.weight'), at('positional_embedding'), at('cls_emb')]];
+  for (let i = 0; i < nBlocks - 1; i++) groups.push(under(store, at(`transformer.resblocks.${i}`)));
+  if (nBlocks > 0) groups.push([...under(store, at(`transformer.resblocks.${nBlocks - 1}`)), ...under(store, at('ln_final'))]);
+  groups.push(under(store, at('text_projection')));
+  setTrainable(store, groups.slice(-Math.min(unlocked, groups.length)).flat(), true);
+}
+
+
 
 /** OpenCLIP's CustomTextCLIP: the same towers with the text tower's keys under `text.`. */
 export class CustomTextCLIP extends CLIP {

@@ -18,7 +18,8 @@ export function hfHubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(home, 'hub');
 }
 
-const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
+/** `org/name`, or a legacy un-namespaced id such as `bert-base-uncased`. */
+const REPO_ID = /^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/;
 
 /**
  * The folder holding `tokenizer.json` for `nameOrPath`: a folder, a path to `tokenizer.json`, a
@@ -39,7 +40,7 @@ export function locateHfTokenizer(nameOrPath: string, options: HfLocateOptions =
   if (name.startsWith('hf-hub:')) name = name.slice('hf-hub:'.length);
   const [repo, inlineRevision] = name.split('@', 2);
   if (!REPO_ID.test(repo)) {
-    throw new Error(`HF tokenizer ${JSON.stringify(nameOrPath)} is neither an existing path nor a hub repo id like "org/name"`);
+    throw new Error(`HF tokenizer ${JSON.stringify(nameOrPath)} is neither an existing path nor a hub repo id like "org/name" or "name"`);
   }
   const revision = options.revision ?? inlineRevision ?? 'main';
   const cache = options.cacheDir ?? hfHubCacheDir(options.env);

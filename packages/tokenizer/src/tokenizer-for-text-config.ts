@@ -28,10 +28,11 @@ export type TokenizerSpec =
 
 /** The parts of an OpenCLIP `text_cfg` that decide the tokenizer. */
 export interface TextConfigLike {
-  context_length?: number;
-  vocab_size?: number;
-  hf_tokenizer_name?: string;
-  tokenizer_kwargs?: Record<string, unknown>;
+  context_length?: number | null;
+  vocab_size?: number | null;
+  hf_tokenizer_name?: string | null;
+  tokenizer_kwargs?: Record<string, unknown> | null;
+  tokenizer_mode?: string | null;
   [key: string]: unknown;
 }
 
@@ -66,6 +67,9 @@ function cleanOf(kwargs: Record<string, unknown>): CleanMode | undefined {
 
 /** The tokenizer OpenCLIP's `get_tokenizer(model_name)` would build for this `text_cfg`, as a spec. */
 export function tokenizerSpecForTextConfig(textCfg: TextConfigLike = {}, options: TokenizerForConfigOptions = {}): TokenizerSpec {
+  if (textCfg.tokenizer_mode) {
+    throw new Error(`text_cfg.tokenizer_mode ${JSON.stringify(textCfg.tokenizer_mode)} is not supported (only the default tokenizer selection is)`);
+  }
   const kwargs: Record<string, unknown> = { ...(textCfg.tokenizer_kwargs ?? {}), ...(options.kwargs ?? {}) };
   const contextLength = options.contextLength ?? (kwargs.context_length as number | undefined) ?? textCfg.context_length ?? DEFAULT_CONTEXT_LENGTH;
   if (textCfg.hf_tokenizer_name) {

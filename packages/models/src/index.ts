@@ -93,6 +93,28 @@ export { buildZeroShotClassifier, zeroShotLogits, accuracy, formatTemplate } fro
 export type { Template, TextEncoder, ZeroShotClassifierOptions } from './zero-shot/zero-shot-classifier.js';
 export { IMAGENET_CLASSNAMES, OPENAI_IMAGENET_TEMPLATES, SIMPLE_IMAGENET_TEMPLATES } from './zero-shot/imagenet-metadata.js';
 
+// Factory: model + transforms + tokenizer, pretrained tags and checkpoint paths
+export {
+  createModelAndTransforms,
+  createModelFromPretrained,
+  getTokenizer,
+  loadCheckpointInto,
+  adaptStateDict,
+  mergePreprocessConfig,
+  LOCAL_DIR_CHECKPOINTS,
+} from './factory/factory.js';
+export type { FactoryOptions, ModelAndTransforms, GetTokenizerOptions } from './factory/factory.js';
+export {
+  resolvePretrainedTag,
+  pretrainedEntry,
+  pretrainedTagsFor,
+  cleanTag,
+  hfHubCacheDir,
+  hubFilenames,
+  findInHfCache,
+} from './factory/pretrained-resolve.js';
+export type { ResolvedPretrained, PretrainedPreprocess } from './factory/pretrained-resolve.js';
+
 // Checkpoints: PyTorch pickles (zip + legacy), safetensors, trainer checkpoints, position-embedding resize
 export { loadStateDict, loadCheckpoint, saveStateDict } from './checkpoint/state-dict.js';
 export type { LoadCheckpointOptions, LoadedCheckpoint, TrainerCheckpointInfo } from './checkpoint/state-dict.js';

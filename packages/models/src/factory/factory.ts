@@ -1,0 +1,251 @@
+/**
+ * OpenCLIP's factory (factory.py): `create_model_and_transforms` (model + train/val image transforms
+ * from the merged preprocess config), `create_model_from_pretrained`, `get_tokenizer`, and the
+ * `pretrained` argument as a local checkpoint file, a `local-dir:` folder or a registry tag.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { initEngine } from '@openclip/engine';
+import type { RawTensor } from '@openclip/engine';
+import { imageTransform, parsePreprocessConfig } from '@openclip/data';
+import type { AugmentationConfig, ImageTransform, PreprocessConfig } from '@openclip/data';
+import { SimpleTokenizer } from '@openclip/tokenizer';
+import type { TextTokenizer } from '@openclip/tokenizer';
+import { resizePosEmbed, resizeTextPosEmbed } from '../checkpoint/pos-embed.js';
+import { loadStateDict } from '../checkpoint/state-dict.js';
+import { ModelConfigError, parseModelConfig } from '../config/model-config.js';
+import type { ModelConfig } from '../config/model-config.js';
+import { createModel, resolveModelConfig } from '../model/create.js';
+import type { CreateModelOptions } from '../model/create.js';
+import type { OpenClipModel } from '../model/types.js';
+import type { LoadStateDictReport } from '../model/state-dict.js';
+import { resolvePretrainedTag } from './pretrained-resolve.js';
+import type { PretrainedPreprocess } from './pretrained-resolve.js';
+import '../coca/coca.js';
+
+export interface FactoryOptions extends CreateModelOptions {
+  /** A checkpoint file (.safetensors / .bin / .pt), or a pretrained tag of the model (e.g. 'openai', 'laion2b_s34b_b79k'). */
+  pretrained?: string | null;
+  /** Preprocessing overrides (OpenCLIP's image_mean / image_std / image_interpolation / image_resize_mode). */
+  imageMean?: [number, number, number];
+  imageStd?: [number, number, number];
+  imageInterpolation?: 'bicubic' | 'bilinear' | 'random';
+  imageResizeMode?: 'shortest' | 'longest' | 'squash';
+  /** Training augmentation (OpenCLIP's aug_cfg). */
+  augCfg?: Partial<AugmentationConfig> | Record<string, unknown>;
+  /** Where pretrained downloads are cached (default: the Hugging Face cache). */
+  cacheDir?: string;
+  /** Select the engine backend first ('auto', 'tensorflow', 'wasm', 'cpu'). */
+  backend?: string;
+  /** Strict checkpoint loading (default true, as OpenCLIP's load_checkpoint). */
+  strict?: boolean;
+}
+
+export interface ModelAndTransforms {
+  model: OpenClipModel;
+  preprocessTrain: ImageTransform;
+  preprocessVal: ImageTransform;
+  /** The preprocess config both transforms use. */
+  preprocessCfg: PreprocessConfig;
+  /** Where the weights came from (null: random init). */
+  checkpoint: string | null;
+  /** The config name or file stem (null for an inline config object). */
+  name: string | null;
+}
+
+const LOCAL_DIR = 'local-dir:';
+/** Checkpoint file names `local-dir:` looks for, in OpenCLIP's order (factory._find_checkpoint_in_dir). */
+export const LOCAL_DIR_CHECKPOINTS = [
+  'open_clip_model.safetensors',
+  'open_clip_pytorch_model.safetensors',
+  'open_clip_pytorch_model.bin',
+  'open_clip_pytorch_model.pth',
+  'model.safetensors',
+  'pytorch_model.bin',
+  'pytorch_model.pth',
+  'model.pth',
+];
+
+type ModelSpec = string | ModelConfig | Record<string, unknown>;
+
+interface ResolvedSource {
+  spec: ModelSpec;
+  name: string | null;
+  checkpoint: string | null;
+  preprocess: Partial<PretrainedPreprocess>;
+}
+
+function readLocalDir(dir: string): { config: ModelConfig; preprocess: Record<string, unknown>; checkpoint: string } {
+  const cfgPath = join(dir, 'open_clip_config.json');
+  if (!existsSync(cfgPath)) throw new ModelConfigError(`${LOCAL_DIR}${dir}: no open_clip_config.json in the folder`);
+  let raw: { model_cfg?: unknown; preprocess_cfg?: Record<string, unknown> };
+  try {
+    raw = JSON.parse(readFileSync(cfgPath, 'utf8'));
+  } catch (e) {
+    throw new ModelConfigError(`${cfgPath}: not valid JSON (${(e as Error).message})`);
+  }
+  if (!raw.model_cfg) throw new ModelConfigError(`${cfgPath}: no "model_cfg" entry`);
+  const config = parseModelConfig(raw.model_cfg, `${cfgPath} model_cfg`);
+  const file = LOCAL_DIR_CHECKPOINTS.find((f) => existsSync(join(dir, f)));
+  if (!file) throw new Error(`${LOCAL_DIR}${dir}: no checkpoint file (looked for ${LOCAL_DIR_CHECKPOINTS.join(', ')})`);
+  return { config, preprocess: raw.preprocess_cfg ?? {}, checkpoint: join(dir, file) };
+}
+
+/** Model spec + checkpoint path + pretrained preprocessing for `create_model`'s name/pretrained pair. */
+async function resolveSource(nameOrConfig: ModelSpec, pretrained: string | null | undefined, cacheDir: string | undefined): Promise<ResolvedSource> {
+  if (typeof nameOrConfig === 'string' && nameOrConfig.startsWith(LOCAL_DIR)) {
+    const dir = nameOrConfig.slice(LOCAL_DIR.length);
+    const { config, preprocess, checkpoint } = readLocalDir(dir);
+    // As OpenCLIP: with local-dir the `pretrained` argument is ignored.
+    return { spec: config, name: dir.split(/[\\/]/).filter(Boolean).pop() ?? dir, checkpoint, preprocess: preprocess as Partial<PretrainedPreprocess> };
+  }
+  const name = typeof nameOrConfig === 'string' ? nameOrConfig : null;
+  if (!pretrained) return { spec: nameOrConfig, name, checkpoint: null, preprocess: {} };
+  if (existsSync(pretrained)) {
+    if (statSync(pretrained).isDirectory()) {
+      const file = LOCAL_DIR_CHECKPOINTS.find((f) => existsSync(join(pretrained, f)));
+      if (!file) throw new Error(`--pretrained ${pretrained}: a folder without a checkpoint (looked for ${LOCAL_DIR_CHECKPOINTS.join(', ')})`);
+      return { spec: nameOrConfig, name, checkpoint: join(pretrained, file), preprocess: {} };
+    }
+    return { spec: nameOrConfig, name, checkpoint: pretrained, preprocess: {} };
+  }
+  if (!name) throw new Error(`pretrained '${pretrained}' is not a file, and a tag needs a model name (not an inline config)`);
+  const tag = await resolvePretrainedTag(name, pretrained, { cacheDir });
+  return { spec: nameOrConfig, name, checkpoint: tag.file, preprocess: tag.preprocess };
+}
+
+/**
+ * OpenCLIP's load_checkpoint fix-ups on a state dict about to be loaded into `model`: resize the
+ * vision / text positional embeddings to the model's grid / context, drop `position_ids`, and add a
+ * zero `logit_bias` when the model has one and the checkpoint does not.
+ */
+export function adaptStateDict(model: OpenClipModel, sd: Map<string, RawTensor>): Map<string, RawTensor> {
+  const out = new Map(sd);
+  for (const k of [...out.keys()]) if (k.endsWith('position_ids')) out.delete(k);
+  const params = model.params;
+  const vpe = params.get('visual.positional_embedding');
+  const cpe = out.get('visual.positional_embedding');
+  if (vpe && cpe && vpe.shape[0] !== cpe.shape[0] && vpe.shape.length === 2) {
+    const v = model.config.vision_cfg;
+    const img = typeof v.image_size === 'number' ? [v.image_size, v.image_size] : v.image_size;
+    const patch = v.patch_size === null ? null : typeof v.patch_size === 'number' ? [v.patch_size, v.patch_size] : v.patch_size;
+    if (patch) resizePosEmbed(out, [Math.floor(img[0]! / patch[0]!), Math.floor(img[1]! / patch[1]!)]);
+  }
+  for (const key of ['positional_embedding', 'text.positional_embedding']) {
+    const mine = params.get(key);
+    const theirs = out.get(key);
+    if (mine && theirs && mine.shape[0] !== theirs.shape[0]) resizeTextPosEmbed(out, mine.shape[0]!, mine.shape[1]!, { key });
+  }
+  const bias = params.get('logit_bias');
+  if (bias && !out.has('logit_bias')) out.set('logit_bias', { dtype: 'F32', shape: bias.shape, data: new Float32Array(bias.size) });
+  return out;
+}
+
+/** Loads a checkpoint file into `model` (strict by default), after OpenCLIP's fix-ups. */
+export function loadCheckpointInto(model: OpenClipModel, path: string, options: { strict?: boolean } = {}): LoadStateDictReport {
+  const sd = adaptStateDict(model, loadStateDict(path));
+  return model.loadStateDict(sd, { strict: options.strict ?? true, source: path });
+}
+
+/** The preprocess config of a model: its config's preprocess_cfg, then the pretrained tag's, then the overrides. */
+export function mergePreprocessConfig(config: ModelConfig, pretrained: Partial<PretrainedPreprocess>, options: FactoryOptions): PreprocessConfig {
+  const merged: Record<string, unknown> = { ...(config.preprocess_cfg ?? {}) };
+  for (const k of ['mean', 'std', 'interpolation', 'resize_mode', 'fill_color'] as const) {
+    if (pretrained[k] !== undefined) merged[k] = pretrained[k];
+  }
+  merged.image_size = config.vision_cfg.image_size;
+  if (options.imageMean) merged.mean = options.imageMean;
+  if (options.imageStd) merged.std = options.imageStd;
+  if (options.imageInterpolation) merged.interpolation = options.imageInterpolation;
+  if (options.imageResizeMode) merged.resize_mode = options.imageResizeMode;
+  return parsePreprocessConfig(merged);
+}
+
+async function build(nameOrConfig: ModelSpec, options: FactoryOptions, requirePretrained: boolean) {
+  if (options.backend !== undefined) await initEngine({ backend: options.backend });
+  const src = await resolveSource(nameOrConfig, options.pretrained, options.cacheDir);
+  if (requirePretrained && !src.checkpoint) {
+    throw new Error(`createModelFromPretrained: model ${src.name ?? '(config)'} needs pretrained weights (a tag or a checkpoint path)`);
+  }
+  const model = createModel(src.spec, { ...options, initWeights: src.checkpoint ? false : options.initWeights });
+  try {
+    if (src.checkpoint) loadCheckpointInto(model, src.checkpoint, { strict: options.strict });
+    const preprocessCfg = mergePreprocessConfig(model.config, src.preprocess, options);
+    return { model, preprocessCfg, checkpoint: src.checkpoint, name: src.name };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
+/**
+ * OpenCLIP's `create_model_and_transforms`: the model (random init, or `pretrained` loaded strictly)
+ * with its training and evaluation image transforms.
+ */
+export async function createModelAndTransforms(nameOrConfig: ModelSpec, options: FactoryOptions = {}): Promise<ModelAndTransforms> {
+  const { model, preprocessCfg, checkpoint, name } = await build(nameOrConfig, options, false);
+  try {
+    return {
+      model,
+      preprocessTrain: imageTransform(preprocessCfg, { isTrain: true, aug: options.augCfg }),
+      preprocessVal: imageTransform(preprocessCfg, { isTrain: false }),
+      preprocessCfg,
+      checkpoint,
+      name,
+    };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
+/** OpenCLIP's `create_model_from_pretrained`: weights are required; returns the model and its eval transform. */
+export async function createModelFromPretrained(
+  nameOrConfig: ModelSpec,
+  pretrained: string | null | undefined,
+  options: FactoryOptions = {},
+): Promise<{ model: OpenClipModel; preprocess: ImageTransform; preprocessCfg: PreprocessConfig; checkpoint: string }> {
+  const { model, preprocessCfg, checkpoint } = await build(nameOrConfig, { ...options, pretrained }, true);
+  return { model, preprocess: imageTransform(preprocessCfg, { isTrain: false }), preprocessCfg, checkpoint: checkpoint! };
+}
+
+export interface GetTokenizerOptions {
+  /** Overrides text_cfg.context_length. */
+  contextLength?: number;
+  cacheDir?: string;
+}
+
+/**
+ * OpenCLIP's `get_tokenizer`: the CLIP BPE tokenizer at the config's context length with its
+ * `tokenizer_kwargs` (clean, additional_special_tokens). Configs naming a Hugging Face tokenizer or
+ * a SigLIP tokenizer are reported, not silently tokenized with CLIP BPE.
+ */
+export function getTokenizer(nameOrConfig: ModelSpec, options: GetTokenizerOptions = {}): TextTokenizer {
+  let config: ModelConfig;
+  let name = '';
+  if (typeof nameOrConfig === 'string' && nameOrConfig.startsWith(LOCAL_DIR)) {
+    config = readLocalDir(nameOrConfig.slice(LOCAL_DIR.length)).config;
+  } else {
+    const r = resolveModelConfig(nameOrConfig);
+    config = r.config;
+    name = (r.name ?? '').toLowerCase();
+  }
+  const text = config.text_cfg;
+  const ctx = options.contextLength ?? text.context_length;
+  const kw = text.tokenizer_kwargs ?? {};
+  if (text.hf_tokenizer_name) {
+    throw new ModelConfigError(`model ${name || '(config)'}: text_cfg.hf_tokenizer_name '${text.hf_tokenizer_name}' needs a Hugging Face tokenizer, which getTokenizer does not provide yet`);
+  }
+  if (name.includes('siglip')) {
+    throw new ModelConfigError(`model ${name}: SigLIP models use a SentencePiece tokenizer, which getTokenizer does not provide`);
+  }
+  const known = new Set(['clean', 'additional_special_tokens', 'reduction_mask']);
+  const unknown = Object.keys(kw).filter((k) => !known.has(k));
+  if (unknown.length) throw new ModelConfigError(`model ${name || '(config)'}: text_cfg.tokenizer_kwargs has keys SimpleTokenizer does not take: ${unknown.join(', ')}`);
+  return new SimpleTokenizer({
+    contextLength: ctx,
+    clean: kw.clean as never,
+    additionalSpecialTokens: kw.additional_special_tokens as string[] | undefined,
+    reductionMask: kw.reduction_mask as never,
+  });
+}

@@ -29,7 +29,7 @@ function main() {
   const out = path.join(__dirname, 'build');
   fs.mkdirSync(out, { recursive: true });
   const cxx = process.env.CXX || 'g++';
-  const args = ['-O3', '-std=c++17', '-shared', '-fPIC', '-fvisibility=hidden', '-DNAPI_VERSION=8', '-DNODE_GYP_MODULE_NAME=openclip_native', '-I' + inc[0],
+  const args = ['-O3', '-std=c++17', '-fno-math-errno', '-fno-trapping-math', '-shared', '-fPIC', '-fvisibility=hidden', '-DNAPI_VERSION=8', '-DNODE_GYP_MODULE_NAME=openclip_native', '-I' + inc[0],
     path.join(__dirname, 'src', 'openclip_native.cc'), '-o', path.join(out, 'openclip_native.node.tmp'), '-ldl', '-lpthread'];
   try {
     execFileSync(cxx, args, { stdio: 'inherit' });

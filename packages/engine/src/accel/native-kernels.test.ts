@@ -56,6 +56,11 @@ const CASES: Case[] = [
   { name: 'exp', inputs: [{ shape: [1000] }], fn: (x) => tf.exp(tf.mul(x, 20)) },
   { name: 'erf', inputs: [{ shape: [1000] }], fn: (x) => tf.erf(tf.mul(x, 2)) },
   { name: 'unstack axis 1', inputs: [{ shape: [3, 4, 5] }], fn: (x) => tf.unstack(x, 1) },
+  { name: 'gather rows (embedding) with gradient', inputs: [{ shape: [11, 6] }], fn: (x) => {
+    const ids = tf.tensor2d([[3, 0, 10], [3, 3, 7]], [2, 3], 'int32');
+    return [tf.gather(x, ids), tf.grad((w: tf.Tensor) => tf.sum(tf.square(tf.gather(w, ids))))(x)];
+  } },
+  { name: 'gather on axis 1', inputs: [{ shape: [4, 5, 3] }], fn: (x) => tf.gather(x, tf.tensor1d([4, 0, 2], 'int32'), 1) },
   { name: 'identity (clone)', inputs: [{ shape: [3, 4] }], fn: (x) => tf.clone(x) },
   {
     name: 'layerNorm + gelu with gradients',

@@ -133,7 +133,24 @@ export function installNativeKernels(addon: NativeAddon): void {
     return outs;
   };
 
+  // Row gather along axis 0 (token embeddings, pooling): row copies instead of wasm's per-element loop.
+  const gather = (args: KernelArgs) => {
+    const { inputs: { x, indices }, backend, attrs } = args;
+    const axis = tf.util.parseAxisParam(attrs.axis as number, x.shape)[0];
+    if (axis !== 0 || (attrs.batchDims as number ?? 0) !== 0 || x.dtype === 'string' || indices.dtype !== 'int32') {
+      return orig('GatherV2').kernelFunc(args as any);
+    }
+    const rows = x.shape[0], row = sizeOf(x.shape.slice(1)), n = sizeOf(indices.shape);
+    const idx = view(backend, indices);
+    for (let i = 0; i < n; i++) if (idx[i] < 0 || idx[i] >= rows) return orig('GatherV2').kernelFunc(args as any);
+    const out = makeOutput(backend, [...indices.shape, ...x.shape.slice(1)], x.dtype);
+    const src = view(backend, x), dst = view(backend, out), ids = view(backend, indices);
+    for (let i = 0; i < n; i++) dst.set(src.subarray(ids[i] * row, (ids[i] + 1) * row), i * row);
+    return out;
+  };
+
   const kernels: Record<string, (args: KernelArgs) => unknown> = {
+    GatherV2: gather,
     BatchMatMul: batchMatMul,
     _FusedMatMul: fusedMatMul,
     Transpose: transpose,
@@ -148,7 +165,7 @@ export function installNativeKernels(addon: NativeAddon): void {
   }
 }
 
-export const NATIVE_KERNEL_NAMES = ['BatchMatMul', '_FusedMatMul', 'Transpose', 'Sum', 'Exp', 'Erf', 'Identity', 'Unpack'] as const;
+export const NATIVE_KERNEL_NAMES = ['GatherV2', 'BatchMatMul', '_FusedMatMul', 'Transpose', 'Sum', 'Exp', 'Erf', 'Identity', 'Unpack'] as const;
 
 /** Puts back the backend's own kernels (re-install the completeness kernels afterwards). */
 export function uninstallNativeKernels(): void {

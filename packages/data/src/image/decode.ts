@@ -7,6 +7,9 @@
 import sharp from 'sharp';
 import { makePilImage, modeChannels, type PilImage, type PilMode } from './pil-image.js';
 
+/** PIL raises DecompressionBombError above twice Image.MAX_IMAGE_PIXELS (1024^3 / 4 / 3). */
+const PIL_MAX_PIXELS = 2 * Math.floor((1024 * 1024 * 1024) / 4 / 3);
+
 export type ImageFormat = 'png' | 'jpeg' | 'gif' | 'webp' | 'other';
 
 interface Sniffed {
@@ -165,7 +168,7 @@ export async function decodeImage(bytes: Uint8Array, source = '<buffer>'): Promi
     // 16-bit grey PNG is PIL mode 'I' (full values). Other 16-bit images: libvips' 8-bit
     // conversion keeps the high byte, which is what PIL's "RGB;16B" / "RGBA;16B" unpacking does.
     const wide = info.mode === 'I';
-    let img = sharp(bytes, { ignoreIcc: true, failOn: 'truncated', autoOrient: false, limitInputPixels: false });
+    let img = sharp(bytes, { ignoreIcc: true, failOn: 'truncated', autoOrient: false, limitInputPixels: PIL_MAX_PIXELS });
     if (wide) img = img.toColourspace('grey16');
     const res = await img.raw(wide ? { depth: 'ushort' } : {}).toBuffer({ resolveWithObject: true });
     raw = res.data;

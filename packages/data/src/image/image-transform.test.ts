@@ -113,3 +113,15 @@ test('corrupt or truncated images fail with an error naming the file', async () 
   corrupt.fill(0, 400, 2000);
   await assert.rejects(t(corrupt, { source: 'zeros.jpg' }), /zeros\.jpg/);
 });
+
+test('EXIF orientation is not applied, as PIL Image.open does not', async () => {
+  const sharp = (await import('sharp')).default;
+  const px = new Uint8Array(40 * 30 * 3);
+  for (let i = 0; i < px.length; i += 3) px[i] = (i / 3) % 40 < 20 ? 255 : 0;
+  const rotated = await sharp(px, { raw: { width: 40, height: 30, channels: 3 } }).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer();
+  assert.equal((await sharp(rotated).metadata()).orientation, 6);
+  const img = await decodeImage(rotated, 'rotated.jpg');
+  assert.deepEqual([img.width, img.height], [40, 30]);
+  // Left half red, right half black: unrotated.
+  assert.ok(img.data[0] > 200 && img.data[(39) * 3] < 50);
+});

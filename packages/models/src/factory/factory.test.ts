@@ -102,7 +102,7 @@ test('createModelAndTransforms builds CoCa from its config with the fixture weig
   }
 });
 
-test('getTokenizer follows the config: context length, tokenizer_kwargs, HF tokenizers reported', () => {
+test('getTokenizer follows the config: context length, tokenizer_kwargs, HF tokenizers through @openclip/tokenizer', () => {
   assert.equal(getTokenizer(modelCase('vit_tiny').config).contextLength, 77);
   const coca = getTokenizer(modelCase('coca_tiny').config);
   assert.equal(coca.contextLength, 76);
@@ -114,7 +114,7 @@ test('getTokenizer follows the config: context length, tokenizer_kwargs, HF toke
   assert.notEqual(getTokenizer(withKw).tokenize(['Hello']).data[1], getTokenizer(base).tokenize(['Hello']).data[1]);
   assert.equal(getTokenizer(base).tokenize(['Hello']).data[1], getTokenizer(base).tokenize(['hello']).data[1]);
   assert.throws(() => getTokenizer({ ...base, text_cfg: { ...base.text_cfg, tokenizer_kwargs: { strip_sep_token: true } } }), /strip_sep_token/);
-  assert.throws(() => getTokenizer({ ...base, text_cfg: { ...base.text_cfg, hf_tokenizer_name: 'bert-base-uncased' } }), /bert-base-uncased/);
+  assert.throws(() => getTokenizer({ ...base, text_cfg: { ...base.text_cfg, hf_tokenizer_name: 'no-such-org/no-such-tokenizer' } }, { cacheDir: tmpdir() }), /no-such-tokenizer/);
 });
 
 test('pretrained tags: OpenCLIP tag normalisation, quickgelu aliases, HF cache lookup', async () => {

@@ -9,8 +9,8 @@ import { initEngine } from '@openclip/engine';
 import type { RawTensor } from '@openclip/engine';
 import { imageTransform, parsePreprocessConfig } from '@openclip/data';
 import type { AugmentationConfig, ImageTransform, PreprocessConfig } from '@openclip/data';
-import { SimpleTokenizer } from '@openclip/tokenizer';
-import type { TextTokenizer } from '@openclip/tokenizer';
+import { tokenizerForTextConfig } from '@openclip/tokenizer';
+import type { TextConfigLike, TextTokenizer } from '@openclip/tokenizer';
 import { resizePosEmbed, resizeTextPosEmbed } from '../checkpoint/pos-embed.js';
 import { loadStateDict } from '../checkpoint/state-dict.js';
 import { ModelConfigError, parseModelConfig } from '../config/model-config.js';
@@ -217,8 +217,8 @@ export interface GetTokenizerOptions {
 
 /**
  * OpenCLIP's `get_tokenizer`: the CLIP BPE tokenizer at the config's context length with its
- * `tokenizer_kwargs` (clean, additional_special_tokens). Configs naming a Hugging Face tokenizer or
- * a SigLIP tokenizer are reported, not silently tokenized with CLIP BPE.
+ * `tokenizer_kwargs`, or the Hugging Face tokenizer named by `text_cfg.hf_tokenizer_name` (read from
+ * the HF cache), as `@openclip/tokenizer`'s `tokenizerForTextConfig` selects.
  */
 export function getTokenizer(nameOrConfig: ModelSpec, options: GetTokenizerOptions = {}): TextTokenizer {
   let config: ModelConfig;
@@ -230,22 +230,9 @@ export function getTokenizer(nameOrConfig: ModelSpec, options: GetTokenizerOptio
     config = r.config;
     name = (r.name ?? '').toLowerCase();
   }
-  const text = config.text_cfg;
-  const ctx = options.contextLength ?? text.context_length;
-  const kw = text.tokenizer_kwargs ?? {};
-  if (text.hf_tokenizer_name) {
-    throw new ModelConfigError(`model ${name || '(config)'}: text_cfg.hf_tokenizer_name '${text.hf_tokenizer_name}' needs a Hugging Face tokenizer, which getTokenizer does not provide yet`);
-  }
-  if (name.includes('siglip')) {
-    throw new ModelConfigError(`model ${name}: SigLIP models use a SentencePiece tokenizer, which getTokenizer does not provide`);
-  }
-  const known = new Set(['clean', 'additional_special_tokens', 'reduction_mask']);
-  const unknown = Object.keys(kw).filter((k) => !known.has(k));
-  if (unknown.length) throw new ModelConfigError(`model ${name || '(config)'}: text_cfg.tokenizer_kwargs has keys SimpleTokenizer does not take: ${unknown.join(', ')}`);
-  return new SimpleTokenizer({
-    contextLength: ctx,
-    clean: kw.clean as never,
-    additionalSpecialTokens: kw.additional_special_tokens as string[] | undefined,
-    reductionMask: kw.reduction_mask as never,
+  return tokenizerForTextConfig(config.text_cfg as unknown as TextConfigLike, {
+    modelName: name || undefined,
+    contextLength: options.contextLength,
+    cacheDir: options.cacheDir,
   });
 }

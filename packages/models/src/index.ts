@@ -126,3 +126,40 @@ export { CheckpointFormatError, ZipArchive } from './checkpoint/zip.js';
 export { PickleError } from './checkpoint/pickle.js';
 export { resizePosEmbed, resizeTextPosEmbed, interpolateGrid, interpolateRows, cubicCoefficients } from './checkpoint/pos-embed.js';
 export type { ResizePosEmbedOptions, ResizeTextPosEmbedOptions } from './checkpoint/pos-embed.js';
+
+// Pretrained registry and Hugging Face Hub download (also tensor-free as @openclip/models/pretrained and /hub;
+// cleanTag and hfHubCacheDir of these modules are exported by the factory section above)
+export {
+  listPretrained,
+  listPretrainedTagsByModel,
+  listPretrainedModelsByTag,
+  isPretrainedCfg,
+  getPretrainedCfg,
+  listPretrainedInfo,
+  splitHfHub,
+  OPENAI_DATASET_MEAN,
+  OPENAI_DATASET_STD,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  INCEPTION_MEAN,
+  INCEPTION_STD,
+} from './pretrained/index.js';
+export type { PretrainedCfg, PretrainedInfo, PretrainedEntry, Architecture, Interpolation, ResizeMode } from './pretrained/index.js';
+export {
+  hfHubDownload,
+  hubEndpoint,
+  HubError,
+  lookupCache,
+  repoFolderName,
+  hubOffline,
+  resolvePretrained,
+  downloadPretrainedFromHf,
+  parseHfHubSpec,
+  safeAlternatives,
+  HF_WEIGHTS_NAME,
+  HF_SAFE_WEIGHTS_NAME,
+  HF_CONFIG_NAME,
+  LOCAL_DIR_CHECKPOINT_NAMES,
+  HubTestServer,
+} from './hub/index.js';
+export type { HubDownloadOptions, DownloadProgress, CacheLookup, PretrainedLocation, OpenClipConfigFile, HubFile, HubFaults, RecordedRequest } from './hub/index.js';

@@ -1,0 +1,20 @@
+// @openclip/models/hub: Hugging Face Hub download into the cache shared with Python, and the
+// resolution of OpenCLIP's `pretrained` argument, without any tensor code. Also re-exported
+// from the package root.
+export { hfHubDownload, hubEndpoint, HubError } from './hf-download.js';
+export type { HubDownloadOptions, DownloadProgress } from './hf-download.js';
+export { hfHubCacheDir, lookupCache, repoFolderName, hubOffline, envFlag } from './hf-cache.js';
+export type { CacheLookup } from './hf-cache.js';
+export {
+  resolvePretrained,
+  downloadPretrainedFromHf,
+  parseHfHubSpec,
+  safeAlternatives,
+  HF_WEIGHTS_NAME,
+  HF_SAFE_WEIGHTS_NAME,
+  HF_CONFIG_NAME,
+  LOCAL_DIR_CHECKPOINT_NAMES,
+} from './resolve-pretrained.js';
+export type { PretrainedLocation, OpenClipConfigFile } from './resolve-pretrained.js';
+export { HubTestServer } from './hub-test-server.js';
+export type { HubFile, HubFaults, RecordedRequest } from './hub-test-server.js';

@@ -7,6 +7,7 @@ pattern runs on the stdlib `re` engine with an equivalent ASCII-exact pattern wh
 module is missing, and rows are Python lists (or a torch tensor when torch is installed).
 
 usage: python3 openclip_tokenize_ref.py MERGES_TXT CAPTIONS_JSON CONTEXT_LENGTH REPEATS
+       python3 openclip_tokenize_ref.py encode MERGES_TXT  (JSON strings on stdin)
 prints one JSON line: {"seconds": [...], "captions": N, "engine": "...", "checksum": int}
 """
 import html
@@ -114,6 +115,12 @@ class Tokenizer:
 
 
 def main():
+    if sys.argv[1] == "encode":
+        # encode MERGES_TXT: JSON list of strings on stdin -> JSON list of id lists on stdout
+        tok = Tokenizer(open(sys.argv[2], encoding="utf-8").read())
+        texts = json.loads(sys.stdin.read())
+        print(json.dumps({"engine": ENGINE, "ids": [tok.encode(t) for t in texts]}))
+        return
     merges_path, captions_path, ctx, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     merges_text = open(merges_path, encoding="utf-8").read()
     captions = json.load(open(captions_path, encoding="utf-8"))

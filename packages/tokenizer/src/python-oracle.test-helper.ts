@@ -9,6 +9,10 @@ export const hasPython: boolean = (() => {
   return r.status === 0 && r.stdout.trim() === '3';
 })();
 
+/** Whether the interpreter also has the `regex` module OpenCLIP's tokenizer uses. */
+export const hasPythonRegex: boolean =
+  hasPython && spawnSync(PYTHON, ['-c', 'import regex'], { encoding: 'utf8' }).status === 0;
+
 /**
  * Apply the Python expression `expr` (a function of `s`) to every input. Strings travel as JSON with
  * surrogatepass so lone surrogates survive the round trip.
@@ -16,6 +20,7 @@ export const hasPython: boolean = (() => {
 export function pythonMap(expr: string, inputs: string[]): string[] {
   const script = [
     'import html, json, sys, string',
+    ...(hasPythonRegex ? ['import regex'] : []),
     'data = json.loads(sys.stdin.buffer.read().decode("utf-8", "surrogatepass"))',
     `f = lambda s: ${expr}`,
     'out = json.dumps([f(s) for s in data])',

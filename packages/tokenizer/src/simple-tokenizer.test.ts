@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { Rng } from '@openclip/engine/rng';
-import { type BpeVocab, pairKey } from './bpe-vocab.js';
+import { type BpeVocab, bundledMergesText, pairKey } from './bpe-vocab.js';
 import { SimpleTokenizer, mergeDirect, mergeWithHeap } from './simple-tokenizer.js';
+import { hasPythonRegex, pythonMap } from './python-oracle.test-helper.js';
 
 const tok = new SimpleTokenizer();
 
@@ -145,4 +151,54 @@ test('additional special tokens get the next ids and are matched literally', () 
   assert.equal(t.vocabSize, 49410);
   assert.deepEqual(t.encode('a <mask> [x.y] [xzy]').slice(0, 3), [320, 49408, 49409]);
   assert.equal(t.decode([49408]), '<mask>');
+});
+
+test('regex pieces match Python `regex.findall` (IGNORECASE) on 3,000 random mixed-script strings', { skip: !hasPythonRegex && 'python3 regex module not installed' }, () => {
+  const alphabet = [
+    'a', 'Z', 'é', 'É', 'ß', 'ſ', 'K', 'İ', 'ı', 'Σ', 'ς', 'Ж', 'ж', 'ا', 'ب', '中', 'が', 'ㅎ', '한', 'क', 'ि', '्', 'த', 'ு', '\u0301', '\u0345', 'ǅ', 'ⅻ', 'Ⅻ',
+    '1', '٣', '½', '²', '०', '🍕', '👍🏽', '\u200d', '\ufeff', '\u200b', '_', '-', '.', "'", "'S", "'T", "'RE", "'ll", "'D", '’', '"', '<', '>', '|',
+    '<start_of_text>', '<END_OF_TEXT>', '<|endoftext|>', '\u0000', '\u0001', '\u007f', '\u0085', ' ', '  ',
+  ];
+  const rng = new Rng(5);
+  const inputs: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    let s = '';
+    const n = 1 + rng.randint(12);
+    for (let j = 0; j < n; j++) s += alphabet[rng.randint(alphabet.length)];
+    inputs.push(s);
+  }
+  const pattern = String.raw`<start_of_text>|<end_of_text>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`;
+  const expected = pythonMap(`json.dumps(regex.findall(${JSON.stringify(pattern)}, s, regex.IGNORECASE))`, inputs);
+  let same = 0;
+  const diffs: string[] = [];
+  for (let i = 0; i < inputs.length; i++) {
+    const got = JSON.stringify(tok.piecesOfCleaned(inputs[i]));
+    if (got === JSON.stringify(JSON.parse(expected[i]))) same++;
+    else if (diffs.length < 5) diffs.push(`${JSON.stringify(inputs[i])}: js ${got} py ${expected[i]}`);
+  }
+  assert.equal(same, inputs.length, diffs.join('\n'));
+});
+
+test('encode ids match a Python SimpleTokenizer re-implementation (regex module) on 2,000 random strings', { skip: !hasPythonRegex && 'python3 regex module not installed' }, () => {
+  const words = ['photo', 'Cat', 'DOGS', "don't", "it's", 'café', 'naïve', 'Straße', '東京', 'が', '한국어', 'हिन्दी', 'مرحبا', '😀', '👍🏽', '🇯🇵', '42', '3.14', '½', '&amp;', '&lt;b&gt;', '&nbsp;', '#tag', '@user', 'C++', '--', '...', '_x_', 'e-mail', '\t', '\n', '\u00a0', 'ǅ', 'ﬁ', 'ÉCOLE', 'supercalifragilistic', 'zzxqj', '<start_of_text>', '<|endoftext|>'];
+  const rng = new Rng(77);
+  const inputs: string[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const n = rng.randint(15);
+    const parts: string[] = [];
+    for (let j = 0; j < n; j++) parts.push(words[rng.randint(words.length)]);
+    inputs.push(parts.join(rng.random() < 0.7 ? ' ' : ''));
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'openclip-bpe-oracle-'));
+  try {
+    writeFileSync(join(dir, 'merges.txt'), bundledMergesText());
+    const script = fileURLToPath(new URL('../bench/openclip_tokenize_ref.py', import.meta.url));
+    const r = spawnSync('/usr/bin/python3', [script, 'encode', join(dir, 'merges.txt')], { input: JSON.stringify(inputs), encoding: 'utf8', maxBuffer: 1 << 26 });
+    assert.equal(r.status, 0, r.stderr);
+    const py = JSON.parse(r.stdout) as { engine: string; ids: number[][] };
+    assert.equal(py.engine, 'regex');
+    for (let i = 0; i < inputs.length; i++) assert.deepEqual(tok.encode(inputs[i]), py.ids[i], JSON.stringify(inputs[i]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

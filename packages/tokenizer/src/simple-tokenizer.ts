@@ -29,6 +29,16 @@ export interface SimpleTokenizerOptions {
   reductionMask?: string;
 }
 
+/**
+ * U+0345 (combining ypogegrammeni) is in none of the pattern's classes for Python's `regex` under
+ * IGNORECASE, so `findall` skips it and it splits pieces; JavaScript's /iu case folding would count it
+ * as a letter. It is the only code point where the two engines' case-insensitive classes disagree,
+ * so it is turned into a space (which no piece contains) before matching.
+ */
+function matchable(cleaned: string): string {
+  return cleaned.includes('\u0345') ? cleaned.replaceAll('\u0345', ' ') : cleaned;
+}
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 }
@@ -80,7 +90,7 @@ export class SimpleTokenizer implements TextTokenizer {
 
   /** The regex pieces of already-cleaned text (`regex.findall(self.pat, text)`). */
   piecesOfCleaned(cleaned: string): string[] {
-    return cleaned.match(this.pattern) ?? [];
+    return matchable(cleaned).match(this.pattern) ?? [];
   }
 
   /** The pieces of `text` after cleaning. */
@@ -114,7 +124,8 @@ export class SimpleTokenizer implements TextTokenizer {
   }
 
   /** Ids of cleaned text, stopping once at least `limit` ids are collected. */
-  private encodeCleaned(cleaned: string, limit: number): number[] {
+  private encodeCleaned(text: string, limit: number): number[] {
+    const cleaned = matchable(text);
     const out: number[] = [];
     const re = this.pattern;
     re.lastIndex = 0;

@@ -101,19 +101,10 @@ export {
   loadCheckpointInto,
   adaptStateDict,
   mergePreprocessConfig,
-  LOCAL_DIR_CHECKPOINTS,
 } from './factory/factory.js';
-export type { FactoryOptions, ModelAndTransforms, GetTokenizerOptions } from './factory/factory.js';
-export {
-  resolvePretrainedTag,
-  pretrainedEntry,
-  pretrainedTagsFor,
-  cleanTag,
-  hfHubCacheDir,
-  hubFilenames,
-  findInHfCache,
-} from './factory/pretrained-resolve.js';
-export type { ResolvedPretrained, PretrainedPreprocess } from './factory/pretrained-resolve.js';
+export type { FactoryOptions, ModelAndTransforms, GetTokenizerOptions, PretrainedPreprocess } from './factory/factory.js';
+export { cleanTag } from './pretrained/pretrained.js';
+export { hfHubCacheDir } from './hub/hf-cache.js';
 
 // Checkpoints: PyTorch pickles (zip + legacy), safetensors, trainer checkpoints, position-embedding resize
 export { loadStateDict, loadCheckpoint, saveStateDict } from './checkpoint/state-dict.js';

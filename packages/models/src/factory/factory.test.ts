@@ -8,7 +8,6 @@ import { referenceDir } from '@openclip/test-config';
 import { asFloat, compare, modelCase, readAll } from '../model/fixtures.test-helper.js';
 import { CoCa } from '../coca/coca.js';
 import { createModelAndTransforms, createModelFromPretrained, getTokenizer, mergePreprocessConfig } from './factory.js';
-import { cleanTag, findInHfCache, hubFilenames, pretrainedEntry, resolvePretrainedTag } from './pretrained-resolve.js';
 
 // The factory wired end to end on the fixtures: config file + checkpoint path → model with the
 // fixture weights, transforms whose outputs reproduce the fixture pixels and features.
@@ -117,29 +116,33 @@ test('getTokenizer follows the config: context length, tokenizer_kwargs, HF toke
   assert.throws(() => getTokenizer({ ...base, text_cfg: { ...base.text_cfg, hf_tokenizer_name: 'no-such-org/no-such-tokenizer' } }, { cacheDir: tmpdir() }), /no-such-tokenizer/);
 });
 
-test('pretrained tags: OpenCLIP tag normalisation, quickgelu aliases, HF cache lookup', async () => {
-  assert.equal(cleanTag('LAION2B-s34B-b79K'), 'laion2b_s34b_b79k');
-  const e = pretrainedEntry('coca_ViT-B-32', 'LAION2B-S13B-B90K');
-  assert.match(e.hf_hub, /^laion\//);
-  assert.throws(() => pretrainedEntry('coca_ViT-B-32', 'nope'), /known tags: .*laion2b_s13b_b90k/);
-  assert.throws(() => pretrainedEntry('coca_ViT-B-3', 'x'), /coca_ViT-B-32/);
-  assert.deepEqual(hubFilenames('org/repo/'), { repo: 'org/repo', files: ['open_clip_model.safetensors', 'open_clip_pytorch_model.bin'] });
-  assert.deepEqual(hubFilenames('org/repo/pytorch_model.bin'), { repo: 'org/repo', files: ['pytorch_model.safetensors', 'pytorch_model.bin'] });
+test('pretrained: an unknown tag lists the known ones; hf-hub: models load from the Hugging Face cache', async () => {
+  await initEngine({ backend: 'cpu' });
+  const c = modelCase('vit_tiny');
+  await assert.rejects(createModelAndTransforms(c.config, { pretrained: 'no_such_tag' }), /no_such_tag/);
   const cache = mkdtempSync(join(tmpdir(), 'openclip-hfcache-'));
+  const prev = process.env.HF_HUB_OFFLINE;
+  process.env.HF_HUB_OFFLINE = '1';
   try {
-    const { repo, files } = hubFilenames(e.hf_hub);
-    await assert.rejects(resolvePretrainedTag('coca_ViT-B-32', 'laion2b_s13b_b90k', { cacheDir: cache }), /not in the cache/);
-    const snap = join(cache, `models--${repo.replace('/', '--')}`, 'snapshots', 'abc123');
+    const repo = join(cache, 'models--someone--tiny-clip');
+    const snap = join(repo, 'snapshots', '0123456789abcdef0123456789abcdef01234567');
     mkdirSync(snap, { recursive: true });
-    mkdirSync(join(cache, `models--${repo.replace('/', '--')}`, 'refs'));
-    writeFileSync(join(cache, `models--${repo.replace('/', '--')}`, 'refs', 'main'), 'abc123');
-    writeFileSync(join(snap, files[1]!), 'x');
-    assert.equal(findInHfCache(repo, files, cache), join(snap, files[1]!));
-    writeFileSync(join(snap, files[0]!), 'x');
-    const r = await resolvePretrainedTag('coca_ViT-B-32', 'laion2b_s13b_b90k', { cacheDir: cache });
-    assert.equal(r.file, join(snap, 'open_clip_model.safetensors'));
-    assert.deepEqual(r.preprocess.mean, [...e.mean]);
+    mkdirSync(join(repo, 'refs'));
+    writeFileSync(join(repo, 'refs', 'main'), '0123456789abcdef0123456789abcdef01234567');
+    const cfg = JSON.parse(readFileSync(c.config, 'utf8'));
+    writeFileSync(join(snap, 'open_clip_config.json'), JSON.stringify({ model_cfg: cfg, preprocess_cfg: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], resize_mode: 'squash' } }));
+    symlinkSync(c.weights, join(snap, 'open_clip_model.safetensors'));
+    const { model, preprocessCfg, checkpoint } = await createModelAndTransforms('hf-hub:someone/tiny-clip', { cacheDir: cache });
+    assert.equal(checkpoint, join(snap, 'open_clip_model.safetensors'));
+    assert.equal(preprocessCfg.resize_mode, 'squash');
+    assert.deepEqual(preprocessCfg.std, [0.5, 0.5, 0.5]);
+    assert.ok(compare(model.params.get('text_projection')!.dataSync(), asFloat(readAll(c.weights).get('text_projection')!), 0).ok);
+    model.dispose();
+    assert.equal(getTokenizer('hf-hub:someone/tiny-clip', { cacheDir: cache }).contextLength, 77);
+    assert.throws(() => getTokenizer('hf-hub:someone/other', { cacheDir: cache }), /not in the Hugging Face cache/);
   } finally {
+    if (prev === undefined) delete process.env.HF_HUB_OFFLINE;
+    else process.env.HF_HUB_OFFLINE = prev;
     rmSync(cache, { recursive: true, force: true });
   }
 });

@@ -3,8 +3,7 @@
  * from the merged preprocess config), `create_model_from_pretrained`, `get_tokenizer`, and the
  * `pretrained` argument as a local checkpoint file, a `local-dir:` folder or a registry tag.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { initEngine } from '@openclip/engine';
 import type { RawTensor } from '@openclip/engine';
 import { imageTransform, parsePreprocessConfig } from '@openclip/data';
@@ -19,8 +18,10 @@ import { createModel, resolveModelConfig } from '../model/create.js';
 import type { CreateModelOptions } from '../model/create.js';
 import type { OpenClipModel } from '../model/types.js';
 import type { LoadStateDictReport } from '../model/state-dict.js';
-import { resolvePretrainedTag } from './pretrained-resolve.js';
-import type { PretrainedPreprocess } from './pretrained-resolve.js';
+import { HF_CONFIG_NAME, parseHfHubSpec, resolvePretrained } from '../hub/resolve-pretrained.js';
+import type { OpenClipConfigFile } from '../hub/resolve-pretrained.js';
+import { lookupCache } from '../hub/hf-cache.js';
+import type { DownloadProgress } from '../hub/hf-download.js';
 import '../coca/coca.js';
 
 export interface FactoryOptions extends CreateModelOptions {
@@ -35,6 +36,8 @@ export interface FactoryOptions extends CreateModelOptions {
   augCfg?: Partial<AugmentationConfig> | Record<string, unknown>;
   /** Where pretrained downloads are cached (default: the Hugging Face cache). */
   cacheDir?: string;
+  /** Progress of a pretrained download. */
+  onDownloadProgress?: (p: DownloadProgress) => void;
   /** Select the engine backend first ('auto', 'tensorflow', 'wasm', 'cpu'). */
   backend?: string;
   /** Strict checkpoint loading (default true, as OpenCLIP's load_checkpoint). */
@@ -53,18 +56,8 @@ export interface ModelAndTransforms {
   name: string | null;
 }
 
-const LOCAL_DIR = 'local-dir:';
-/** Checkpoint file names `local-dir:` looks for, in OpenCLIP's order (factory._find_checkpoint_in_dir). */
-export const LOCAL_DIR_CHECKPOINTS = [
-  'open_clip_model.safetensors',
-  'open_clip_pytorch_model.safetensors',
-  'open_clip_pytorch_model.bin',
-  'open_clip_pytorch_model.pth',
-  'model.safetensors',
-  'pytorch_model.bin',
-  'pytorch_model.pth',
-  'model.pth',
-];
+/** Preprocessing a pretrained tag or an `open_clip_config.json` carries. */
+export type PretrainedPreprocess = Partial<Pick<PreprocessConfig, 'mean' | 'std' | 'interpolation' | 'resize_mode' | 'fill_color'>>;
 
 type ModelSpec = string | ModelConfig | Record<string, unknown>;
 
@@ -72,46 +65,44 @@ interface ResolvedSource {
   spec: ModelSpec;
   name: string | null;
   checkpoint: string | null;
-  preprocess: Partial<PretrainedPreprocess>;
+  preprocess: PretrainedPreprocess;
 }
 
-function readLocalDir(dir: string): { config: ModelConfig; preprocess: Record<string, unknown>; checkpoint: string } {
-  const cfgPath = join(dir, 'open_clip_config.json');
-  if (!existsSync(cfgPath)) throw new ModelConfigError(`${LOCAL_DIR}${dir}: no open_clip_config.json in the folder`);
-  let raw: { model_cfg?: unknown; preprocess_cfg?: Record<string, unknown> };
-  try {
-    raw = JSON.parse(readFileSync(cfgPath, 'utf8'));
-  } catch (e) {
-    throw new ModelConfigError(`${cfgPath}: not valid JSON (${(e as Error).message})`);
-  }
-  if (!raw.model_cfg) throw new ModelConfigError(`${cfgPath}: no "model_cfg" entry`);
-  const config = parseModelConfig(raw.model_cfg, `${cfgPath} model_cfg`);
-  const file = LOCAL_DIR_CHECKPOINTS.find((f) => existsSync(join(dir, f)));
-  if (!file) throw new Error(`${LOCAL_DIR}${dir}: no checkpoint file (looked for ${LOCAL_DIR_CHECKPOINTS.join(', ')})`);
-  return { config, preprocess: raw.preprocess_cfg ?? {}, checkpoint: join(dir, file) };
+const SCHEMES = ['hf-hub:', 'local-dir:'];
+
+function modelCfgOf(config: OpenClipConfigFile | undefined, where: string): ModelConfig {
+  if (!config?.model_cfg) throw new ModelConfigError(`${where}: no "model_cfg" in ${HF_CONFIG_NAME}`);
+  return parseModelConfig(config.model_cfg, `${where} ${HF_CONFIG_NAME} model_cfg`);
 }
 
-/** Model spec + checkpoint path + pretrained preprocessing for `create_model`'s name/pretrained pair. */
-async function resolveSource(nameOrConfig: ModelSpec, pretrained: string | null | undefined, cacheDir: string | undefined): Promise<ResolvedSource> {
-  if (typeof nameOrConfig === 'string' && nameOrConfig.startsWith(LOCAL_DIR)) {
-    const dir = nameOrConfig.slice(LOCAL_DIR.length);
-    const { config, preprocess, checkpoint } = readLocalDir(dir);
-    // As OpenCLIP: with local-dir the `pretrained` argument is ignored.
-    return { spec: config, name: dir.split(/[\\/]/).filter(Boolean).pop() ?? dir, checkpoint, preprocess: preprocess as Partial<PretrainedPreprocess> };
-  }
+function preprocessOf(p: Record<string, unknown> | undefined | null): PretrainedPreprocess {
+  const out: Record<string, unknown> = {};
+  for (const k of ['mean', 'std', 'interpolation', 'resize_mode', 'fill_color']) if (p?.[k] !== undefined) out[k] = p[k];
+  return out as PretrainedPreprocess;
+}
+
+/**
+ * Model spec + checkpoint path + pretrained preprocessing for `create_model`'s (name, pretrained)
+ * pair: `hf-hub:` / `local-dir:` names carry their config and weights; otherwise `pretrained` is a
+ * registry tag (downloaded into the Hugging Face cache), `hf-hub:`/`local-dir:`, or a checkpoint path.
+ */
+async function resolveSource(nameOrConfig: ModelSpec, pretrained: string | null | undefined, options: FactoryOptions): Promise<ResolvedSource> {
   const name = typeof nameOrConfig === 'string' ? nameOrConfig : null;
-  if (!pretrained) return { spec: nameOrConfig, name, checkpoint: null, preprocess: {} };
-  if (existsSync(pretrained)) {
-    if (statSync(pretrained).isDirectory()) {
-      const file = LOCAL_DIR_CHECKPOINTS.find((f) => existsSync(join(pretrained, f)));
-      if (!file) throw new Error(`--pretrained ${pretrained}: a folder without a checkpoint (looked for ${LOCAL_DIR_CHECKPOINTS.join(', ')})`);
-      return { spec: nameOrConfig, name, checkpoint: join(pretrained, file), preprocess: {} };
-    }
-    return { spec: nameOrConfig, name, checkpoint: pretrained, preprocess: {} };
+  const hub = { cacheDir: options.cacheDir, onProgress: options.onDownloadProgress };
+  if (name && SCHEMES.some((s) => name.startsWith(s))) {
+    const loc = await resolvePretrained(name, pretrained ?? undefined, hub);
+    return { spec: modelCfgOf(loc.config, name), name, checkpoint: loc.checkpointPath, preprocess: preprocessOf(loc.config?.preprocess_cfg) };
   }
-  if (!name) throw new Error(`pretrained '${pretrained}' is not a file, and a tag needs a model name (not an inline config)`);
-  const tag = await resolvePretrainedTag(name, pretrained, { cacheDir });
-  return { spec: nameOrConfig, name, checkpoint: tag.file, preprocess: tag.preprocess };
+  if (!pretrained) return { spec: nameOrConfig, name, checkpoint: null, preprocess: {} };
+  if (!name) {
+    // An inline config: only a file (or a folder holding one) can be its weights.
+    if (!existsSync(pretrained)) throw new Error(`pretrained '${pretrained}': not a file (a pretrained tag needs a model name, not an inline config)`);
+    const loc = await resolvePretrained('(config)', pretrained, hub);
+    return { spec: nameOrConfig, name, checkpoint: loc.checkpointPath, preprocess: {} };
+  }
+  const loc = await resolvePretrained(name, pretrained, hub);
+  const preprocess = loc.pretrainedCfg ? preprocessOf(loc.pretrainedCfg as unknown as Record<string, unknown>) : preprocessOf(loc.config?.preprocess_cfg);
+  return { spec: nameOrConfig, name, checkpoint: loc.checkpointPath, preprocess };
 }
 
 /**
@@ -148,7 +139,7 @@ export function loadCheckpointInto(model: OpenClipModel, path: string, options: 
 }
 
 /** The preprocess config of a model: its config's preprocess_cfg, then the pretrained tag's, then the overrides. */
-export function mergePreprocessConfig(config: ModelConfig, pretrained: Partial<PretrainedPreprocess>, options: FactoryOptions): PreprocessConfig {
+export function mergePreprocessConfig(config: ModelConfig, pretrained: PretrainedPreprocess, options: FactoryOptions): PreprocessConfig {
   const merged: Record<string, unknown> = { ...(config.preprocess_cfg ?? {}) };
   for (const k of ['mean', 'std', 'interpolation', 'resize_mode', 'fill_color'] as const) {
     if (pretrained[k] !== undefined) merged[k] = pretrained[k];
@@ -163,7 +154,7 @@ export function mergePreprocessConfig(config: ModelConfig, pretrained: Partial<P
 
 async function build(nameOrConfig: ModelSpec, options: FactoryOptions, requirePretrained: boolean) {
   if (options.backend !== undefined) await initEngine({ backend: options.backend });
-  const src = await resolveSource(nameOrConfig, options.pretrained, options.cacheDir);
+  const src = await resolveSource(nameOrConfig, options.pretrained, options);
   if (requirePretrained && !src.checkpoint) {
     throw new Error(`createModelFromPretrained: model ${src.name ?? '(config)'} needs pretrained weights (a tag or a checkpoint path)`);
   }
@@ -209,6 +200,15 @@ export async function createModelFromPretrained(
   return { model, preprocess: imageTransform(preprocessCfg, { isTrain: false }), preprocessCfg, checkpoint: checkpoint! };
 }
 
+function readOpenClipConfig(path: string): OpenClipConfigFile {
+  if (!existsSync(path)) throw new ModelConfigError(`${path}: not found`);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as OpenClipConfigFile;
+  } catch (e) {
+    throw new ModelConfigError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
 export interface GetTokenizerOptions {
   /** Overrides text_cfg.context_length. */
   contextLength?: number;
@@ -223,12 +223,20 @@ export interface GetTokenizerOptions {
 export function getTokenizer(nameOrConfig: ModelSpec, options: GetTokenizerOptions = {}): TextTokenizer {
   let config: ModelConfig;
   let name = '';
-  if (typeof nameOrConfig === 'string' && nameOrConfig.startsWith(LOCAL_DIR)) {
-    config = readLocalDir(nameOrConfig.slice(LOCAL_DIR.length)).config;
+  if (typeof nameOrConfig === 'string' && nameOrConfig.startsWith('local-dir:')) {
+    const dir = nameOrConfig.slice('local-dir:'.length);
+    config = modelCfgOf(readOpenClipConfig(`${dir}/${HF_CONFIG_NAME}`), nameOrConfig);
+  } else if (typeof nameOrConfig === 'string' && nameOrConfig.startsWith('hf-hub:')) {
+    const { repoId, revision } = parseHfHubSpec(nameOrConfig);
+    const hit = lookupCache(repoId, HF_CONFIG_NAME, { revision, cacheDir: options.cacheDir });
+    if (hit.status !== 'cached') {
+      throw new ModelConfigError(`${nameOrConfig}: ${HF_CONFIG_NAME} is not in the Hugging Face cache; create the model first (createModelAndTransforms downloads it)`);
+    }
+    config = modelCfgOf(readOpenClipConfig(hit.path), nameOrConfig);
   } else {
     const r = resolveModelConfig(nameOrConfig);
     config = r.config;
-    name = (r.name ?? '').toLowerCase();
+    name = r.name ?? '';
   }
   return tokenizerForTextConfig(config.text_cfg as unknown as TextConfigLike, {
     modelName: name || undefined,

@@ -9,3 +9,37 @@ export { clipGradNorm, gradNorm, clipCoefficient, scaleGradients } from './optim
 export { clampLogitScale, LOGIT_SCALE_MAX } from './optim/logit-scale.js';
 export { cosineLr, constLr, constLrCooldown, createLrScheduler, LR_SCHEDULERS } from './scheduler/lr-schedule.js';
 export type { LrSchedule, LrSchedulerName, LrSchedulerConfig } from './scheduler/lr-schedule.js';
+
+// Configuration (the 90 flags of OpenCLIP 3.1.0's params.py, one parser)
+export { TRAIN_PARAMS, PARAMS_BY_FLAG } from './config/params.js';
+export type { ParamSpec, ParamType } from './config/params.js';
+export { parseTrainConfig, parseKwargs, defaultRunName, defaultOptimizerParams, pythonFloatRepr, nearest, editDistance, TrainConfigError } from './config/train-config.js';
+export type { TrainConfig, ParseOptions } from './config/train-config.js';
+
+// The training run (open_clip_train/main.py) and its step (train.py)
+export { runTraining } from './main.js';
+export type { TrainRunOptions, TrainRunResult, EpochRecord } from './main.js';
+export { TrainStep, lossInput } from './train-step.js';
+export type { MicroBatch, StepResult, TrainStepOptions } from './train-step.js';
+
+// Checkpoints (model safetensors + state safetensors pairs)
+export { saveCheckpoint, loadCheckpoint, readCheckpointMeta, findLatestCheckpoint, deleteCheckpoint, checkpointPaths, CheckpointError, CHECKPOINT_FORMAT } from './checkpoint/checkpoint.js';
+export type { CheckpointMeta, CheckpointContents } from './checkpoint/checkpoint.js';
+
+// Evaluation (zero-shot, retrieval, validation loss)
+export { clipMetrics } from './eval/retrieval-metrics.js';
+export type { RetrievalMetrics } from './eval/retrieval-metrics.js';
+export { evaluateRetrieval, evaluateZeroShot } from './eval/evaluate.js';
+export type { Metrics } from './eval/evaluate.js';
+
+// Logging (run folder, TensorBoard, plots)
+export { RunLogger, writeParams } from './run-logger.js';
+export { TensorBoardWriter, crc32c, maskedCrc32c, tfRecord } from './logging/tensorboard.js';
+export { writePlot, renderSvg, ticks } from './logging/plot.js';
+export type { Panel, Series } from './logging/plot.js';
+
+// Distributed (rank discovery, TCP collectives)
+export { discoverWorld, expandSlurmHostlist, WorldError, DEFAULT_MASTER_PORT } from './distributed/world.js';
+export type { WorldInfo, Launcher } from './distributed/world.js';
+export { TcpTransport, TransportError } from './distributed/tcp-transport.js';
+export type { TransportOptions } from './distributed/tcp-transport.js';

@@ -1,0 +1,119 @@
+/**
+ * OpenCLIP's `evaluate` (open_clip_train/train.py) and `zero_shot_eval` (zero_shot.py):
+ * contrastive validation loss (sample-weighted over batches), retrieval metrics over the whole
+ * validation set, CoCa's generative loss, and zero-shot top-1/top-5 on an image-folder set.
+ */
+import { tf } from '@openclip/engine';
+import type { Batch, DataLoader } from '@openclip/data';
+import { accuracy, buildZeroShotClassifier, zeroShotLogits, type OpenClipModel, type Template } from '@openclip/models';
+import type { TextTokenizer } from '@openclip/tokenizer';
+import { clipMetrics } from './retrieval-metrics.js';
+
+export type Metrics = Record<string, number>;
+
+function batchTensors(b: Batch): { images: tf.Tensor4D; tokens: tf.Tensor2D | null } {
+  const images = tf.tensor4d(b.images, b.imageShape as [number, number, number, number]);
+  const tokens = b.tokens ? tf.tensor2d(b.tokens, b.tokenShape as [number, number], 'int32') : null;
+  return { images, tokens };
+}
+
+/** Validation loss and retrieval metrics on a captioned validation set. */
+export async function evaluateRetrieval(model: OpenClipModel, loader: DataLoader, epoch: number): Promise<Metrics> {
+  model.eval();
+  const imgs: Float32Array[] = [];
+  const txts: Float32Array[] = [];
+  let dim = 0;
+  let lossSum = 0;
+  let genSum = 0;
+  let hasGen = false;
+  let n = 0;
+  let scale = 1;
+  for await (const b of loader.epoch(0)) {
+    const { images, tokens } = batchTensors(b);
+    try {
+      type R = { i: tf.Tensor; t: tf.Tensor; loss: tf.Tensor; gen: tf.Tensor | null; scale: tf.Tensor };
+      const r = tf.tidy((): tf.TensorContainer => {
+        const out = model.forward(images, tokens);
+        const i = out.imageFeatures!;
+        const t = out.textFeatures!;
+        const logits = tf.mul(tf.matMul(i, t, false, true), out.logitScale);
+        const labels = tf.range(0, i.shape[0], 1, 'int32');
+        const ce = (l: tf.Tensor) => tf.mean(tf.neg(tf.sum(tf.mul(tf.logSoftmax(l), tf.oneHot(labels, l.shape[1]!).toFloat()), 1)));
+        const loss = tf.div(tf.add(ce(logits), ce(tf.transpose(logits))), 2);
+        let gen: tf.Tensor | null = null;
+        if (out.logits && out.labels) {
+          // CoCa: caption cross-entropy ignoring the pad token 0
+          const v = out.logits.shape[2]!;
+          const lab = tf.reshape(out.labels, [-1]);
+          const mask = tf.cast(tf.notEqual(lab, 0), 'float32');
+          const logp = tf.logSoftmax(tf.reshape(out.logits, [-1, v]));
+          const nll = tf.neg(tf.sum(tf.mul(logp, tf.oneHot(lab, v).toFloat()), 1));
+          gen = tf.div(tf.sum(tf.mul(nll, mask)), tf.maximum(tf.sum(mask), 1));
+        }
+        return { i, t, loss, gen: gen ?? undefined, scale: out.logitScale } as unknown as tf.TensorContainer;
+      }) as unknown as R;
+      r.gen ??= null;
+      const bs = b.imageShape[0];
+      dim = r.i.shape[1]!;
+      imgs.push(r.i.dataSync() as Float32Array);
+      txts.push(r.t.dataSync() as Float32Array);
+      lossSum += r.loss.dataSync()[0] * bs;
+      if (r.gen) {
+        hasGen = true;
+        genSum += r.gen.dataSync()[0] * bs;
+      }
+      scale = r.scale.dataSync()[0];
+      n += bs;
+      tf.dispose([r.i, r.t, r.loss, r.scale, ...(r.gen ? [r.gen] : [])]);
+    } finally {
+      tf.dispose([images, ...(tokens ? [tokens] : [])]);
+    }
+  }
+  if (n === 0) throw new Error('validation set produced no samples');
+  const cat = (parts: Float32Array[]) => {
+    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  };
+  const metrics: Metrics = { ...clipMetrics(cat(imgs), cat(txts), n, dim, scale), clip_val_loss: lossSum / n, epoch, num_samples: n };
+  if (hasGen) metrics.val_generative_loss = genSum / n;
+  return metrics;
+}
+
+/** Zero-shot top-1/top-5 (fractions) on an image-folder loader with labels. */
+export async function evaluateZeroShot(
+  model: OpenClipModel,
+  tokenizer: TextTokenizer,
+  loader: DataLoader,
+  classnames: readonly string[],
+  templates: readonly Template[],
+  prefix: string,
+): Promise<Metrics> {
+  model.eval();
+  const classifier = buildZeroShotClassifier(model, tokenizer, classnames, templates);
+  const k = Math.min(5, classnames.length);
+  let top1 = 0;
+  let topk = 0;
+  let n = 0;
+  try {
+    for await (const b of loader.epoch(0)) {
+      if (!b.labels) throw new Error('zero-shot evaluation needs labelled images (an image folder root/class/*.jpg)');
+      const images = tf.tensor4d(b.images, b.imageShape as [number, number, number, number]);
+      const logits = tf.tidy(() => zeroShotLogits(model.encodeImage(images, { normalize: true }), classifier));
+      const data = logits.dataSync() as Float32Array;
+      tf.dispose([images, logits]);
+      const [a1, a5] = accuracy(data, classnames.length, b.labels, [1, k]);
+      top1 += a1;
+      topk += a5;
+      n += b.labels.length;
+    }
+  } finally {
+    classifier.dispose();
+  }
+  if (n === 0) throw new Error('zero-shot set produced no images');
+  return { [`${prefix}-zeroshot-val-top1`]: top1 / n, [`${prefix}-zeroshot-val-top5`]: topk / n };
+}

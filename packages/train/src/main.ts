@@ -1,0 +1,382 @@
+/**
+ * `openclip train` as a library call: OpenCLIP's `open_clip_train/main.py` for one process —
+ * run folder and logs, model and transforms, data, loss, AdamW + schedule, the epoch loop with
+ * logging and progress, evaluation, checkpoints and resume. Rank and world size are carried
+ * through every piece so the distributed launcher can drive the same loop.
+ */
+import { existsSync, mkdirSync, appendFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { initEngine, tf, Rng, type RawTensor, type TensorToWrite } from '@openclip/engine';
+import {
+  createModelAndTransforms,
+  getTokenizer,
+  modelConfigToJson,
+  IMAGENET_CLASSNAMES,
+  OPENAI_IMAGENET_TEMPLATES,
+  type OpenClipModel,
+  type Template,
+} from '@openclip/models';
+import { createLoss } from '@openclip/losses';
+import { createDataLoader, SYNTHETIC_CLASSNAMES, SYNTHETIC_TEMPLATES, classFolderName, withArticle, type DataLoader, type DataPosition } from '@openclip/data';
+import type { TrainConfig } from './config/train-config.js';
+import { AdamW } from './optim/adamw.js';
+import { openclipParamGroups } from './optim/param-groups.js';
+import { createLrScheduler } from './scheduler/lr-schedule.js';
+import { TrainStep, type MicroBatch } from './train-step.js';
+import { saveCheckpoint, loadCheckpoint, findLatestCheckpoint, deleteCheckpoint } from './checkpoint/checkpoint.js';
+import { TensorBoardWriter } from './logging/tensorboard.js';
+import { writePlot, type Panel } from './logging/plot.js';
+import { RunLogger, writeParams, type LogSink } from './run-logger.js';
+import { evaluateRetrieval, evaluateZeroShot, type Metrics } from './eval/evaluate.js';
+import { Progress } from './progress.js';
+
+export interface TrainRunOptions {
+  /** 'auto' or a backend name (the CLI's --backend). */
+  backend?: string;
+  /** Where log lines go (default: stdout). */
+  log?: LogSink;
+  /** Show a progress bar (default: when stderr is a TTY). */
+  progress?: boolean;
+  rank?: number;
+  worldSize?: number;
+  /** Stop after this many optimizer steps in total (tests, smoke runs); the run is then not finished. */
+  maxSteps?: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  steps: number;
+  meanLoss: number;
+  samplesPerSecond: number;
+  metrics: Metrics;
+}
+
+export interface TrainRunResult {
+  name: string;
+  logDir: string | null;
+  checkpoints: string[];
+  epochs: EpochRecord[];
+  /** The last evaluation's metrics. */
+  metrics: Metrics;
+  steps: number;
+  /** Per-logged-step loss, for plots and tests. */
+  losses: [number, number][];
+}
+
+function fmtSeconds(s: number): string {
+  return s.toFixed(3);
+}
+
+/** The class names and templates for zero-shot evaluation of an image folder. */
+function zeroShotClasses(folderClasses: readonly string[]): { classnames: string[]; templates: Template[]; kind: string } {
+  const synthetic = SYNTHETIC_CLASSNAMES.map((c) => classFolderName(c));
+  if (folderClasses.length === synthetic.length && folderClasses.every((c, i) => c === synthetic[i])) {
+    return { classnames: [...SYNTHETIC_CLASSNAMES], templates: SYNTHETIC_TEMPLATES.map((t) => (c: string) => t.replace('{}', withArticle(c))), kind: 'synthetic shapes' };
+  }
+  if (folderClasses.length === IMAGENET_CLASSNAMES.length) {
+    return { classnames: [...IMAGENET_CLASSNAMES], templates: [...OPENAI_IMAGENET_TEMPLATES], kind: 'ImageNet-1k (OpenAI templates)' };
+  }
+  return { classnames: folderClasses.map((c) => c.replace(/_/g, ' ')), templates: [...OPENAI_IMAGENET_TEMPLATES], kind: 'folder names (OpenAI templates)' };
+}
+
+function toTensors(b: { images: Float32Array; imageShape: number[]; tokens?: Int32Array; tokenShape?: number[] }): MicroBatch {
+  if (!b.tokens || !b.tokenShape) throw new Error('training batches need captions');
+  return {
+    images: tf.tensor4d(b.images, b.imageShape as [number, number, number, number]),
+    tokens: tf.tensor2d(b.tokens, b.tokenShape as [number, number], 'int32'),
+  };
+}
+
+function snapshotModel(model: OpenClipModel): Map<string, TensorToWrite> {
+  const out = new Map<string, TensorToWrite>();
+  for (const [k, v] of model.stateDict()) {
+    const data = v.dtype === 'int32' ? BigInt64Array.from(v.dataSync() as Int32Array, (x) => BigInt(x)) : Float32Array.from(v.dataSync() as Float32Array);
+    out.set(k, { dtype: v.dtype === 'int32' ? 'I64' : 'F32', shape: [...v.shape], data });
+  }
+  return out;
+}
+
+/** Runs training as `python -m open_clip_train.main` would with the same parameters. */
+export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {}): Promise<TrainRunResult> {
+  const sink = options.log ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const rank = options.rank ?? 0;
+  const worldSize = options.worldSize ?? 1;
+  if (worldSize !== 1) throw new Error('multi-process training is started by the distributed launcher (openclip launch / torchrun); runTraining drives one process');
+  const master = rank === 0;
+  if (!cfg.trainData && cfg.datasetType !== 'synthetic') throw new Error('--train-data is required (or --dataset-type synthetic with --train-num-samples)');
+
+  // run folder, as OpenCLIP: logs/<name>/{out.log, params.txt, checkpoints/, tensorboard/}
+  const logging = cfg.logs !== null && cfg.logs.toLowerCase() !== 'none';
+  const logDir = logging ? resolve(cfg.logs!, cfg.name) : null;
+  const ckptDir = logDir ? join(logDir, 'checkpoints') : null;
+  if (logDir && existsSync(join(logDir, 'out.log')) && cfg.resume !== 'latest') {
+    throw new Error(`Experiment already exists at ${logDir}: use --name to give a new experiment name, or --resume latest to continue it`);
+  }
+  const log = new RunLogger(master ? logDir : null, sink, cfg.debug);
+  if (logDir && master) {
+    mkdirSync(ckptDir!, { recursive: true });
+    writeParams(logDir, cfg);
+  }
+  const engine = await initEngine({ backend: options.backend });
+  log.info(`Running with a single process. Backend: ${engine.backend} (TensorFlow.js ${engine.tfjsVersion}, ${engine.threads} threads).`);
+
+  // model, transforms, tokenizer
+  const built = await createModelAndTransforms(cfg.model, {
+    pretrained: cfg.pretrained || null,
+    forceQuickGelu: cfg.forceQuickGelu,
+    forcePatchDropout: cfg.forcePatchDropout ?? undefined,
+    forceCustomText: cfg.forceCustomText,
+    forceImageSize: cfg.forceImageSize ? (cfg.forceImageSize.length === 1 ? cfg.forceImageSize[0] : [cfg.forceImageSize[0], cfg.forceImageSize[1]]) : undefined,
+    forceContextLength: cfg.forceContextLength ?? undefined,
+    imageMean: cfg.imageMean ? (cfg.imageMean.length === 1 ? [cfg.imageMean[0], cfg.imageMean[0], cfg.imageMean[0]] : (cfg.imageMean as [number, number, number])) : undefined,
+    imageStd: cfg.imageStd ? (cfg.imageStd.length === 1 ? [cfg.imageStd[0], cfg.imageStd[0], cfg.imageStd[0]] : (cfg.imageStd as [number, number, number])) : undefined,
+    imageInterpolation: (cfg.imageInterpolation ?? undefined) as 'bicubic' | 'bilinear' | 'random' | undefined,
+    imageResizeMode: (cfg.imageResizeMode ?? undefined) as 'shortest' | 'longest' | 'squash' | undefined,
+    augCfg: cfg.augCfg,
+    cacheDir: cfg.cacheDir ?? undefined,
+    seed: cfg.seed,
+  });
+  const model = built.model;
+  const teacherBuilt = cfg.distillModel
+    ? await createModelAndTransforms(cfg.distillModel, { pretrained: cfg.distillPretrained, cacheDir: cfg.cacheDir ?? undefined, seed: cfg.seed })
+    : null;
+  teacherBuilt?.model.eval();
+  const closeables: (() => void | Promise<void>)[] = [() => model.dispose(), () => teacherBuilt?.model.dispose()];
+  try {
+    if (cfg.lockImage) (model as unknown as { lockImageTower(g: number, bn: boolean): void }).lockImageTower(cfg.lockImageUnlockedGroups, cfg.lockImageFreezeBnStats);
+    if (cfg.lockText) (model as unknown as { lockTextTower(l: number, ln: boolean): void }).lockTextTower(cfg.lockTextUnlockedLayers, cfg.lockTextFreezeLayerNorm);
+    if (cfg.gradCheckpointing) log.info('--grad-checkpointing: TensorFlow.js keeps activations for the backward pass; the flag trades nothing here and is accepted for compatibility');
+    const contextLength = cfg.forceContextLength ?? model.config.text_cfg.context_length;
+    const tokenizer = getTokenizer(cfg.model, { contextLength, cacheDir: cfg.cacheDir ?? undefined });
+    log.info(`Model ${cfg.model}${built.checkpoint ? ` (weights: ${built.checkpoint})` : ' (random init)'}: ${model.numParams().toLocaleString('en-US')} parameters`);
+
+    // data
+    const imageSize = Array.isArray(built.preprocessCfg.image_size) ? built.preprocessCfg.image_size[0] : built.preprocessCfg.image_size;
+    const common = {
+      datasetType: cfg.datasetType as 'auto' | 'webdataset' | 'csv' | 'synthetic',
+      batchSize: cfg.batchSize,
+      workers: cfg.workers,
+      rank,
+      worldSize,
+      seed: cfg.seed,
+      csvSeparator: cfg.csvSeparator,
+      csvImgKey: cfg.csvImgKey,
+      csvCaptionKey: cfg.csvCaptionKey,
+      syntheticImageSize: Math.max(imageSize, 32),
+      tokenizer: { kind: 'tokenizer' as const, contextLength },
+      log: (m: string) => log.info(`data: ${m}`),
+    };
+    const train = await createDataLoader({
+      ...common,
+      data: cfg.trainData,
+      isTrain: true,
+      numSamples: cfg.trainNumSamples,
+      datasetResampled: cfg.datasetResampled,
+      upsamplingFactors: cfg.trainDataUpsamplingFactors,
+      transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: true, aug: cfg.augCfg },
+    });
+    closeables.push(() => train.close());
+    let val: DataLoader | null = null;
+    if (cfg.valData || (cfg.datasetType === 'synthetic' && cfg.valNumSamples)) {
+      val = await createDataLoader({ ...common, seed: cfg.seed + 1, data: cfg.valData, isTrain: false, numSamples: cfg.valNumSamples, transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: false } });
+      closeables.push(() => val!.close());
+    }
+    // zero-shot: --imagenet-val folder, or for synthetic training data a held-out synthetic set
+    let zeroShot: { loader: DataLoader; classnames: string[]; templates: Template[]; prefix: string } | null = null;
+    if (cfg.imagenetVal) {
+      const loader = await createDataLoader({ ...common, data: cfg.imagenetVal, datasetType: 'imagefolder', isTrain: false, tokenizer: null, transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: false } });
+      closeables.push(() => loader.close());
+      const z = zeroShotClasses(loader.classes ?? []);
+      log.info(`zero-shot evaluation on ${cfg.imagenetVal}: ${loader.numSamples} images, ${z.classnames.length} classes named as ${z.kind}`);
+      zeroShot = { loader, classnames: z.classnames, templates: z.templates, prefix: 'imagenet' };
+    } else if (cfg.datasetType === 'synthetic') {
+      const n = Math.max(SYNTHETIC_CLASSNAMES.length * 4, cfg.valNumSamples ?? 0);
+      const loader = await createDataLoader({ ...common, seed: cfg.seed + 1000, data: null, isTrain: false, numSamples: n, transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: false } });
+      closeables.push(() => loader.close());
+      zeroShot = { loader, classnames: [...SYNTHETIC_CLASSNAMES], templates: SYNTHETIC_TEMPLATES.map((t) => (c: string) => t.replace('{}', withArticle(c))), prefix: 'synthetic' };
+      log.info(`zero-shot evaluation on ${n} held-out synthetic images of ${SYNTHETIC_CLASSNAMES.length} classes (chance ${(100 / SYNTHETIC_CLASSNAMES.length).toFixed(1)}%)`);
+    }
+
+    // loss, optimizer, schedule
+    const loss = createLoss({ model: cfg.model, rank, worldSize, localLoss: cfg.localLoss, gatherWithGrad: cfg.gatherWithGrad, siglip: cfg.siglip, lossDistImpl: cfg.lossDistImpl as never, cocaCaptionLossWeight: cfg.cocaCaptionLossWeight, cocaContrastiveLossWeight: cfg.cocaContrastiveLossWeight, distillModel: cfg.distillModel, distillPretrained: cfg.distillPretrained });
+    closeables.push(() => loss.dispose());
+    const trainable = [...model.params.entries()].filter(([k, v]) => v.trainable && !model.frozen.has(k)).map(([k]) => k);
+    const groups = openclipParamGroups(new Map(trainable.map((k) => [k, { shape: model.params.get(k)!.shape }])), cfg.wd);
+    const optimizer = new AdamW(model.params, { lr: cfg.lr, betas: [cfg.beta1, cfg.beta2], eps: cfg.eps, groups });
+    const step = new TrainStep(model, loss, optimizer, { trainable, gradClipNorm: cfg.gradClipNorm, teacher: teacherBuilt?.model ?? null });
+    const stepsPerEpoch = Math.floor(train.numBatches / cfg.accumFreq);
+    if (stepsPerEpoch < 1) throw new Error(`--accum-freq ${cfg.accumFreq} is more than the ${train.numBatches} batches of an epoch`);
+    const totalSteps = stepsPerEpoch * cfg.epochs;
+    const schedule = cfg.skipScheduler
+      ? () => cfg.lr
+      : createLrScheduler({ lrScheduler: cfg.lrScheduler as 'cosine', lr: cfg.lr, warmup: cfg.warmup, totalSteps, cooldownSteps: cfg.epochsCooldown !== null ? stepsPerEpoch * cfg.epochsCooldown : null, lrCooldownPower: cfg.lrCooldownPower, lrCooldownEnd: cfg.lrCooldownEnd });
+
+    // resume
+    let startEpoch = 0;
+    let globalStep = 0;
+    let samplesSeen = 0;
+    let dataResume: DataPosition | null = null;
+    const history: { losses: [number, number][]; evals: [number, Metrics][] } = { losses: [], evals: [] };
+    if (cfg.resume) {
+      const path = cfg.resume === 'latest' ? (ckptDir ? findLatestCheckpoint(ckptDir) : null) : cfg.resume;
+      if (!path) {
+        log.info(`--resume latest: no checkpoint in ${ckptDir ?? '(logging disabled)'}; starting from scratch`);
+      } else {
+        const ck = loadCheckpoint(path);
+        model.loadStateDict(ck.model as Map<string, RawTensor>, { strict: true, source: ck.modelPath } as never);
+        optimizer.loadStateTensors(ck.state, ck.statePath);
+        startEpoch = ck.meta.epoch;
+        globalStep = ck.meta.step;
+        samplesSeen = ck.meta.samplesSeen;
+        const saved = ck.meta.data as { position?: DataPosition | null };
+        dataResume = saved.position ?? null;
+        const h = ck.meta.extra?.history as typeof history | undefined;
+        if (h) {
+          history.losses = h.losses;
+          history.evals = h.evals;
+        }
+        log.info(`=> resuming checkpoint '${path}' (epoch ${startEpoch}, step ${globalStep})`);
+      }
+    }
+
+    const tb = master && logDir && cfg.reportTo.split(',').map((s) => s.trim()).includes('tensorboard') ? new TensorBoardWriter(join(logDir, 'tensorboard')) : null;
+    if (tb) closeables.push(() => tb.close());
+    const checkpoints: string[] = [];
+    const epochs: EpochRecord[] = [];
+    let lastMetrics: Metrics = {};
+    const showBar = options.progress ?? Boolean(process.stderr.isTTY);
+    const rng = new Rng(cfg.seed + rank);
+    void rng;
+
+    const evaluateAll = async (completed: number): Promise<Metrics> => {
+      const m: Metrics = {};
+      const last = completed === cfg.epochs;
+      if (val && (completed % cfg.valFrequency === 0 || last)) Object.assign(m, await evaluateRetrieval(model, val, completed));
+      if (zeroShot && (completed % cfg.zeroshotFrequency === 0 || last)) {
+        Object.assign(m, await evaluateZeroShot(model, tokenizer, zeroShot.loader, zeroShot.classnames, zeroShot.templates, zeroShot.prefix));
+      }
+      return m;
+    };
+
+    if (startEpoch === 0 && globalStep === 0 && zeroShot && master) {
+      const m = await evaluateZeroShot(model, tokenizer, zeroShot.loader, zeroShot.classnames, zeroShot.templates, zeroShot.prefix);
+      log.info(`Eval Epoch: 0 ${Object.entries(m).map(([k, v]) => `${k}: ${v.toFixed(4)}`).join('\t')}`);
+      history.evals.push([0, m]);
+    }
+
+    let stopped = false;
+    for (let epoch = startEpoch; epoch < cfg.epochs && !stopped; epoch++) {
+      log.info(`Start epoch ${epoch}`);
+      model.train();
+      const bar = master ? new Progress(showBar, `epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch) : null;
+      const samplesPerEpoch = train.numSamples;
+      let accum: MicroBatch[] = [];
+      let stepInEpoch = dataResume ? Math.floor(dataResume.batch / cfg.accumFreq) : 0;
+      let lossSum = 0;
+      let lossCount = 0;
+      let dataTime = 0;
+      let batchTime = 0;
+      let tEnd = performance.now();
+      let epochSamples = 0;
+      const epochStart = performance.now();
+      const resumeHere = dataResume && dataResume.epoch === epoch ? dataResume : null;
+      dataResume = null;
+      for await (const b of train.epoch(epoch, { resume: resumeHere })) {
+        dataTime += performance.now() - tEnd;
+        accum.push(toTensors(b));
+        if (accum.length < cfg.accumFreq) {
+          tEnd = performance.now();
+          continue;
+        }
+        const lr = schedule(globalStep);
+        const t0 = performance.now();
+        let r;
+        try {
+          r = step.run(accum, lr);
+        } finally {
+          for (const mb of accum) tf.dispose([mb.images, mb.tokens]);
+        }
+        const bs = accum.reduce((a, mb) => a + mb.images.shape[0], 0) * worldSize;
+        accum = [];
+        globalStep++;
+        stepInEpoch++;
+        samplesSeen += bs;
+        epochSamples += bs;
+        lossSum += r.total;
+        lossCount++;
+        history.losses.push([globalStep, r.total]);
+        const now = performance.now();
+        batchTime += now - t0 + (t0 - tEnd > 0 ? 0 : 0);
+        tEnd = now;
+        const sps = bs / ((now - t0) / 1000);
+        const lossText = Object.entries(r.losses).map(([k, v]) => `${k[0].toUpperCase()}${k.slice(1)}: ${v.toFixed(5)}`).join(' ');
+        bar?.update(stepInEpoch, { loss: r.total, lr, scale: r.logitScale, sps });
+        const logNow = stepInEpoch % cfg.logEveryNSteps === 0 || stepInEpoch === stepsPerEpoch;
+        if (logNow && master) {
+          const done = stepInEpoch * cfg.accumFreq * cfg.batchSize * worldSize;
+          const line =
+            `Train Epoch: ${epoch} [${String(done).padStart(String(samplesPerEpoch).length)}/${samplesPerEpoch} (${((100 * stepInEpoch) / stepsPerEpoch).toFixed(0)}%)] ` +
+            `Data (t): ${fmtSeconds(dataTime / 1000 / lossCount)} Batch (t): ${fmtSeconds(batchTime / 1000 / lossCount)}, ${sps.toPrecision(6)}/s, ${(sps / worldSize).toPrecision(6)}/s/rank ` +
+            `LR: ${lr.toFixed(6)} Logit Scale: ${r.logitScale.toFixed(3)} ${lossText} Loss: ${r.total.toFixed(5)} (${(lossSum / lossCount).toFixed(5)})` +
+            (r.gradNorm !== null ? ` Grad norm: ${r.gradNorm.toFixed(4)}` : '');
+          if (showBar) log.fileOnly(line);
+          else log.info(line);
+          tb?.addScalars({ 'train/loss': r.total, ...Object.fromEntries(Object.entries(r.losses).map(([k, v]) => [`train/${k}`, v])), 'train/scale': r.logitScale, 'train/lr': lr, 'train/samples_per_second': sps, 'train/data_time': dataTime / 1000 / lossCount, 'train/batch_time': batchTime / 1000 / lossCount }, globalStep);
+        }
+        if (options.maxSteps !== undefined && globalStep >= options.maxSteps) {
+          stopped = true;
+          break;
+        }
+      }
+      for (const mb of accum) tf.dispose([mb.images, mb.tokens]);
+      bar?.stop();
+      if (stopped) break;
+      const completed = epoch + 1;
+      const metrics = master ? await evaluateAll(completed) : {};
+      lastMetrics = metrics;
+      const epochSeconds = (performance.now() - epochStart) / 1000;
+      const record: EpochRecord = { epoch: completed, steps: stepInEpoch, meanLoss: lossCount ? lossSum / lossCount : NaN, samplesPerSecond: epochSamples / epochSeconds, metrics };
+      epochs.push(record);
+      if (Object.keys(metrics).length) {
+        history.evals.push([completed, metrics]);
+        log.info(`Eval Epoch: ${completed} ${Object.entries(metrics).map(([k, v]) => `${k}: ${Number.isInteger(v) ? v : v.toFixed(4)}`).join('\t')}`);
+        if (ckptDir) appendFileSync(join(ckptDir, 'results.jsonl'), JSON.stringify(metrics) + '\n');
+        tb?.addScalars(Object.fromEntries(Object.entries(metrics).map(([k, v]) => [`val/${k}`, v])), completed);
+      }
+      // checkpoints (rank 0 only), as OpenCLIP: every --save-frequency epochs and at the end
+      if (master && ckptDir) {
+        const { tensors: optState, hyper } = optimizer.stateTensors();
+        const meta = {
+          epoch: completed,
+          step: globalStep,
+          samplesSeen,
+          name: cfg.name,
+          modelConfig: modelConfigToJson(model.config),
+          trainConfig: cfg,
+          rng: {},
+          data: { position: null, epoch: completed },
+          extra: { optimizer: hyper, history },
+        };
+        const modelTensors = snapshotModel(model);
+        if (completed === cfg.epochs || (cfg.saveFrequency > 0 && completed % cfg.saveFrequency === 0)) {
+          saveCheckpoint(ckptDir, `epoch_${completed}`, modelTensors, optState, meta);
+          checkpoints.push(join(ckptDir, `epoch_${completed}.safetensors`));
+          log.info(`Saved checkpoint ${join(ckptDir, `epoch_${completed}.safetensors`)}`);
+          if (cfg.deletePreviousCheckpoint && completed > 1) deleteCheckpoint(ckptDir, `epoch_${completed - 1}`);
+        }
+        if (cfg.saveMostRecent) saveCheckpoint(ckptDir, 'epoch_latest', modelTensors, optState, meta);
+      }
+      if (master && logDir) {
+        const evalKeys = [...new Set(history.evals.flatMap(([, m]) => Object.keys(m)))].filter((k) => /top1|top5|R@1$|R@5$|R@10$/.test(k));
+        const panels: Panel[] = [
+          { title: 'training loss', xLabel: 'step', series: [{ name: 'loss', points: history.losses }] },
+          { title: 'evaluation', xLabel: 'epoch', series: evalKeys.map((k) => ({ name: k, points: history.evals.filter(([, m]) => k in m).map(([e, m]) => [e, m[k]] as [number, number]) })) },
+        ];
+        await writePlot(join(logDir, 'curves'), cfg.name, panels);
+      }
+    }
+    return { name: cfg.name, logDir, checkpoints, epochs, metrics: lastMetrics, steps: globalStep, losses: history.losses };
+  } finally {
+    for (const c of closeables.reverse()) await c();
+  }
+}

@@ -47,11 +47,10 @@ export function adamwUpdate(
   const negStepSize = f(-(h.lr / biasCorrection1));
   const eps = f(h.eps);
   const scale = f(h.gradScale);
-  const scaled = scale !== 1;
-  const decayed = decay !== 1;
+  // (Multiplying by a scale or decay of exactly 1 is exact, so no branch is needed for them.)
   for (let i = 0; i < param.length; i++) {
-    const g = scaled ? f(grad[i] * scale) : grad[i];
-    const p = decayed ? f(param[i] * decay) : param[i];
+    const g = f(grad[i] * scale);
+    const p = f(param[i] * decay);
     const m = f(f(expAvg[i] * b1) + f(g * oneMinusB1));
     const v = f(f(expAvgSq[i] * b2) + f(f(g * g) * oneMinusB2));
     expAvg[i] = m;

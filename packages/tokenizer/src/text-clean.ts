@@ -1,4 +1,5 @@
 /** OpenCLIP's caption cleaning (`basic_clean`, `whitespace_clean`, `canonicalize_text`, `get_clean_fn`) with Python string semantics. */
+import { ftfyFixText } from './ftfy-fixes.js';
 import { htmlUnescape } from './html-unescape.js';
 
 /** The characters for which Python's `str.isspace()` is true (Unicode 14): what `str.split()` splits on. */
@@ -23,11 +24,11 @@ export function whitespaceClean(s: string): string {
 }
 
 /**
- * `basic_clean`: ftfy's `fix_text` (the identity on the strings OpenCLIP's reference was made
- * with; not reproduced here), then HTML unescaped twice, then stripped.
+ * `basic_clean`: ftfy's `fix_text` (its character-level fixes, see ftfy-fixes.ts), then HTML
+ * unescaped twice, then stripped.
  */
 export function basicClean(s: string): string {
-  return pyStrip(htmlUnescape(htmlUnescape(s)));
+  return pyStrip(htmlUnescape(htmlUnescape(ftfyFixText(s))));
 }
 
 /** `canonicalize_text`: '_' → ' ', ASCII punctuation removed, lower-cased, whitespace collapsed. */

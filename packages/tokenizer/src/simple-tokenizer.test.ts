@@ -203,3 +203,14 @@ test('encode ids match a Python SimpleTokenizer re-implementation (regex module;
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the ASCII scanner finds exactly the regex pieces on 20,000 random ASCII strings', () => {
+  const alphabet = ['a', 'B', 'z', '0', '7', ' ', '\t', '\n', '\x0b', '\x1c', '\x00', '\x7f', "'", "'s", "'S", "'re", "'Ll", "'d", "'x", '!', '<', '>', '_', '-', '.', '<start_of_text>', '<END_of_TEXT>', '<start_of_tex', '<end_of_text', '|'];
+  const rng = new Rng(21);
+  for (let i = 0; i < 20000; i++) {
+    let s = '';
+    const n = rng.randint(10);
+    for (let j = 0; j < n; j++) s += alphabet[rng.randint(alphabet.length)];
+    assert.deepEqual(tok.asciiPieces(s), tok.piecesOfCleaned(s), JSON.stringify(s));
+  }
+});

@@ -39,6 +39,72 @@ function matchable(cleaned: string): string {
   return cleaned.includes('\u0345') ? cleaned.replaceAll('\u0345', ' ') : cleaned;
 }
 
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
+/** 0 = whitespace (\t-\r, space), 1 = letter, 2 = digit, 3 = other; for ASCII codes. */
+const ASCII_CLASS = (() => {
+  const t = new Uint8Array(128).fill(3);
+  for (let c = 0x09; c <= 0x0d; c++) t[c] = 0;
+  t[0x20] = 0;
+  for (let c = 0x41; c <= 0x5a; c++) t[c] = t[c + 0x20] = 1;
+  for (let c = 0x30; c <= 0x39; c++) t[c] = 2;
+  return t;
+})();
+
+const CONTRACTIONS = ['s', 't', 're', 've', 'm', 'll', 'd'];
+const SPECIAL_LITERALS = ['<start_of_text>', '<end_of_text>'];
+
+/** Case-insensitive (ASCII) match of `lit` at `pos`. */
+function matchesAt(text: string, pos: number, lit: string): boolean {
+  if (pos + lit.length > text.length) return false;
+  for (let k = 0; k < lit.length; k++) {
+    let c = text.charCodeAt(pos + k);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c !== lit.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/**
+ * Walk the pieces OpenCLIP's pattern finds in pure-ASCII text, in the regex's alternation order:
+ * special literals, contractions, letter runs, single digits, runs of other symbols; whitespace
+ * separates. `emit(start, end)` returns false to stop early.
+ */
+function scanAscii(text: string, emit: (start: number, end: number) => boolean): void {
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    const cls = ASCII_CLASS[c];
+    if (cls === 0) {
+      i++;
+      continue;
+    }
+    let end = -1;
+    if (c === 0x3c) {
+      for (const lit of SPECIAL_LITERALS) if (matchesAt(text, i, lit)) { end = i + lit.length; break; }
+    } else if (c === 0x27) {
+      for (const tail of CONTRACTIONS) if (matchesAt(text, i + 1, tail)) { end = i + 1 + tail.length; break; }
+    }
+    if (end < 0) {
+      if (cls === 1) {
+        end = i + 1;
+        while (end < n && ASCII_CLASS[text.charCodeAt(end)] === 1) end++;
+      } else if (cls === 2) {
+        end = i + 1;
+      } else {
+        end = i + 1;
+        while (end < n && ASCII_CLASS[text.charCodeAt(end)] === 3) end++;
+      }
+    }
+    if (!emit(i, end)) return;
+    i = end;
+  }
+}
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 }
@@ -67,6 +133,7 @@ export class SimpleTokenizer implements TextTokenizer {
   private readonly pattern: RegExp;
   private readonly specialIds: Map<string, number>;
   private readonly cache = new Map<string, number[]>();
+  private readonly asciiScan: boolean;
 
   constructor(options: SimpleTokenizerOptions = {}) {
     if (options.reductionMask) {
@@ -86,6 +153,8 @@ export class SimpleTokenizer implements TextTokenizer {
     this.specialIds = new Map(this.vocab.specialTokens.map((t) => [t, this.vocab.encoder.get(t)!]));
     const specials = this.vocab.specialTokens.map(escapeRegExp).join('|');
     this.pattern = new RegExp(`${specials}|${BODY_PATTERN}`, 'giu');
+    // The ASCII scanner knows only OpenCLIP's two special tokens.
+    this.asciiScan = this.vocab.specialTokens.length === 2;
   }
 
   /** The regex pieces of already-cleaned text (`regex.findall(self.pat, text)`). */
@@ -125,6 +194,7 @@ export class SimpleTokenizer implements TextTokenizer {
 
   /** Ids of cleaned text, stopping once at least `limit` ids are collected. */
   private encodeCleaned(text: string, limit: number): number[] {
+    if (this.asciiScan && isAscii(text)) return this.encodeAscii(text, limit);
     const cleaned = matchable(text);
     const out: number[] = [];
     const re = this.pattern;
@@ -135,6 +205,26 @@ export class SimpleTokenizer implements TextTokenizer {
       for (let i = 0; i < ids.length; i++) out.push(ids[i]);
     }
     re.lastIndex = 0;
+    return out;
+  }
+
+  /** The pieces of pure-ASCII text by a hand-written scanner equivalent to the pattern (faster than the regex). */
+  asciiPieces(text: string): string[] {
+    const out: string[] = [];
+    scanAscii(text, (a, b) => {
+      out.push(text.slice(a, b));
+      return true;
+    });
+    return out;
+  }
+
+  private encodeAscii(text: string, limit: number): number[] {
+    const out: number[] = [];
+    scanAscii(text, (a, b) => {
+      const ids = this.pieceIds(text.slice(a, b));
+      for (let i = 0; i < ids.length; i++) out.push(ids[i]);
+      return out.length < limit;
+    });
     return out;
   }
 

@@ -13,13 +13,41 @@ const ASCII_PUNCTUATION = /[!-/:-@[-`{-~]/g;
 export type CleanMode = 'lower' | 'whitespace' | 'canonicalize';
 export const CLEAN_MODES: readonly CleanMode[] = ['lower', 'whitespace', 'canonicalize'];
 
+/** Whether a char code is Python whitespace (`str.isspace()`). */
+function isPyWhitespace(c: number): boolean {
+  if (c < 0x80) return c === 0x20 || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f);
+  return (
+    c === 0x85 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000
+  );
+}
+
 /** Python `s.strip()` with no argument. */
 export function pyStrip(s: string): string {
+  if (s.length === 0 || (!isPyWhitespace(s.charCodeAt(0)) && !isPyWhitespace(s.charCodeAt(s.length - 1)))) return s;
   return s.replace(EDGE_WHITESPACE, '');
+}
+
+/** True when `s` is already whitespace-clean: no edge whitespace, only single ' ' separators. */
+function isWhitespaceClean(s: string): boolean {
+  let prevSpace = true;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x20) {
+      if (prevSpace) return false;
+      prevSpace = true;
+    } else if (isPyWhitespace(c)) {
+      return false;
+    } else {
+      prevSpace = false;
+    }
+  }
+  return !prevSpace || s.length === 0;
 }
 
 /** Python `" ".join(s.split())`: collapse Unicode whitespace runs to one space and trim. */
 export function whitespaceClean(s: string): string {
+  if (isWhitespaceClean(s)) return s;
   return pyStrip(s).replace(WHITESPACE_RUNS, ' ');
 }
 

@@ -46,8 +46,20 @@ function stripPrefix(key: string): string {
   return key.startsWith('module.') ? key.slice('module.'.length) : key;
 }
 
+let f16Table: Float32Array | undefined;
+
+/** IEEE half bits -> float32 through a 64K-entry table (exact; far faster than per-element arithmetic). */
+export function halfToFloat32(bits: Uint16Array): Float32Array {
+  if (!f16Table) f16Table = toFloat32({ dtype: 'F16', shape: [65536], data: Uint16Array.from({ length: 65536 }, (_, i) => i) });
+  const out = new Float32Array(bits.length);
+  const table = f16Table;
+  for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]];
+  return out;
+}
+
 function upcastTensor(t: RawTensor): RawTensor {
-  if (t.dtype === 'F16' || t.dtype === 'BF16') return { dtype: 'F32', shape: t.shape, data: toFloat32(t) };
+  if (t.dtype === 'F16') return { dtype: 'F32', shape: t.shape, data: halfToFloat32(t.data as Uint16Array) };
+  if (t.dtype === 'BF16') return { dtype: 'F32', shape: t.shape, data: toFloat32(t) };
   return t;
 }
 

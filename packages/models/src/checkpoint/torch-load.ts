@@ -134,13 +134,25 @@ export function gatherStrided(storage: { bytes: Uint8Array; numel: number; key: 
   return out;
 }
 
+function isContiguous(size: number[], stride: number[]): boolean {
+  let expected = 1;
+  for (let d = size.length - 1; d >= 0; d--) {
+    if (size[d] !== 1 && stride[d] !== expected) return false;
+    expected *= size[d];
+  }
+  return size.length === stride.length;
+}
+
 function rebuildTensor(storage: unknown, offsetV: unknown, sizeV: unknown, strideV: unknown): RawTensor {
   const s = storage as Storage;
   if (!s || typeof s !== 'object' || !('bytes' in s) || !('dtype' in s)) throw new Error('first argument is not a storage');
   const offset = asInt(offsetV, 'storage_offset');
   const size = asIntTuple(sizeV, 'size');
   const stride = asIntTuple(strideV, 'stride');
-  const bytes = gatherStrided(s, DTYPE_SIZES[s.dtype], offset, size, stride);
+  const numel = size.reduce((a, b) => a * b, 1);
+  // A contiguous view of a whole storage (the usual state-dict case) uses the storage bytes as they are.
+  const whole = offset === 0 && numel === s.numel && s.bytes.byteLength === numel * DTYPE_SIZES[s.dtype] && isContiguous(size, stride) && s.bytes.byteOffset % 8 === 0;
+  const bytes = whole ? s.bytes : gatherStrided(s, DTYPE_SIZES[s.dtype], offset, size, stride);
   return { dtype: s.dtype, shape: size, data: typedView(s.dtype, bytes) };
 }
 

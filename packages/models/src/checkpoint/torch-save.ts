@@ -184,6 +184,11 @@ interface ZipItem {
 
 /** Builds a stored (uncompressed) zip with 64-byte-aligned entry data, as torch writes; `zip64` forces ZIP64 records. */
 export function buildZip(items: ZipItem[], options: { zip64?: boolean } = {}): Uint8Array {
+  return Buffer.concat(buildZipChunks(items, options));
+}
+
+/** The zip as a list of chunks (entry data is not copied). */
+export function buildZipChunks(items: ZipItem[], options: { zip64?: boolean } = {}): Uint8Array[] {
   const chunks: Uint8Array[] = [];
   const central: Uint8Array[] = [];
   let offset = 0;
@@ -263,14 +268,7 @@ export function buildZip(items: ZipItem[], options: { zip64?: boolean } = {}): U
   eocd.writeUInt16LE(z64 ? 0xffff : items.length, 10);
   eocd.writeUInt32LE(z64 ? 0xffffffff : cdSize, 12);
   eocd.writeUInt32LE(z64 ? 0xffffffff : cdOffset, 16);
-  const all = [...chunks, ...central, ...tail, eocd];
-  const out = new Uint8Array(all.reduce((a, b) => a + b.length, 0));
-  let p = 0;
-  for (const c of all) {
-    out.set(c, p);
-    p += c.length;
-  }
-  return out;
+  return [...chunks, ...central, ...tail, eocd];
 }
 
 /** The legacy (`_use_new_zipfile_serialization=False`) stream: header pickles, the object, the keys, then each storage. */
@@ -300,18 +298,22 @@ function serializeLegacy(value: unknown): Uint8Array {
  */
 export function serializeTorchCheckpoint(value: unknown, options: { zip64?: boolean; prefix?: string; legacy?: boolean } = {}): Uint8Array {
   if (options.legacy) return serializeLegacy(value);
+  return Buffer.concat(torchZipChunks(value, options));
+}
+
+function torchZipChunks(value: unknown, options: { zip64?: boolean; prefix?: string }): Uint8Array[] {
   const w = new PickleWriter();
   const pkl = w.finish(value);
   const prefix = options.prefix ?? 'archive';
   const items: ZipItem[] = [{ name: `${prefix}/data.pkl`, data: pkl }, { name: `${prefix}/byteorder`, data: Buffer.from('little') }];
   for (const [key, s] of w.storages) items.push({ name: `${prefix}/data/${key}`, data: new Uint8Array(s.data.buffer, s.data.byteOffset, s.data.byteLength) });
   items.push({ name: `${prefix}/version`, data: Buffer.from('3\n') });
-  return buildZip(items, options);
+  return buildZipChunks(items, options);
 }
 
 /** Writes a state dict (an OrderedDict of tensors) as `torch.save` would, atomically. */
 export function saveTorchStateDict(path: string, stateDict: Map<string, RawTensor>): void {
   const d = new PyDict('collections.OrderedDict');
   for (const [k, v] of stateDict) d.set(k, v);
-  writeFileAtomic(path, [serializeTorchCheckpoint(d)]);
+  writeFileAtomic(path, torchZipChunks(d, {}));
 }

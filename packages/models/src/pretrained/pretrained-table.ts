@@ -150,11 +150,11 @@ export const PRETRAINED_TABLE: Record<string, Record<string, PretrainedEntry>> =
     laion2b_s39b_b160k: pcfg('laion/CLIP-ViT-bigG-14-laion2B-39B-b160k/'),
     metaclip_fullcc: pcfg('timm/vit_gigantic_patch14_clip_224.metaclip_2pt5b/', QG),
   },
-  // MetaCLIP 2 (worldwide): native towers with a multilingual HF tokenizer.
+  // MetaCLIP 2 (worldwide): native towers with a multilingual HF tokenizer (XLM-V for H and bigG, mT5 for L).
   'ViT-H-14-worldwide': { metaclip2_worldwide: pcfg('timm/vit_huge_patch14_clip_224.metaclip2_worldwide/', QG) },
-  'ViT-H-14-worldwide-378': { metaclip2_worldwide: pcfg('timm/vit_huge_patch14_clip_378.metaclip2_worldwide/', QG) },
-  'ViT-bigG-14-worldwide': { metaclip2_worldwide: pcfg('timm/vit_gigantic_patch14_clip_224.metaclip2_worldwide/') },
-  'ViT-bigG-14-worldwide-378': { metaclip2_worldwide: pcfg('timm/vit_gigantic_patch14_clip_378.metaclip2_worldwide/') },
+  'ViT-H-14-worldwide-378': { metaclip2_worldwide: pcfg('timm/vit_huge_patch14_clip_378.metaclip2_worldwide/') },
+  'ViT-L-14-worldwide': { metaclip2_worldwide: pcfg('timm/vit_large_patch14_clip_224.metaclip2_worldwide/', QG) },
+  'ViT-bigG-14-worldwide': { metaclip2_worldwide: pcfg('timm/vit_gigantic_patch14_clip_378.metaclip2_worldwide/') },
 
   'roberta-ViT-B-32': { laion2b_s12b_b32k: pcfg('laion/CLIP-ViT-B-32-roberta-base-laion2B-s12B-b32k/') },
   'xlm-roberta-base-ViT-B-32': { laion5b_s13b_b90k: pcfg('laion/CLIP-ViT-B-32-xlm-roberta-base-laion5B-s13B-b90k/') },
@@ -288,6 +288,6 @@ export function architectureOf(model: string): { architecture: Architecture; nee
     return { architecture: 'timm', needs: 'timm vision tower' };
   }
   if (/CLIPA/.test(model)) return { architecture: 'native+hf-tokenizer', needs: 'Hugging Face tokenizer (bert-base-uncased)' };
-  if (/-worldwide/.test(model)) return { architecture: 'native+hf-tokenizer', needs: 'Hugging Face multilingual tokenizer (facebook/xlm-v-base)' };
+  if (/-worldwide/.test(model)) return { architecture: 'native+hf-tokenizer', needs: `Hugging Face multilingual tokenizer (${/^ViT-L-/.test(model) ? 'google/mt5-base' : 'facebook/xlm-v-base'})` };
   return { architecture: 'native' };
 }

@@ -96,7 +96,7 @@ export interface PretrainedInfo {
   hf_filename?: string;
   quick_gelu: boolean;
   architecture: Architecture;
-  /** True when the model is a built-in config whose towers and tokenizer this port implements. */
+  /** True when the model is a built-in config whose towers this port implements (no timm / HF transformers tower). */
   runnable: boolean;
   /** Why it is not runnable, when it is not. */
   needs?: string;
@@ -119,11 +119,13 @@ export function listPretrainedInfo(options: { model?: string } = {}): Pretrained
     let r = runnableCache.get(model);
     if (!r) {
       const a = architectureOf(model);
-      const has = a.architecture === 'native' && builtinHas(model);
+      // Native towers run here; an HF tokenizer (CLIPA, MetaCLIP 2) is handled by @openclip/tokenizer.
+      const nativeTowers = a.architecture === 'native' || a.architecture === 'native+hf-tokenizer';
+      const has = nativeTowers && builtinHas(model);
       r = {
         architecture: a.architecture,
         runnable: has,
-        needs: a.architecture !== 'native' ? a.needs : has ? undefined : `model config '${model}' is not among the built-in configs`,
+        needs: !nativeTowers ? a.needs : has ? undefined : `model config '${model}' is not among the built-in configs`,
       };
       runnableCache.set(model, r);
     }

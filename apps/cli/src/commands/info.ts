@@ -5,7 +5,7 @@ export interface InfoResult {
   backend: string;
   selectedBy: string;
   backends: BackendStatus[];
-  /** Acceleration tier on the chosen backend ('openblas' native addon, or 'none'). */
+  /** Acceleration tier on the chosen backend ('openblas' native addon, 'js', or 'none'). */
   accel: AccelInfo;
   tfjsVersion: string;
   threads: number;

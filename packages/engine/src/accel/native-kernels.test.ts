@@ -9,7 +9,7 @@ import * as ops from '../ops.js';
 import { adamwStep } from '../adamw.js';
 import { loadNative } from './native.js';
 
-// Every overridden kernel (all matmul transpose/batch/broadcast cases, fused bias + activations,
+// Every overridden kernel of the js and openblas tiers (all matmul transpose/batch/broadcast cases, fused bias + activations,
 // transposes, sums, exp/erf, unstack, layer norm / GELU with gradients) against the cpu backend.
 type Case = { name: string; inputs: { shape: number[]; dtype?: 'float32' | 'int32' }[]; fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[] };
 
@@ -100,8 +100,8 @@ function run(c: Case, seed: number): Float32Array[] | Int32Array[] {
 
 const native = loadNative(1);
 
-test('native kernels on wasm+openblas match the cpu backend, without leaks', async (t) => {
-  if (!native.blas) {
+for (const tier of ['js', 'openblas']) test(`kernels of the ${tier} tier match the cpu backend, without leaks`, async (t) => {
+  if (tier === 'openblas' && !native.blas) {
     t.skip(`openblas tier unavailable: ${native.detail}`);
     return;
   }
@@ -109,8 +109,8 @@ test('native kernels on wasm+openblas match the cpu backend, without leaks', asy
   for (const [i, c] of CASES.entries()) {
     await initEngine({ backend: 'cpu', accel: 'none' });
     const want = run(c, 100 + i);
-    const info = await initEngine({ backend: 'wasm', accel: 'openblas' });
-    assert.equal(info.accel.tier, 'openblas');
+    const info = await initEngine({ backend: 'wasm', accel: tier });
+    assert.equal(info.accel.tier, tier);
     const before = tf.memory().numTensors;
     const got = run(c, 100 + i);
     assert.equal(tf.memory().numTensors, before, `${c.name}: leaked tensors`);
@@ -147,7 +147,7 @@ test('adamwStep matches an independent AdamW computation on every backend', asyn
       p[i] -= (hyper.lr * mh) / (Math.sqrt(vh) + hyper.eps);
     }
   });
-  const tiers: [string, string][] = [['cpu', 'none'], ['wasm', 'none']];
+  const tiers: [string, string][] = [['cpu', 'none'], ['wasm', 'none'], ['wasm', 'js']];
   if (native.blas) tiers.push(['wasm', 'openblas']);
   for (const [backend, accel] of tiers) {
     await initEngine({ backend, accel });
@@ -181,11 +181,11 @@ test('without the addon the engine falls back and says why; requiring openblas t
   });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
-  assert.equal(out.tier, 'none');
-  assert.match(out.detail, /OPENCLIP_NATIVE=0/);
+  assert.equal(out.tier, 'js');
+  assert.match(out.detail, /native tier unavailable: disabled by OPENCLIP_NATIVE=0/);
   assert.match(out.err, /acceleration tier 'openblas' is not available: disabled by OPENCLIP_NATIVE=0/);
 });
 
 test('OPENCLIP_ACCEL with an unknown tier is a clear error', async () => {
-  await assert.rejects(initEngine({ accel: 'gpu' }), /accel option: unknown acceleration tier 'gpu' \(choose one of: auto, openblas, none\)/);
+  await assert.rejects(initEngine({ accel: 'gpu' }), /accel option: unknown acceleration tier 'gpu' \(choose one of: auto, openblas, js, none\)/);
 });

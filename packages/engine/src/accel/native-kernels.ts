@@ -1,13 +1,14 @@
 /**
  * The accelerated tier: TensorFlow.js wasm kernels replaced by native ones working in place on
  * the wasm heap — matrix products through OpenBLAS sgemm (all transpose and batch-broadcast
- * cases of BatchMatMul and _FusedMatMul), Transpose, Sum, Exp, Erf — plus alias Identity and
- * row-copy Unpack in JS. Anything unsupported (dtype, two-sided batch broadcast) falls back to
+ * cases of BatchMatMul and _FusedMatMul), Transpose, Sum, Exp, Erf — plus the JS Identity,
+ * Unpack and GatherV2 of js-kernels.ts. Anything unsupported (dtype, two-sided batch broadcast) falls back to
  * the backend's own kernel, so results match tfjs everywhere.
  */
 import { tf } from '../tf.js';
 import type { NativeAddon } from './native.js';
 import { applyActivation } from './complete-kernels.js';
+import { gatherKernel, identityKernel, unpackKernel } from './js-kernels.js';
 import {
   type KernelBackend,
   type TensorInfo,
@@ -110,55 +111,16 @@ export function installNativeKernels(addon: NativeAddon): void {
     return out;
   };
 
-  const identity = (args: KernelArgs) => {
-    const { inputs: { x }, backend } = args;
-    if (x.dtype === 'string') return orig('Identity').kernelFunc(args as any);
-    backend.incRef(x.dataId);
-    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-  };
-
-  const unpack = (args: KernelArgs) => {
-    const { inputs: { value }, backend, attrs } = args;
-    if (value.dtype === 'string') return orig('Unpack').kernelFunc(args as any);
-    const axis = tf.util.parseAxisParam(attrs.axis as number, value.shape)[0];
-    const n = value.shape[axis];
-    const outShape = value.shape.filter((_, i) => i !== axis);
-    const outer = sizeOf(value.shape.slice(0, axis)), inner = sizeOf(value.shape.slice(axis + 1));
-    const outs = Array.from({ length: n }, () => makeOutput(backend, outShape, value.dtype));
-    const src = view(backend, value);
-    outs.forEach((o, i) => {
-      const dst = view(backend, o);
-      for (let r = 0; r < outer; r++) dst.set(src.subarray((r * n + i) * inner, (r * n + i + 1) * inner), r * inner);
-    });
-    return outs;
-  };
-
-  // Row gather along axis 0 (token embeddings, pooling): row copies instead of wasm's per-element loop.
-  const gather = (args: KernelArgs) => {
-    const { inputs: { x, indices }, backend, attrs } = args;
-    const axis = tf.util.parseAxisParam(attrs.axis as number, x.shape)[0];
-    if (axis !== 0 || (attrs.batchDims as number ?? 0) !== 0 || x.dtype === 'string' || indices.dtype !== 'int32') {
-      return orig('GatherV2').kernelFunc(args as any);
-    }
-    const rows = x.shape[0], row = sizeOf(x.shape.slice(1)), n = sizeOf(indices.shape);
-    const idx = view(backend, indices);
-    for (let i = 0; i < n; i++) if (idx[i] < 0 || idx[i] >= rows) return orig('GatherV2').kernelFunc(args as any);
-    const out = makeOutput(backend, [...indices.shape, ...x.shape.slice(1)], x.dtype);
-    const src = view(backend, x), dst = view(backend, out), ids = view(backend, indices);
-    for (let i = 0; i < n; i++) dst.set(src.subarray(ids[i] * row, (ids[i] + 1) * row), i * row);
-    return out;
-  };
-
   const kernels: Record<string, (args: KernelArgs) => unknown> = {
-    GatherV2: gather,
+    GatherV2: gatherKernel(() => orig('GatherV2')),
     BatchMatMul: batchMatMul,
     _FusedMatMul: fusedMatMul,
     Transpose: transpose,
     Sum: sum,
     Exp: unary('Exp', (x, y) => addon.exp(x, y)),
     Erf: unary('Erf', (x, y) => addon.erf(x, y)),
-    Identity: identity,
-    Unpack: unpack,
+    Identity: identityKernel(() => orig('Identity')),
+    Unpack: unpackKernel(() => orig('Unpack')),
   };
   for (const [kernelName, fn] of Object.entries(kernels)) {
     overrideKernel({ kernelName, backendName, kernelFunc: fn as unknown as tf.KernelFunc });

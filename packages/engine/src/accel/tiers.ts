@@ -1,14 +1,16 @@
 /**
  * Chooses and installs the acceleration tier on top of the chosen TensorFlow.js backend:
- * 'openblas' (wasm + native addon over OpenBLAS) when it loads, else 'none' (the backend's own
- * kernels). The completeness kernels (every kernel a training step needs) go in on every tier.
+ * 'openblas' (wasm + native addon over OpenBLAS) when it loads, else 'js' (JavaScript kernels
+ * on the wasm heap, npm only); 'none' keeps the backend's own kernels. The completeness kernels
+ * (every kernel a training step needs) go in on every tier.
  */
 import { installCompleteKernels } from './complete-kernels.js';
 import { installFusedKernels, installAdamW, uninstallFusedKernels } from './fused-kernels.js';
 import { loadNative } from './native.js';
 import { installNativeKernels, uninstallNativeKernels } from './native-kernels.js';
+import { installJsKernels, uninstallJsKernels } from './js-kernels.js';
 
-export const ACCEL_TIERS = ['openblas', 'none'] as const;
+export const ACCEL_TIERS = ['openblas', 'js', 'none'] as const;
 export type AccelTier = (typeof ACCEL_TIERS)[number];
 export type AccelRequest = AccelTier | 'auto';
 
@@ -21,7 +23,7 @@ export interface AccelInfo {
   openblasCoretype?: string;
 }
 
-let nativeInstalled = false;
+let installed: AccelTier = 'none';
 
 export function parseAccelRequest(value: string | undefined, source: string): AccelRequest {
   if (value === undefined || value === '' || value === 'auto') return 'auto';
@@ -42,30 +44,39 @@ export function setupAccel(backendName: string, request: AccelRequest, threads: 
     return { tier: 'none', detail: `${backendName} backend's own kernels` };
   }
   installCompleteKernels('wasm');
-  if (request !== 'none') {
+  let why = 'off by request';
+  if (request === 'auto' || request === 'openblas') {
     const st = loadNative(threads);
     if (st.addon && st.blas) {
-      if (!nativeInstalled) {
+      if (installed !== 'openblas') {
+        reset();
         installNativeKernels(st.addon);
         installFusedKernels(st.addon);
-        nativeInstalled = true;
+        installed = 'openblas';
       }
       return { tier: 'openblas', detail: `${st.detail}, ${threads} thread${threads === 1 ? '' : 's'}`, openblasCoretype: st.coretypeSource };
     }
     if (request === 'openblas') throw new Error(`acceleration tier 'openblas' is not available: ${st.detail}`);
-    removeNative();
-    return { tier: 'none', detail: `wasm kernels (+ completeness kernels); native tier unavailable: ${st.detail}` };
+    why = `native tier unavailable: ${st.detail}`;
   }
-  removeNative();
-  return { tier: 'none', detail: 'wasm kernels (+ completeness kernels); native tier off by request' };
+  if (request === 'auto' || request === 'js') {
+    if (installed !== 'js') {
+      reset();
+      installJsKernels();
+      installed = 'js';
+    }
+    return { tier: 'js', detail: `JavaScript kernels on the wasm heap (XNNPACK-steered matmuls, fused AdamW); ${why}` };
+  }
+  if (installed !== 'none') reset();
+  return { tier: 'none', detail: `wasm's own kernels (+ completeness kernels); ${why}` };
 }
 
-function removeNative(): void {
-  if (nativeInstalled) {
-    uninstallNativeKernels();
-    uninstallFusedKernels();
-    nativeInstalled = false;
-  }
+/** Back to wasm's own kernels plus the completeness kernels. */
+function reset(): void {
+  uninstallNativeKernels();
+  uninstallFusedKernels();
+  uninstallJsKernels();
+  installed = 'none';
   installCompleteKernels('wasm');
   installAdamW('wasm', null);
 }

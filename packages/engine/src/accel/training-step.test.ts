@@ -77,10 +77,11 @@ function compare(got: StepResult, want: StepResult, what: string) {
 const nativeAvailable = loadNative(1).blas;
 
 for (const [caseName, cfg] of Object.entries(CASES)) {
-  test(`${caseName} CLIP training step: wasm and wasm+openblas match the cpu backend`, async (t) => {
+  test(`${caseName} CLIP training step: wasm on every tier matches the cpu backend`, async (t) => {
     const ref = await runStep('cpu', 'none', cfg);
     assert.ok(ref.grads.get('token_embedding.weight')!.some((x) => x !== 0), 'embedding gradient is zero');
     compare(await runStep('wasm', 'none', cfg), ref, `${caseName} on wasm`);
+    compare(await runStep('wasm', 'js', cfg), ref, `${caseName} on wasm+js`);
     if (!nativeAvailable) {
       t.diagnostic('native addon/OpenBLAS not available: openblas tier not exercised');
       return;

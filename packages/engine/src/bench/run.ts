@@ -5,7 +5,7 @@
  * bench-results/engine.json get samples/s, PyTorch's samples/s, their ratio and peak RSS.
  * A memory check (500 training steps by default) records tensors and RSS over time.
  *
- * Options: --cases a,b  --tiers openblas,none  --steps N  --warmup N  --fallback-steps N
+ * Options: --cases a,b  --tiers openblas,js,none  --steps N  --warmup N  --fallback-steps N
  *          --memory-steps N (0 = skip)  --no-torch
  */
 import { spawnSync } from 'node:child_process';
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
       memory: { type: 'string' },
       tier: { type: 'string', default: 'openblas' },
       cases: { type: 'string', default: CASES.map((c) => c.name).join(',') },
-      tiers: { type: 'string', default: 'openblas,none' },
+      tiers: { type: 'string', default: 'openblas,js' },
       warmup: { type: 'string', default: '2' },
       steps: { type: 'string', default: '7' },
       'fallback-steps': { type: 'string', default: '2' },
@@ -121,7 +121,10 @@ async function main(): Promise<void> {
 
   const threads = numThreads();
   const probe = await initEngine({ backend: 'wasm' });
-  const tiers = values.tiers!.split(',').filter((t) => t === 'none' || (t === 'openblas' && probe.accel.tier === 'openblas'));
+  const tiers = values.tiers!.split(',').filter((t) => {
+    if (!['openblas', 'js', 'none'].includes(t)) throw new Error(`--tiers: unknown tier '${t}' (openblas, js, none)`);
+    return t !== 'openblas' || probe.accel.tier === 'openblas';
+  });
   const cases: CaseSpec[] = values.cases!.split(',').map((n) => {
     const c = CASES.find((x) => x.name === n);
     if (!c) throw new Error(`--cases: unknown case '${n}' (known: ${CASES.map((x) => x.name).join(', ')})`);
@@ -138,8 +141,8 @@ async function main(): Promise<void> {
     const torch = noTorch ? new Map() : runTorch([c.name], threads, warmup, steps);
     const t = torch.get(c.name);
     for (const tier of tiers) {
-      const s = tier === 'none' ? Math.max(1, Number(values['fallback-steps'])) : steps;
-      const w = tier === 'none' ? 1 : warmup;
+      const s = tier === 'openblas' ? steps : Math.max(1, Number(values['fallback-steps']));
+      const w = tier === 'openblas' ? warmup : 1;
       const r = runNode(['--child', c.name, '--tier', tier, '--warmup', String(w), '--steps', String(s)]) as ChildResult;
       const row = {
         case: tier === 'openblas' ? c.name : `${c.name}@${tier}`,

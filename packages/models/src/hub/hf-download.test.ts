@@ -199,3 +199,23 @@ test('a pinned commit revision is served from the cache without any request', as
   assert.equal(server.requests.length, n);
   assert.ok(!existsSync(join(cacheDir, repoFolderName('org/tiny'), 'refs', commit)), 'no ref file for a commit revision');
 });
+
+test('concurrent downloads of one file take turns on a lock: one transfer, both get the file', async () => {
+  const cacheDir = freshCache();
+  const sha = HubTestServer.sha256(binBytes);
+  const before = server.requests.length;
+  const [a, b] = await Promise.all([
+    hfHubDownload('org/tiny', 'open_clip_pytorch_model.bin', { cacheDir, endpoint }),
+    hfHubDownload('org/tiny', 'open_clip_pytorch_model.bin', { cacheDir, endpoint }),
+  ]);
+  assert.equal(a, b);
+  assert.ok(readFileSync(a).equals(binBytes));
+  assert.equal(server.requests.slice(before).filter((q) => q.method === 'GET' && q.path === `/cdn/${sha}`).length, 1, 'one data transfer');
+  assert.ok(!existsSync(join(cacheDir, '.locks', repoFolderName('org/tiny'), `${sha}.openclip-ts.lock`)), 'lock released');
+  // A lock left by a dead process is taken over.
+  const cache2 = freshCache();
+  const lockDir = join(cache2, '.locks', repoFolderName('org/tiny'));
+  mkdirSync(lockDir, { recursive: true });
+  writeFileSync(join(lockDir, `${sha}.openclip-ts.lock`), '999999999');
+  assert.ok(readFileSync(await hfHubDownload('org/tiny', 'open_clip_pytorch_model.bin', { cacheDir: cache2, endpoint })).equals(binBytes));
+});

@@ -33,6 +33,8 @@ export interface BatcherOptions {
   /** Stream items to discard first (resume). */
   skipItems: number;
   onSkip: (e: SkipEvent) => void;
+  /** Samples prepared at once (default 4, libuv's thread pool size). */
+  concurrency?: number;
 }
 
 interface Ready {
@@ -42,7 +44,13 @@ interface Ready {
   label?: number;
 }
 
-async function prepare(item: Extract<RawItem, { kind: 'sample' }>, needText: boolean, transform: TransformFn, onSkip: (e: SkipEvent) => void): Promise<Ready | null> {
+async function prepare(
+  item: Extract<RawItem, { kind: 'sample' }>,
+  needText: boolean,
+  transform: TransformFn,
+  onSkip: (e: SkipEvent) => void,
+  out: Float32Array | undefined,
+): Promise<Ready | null> {
   if (item.missing) {
     onSkip({ reason: 'missing-part', where: item.where, message: `no ${item.missing}` });
     return null;
@@ -59,7 +67,7 @@ async function prepare(item: Extract<RawItem, { kind: 'sample' }>, needText: boo
     return null;
   }
   try {
-    const image = await transform(bytes, item.where);
+    const image = await transform(bytes, item.where, out);
     return { key: item.key, image, text: item.text, label: item.label };
   } catch (e) {
     onSkip({ reason: 'corrupt-image', where: item.where, message: (e as Error).message });
@@ -67,17 +75,54 @@ async function prepare(item: Extract<RawItem, { kind: 'sample' }>, needText: boo
   }
 }
 
-async function assemble(ready: Ready[], tokenize: TokenizeFn | null, cursor: number): Promise<WorkerBatch> {
-  const shape = ready[0].image.shape;
-  const per = ready[0].image.data.length;
-  const images = new Float32Array(ready.length * per);
-  ready.forEach((r, i) => {
-    if (r.image.data.length !== per || r.image.shape.join('x') !== shape.join('x')) {
-      throw new Error(`image transform returned shape [${r.image.shape}] for ${r.key} but [${shape}] for ${ready[0].key}; the transform must produce one size`);
+/**
+ * Batch memory: once the image size is known, each sample is transformed straight into its slot of
+ * the batch array (`out`), so no per-sample array is allocated or copied.
+ */
+class BatchBuffer {
+  images: Float32Array | null = null;
+  shape: number[] | null = null;
+  constructor(private readonly batchSize: number) {}
+
+  /** The slot a sample would take (undefined until the first sample has fixed the size). */
+  slot(i: number): Float32Array | undefined {
+    if (!this.shape || i >= this.batchSize) return undefined;
+    const per = this.shape.reduce((a, b) => a * b, 1);
+    this.images ??= new Float32Array(this.batchSize * per);
+    return this.images.subarray(i * per, (i + 1) * per);
+  }
+
+  /** Moves sample images into slots 0..n-1 (in order), allocating the batch on first use. */
+  place(ready: Ready[], firstNew: number): void {
+    for (let i = firstNew; i < ready.length; i++) {
+      const r = ready[i];
+      if (!this.shape) this.shape = r.image.shape.slice();
+      if (r.image.shape.join('x') !== this.shape.join('x')) {
+        throw new Error(`image transform returned shape [${r.image.shape}] for ${r.key} but [${this.shape}] before; the transform must produce one size`);
+      }
+      const per = this.shape.reduce((a, b) => a * b, 1);
+      if (!this.images) this.images = new Float32Array(this.batchSize * per);
+      const dst = this.images.subarray(i * per, (i + 1) * per);
+      if (r.image.data !== dst) {
+        if (r.image.data.buffer === this.images.buffer) dst.set(r.image.data.slice());
+        else dst.set(r.image.data);
+      }
+      r.image = { data: dst, shape: this.shape };
     }
-    images.set(r.image.data, i * per);
-  });
-  const batch: WorkerBatch = { images, imageShape: [ready.length, ...shape], keys: ready.map((r) => r.key), cursor };
+  }
+
+  /** Hands out the filled batch array (trimmed to n samples) and starts a fresh one. */
+  take(n: number): { images: Float32Array; shape: number[] } {
+    const per = this.images!.length / this.batchSize;
+    const images = n === this.batchSize ? this.images! : this.images!.slice(0, n * per);
+    this.images = null;
+    return { images, shape: [n, ...this.shape!] };
+  }
+}
+
+async function assemble(ready: Ready[], buffer: BatchBuffer, tokenize: TokenizeFn | null, cursor: number): Promise<WorkerBatch> {
+  const { images, shape } = buffer.take(ready.length);
+  const batch: WorkerBatch = { images, imageShape: shape, keys: ready.map((r) => r.key), cursor };
   if (tokenize) {
     const t = await tokenize(ready.map((r) => r.text ?? ''));
     if (t.shape[0] !== ready.length) throw new Error(`tokenizer returned ${t.shape[0]} rows for ${ready.length} captions`);
@@ -97,34 +142,44 @@ export async function* produceBatches(stream: AsyncIterator<RawItem>, opts: Batc
   }
   let delivered = 0;
   let ended = false;
+  const buffer = new BatchBuffer(opts.batchSize);
+  const concurrency = Math.max(1, opts.concurrency ?? 4);
   while (!ended && (opts.quota === null || delivered < opts.quota)) {
     const ready: Ready[] = [];
-    while (ready.length < opts.batchSize) {
-      // Pull exactly as many items as are still missing and prepare them concurrently; order is kept.
-      const want = opts.batchSize - ready.length;
-      const window: Promise<Ready | null>[] = [];
-      for (let i = 0; i < want; i++) {
-        const r = await stream.next();
-        if (r.done) {
-          ended = true;
-          break;
-        }
-        cursor++;
-        const item = r.value;
-        if (item.kind === 'skip') {
-          opts.onSkip({ reason: item.reason, where: item.where, message: item.message });
-          continue;
-        }
-        window.push(prepare(item, opts.tokenize !== null, opts.transform, opts.onSkip));
+    // Up to `concurrency` samples are in flight (decode overlaps resizing); results are kept in stream order.
+    const inflight: Promise<Ready | null>[] = [];
+    const settle = async () => {
+      const r = await inflight.shift()!;
+      if (r) {
+        ready.push(r);
+        buffer.place(ready, ready.length - 1);
       }
-      for (const r of await Promise.all(window)) if (r) ready.push(r);
-      if (ended) break;
+    };
+    while (ready.length < opts.batchSize) {
+      if (ended || ready.length + inflight.length >= opts.batchSize || inflight.length >= concurrency) {
+        if (!inflight.length) break;
+        await settle();
+        continue;
+      }
+      const r = await stream.next();
+      if (r.done) {
+        ended = true;
+        continue;
+      }
+      cursor++;
+      const item = r.value;
+      if (item.kind === 'skip') {
+        opts.onSkip({ reason: item.reason, where: item.where, message: item.message });
+        continue;
+      }
+      // Tentative slot: after everything kept or pending; a failure shifts later samples down in place().
+      inflight.push(prepare(item, opts.tokenize !== null, opts.transform, opts.onSkip, buffer.slot(ready.length + inflight.length)));
     }
     if (ready.length === 0) break;
     if (ready.length < opts.batchSize && opts.quota !== null) {
       throw new Error(`the data stream ended after ${delivered} of ${opts.quota} batches; too few valid samples`);
     }
-    yield await assemble(ready, opts.tokenize, cursor);
+    yield await assemble(ready, buffer, opts.tokenize, cursor);
     delivered++;
   }
 }

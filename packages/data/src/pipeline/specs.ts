@@ -10,8 +10,12 @@ import type { TokenBatch } from '@openclip/tokenizer';
 
 export type { ImageTensor, TokenBatch };
 
-/** An image transform as the pipeline calls it: encoded bytes (and where they came from, for errors) to `[3,H,W]` floats. */
-export type TransformFn = (bytes: Uint8Array, source: string) => ImageTensor | Promise<ImageTensor>;
+/**
+ * An image transform as the pipeline calls it: encoded bytes (and where they came from, for errors) to
+ * `[3,H,W]` floats. When `out` is given (the sample's slot in the batch) the transform may write there
+ * and return it, saving a copy; returning other memory is fine too.
+ */
+export type TransformFn = (bytes: Uint8Array, source: string, out?: Float32Array) => ImageTensor | Promise<ImageTensor>;
 /** A batch tokenizer: one `[n, contextLength]` Int32 row block for n texts. */
 export type TokenizeFn = (texts: string[]) => TokenBatch | Promise<TokenBatch>;
 
@@ -72,7 +76,7 @@ export async function buildTransform(spec: TransformSpec | TransformFn, rng?: Rn
   if (spec.kind === 'preprocess') {
     const { imageTransform } = await import('../image/image-transform.js');
     const t = imageTransform(spec.config, { isTrain: spec.isTrain, aug: spec.aug, rng });
-    return (bytes, source) => t(bytes, { source });
+    return (bytes, source, out) => t(bytes, { source, out });
   }
   throw new Error(`image transform: unknown spec kind '${(spec as { kind: string }).kind}'`);
 }

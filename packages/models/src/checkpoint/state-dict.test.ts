@@ -185,3 +185,32 @@ test('malformed files fail with errors naming the file, the entry and the proble
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('random corruption of a checkpoint gives a checkpoint error, never a crash', () => {
+  const dir = tmp();
+  try {
+    const good = readFileSync(join(ckpts(), 'resnet_tiny.epoch_2.pt'));
+    let seed = 12345;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const path = join(dir, 'fuzz.pt');
+    let failures = 0;
+    for (let i = 0; i < 120; i++) {
+      const b = Buffer.from(good);
+      let data: Buffer = b;
+      if (i % 3 === 0) for (let k = 0; k < 3; k++) b[Math.floor(rnd() * b.length)] ^= 1 + Math.floor(rnd() * 255);
+      else if (i % 3 === 1) data = b.subarray(0, Math.floor(rnd() * b.length));
+      else b[b.length - 2000 + Math.floor(rnd() * 2000)] ^= 0xff; // the central directory region
+      writeFileSync(path, data);
+      try {
+        loadStateDict(path);
+      } catch (e) {
+        failures++;
+        assert.ok(['CheckpointFormatError', 'PickleError'].includes((e as Error).name), `case ${i}: ${(e as Error).stack}`);
+        assert.ok((e as Error).message.includes(path), `case ${i}: error does not name the file: ${(e as Error).message}`);
+      }
+    }
+    assert.ok(failures > 80, `${failures} of 120 corruptions detected`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

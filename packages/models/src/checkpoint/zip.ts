@@ -194,6 +194,9 @@ function readCentralDirectory(path: string, fd: number, size: number): Map<strin
     const extraLen = cd.readUInt16LE(p + 30);
     const commentLen = cd.readUInt16LE(p + 32);
     let localHeaderOffset = cd.readUInt32LE(p + 42);
+    if (p + 46 + nameLen + extraLen + commentLen > cdSize) {
+      throw new CheckpointFormatError(path, `central directory entry ${i} overruns the directory (corrupted file)`);
+    }
     const name = cd.toString('utf8', p + 46, p + 46 + nameLen);
     // ZIP64 extended information: only the fields whose 32-bit value is saturated are present, in this order.
     let x = p + 46 + nameLen;
@@ -201,8 +204,11 @@ function readCentralDirectory(path: string, fd: number, size: number): Map<strin
     while (x + 4 <= xEnd) {
       const id = cd.readUInt16LE(x);
       const len = cd.readUInt16LE(x + 2);
+      if (x + 4 + len > xEnd) throw new CheckpointFormatError(path, `extra field of entry '${name}' overruns its record (corrupted file)`);
       if (id === 0x0001) {
         let q = x + 4;
+        const need = (uncompressed === 0xffffffff ? 8 : 0) + (compressedSize === 0xffffffff ? 8 : 0) + (localHeaderOffset === 0xffffffff ? 8 : 0);
+        if (need > len) throw new CheckpointFormatError(path, `ZIP64 extra field of entry '${name}' is too short (corrupted file)`);
         if (uncompressed === 0xffffffff) { uncompressed = u64(view, q); q += 8; }
         if (compressedSize === 0xffffffff) { compressedSize = u64(view, q); q += 8; }
         if (localHeaderOffset === 0xffffffff) { localHeaderOffset = u64(view, q); q += 8; }

@@ -98,6 +98,9 @@ test('--model config with hf_tokenizer_name loads tokenizer.json from --cache-di
   const human = openclip(['tokenize', '--model', cfg, '--cache-dir', hub, 'a cat']);
   assert.match(human.stdout, /tokenizer hf:org\/tiny-bert/);
   assert.match(human.stdout, /^\s+5\s+cat$/m);
+  const tooShort = openclip(['tokenize', '--model', cfg, '--cache-dir', hub, '--context-length', '1', 'a cat']);
+  assert.equal(tooShort.status, 2);
+  assert.match(tooShort.stderr, /context length 1 is shorter than its 2 special tokens/);
 });
 
 test('bad input fails with a clear message and exit code 2', () => {

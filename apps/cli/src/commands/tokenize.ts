@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Args, Flags } from '@oclif/core';
-import { type TextConfigLike, type TextTokenizer, tokenizerForTextConfig } from '@openclip/tokenizer';
+import { type TextConfigLike, type TextTokenizer, type TokenBatch, tokenizerForTextConfig } from '@openclip/tokenizer';
 import { BaseCommand } from '../base-command.js';
 
 export interface TokenizeRow {
@@ -103,6 +103,7 @@ export default class Tokenize extends BaseCommand<TokenizeResult> {
     const { argv, flags } = await this.parse(Tokenize);
     const texts = (argv as string[]).slice();
     let tokenizer: TextTokenizer;
+    let batch: TokenBatch;
     let kind = 'clip-bpe';
     try {
       if (flags.jsonl) texts.push(...readJsonl(flags.jsonl));
@@ -115,10 +116,10 @@ export default class Tokenize extends BaseCommand<TokenizeResult> {
         cacheDir: flags['cache-dir'],
       });
       if (textCfg.hf_tokenizer_name) kind = `hf:${textCfg.hf_tokenizer_name}`;
+      batch = tokenizer.tokenize(texts);
     } catch (e) {
       this.error((e as Error).message, { exit: 2 });
     }
-    const batch = tokenizer.tokenize(texts);
     const ctx = batch.shape[1];
     const rows = texts.map((text, i) => {
       const ids = Array.from(batch.data.subarray(i * ctx, (i + 1) * ctx));

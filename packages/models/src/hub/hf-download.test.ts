@@ -219,3 +219,17 @@ test('concurrent downloads of one file take turns on a lock: one transfer, both 
   writeFileSync(join(lockDir, `${sha}.openclip-ts.lock`), '999999999');
   assert.ok(readFileSync(await hfHubDownload('org/tiny', 'open_clip_pytorch_model.bin', { cacheDir: cache2, endpoint })).equals(binBytes));
 });
+
+test("small files behind the Hub's relative resolve-cache redirect are fetched and keep the commit", async () => {
+  const cacheDir = freshCache();
+  server.faults = { resolveCache: true };
+  try {
+    const p = await hfHubDownload('org/tiny', 'open_clip_config.json', { cacheDir, endpoint });
+    const commit = server.repos.get('org/tiny')!.commit;
+    assert.equal(p, join(cacheDir, repoFolderName('org/tiny'), 'snapshots', commit, 'open_clip_config.json'));
+    assert.ok(readFileSync(p).equals(configBytes));
+    assert.ok(server.requests.some((q) => q.path.startsWith('/api/resolve-cache/models/org/tiny/')));
+  } finally {
+    server.faults = {};
+  }
+});

@@ -70,8 +70,10 @@ async function fileMetadata(url: string, ctx: { repoId: string; filename: string
   const headers: Record<string, string> = { 'Accept-Encoding': 'identity', 'User-Agent': 'openclip-ts; hf_hub' };
   if (ctx.token) headers.Authorization = `Bearer ${ctx.token}`;
   let current = url;
+  let seenCommit: string | undefined; // a relative redirect (e.g. to /api/resolve-cache/...) may drop X-Repo-Commit
   for (let hop = 0; hop < 5; hop++) {
     const resp = await ctx.fetch(current, { method: 'HEAD', headers, redirect: 'manual' });
+    seenCommit = resp.headers.get('x-repo-commit') ?? seenCommit;
     const code = resp.headers.get('x-error-code');
     const where = `${ctx.repoId}/${ctx.filename} (revision ${ctx.revision})`;
     if (resp.status >= 300 && resp.status < 400) {
@@ -96,7 +98,7 @@ async function fileMetadata(url: string, ctx: { repoId: string; filename: string
       throw new HubError(`${where}: repository '${ctx.repoId}' not found or not accessible${ctx.token ? '' : ' (set HF_TOKEN for a private or gated repo)'}`, 'RepoNotFound');
     }
     if (!resp.ok) throw new HubError(`${where}: HTTP ${resp.status} ${resp.statusText} from ${current}`, 'Http');
-    const commit = resp.headers.get('x-repo-commit');
+    const commit = resp.headers.get('x-repo-commit') ?? seenCommit;
     const etag = normalizeEtag(resp.headers.get('x-linked-etag') ?? resp.headers.get('etag'));
     const size = Number(resp.headers.get('x-linked-size') ?? resp.headers.get('content-length'));
     if (!commit || !etag || !Number.isFinite(size)) {

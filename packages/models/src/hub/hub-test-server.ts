@@ -3,7 +3,8 @@
  * `/<org>/<name>/resolve/<revision>/<file>` with the headers huggingface_hub clients read
  * (X-Repo-Commit, ETag / X-Linked-Etag / X-Linked-Size, X-Error-Code), redirects LFS files to a
  * `/cdn/<sha256>` URL, honours Range requests, and records every request. Faults can be
- * injected: cut a response after N bytes, corrupt a file's bytes, ignore Range.
+ * injected: cut a response after N bytes, corrupt a file's bytes, ignore Range; small files can
+ * be redirected to a relative `/api/resolve-cache/...` URL as the Hub does.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -29,6 +30,8 @@ export interface HubFaults {
   corrupt?: string;
   /** Answer Range requests with 200 and the whole body. */
   ignoreRange?: boolean;
+  /** Redirect small (non-LFS) files to a relative `/api/resolve-cache/...` URL without X-Repo-Commit, as the Hub does. */
+  resolveCache?: boolean;
 }
 
 export class HubTestServer {
@@ -80,6 +83,12 @@ export class HubTestServer {
       if (!hit) return this.error(res, 404, 'EntryNotFound');
       return this.body(req, res, hit.name, hit.file.content, { ETag: `"${cdn[1]}"` });
     }
+    const rc = path.match(/^\/api\/resolve-cache\/models\/([^/]+\/[^/]+)\/([0-9a-f]{40})\/(.+)$/);
+    if (rc) {
+      const f = this.repos.get(rc[1])?.files.get(rc[3]);
+      if (!f) return this.error(res, 404, 'EntryNotFound');
+      return this.body(req, res, rc[3], f.content, { ETag: `"${HubTestServer.gitSha1(f.content)}"` });
+    }
     const m = path.match(/^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/);
     if (!m) return this.error(res, 404, 'RepoNotFound');
     const [, repoId, revision, file] = m;
@@ -92,6 +101,11 @@ export class HubTestServer {
     if (f.lfs) {
       const sha = HubTestServer.sha256(f.content);
       res.writeHead(302, { ...common, Location: `${this.url}/cdn/${sha}`, 'X-Linked-Etag': `"${sha}"`, 'X-Linked-Size': String(f.content.byteLength), 'Content-Length': '0' });
+      res.end();
+      return;
+    }
+    if (this.faults.resolveCache) {
+      res.writeHead(307, { ...common, Location: `/api/resolve-cache/models/${repoId}/${repo.commit}/${file}`, ETag: `"${HubTestServer.gitSha1(f.content)}"`, 'Content-Length': '0' });
       res.end();
       return;
     }

@@ -103,6 +103,10 @@ test('safetensors and torch write -> read round trips are bit-identical (F32, F1
     const back = loadCheckpoint(st, { upcast: false });
     assertSameTensors(back.stateDict, sd, 'safetensors');
     assert.equal(back.metadata.note, 'x');
+    // safetensors content under a torch-like name is recognised by its header
+    const misnamed = join(dir, 'weights.bin');
+    writeFileSync(misnamed, readFileSync(st));
+    assert.equal(loadCheckpoint(misnamed).format, 'safetensors');
     const pt = join(dir, 'open_clip_pytorch_model.bin');
     saveTorchStateDict(pt, sd);
     assertSameTensors(loadStateDict(pt, { upcast: false }), sd, 'torch zip');

@@ -5,7 +5,7 @@
  * other trainer entries (epoch, name, optimizer, scaler) for callers. `saveStateDict` writes
  * safetensors under OpenCLIP's key names, atomically.
  */
-import { existsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import {
   loadSafetensors,
   saveSafetensors,
@@ -81,11 +81,24 @@ function finish(path: string, entries: Iterable<[unknown, unknown]>, opts: LoadC
   return out;
 }
 
+/** safetensors content under another extension: an 8-byte little-endian header length, then a JSON object. */
+function looksLikeSafetensors(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.alloc(9);
+    if (readSync(fd, b, 0, 9, 0) !== 9) return false;
+    const n = b.readBigUInt64LE(0);
+    return b[8] === 0x7b && n > 1n && n < BigInt(fstatSync(fd).size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads a checkpoint file: safetensors, a torch state dict, or a trainer checkpoint with a `state_dict` entry. */
 export function loadCheckpoint(path: string, options: LoadCheckpointOptions = {}): LoadedCheckpoint {
   if (!existsSync(path)) throw new Error(`checkpoint not found: ${path}`);
   if (statSync(path).isDirectory()) throw new Error(`${path} is a directory; give the checkpoint file inside it (or use local-dir:${path})`);
-  if (path.endsWith('.safetensors')) {
+  if (path.endsWith('.safetensors') || looksLikeSafetensors(path)) {
     const { tensors, metadata } = loadSafetensors(path);
     return { stateDict: finish(path, tensors, options), format: 'safetensors', metadata };
   }

@@ -18,7 +18,11 @@ export function testOnBackends(name: string, fn: (backend: string) => Promise<vo
     test(`${name} [${backend}]`, async () => {
       await initEngine({ backend });
       const before = tf.memory().numTensors;
+      errors = new Map();
       await fn(backend);
+      // Fixture parity tests print their measured errors (the figures quoted in the README).
+      if (/fixture/.test(name)) for (const [what, err] of errors) console.log(`# [${backend}] ${what}: max |err| ${err.toExponential(2)}`);
+      errors = null;
       assert.equal(tf.memory().numTensors, before, `${name} [${backend}] leaked tensors`);
     });
   }
@@ -67,6 +71,8 @@ export function lossFixture(): LossFixture {
 }
 
 
+let errors: Map<string, number> | null = null;
+
 /** Asserts |a − e| ≤ atol + rtol·|e| elementwise; returns the max absolute error. */
 export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol: number, what: string): number {
   assert.equal(actual.length, expected.length, `${what}: length ${actual.length} vs ${expected.length}`);
@@ -78,6 +84,7 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     }
     maxErr = Math.max(maxErr, err);
   }
+  errors?.set(what, Math.max(errors.get(what) ?? 0, maxErr));
   return maxErr;
 }
 
@@ -107,9 +114,3 @@ export function l2normalize(t: Tensor): Tensor {
 /** Gradient-blocking identity (torch's `.detach()` inside a differentiated function). */
 export const stopGradient = (x: Tensor): Tensor =>
   tf.customGrad(((a: Tensor) => ({ value: tf.clone(a), gradFunc: (dy: Tensor) => tf.zerosLike(dy) })) as never)(x) as Tensor;
-
-/** Records the maximum errors measured by parity tests, printed once at the end for the README. */
-export const measured: Record<string, number> = {};
-export function record(key: string, err: number): void {
-  measured[key] = Math.max(measured[key] ?? 0, err);
-}

@@ -13,6 +13,9 @@ test('ftfy: curly quotes, ligatures, full-width forms and NFC', () => {
 test('ftfy: entities are unescaped until stable, but not from the first line holding "<" on', () => {
   assert.equal(ftfyFixText('&amp;amp;amp; fish'), '& fish');
   assert.equal(ftfyFixText('&EACUTE;t&eacute; &NBSP;'), '\u00c9t\u00e9 \u00a0');
+  assert.equal(ftfyFixText('&ntilde; &Ntilde; &NTILDE; &nTILDE; BUNDESSTRA&SZLIG;E'), '\u00f1 \u00d1 \u00d1 &nTILDE; BUNDESSTRASSE');
+  // An upper-cased name that html.unescape would read as a legacy prefix (&LT + IMES;) is not decoded by ftfy.
+  assert.equal(ftfyFixText('&LTIMES; &ltimes;'), '&LTIMES; \u22c9');
   assert.equal(ftfyFixText('&#x263A; &#9731; &#xZZ; &notanentity;'), '\u263a \u2603 &#xZZ; &notanentity;');
   assert.equal(ftfyFixText('<b>&amp;amp;</b>'), '<b>&amp;amp;</b>');
   assert.equal(ftfyFixText('a &amp;amp;\n<b>\nc &amp;amp;'), 'a &\n<b>\nc &amp;amp;');

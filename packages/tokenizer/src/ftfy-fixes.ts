@@ -9,15 +9,17 @@
 import { htmlUnescape } from './html-unescape.js';
 import { characterEntities } from 'character-entities';
 
-/** `&name;` → text for every HTML5 name, plus upper-cased forms of lower-case names that are not names themselves (ftfy decodes `&EACUTE;` as 'É'). */
+/**
+ * `&name;` → text for every HTML5 name, plus the upper-cased form of each lower-case name whenever
+ * html.unescape leaves that form alone (ftfy decodes `&EACUTE;` as 'É' and `&SZLIG;` as 'SS').
+ */
 const FTFY_ENTITIES: Map<string, string> = (() => {
   const map = new Map<string, string>();
   const names = Object.entries(characterEntities);
-  const known = new Set(names.map(([n]) => n));
   for (const [name, text] of names) map.set(`&${name};`, text);
   for (const [name, text] of names) {
-    const upper = name.toUpperCase();
-    if (name === name.toLowerCase() && !known.has(upper)) map.set(`&${upper};`, text.toUpperCase());
+    const upper = `&${name.toUpperCase()};`;
+    if (name === name.toLowerCase() && !map.has(upper) && htmlUnescape(upper) === upper) map.set(upper, text.toUpperCase());
   }
   return map;
 })();
@@ -93,7 +95,7 @@ export function ftfyFixText(text: string): string {
     let seg = text.slice(pos, end);
     // Once a line holds '<' (likely real HTML), entities are left alone from there on.
     if (unescape && seg.includes('<')) unescape = false;
-    for (let i = 0; i < 16; i++) {
+    for (let i = 0; i < 1000; i++) {
       const next = fixOnce(seg, unescape);
       if (next === seg) break;
       seg = next;

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { referenceDir } from '@openclip/test-config';
 import { f16ToF32, f32ToF16, loadSafetensors, type RawTensor } from '@openclip/engine/safetensors';
@@ -216,5 +217,28 @@ test('random corruption of a checkpoint gives a checkpoint error, never a crash'
     assert.ok(failures > 80, `${failures} of 120 corruptions detected`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('checkpoints written by PyTorch 1.13 (zip and legacy) with strided views, bf16, int32/int64, bool load exactly', () => {
+  // testdata/README.md has the script that wrote these files and the expected values.
+  const dataDir = fileURLToPath(new URL('../../src/checkpoint/testdata/', import.meta.url));
+  const ref = JSON.parse(readFileSync(join(dataDir, 'torch113-views.json'), 'utf8')) as Record<string, { shape: number[]; values: number[] }>;
+  for (const [file, format] of [['torch113-views.pt', 'torch-zip'], ['torch113-views-legacy.pt', 'torch-legacy']] as const) {
+    const c = loadCheckpoint(join(dataDir, file));
+    assert.equal(c.format, format);
+    assert.equal(c.trainer?.epoch, 4);
+    const groups = c.trainer!.optimizer!.get('param_groups') as PyDict[];
+    assert.deepEqual(groups[0].get('betas'), [0.9, 0.98]);
+    assert.deepEqual([...c.stateDict.keys()], Object.keys(ref));
+    for (const [k, r] of Object.entries(ref)) {
+      const t = c.stateDict.get(k)!;
+      assert.deepEqual(t.shape, r.shape, `${file} ${k} shape`);
+      const values = Array.from(t.data as ArrayLike<number | bigint>, (v) => Number(v));
+      assert.deepEqual(values, r.values.map((v) => (Object.is(v, -0) ? -0 : v)), `${file} ${k} values`);
+    }
+    assert.equal(c.stateDict.get('long')!.dtype, 'I64');
+    assert.equal(c.stateDict.get('i32')!.dtype, 'I32');
+    assert.equal(c.stateDict.get('bool')!.dtype, 'BOOL');
   }
 });

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { Rng } from '@openclip/engine/rng';
 import { type BpeVocab, bundledMergesText, pairKey } from './bpe-vocab.js';
-import { SimpleTokenizer, mergeDirect, mergeWithHeap } from './simple-tokenizer.js';
+import { SimpleTokenizer, byteEncode, mergeDirect, mergeWithHeap } from './simple-tokenizer.js';
 import { ftfyFixText } from './ftfy-fixes.js';
 import { hasPythonRegex, pythonMap } from './python-oracle.test-helper.js';
 
@@ -212,5 +212,13 @@ test('the ASCII scanner finds exactly the regex pieces on 20,000 random ASCII st
     const n = rng.randint(10);
     for (let j = 0; j < n; j++) s += alphabet[rng.randint(alphabet.length)];
     assert.deepEqual(tok.asciiPieces(s), tok.piecesOfCleaned(s), JSON.stringify(s));
+  }
+});
+
+test('BPE symbols of a piece concatenate back to its byte-encoded form (plus </w>)', () => {
+  for (const piece of ['photo', 'supercalifragilisticexpialidocious', '我爱北京天安门', '😀😃😄', 'ångström', '!!!', "'s"]) {
+    const symbols = tok.bpe(piece).split(' ');
+    assert.ok(symbols[symbols.length - 1].endsWith('</w>'), piece);
+    assert.equal(symbols.join('').slice(0, -4), byteEncode(piece), piece);
   }
 });

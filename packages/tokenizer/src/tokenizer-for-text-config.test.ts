@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadSafetensors, toInt32 } from '@openclip/engine/safetensors';
@@ -63,5 +64,23 @@ test('createTokenizer builds what the spec says (structured-clone safe specs)', 
   assert.ok(tok.encode('Hello').length > 0);
   assert.notDeepEqual(tok.encode('Hello'), createTokenizer({ kind: 'clip' }).encode('Hello'));
   assert.throws(() => createTokenizer({ kind: 'hf', name: 'org/not-cached', cacheDir: '/nonexistent' }), /not found in the hub cache/);
-  void HFTokenizer;
+  const dir = mkdtempSync(join(tmpdir(), 'openclip-spec-hf-'));
+  try {
+    const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+    writeFileSync(
+      join(dir, 'tokenizer.json'),
+      JSON.stringify({
+        added_tokens: [special(0, '<pad>'), special(1, '</s>'), special(2, '<unk>')],
+        pre_tokenizer: { type: 'WhitespaceSplit' },
+        model: { type: 'WordPiece', unk_token: '<unk>', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: { '<pad>': 0, '</s>': 1, '<unk>': 2, a: 3, cat: 4 } },
+      }),
+    );
+    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ pad_token: '<pad>' }));
+    const hf = createTokenizer(tokenizerSpecForTextConfig({ context_length: 4, hf_tokenizer_name: dir, tokenizer_kwargs: { clean: 'lower' } }));
+    assert.ok(hf instanceof HFTokenizer);
+    // No post-processor: no special tokens; 'lower' cleaning lower-cases before the vocabulary lookup.
+    assert.deepEqual(Array.from(hf.tokenize(['A CAT', 'dog']).data), [3, 4, 0, 0, 2, 0, 0, 0]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -2,7 +2,7 @@
 
 // Optimisation (torch.optim.AdamW with OpenCLIP's parameter groups, clipping, clamp, LR schedules)
 export { AdamW, adamwUpdate } from './optim/adamw.js';
-export type { AdamWOptions, AdamWHyper, StepOptions } from './optim/adamw.js';
+export type { AdamWOptions, AdamWHyper, AdamWKernel, StepOptions } from './optim/adamw.js';
 export { openclipParamGroups, excludeFromWeightDecay } from './optim/param-groups.js';
 export type { ParamGroup, ParamInfo } from './optim/param-groups.js';
 export { clipGradNorm, gradNorm, clipCoefficient, scaleGradients } from './optim/grad-clip.js';

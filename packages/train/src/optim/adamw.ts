@@ -5,7 +5,7 @@
  * schedule before each step, and state kept as plain Float32Arrays so checkpoints save and
  * restore it exactly.
  */
-import { tf } from '@openclip/engine';
+import { adamwStep, engineInfo, tf } from '@openclip/engine';
 import type { RawTensor, Tensor, TensorToWrite, Variable } from '@openclip/engine';
 import type { ParamGroup } from './param-groups.js';
 
@@ -70,13 +70,28 @@ export interface AdamWOptions {
   weightDecay?: number;
   /** Parameter groups (e.g. openclipParamGroups); default one group of every trainable parameter. */
   groups?: ParamGroup[];
+  /**
+   * The update kernel: 'exact' runs `adamwUpdate` (torch's float32 rounding, state as
+   * Float32Arrays); 'engine' runs the engine's fused `adamwStep` in the backend's memory (native on
+   * the openblas tier; state as variables); 'auto' (default) takes 'engine' on an accelerated tier
+   * and 'exact' otherwise.
+   */
+  kernel?: AdamWKernel;
 }
+
+export type AdamWKernel = 'auto' | 'exact' | 'engine';
 
 interface ParamState {
   step: number;
-  expAvg: Float32Array;
-  expAvgSq: Float32Array;
+  /** 'exact' kernel. */
+  expAvg?: Float32Array;
+  expAvgSq?: Float32Array;
+  /** 'engine' kernel. */
+  m?: Variable;
+  v?: Variable;
 }
+
+let stateIds = 0;
 
 export interface StepOptions {
   /** Learning rate for this step (assigned to every group, as OpenCLIP's scheduler does). */
@@ -95,6 +110,8 @@ export class AdamW {
   readonly eps: number;
   /** The current learning rate of every group. */
   lr: number;
+  /** The kernel in use ('auto' resolved at construction). */
+  readonly kernel: 'exact' | 'engine';
   private readonly params: Map<string, Variable>;
   private readonly groupOf = new Map<string, number>();
   private readonly state = new Map<string, ParamState>();
@@ -106,6 +123,9 @@ export class AdamW {
     this.beta2 = beta2;
     this.eps = options.eps ?? 1e-8;
     this.lr = options.lr;
+    const kernel = options.kernel ?? 'auto';
+    if (!['auto', 'exact', 'engine'].includes(kernel)) throw new Error(`AdamW: unknown kernel '${kernel}' (auto, exact, engine)`);
+    this.kernel = kernel === 'auto' ? ((engineInfo()?.accel?.tier ?? 'none') !== 'none' ? 'engine' : 'exact') : kernel;
     const checks: [string, number, boolean][] = [
       ['lr', options.lr, options.lr >= 0],
       ['beta1', beta1, beta1 >= 0 && beta1 < 1],
@@ -150,28 +170,51 @@ export class AdamW {
     for (const [name, grad] of grads) {
       const gi = this.groupOf.get(name)!;
       const v = this.params.get(name)!;
-      let s = this.state.get(name);
-      if (!s) {
-        s = { step: 0, expAvg: new Float32Array(v.size), expAvgSq: new Float32Array(v.size) };
-        this.state.set(name, s);
-      }
+      const s = this.stateFor(name);
       s.step += 1;
-      const p = v.dataSync() as Float32Array;
-      const g = grad.dataSync() as Float32Array;
+      const hyper = { lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.groups[gi].weightDecay, step: s.step };
+      if (this.kernel === 'engine') {
+        const g = gradScale === 1 ? grad : tf.mul(grad, gradScale);
+        adamwStep(v, g, s.m!, s.v!, hyper);
+        if (g !== grad) g.dispose();
+        continue;
+      }
       const out = new Float32Array(v.size);
-      adamwUpdate(p, g, s.expAvg, s.expAvgSq, out, {
-        lr: this.lr,
-        beta1: this.beta1,
-        beta2: this.beta2,
-        eps: this.eps,
-        weightDecay: this.groups[gi].weightDecay,
-        step: s.step,
-        gradScale,
-      });
+      adamwUpdate(v.dataSync() as Float32Array, grad.dataSync() as Float32Array, s.expAvg!, s.expAvgSq!, out, { ...hyper, gradScale });
       const t = tf.tensor(out, v.shape, 'float32');
       v.assign(t);
       t.dispose();
     }
+  }
+
+  private stateFor(name: string): ParamState {
+    let s = this.state.get(name);
+    if (!s) {
+      s = this.emptyState(name);
+      this.state.set(name, s);
+    }
+    return s;
+  }
+
+  private emptyState(name: string): ParamState {
+    const p = this.params.get(name)!;
+    if (this.kernel === 'exact') return { step: 0, expAvg: new Float32Array(p.size), expAvgSq: new Float32Array(p.size) };
+    const id = stateIds++;
+    const zeros = tf.zeros(p.shape);
+    const s = { step: 0, m: tf.variable(zeros, false, `adamw.exp_avg.${id}.${name}`), v: tf.variable(zeros, false, `adamw.exp_avg_sq.${id}.${name}`) };
+    zeros.dispose();
+    return s;
+  }
+
+  private moments(s: ParamState): [Float32Array, Float32Array] {
+    if (this.kernel === 'exact') return [s.expAvg!, s.expAvgSq!];
+    return [Float32Array.from(s.m!.dataSync() as Float32Array), Float32Array.from(s.v!.dataSync() as Float32Array)];
+  }
+
+  /** Releases the moment variables of the 'engine' kernel. */
+  dispose(): void {
+    for (const s of this.state.values()) tf.dispose([s.m, s.v].filter((x): x is Variable => x !== undefined));
+    this.state.clear();
   }
 
   /** Step count of a parameter (0 before its first update). */
@@ -188,8 +231,9 @@ export class AdamW {
     const tensors = new Map<string, TensorToWrite>();
     for (const [name, s] of this.state) {
       const shape = [...this.params.get(name)!.shape];
-      tensors.set(`${STATE_PREFIX}${name}.exp_avg`, { dtype: 'F32', shape, data: Float32Array.from(s.expAvg) });
-      tensors.set(`${STATE_PREFIX}${name}.exp_avg_sq`, { dtype: 'F32', shape, data: Float32Array.from(s.expAvgSq) });
+      const [m, v] = this.moments(s);
+      tensors.set(`${STATE_PREFIX}${name}.exp_avg`, { dtype: 'F32', shape, data: Float32Array.from(m) });
+      tensors.set(`${STATE_PREFIX}${name}.exp_avg_sq`, { dtype: 'F32', shape, data: Float32Array.from(v) });
       tensors.set(`${STATE_PREFIX}${name}.step`, { dtype: 'F64', shape: [], data: Float64Array.of(s.step) });
     }
     return { tensors, hyper: { lr: this.lr, betas: [this.beta1, this.beta2], eps: this.eps, groups: this.groups.map((g) => ({ names: [...g.names], weightDecay: g.weightDecay })) } };
@@ -197,7 +241,7 @@ export class AdamW {
 
   /** Restores what stateTensors saved; every entry must name a known parameter with its shape. */
   loadStateTensors(tensors: Map<string, RawTensor | TensorToWrite>, source = 'optimizer state'): void {
-    const loaded = new Map<string, Partial<ParamState>>();
+    const loaded = new Map<string, { step?: number; expAvg?: Float32Array; expAvgSq?: Float32Array }>();
     for (const [key, t] of tensors) {
       if (!key.startsWith(STATE_PREFIX)) continue;
       const rest = key.slice(STATE_PREFIX.length);
@@ -224,7 +268,22 @@ export class AdamW {
     for (const [name, e] of loaded) {
       if (e.step === undefined || !e.expAvg || !e.expAvgSq) throw new Error(`${source}: incomplete state for '${name}' (needs exp_avg, exp_avg_sq and step)`);
     }
-    this.state.clear();
-    for (const [name, e] of loaded) this.state.set(name, e as ParamState);
+    this.dispose();
+    for (const [name, e] of loaded) {
+      const s = this.emptyState(name);
+      s.step = e.step!;
+      if (this.kernel === 'exact') {
+        s.expAvg = e.expAvg;
+        s.expAvgSq = e.expAvgSq;
+      } else {
+        const shape = this.params.get(name)!.shape;
+        for (const [target, data] of [[s.m!, e.expAvg!], [s.v!, e.expAvgSq!]] as const) {
+          const t = tf.tensor(data, shape, 'float32');
+          target.assign(t);
+          t.dispose();
+        }
+      }
+      this.state.set(name, s);
+    }
   }
 }

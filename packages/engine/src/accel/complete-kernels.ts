@@ -3,7 +3,7 @@
  * backward pass of every OpenCLIP model family runs on each backend the engine offers:
  * a scatter-add UnsortedSegmentSum (the gradient of the token-embedding gather; tfjs-cpu's is
  * O(segments·N), wasm 4.22 has none), a cpu-kernel bridge on wasm for the missing convolution
- * gradients (ModifiedResNet) and Einsum, and a correct wasm _FusedMatMul (4.22 adds the bias
+ * gradients (ModifiedResNet; the filter gradient as im2col + matmul) and Einsum, and a correct wasm _FusedMatMul (4.22 adds the bias
  * once per K-block, and to the wrong elements, on its transposed/batched path).
  */
 import { tf } from '../tf.js';
@@ -69,6 +69,72 @@ function bridgeToCpu(kernelName: string): tf.KernelFunc {
   };
 }
 
+let im2colLimit = 1 << 25;
+/** Caps the im2col buffer (floats); tests lower it to exercise the chunked path. */
+export function setIm2colLimit(floats: number): void {
+  im2colLimit = floats;
+}
+
+/**
+ * Conv2DBackpropFilter (NHWC) as im2col + one matrix product per chunk of images, through the
+ * backend's current BatchMatMul (OpenBLAS on the openblas tier): dW[kh,kw,ci,co] = colsᵀ · dy.
+ */
+function conv2dBackpropFilterIm2col(fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend: b, attrs } = args as unknown as KernelArgs;
+    const { x, dy } = inputs;
+    const backend = b;
+    if (x.dtype !== 'float32' || attrs.dataFormat === 'NCHW') return fallback(args);
+    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape as [number, number, number, number],
+      attrs.strides as [number, number], 1, attrs.pad as 'valid', attrs.dimRoundingMode as 'round' | undefined, false, 'channelsLast');
+    const { batchSize: N, inHeight: H, inWidth: W, inChannels: CI, outHeight: OH, outWidth: OW, outChannels: CO } = info;
+    const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
+    const top = info.padInfo.top, left = info.padInfo.left;
+    const P = KH * KW * CI, rowsPerImage = OH * OW;
+    const chunk = Math.max(1, Math.min(N, Math.floor(im2colLimit / Math.max(1, rowsPerImage * P))));
+    const mm = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
+    let acc: Float32Array | null = null;
+    let result: TensorInfo | null = null;
+    for (let n0 = 0; n0 < N; n0 += chunk) {
+      const nb = Math.min(chunk, N - n0), rows = nb * rowsPerImage;
+      const cols = makeOutput(backend, [rows, P], 'float32');
+      const dyPart = nb === N ? null : makeOutput(backend, [rows, CO], 'float32');
+      const xv = view(backend, x), cv = view(backend, cols);
+      if (dyPart) view(backend, dyPart).set(view(backend, dy).subarray(n0 * rowsPerImage * CO, (n0 + nb) * rowsPerImage * CO));
+      let r = 0;
+      for (let n = 0; n < nb; n++) {
+        const xBase = (n0 + n) * H * W * CI;
+        for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++, r++) {
+          let c = r * P;
+          for (let kh = 0; kh < KH; kh++) {
+            const xr = oh * sh + kh - top;
+            for (let kw = 0; kw < KW; kw++, c += CI) {
+              const xc = ow * sw + kw - left;
+              if (xr < 0 || xr >= H || xc < 0 || xc >= W) cv.fill(0, c, c + CI);
+              else cv.set(xv.subarray(xBase + (xr * W + xc) * CI, xBase + (xr * W + xc + 1) * CI), c);
+            }
+          }
+        }
+      }
+      const dy2 = dyPart ?? { ...dy, shape: [rows, CO] };
+      const part = mm({ inputs: { a: cols, b: dy2 } as any, backend: backend as any, attrs: { transposeA: true, transposeB: false } }) as TensorInfo;
+      dispose(backend, cols, dyPart);
+      if (nb === N) {
+        result = { ...part, shape: [KH, KW, CI, CO] };
+      } else {
+        const pv = view(backend, part);
+        if (!acc) acc = new Float32Array(pv.length);
+        for (let i = 0; i < acc.length; i++) acc[i] += pv[i];
+        dispose(backend, part);
+      }
+    }
+    if (result) return result as any;
+    const out = makeOutput(backend, [KH, KW, CI, CO], 'float32');
+    view(backend, out).set(acc!);
+    return out as any;
+  };
+}
+
 const ACTIVATION_KERNELS: Record<string, string> = {
   relu: 'Relu',
   relu6: 'Relu6',
@@ -118,7 +184,9 @@ export function installCompleteKernels(backendName: string): void {
   if (backendName !== 'wasm') return;
   for (const name of WASM_BRIDGED) {
     if (originalKernel(name, 'wasm')) continue; // a later tfjs has its own
-    overrideKernel({ kernelName: name, backendName, kernelFunc: bridgeToCpu(name) });
+    const bridged = bridgeToCpu(name);
+    const kernelFunc = name === 'Conv2DBackpropFilter' ? conv2dBackpropFilterIm2col(bridged) : bridged;
+    overrideKernel({ kernelName: name, backendName, kernelFunc });
   }
   overrideKernel({ kernelName: '_FusedMatMul', backendName, kernelFunc: wasmFusedMatMul as unknown as tf.KernelFunc });
 }

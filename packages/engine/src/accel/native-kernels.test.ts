@@ -8,6 +8,7 @@ import { Rng } from '../rng.js';
 import * as ops from '../ops.js';
 import { adamwStep } from '../adamw.js';
 import { loadNative } from './native.js';
+import { setIm2colLimit } from './complete-kernels.js';
 
 // Every overridden kernel of the js and openblas tiers (all matmul transpose/batch/broadcast cases, fused bias + activations,
 // transposes, sums, exp/erf, unstack, layer norm / GELU with gradients) against the cpu backend.
@@ -61,6 +62,20 @@ const CASES: Case[] = [
     return [tf.gather(x, ids), tf.grad((w: tf.Tensor) => tf.sum(tf.square(tf.gather(w, ids))))(x)];
   } },
   { name: 'gather on axis 1', inputs: [{ shape: [4, 5, 3] }], fn: (x) => tf.gather(x, tf.tensor1d([4, 0, 2], 'int32'), 1) },
+  { name: 'conv2d gradients (stride 2, same padding)', inputs: [{ shape: [3, 9, 9, 4] }, { shape: [3, 3, 4, 5] }], fn: (x, w) =>
+    tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'))))([x, w]) },
+  { name: 'conv2d filter gradient (valid, 1x1 and 5x5)', inputs: [{ shape: [2, 8, 7, 3] }, { shape: [5, 5, 3, 2] }, { shape: [1, 1, 3, 6] }], fn: (x, w, w1) => [
+    tf.grad((f: tf.Tensor) => tf.sum(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'valid')))(w),
+    tf.grad((f: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, [2, 1], 'same'))))(w1),
+  ] },
+  { name: 'conv2d filter gradient, chunked im2col', inputs: [{ shape: [5, 6, 6, 3] }, { shape: [3, 3, 3, 4] }], fn: (x, w) => {
+    setIm2colLimit(2 * 36 * 27);
+    try {
+      return tf.grad((f: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'))))(w);
+    } finally {
+      setIm2colLimit(1 << 25);
+    }
+  } },
   { name: 'identity (clone)', inputs: [{ shape: [3, 4] }], fn: (x) => tf.clone(x) },
   {
     name: 'layerNorm + gelu with gradients',

@@ -4,9 +4,13 @@
  * full train step (forward + backward of the CLIP loss) on a small model. Prints a table and
  * writes bench-results/models.json at the repo root.
  *
- * Options: --models ViT-B-32,RN50  --batch 8  --runs 5  --backend wasm  --train-model ViT-S-32-alt  --train-batch 16
+ * PyTorch runs the same architectures and shapes (bench_torch.py, same thread count, same
+ * OpenBLAS environment) afterwards in the same invocation when /usr/bin/python3 has torch.
+ *
+ * Options: --models ViT-B-32,RN50  --batch 8  --runs 5  --backend wasm  --train-model ViT-S-32-alt  --train-batch 16  --no-torch
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -14,6 +18,7 @@ import { initEngine, tf } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
 import { createModel } from './create.js';
 import type { CLIP } from './clip.js';
+import { builtinConfigDir } from '../config/registry.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..', '..', '..');
@@ -37,7 +42,21 @@ function time(fn: () => Tensor, runs: number): number[] {
   return out;
 }
 
-interface Row { model: string; what: string; batch: number; median_s: number; per_sample_ms: number; runs_s: number[] }
+interface Row {
+  model: string; what: string; batch: number; median_s: number; per_sample_ms: number; runs_s: number[];
+  torch_median_s?: number; ratio_vs_torch?: number;
+}
+
+/** The PyTorch side, or a reason why it did not run. */
+function runTorch(args: string[], threads: number): { rows: { model: string; what: string; median_s: number }[]; torch: string } | string {
+  const py = '/usr/bin/python3';
+  if (!existsSync(py)) return `${py} not found`;
+  const script = resolve(here, '..', '..', 'src', 'model', 'bench_torch.py');
+  const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+  const r = spawnSync(py, [script, ...args, '--threads', String(threads), '--configs', builtinConfigDir()], { env, encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) return `PyTorch bench failed: ${(r.stderr || r.stdout || '').trim().split('\n').pop()}`;
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -48,6 +67,7 @@ async function main(): Promise<void> {
       backend: { type: 'string', default: 'auto' },
       'train-model': { type: 'string', default: 'ViT-S-32-alt' },
       'train-batch': { type: 'string', default: '16' },
+      'no-torch': { type: 'boolean', default: false },
     },
   });
   const info = await initEngine({ backend: values.backend });
@@ -109,7 +129,31 @@ async function main(): Promise<void> {
   tf.dispose([timgs, ttoks]);
   tm.dispose();
 
-  const out = { benchmark: 'models', date: new Date().toISOString(), node: process.version, backend: info.backend, threads: info.threads, rows };
+  let torchNote = 'skipped (--no-torch)';
+  if (!values['no-torch']) {
+    const t = runTorch(['--models', values.models!, '--batch', String(batch), '--runs', String(runs),
+      '--train-model', tname, '--train-batch', String(tb)], info.threads);
+    if (typeof t === 'string') torchNote = t;
+    else {
+      torchNote = `torch ${t.torch}`;
+      for (const r of rows) {
+        const tr = t.rows.find((x) => x.model === r.model && x.what === r.what);
+        if (tr) {
+          r.torch_median_s = tr.median_s;
+          r.ratio_vs_torch = r.median_s / tr.median_s;
+        }
+      }
+    }
+  }
+  console.log(`\nPyTorch: ${torchNote}; OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? '(unset)'}`);
+  console.log('model            what                   batch   ours (s)  torch (s)  ours/torch');
+  for (const r of rows) {
+    console.log(`${r.model.padEnd(16)} ${r.what.padEnd(22)} ${String(r.batch).padStart(5)}  ${r.median_s.toFixed(3).padStart(8)}  ${(r.torch_median_s?.toFixed(3) ?? '—').padStart(9)}  ${(r.ratio_vs_torch?.toFixed(2) ?? '—').padStart(10)}`);
+  }
+  const out = {
+    benchmark: 'models', date: new Date().toISOString(), node: process.version, backend: info.backend, threads: info.threads,
+    torch: torchNote, openblas_coretype: process.env.OPENBLAS_CORETYPE ?? null, rows,
+  };
   mkdirSync(join(repoRoot, 'bench-results'), { recursive: true });
   writeFileSync(join(repoRoot, 'bench-results', 'models.json'), `${JSON.stringify(out, null, 2)}\n`);
   console.log(`wrote ${join(repoRoot, 'bench-results', 'models.json')}`);

@@ -23,6 +23,7 @@ for (const backend of BACKENDS) {
       const weights = readAll(c.weights);
       const report = model.loadStateDict(weights, { strict: true, source: c.weights });
       assert.equal(report.loaded.length, weights.size);
+      assert.equal(model.numParams(), c.nParams, 'parameter count equals sum(p.numel()) of the PyTorch model');
       // state dict order and key set equal PyTorch's
       assert.deepEqual([...model.stateDict().keys()], JSON.parse(keyOrder(c.weights)));
       const ref = readAll(c.outputs);

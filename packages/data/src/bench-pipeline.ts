@@ -10,7 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { repoRoot } from '@openclip/test-config';
@@ -90,6 +90,8 @@ interface Row {
 }
 
 async function main(): Promise<void> {
+  // One libvips thread per decode (as the Python side decodes on one thread); sharp is loaded lazily after this.
+  process.env.VIPS_CONCURRENCY ??= '1';
   const work = mkdtempSync(join(tmpdir(), 'openclip-bench-pipeline-'));
   try {
     const made = await writeSyntheticDataset({ type: 'webdataset', out: work, numSamples: SAMPLES, shardSize: SHARD_SIZE, imageSize: 256, seed: 0, format: 'jpg' });
@@ -106,6 +108,7 @@ async function main(): Promise<void> {
           for await (const b of loader.epoch(0)) {
             if (b.imageShape[2] !== 224 || b.imageShape[3] !== 224) throw new Error(`unexpected batch shape ${b.imageShape}`);
             n += b.imageShape[0];
+            loader.recycle(b);
           }
           if (n !== SAMPLES) throw new Error(`a pass produced ${n} of ${SAMPLES} samples`);
           return n;
@@ -147,14 +150,14 @@ async function main(): Promise<void> {
     const table = rows.map((r) => [r.impl, String(r.samples), r.seconds.toFixed(2), r.samples_per_s.toFixed(0), r.cpu_seconds.toFixed(2), r.samples_per_cpu_s.toFixed(0)]);
     const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
     const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
-    console.log(`webdataset 256x256 JPEG shards -> [${BATCH},3,224,224] normalised batches (+ CLIP tokens on the openclip-ts side), median of ${ROUNDS} passes, ${cpus().length} CPUs shared`);
+    console.log(`webdataset 256x256 JPEG shards -> [${BATCH},3,224,224] normalised batches (+ CLIP tokens on the openclip-ts side), median of ${ROUNDS} passes, VIPS_CONCURRENCY=${process.env.VIPS_CONCURRENCY}, ${cpus().length} CPUs shared`);
     console.log(line(header));
     for (const row of table) console.log(line(row));
     const outDir = join(repoRoot(), 'bench-results');
     mkdirSync(outDir, { recursive: true });
     writeFileSync(join(outDir, 'data-pipeline.json'), `${JSON.stringify({
       benchmark: 'webdataset shards of 256x256 JPEGs -> 224x224 normalised batches',
-      date: new Date().toISOString(), node: process.version, cpus: cpus().length, batch: BATCH, shardSize: SHARD_SIZE, rows,
+      date: new Date().toISOString(), node: process.version, cpus: cpus().length, vipsConcurrency: process.env.VIPS_CONCURRENCY, loadAverage: loadavg(), batch: BATCH, shardSize: SHARD_SIZE, rows,
     }, null, 2)}\n`);
   } finally {
     rmSync(work, { recursive: true, force: true });

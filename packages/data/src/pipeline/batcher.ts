@@ -35,6 +35,8 @@ export interface BatcherOptions {
   onSkip: (e: SkipEvent) => void;
   /** Samples prepared at once (default 4, libuv's thread pool size). */
   concurrency?: number;
+  /** Batch arrays handed back by the consumer (`DataLoader.recycle`), reused before allocating. */
+  pool?: Float32Array[];
 }
 
 interface Ready {
@@ -82,13 +84,25 @@ async function prepare(
 class BatchBuffer {
   images: Float32Array | null = null;
   shape: number[] | null = null;
-  constructor(private readonly batchSize: number) {}
+  constructor(
+    private readonly batchSize: number,
+    private readonly pool: Float32Array[] = [],
+  ) {}
+
+  /** A batch array: a recycled one of the right size if any (fresh ~40 MB arrays cost page faults and GC), else new. */
+  private allocate(length: number): Float32Array {
+    while (this.pool.length) {
+      const a = this.pool.pop()!;
+      if (a.length === length) return a;
+    }
+    return new Float32Array(length);
+  }
 
   /** The slot a sample would take (undefined until the first sample has fixed the size). */
   slot(i: number): Float32Array | undefined {
     if (!this.shape || i >= this.batchSize) return undefined;
     const per = this.shape.reduce((a, b) => a * b, 1);
-    this.images ??= new Float32Array(this.batchSize * per);
+    this.images ??= this.allocate(this.batchSize * per);
     return this.images.subarray(i * per, (i + 1) * per);
   }
 
@@ -101,12 +115,12 @@ class BatchBuffer {
         throw new Error(`image transform returned shape [${r.image.shape}] for ${r.key} but [${this.shape}] before; the transform must produce one size`);
       }
       const per = this.shape.reduce((a, b) => a * b, 1);
-      if (!this.images) this.images = new Float32Array(this.batchSize * per);
+      if (!this.images) this.images = this.allocate(this.batchSize * per);
       const dst = this.images.subarray(i * per, (i + 1) * per);
-      if (r.image.data !== dst) {
-        if (r.image.data.buffer === this.images.buffer) dst.set(r.image.data.slice());
-        else dst.set(r.image.data);
-      }
+      const src = r.image.data;
+      const inPlace = src.buffer === this.images.buffer && src.byteOffset === dst.byteOffset && src.length === dst.length;
+      // Samples after a failure were written one slot further on: move them down (never overlapping).
+      if (!inPlace) dst.set(src);
       r.image = { data: dst, shape: this.shape };
     }
   }
@@ -142,7 +156,7 @@ export async function* produceBatches(stream: AsyncIterator<RawItem>, opts: Batc
   }
   let delivered = 0;
   let ended = false;
-  const buffer = new BatchBuffer(opts.batchSize);
+  const buffer = new BatchBuffer(opts.batchSize, opts.pool);
   const concurrency = Math.max(1, opts.concurrency ?? 4);
   while (!ended && (opts.quota === null || delivered < opts.quota)) {
     const ready: Ready[] = [];

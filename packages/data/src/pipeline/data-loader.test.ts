@@ -13,7 +13,6 @@ const CHAR_TOKENIZER: TokenizerSpec = { kind: 'factory', module: TEST_HELPERS_UR
 /** `numShards` shards of `perShard` samples keyed `s<shard>_<i>`, with sizes.json. */
 async function makeShards(numShards: number, perShard: number, prefix = 's'): Promise<{ dir: string; spec: string; keys: string[] }> {
   const dir = await tempDir();
-  const img = await tinyImage(0, 16);
   const sizes: Record<string, number> = {};
   const keys: string[] = [];
   for (let s = 0; s < numShards; s++) {
@@ -21,7 +20,7 @@ async function makeShards(numShards: number, perShard: number, prefix = 's'): Pr
     for (let i = 0; i < perShard; i++) {
       const key = `${prefix}${s}_${i}`;
       keys.push(key);
-      members.push({ name: `${key}.jpg`, data: img }, { name: `${key}.txt`, data: `cap ${key}` });
+      members.push({ name: `${key}.jpg`, data: await tinyImage(s * perShard + i, 16) }, { name: `${key}.txt`, data: `cap ${key}` });
     }
     const name = `${prefix}-${String(s).padStart(3, '0')}.tar`;
     await writeTarFile(join(dir, name), members);
@@ -162,4 +161,33 @@ test('start-up errors: missing shard, too few shards, unknown size, factors with
   await writeTarFile(join(noSize, '0.tar'), []);
   await assert.rejects(createDataLoader({ ...base, data: join(noSize, '0.tar') }), (e: Error) => e.message === UNKNOWN_SIZE_MESSAGE);
   await assert.rejects(createDataLoader({ ...base, data: join(dir, 'x.json') }), /failed for extension json/);
+});
+
+test('recycled batch arrays are reused and the pixels stay right (in-process and worker threads)', async () => {
+  const { spec } = await makeShards(4, 6);
+  const sums = async (workers: number, recycle: boolean) => {
+    const l = await createDataLoader({ data: spec, isTrain: true, batchSize: 3, workers, seed: 2, numSamples: 24, shuffleSize: 4, shuffleInitial: 2, transform: PREPROCESS, tokenizer: CHAR_TOKENIZER, log: () => {} });
+    const out = new Map<string, number>();
+    const buffers = new Set<ArrayBufferLike>();
+    let reused = 0;
+    try {
+      for await (const b of l.epoch(0)) {
+        if (buffers.has(b.images.buffer)) reused++;
+        buffers.add(b.images.buffer);
+        const per = b.images.length / b.keys.length;
+        b.keys.forEach((k, j) => out.set(k, b.images.subarray(j * per, (j + 1) * per).reduce((a, x, i) => a + x * ((i % 97) + 1), 0)));
+        if (recycle) l.recycle(b);
+      }
+    } finally {
+      await l.close();
+    }
+    return { out, reused };
+  };
+  const plain = await sums(0, false);
+  const inProcess = await sums(0, true);
+  assert.deepEqual(inProcess.out, plain.out);
+  assert.ok(inProcess.reused > 0, 'in-process batches reuse recycled arrays');
+  const threads = await sums(2, true);
+  assert.equal(threads.out.size, 24);
+  for (const [k, v] of threads.out) assert.ok(Math.abs(v - plain.out.get(k)!) < 1e-3, k);
 });

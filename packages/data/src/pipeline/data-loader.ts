@@ -92,6 +92,7 @@ export function resolveDatasetType(data: string | null | undefined, type: Datase
 
 interface BatchSource {
   start(epoch: number, skipItems: number, quota: number | null): void;
+  recycle(images: Float32Array): void;
   next(): Promise<WorkerBatch | null>;
   abort(): void;
   close(): Promise<void>;
@@ -99,6 +100,7 @@ interface BatchSource {
 
 class InProcessSource implements BatchSource {
   private it: AsyncGenerator<WorkerBatch> | null = null;
+  private readonly pool: Float32Array[] = [];
   private abortCtl: AbortController | null = null;
   constructor(
     private readonly source: SourceDescriptor,
@@ -109,7 +111,7 @@ class InProcessSource implements BatchSource {
   start(epoch: number, skipItems: number, quota: number | null): void {
     this.abortCtl = new AbortController();
     const signal = this.abortCtl.signal;
-    const { source, ctx, fns, skips } = this;
+    const { source, ctx, fns, skips, pool } = this;
     this.it = (async function* () {
       const [transform, tokenize] = await fns;
       yield* produceBatches(sampleStream(source, { ...ctx, epoch }, signal), {
@@ -119,8 +121,12 @@ class InProcessSource implements BatchSource {
         quota,
         skipItems,
         onSkip: (e) => skips.add(e),
+        pool,
       });
     })();
+  }
+  recycle(images: Float32Array): void {
+    if (this.pool.length < 4) this.pool.push(images);
   }
   async next(): Promise<WorkerBatch | null> {
     const r = await this.it!.next();
@@ -211,6 +217,11 @@ class ThreadSource implements BatchSource {
       }
       await new Promise<void>((r) => (this.waiter = r));
     }
+  }
+
+  recycle(images: Float32Array): void {
+    if (images.byteOffset !== 0 || images.byteLength !== images.buffer.byteLength || !(images.buffer instanceof ArrayBuffer)) return;
+    this.worker.postMessage({ type: 'recycle', buffer: images } satisfies ToWorker, [images.buffer]);
   }
 
   abort(): void {
@@ -325,6 +336,15 @@ export class DataLoader {
       if (!finished) for (const s of sources) s.abort();
       this.skips.summarise(`epoch ${epoch}`);
     }
+  }
+
+  /**
+   * Hands a batch's image array back for reuse once the consumer is done with it (e.g. after copying
+   * it into a tensor). Optional: it saves allocating and page-faulting ~40 MB per batch. The batch's
+   * `images` must not be used afterwards (with worker threads the memory moves back to the worker).
+   */
+  recycle(batch: Batch): void {
+    this.sources?.[batch.worker]?.recycle(batch.images);
   }
 
   /** Stops the worker threads. */

@@ -20,7 +20,8 @@ export interface WorkerInit {
 export type ToWorker =
   | { type: 'epoch'; tag: number; epoch: number; skipItems: number; quota: number | null; credits: number }
   | { type: 'credit'; tag: number }
-  | { type: 'abort'; tag: number };
+  | { type: 'abort'; tag: number }
+  | { type: 'recycle'; buffer: Float32Array };
 
 export type FromWorker =
   | { type: 'ready' }
@@ -52,8 +53,14 @@ async function main(): Promise<void> {
   let current: { tag: number; credits: number; wake: (() => void) | null; abort: AbortController } | null = null;
   let chain: Promise<void> = Promise.resolve();
   const abortedTags = new Set<number>();
+  const pool: Float32Array[] = [];
   let built: Promise<[Awaited<ReturnType<typeof buildTransform>>, Awaited<ReturnType<typeof buildTokenizer>> | null]>;
   try {
+    // One libvips thread per decode (each worker is already a parallel lane) and no operation cache
+    // (images are seen once); sharp's settings are process-wide, and only data workers set them.
+    const { default: sharp } = await import('sharp');
+    sharp.concurrency(1);
+    sharp.cache(false);
     built = Promise.all([buildTransform(init.transform, streamRng(init.context.seed, 0, init.context, 3)), init.tokenizer ? buildTokenizer(init.tokenizer) : Promise.resolve(null)]);
     await built;
   } catch (e) {
@@ -79,6 +86,7 @@ async function main(): Promise<void> {
         quota: msg.quota,
         skipItems: msg.skipItems,
         onSkip: (event) => post({ type: 'skip', tag: msg.tag, event }),
+        pool,
       });
       for await (const batch of batches) {
         if (state.abort.signal.aborted) break;
@@ -107,6 +115,8 @@ async function main(): Promise<void> {
         current.wake = null;
         w?.();
       }
+    } else if (msg.type === 'recycle') {
+      if (pool.length < 4) pool.push(msg.buffer);
     } else if (msg.type === 'abort') {
       abortedTags.add(msg.tag);
       if (current && current.tag === msg.tag) {

@@ -6,7 +6,7 @@
 
 import type { Rng } from '@openclip/engine/rng';
 import type { ImageTensor } from '../image/to-tensor.js';
-import type { TokenBatch } from '@openclip/tokenizer';
+import type { TokenBatch, TokenizerSpec as PackageTokenizerSpec } from '@openclip/tokenizer';
 
 export type { ImageTensor, TokenBatch };
 
@@ -40,11 +40,15 @@ export interface PreprocessSpec {
   aug?: Record<string, unknown>;
 }
 
-/** `@openclip/tokenizer`'s CLIP BPE tokenizer (`SimpleTokenizer`) at `contextLength` (default 77). */
+/**
+ * A tokenizer of `@openclip/tokenizer`: the model's (`spec`, from its `tokenizerSpecForTextConfig(text_cfg)`,
+ * CLIP BPE or a Hugging Face tokenizer), else the CLIP BPE `SimpleTokenizer` at `contextLength` (default 77).
+ */
 export interface TokenizerPackageSpec {
   kind: 'tokenizer';
+  spec?: PackageTokenizerSpec;
   contextLength?: number;
-  /** Further `SimpleTokenizerOptions` (e.g. `clean`). */
+  /** Further `SimpleTokenizerOptions` (e.g. `clean`) when no `spec` is given. */
   options?: Record<string, unknown>;
 }
 
@@ -86,8 +90,12 @@ export async function buildTokenizer(spec: TokenizerSpec | TokenizeFn): Promise<
   if (typeof spec === 'function') return spec;
   if (spec.kind === 'factory') return fromFactory<TokenizeFn>(spec, 'tokenizer');
   if (spec.kind === 'tokenizer') {
-    const { SimpleTokenizer } = await import('@openclip/tokenizer');
-    const tok = new SimpleTokenizer({ ...spec.options, contextLength: spec.contextLength });
+    const pkg = await import('@openclip/tokenizer');
+    if (spec.spec) {
+      const tok = pkg.createTokenizer(spec.spec);
+      return (texts) => tok.tokenize(texts);
+    }
+    const tok = new pkg.SimpleTokenizer({ ...spec.options, contextLength: spec.contextLength });
     return (texts) => tok.tokenize(texts);
   }
   throw new Error(`tokenizer: unknown spec kind '${(spec as { kind: string }).kind}'`);

@@ -72,7 +72,7 @@ for (const backend of BACKENDS) {
 // PyTorch: the same math (F.cross_entropy / F.logsigmoid as in open_clip/loss.py), forward + backward.
 const py = `
 import json, sys, time, torch, torch.nn.functional as F
-torch.set_num_threads(${threads})
+torch.set_num_threads(int(sys.argv[1]))
 out = []
 for n in [${SIZES.join(',')}]:
     g = torch.Generator().manual_seed(n)
@@ -95,17 +95,22 @@ for n in [${SIZES.join(',')}]:
             img.grad = txt.grad = s.grad = b.grad = None
             t0 = time.perf_counter(); fn().backward(); ms = (time.perf_counter() - t0) * 1000
             if r > 0: ts.append(ms)
-        out.append({'loss': name, 'batch': n, 'backend': 'pytorch', 'ms': sorted(ts)[len(ts)//2]})
+        out.append({'loss': name, 'batch': n, 'backend': 'pytorch %st' % sys.argv[1], 'ms': sorted(ts)[len(ts)//2]})
 print(json.dumps({'torch': torch.__version__, 'rows': out}))
 `;
 let torchVersion: string | null = null;
-const res = spawnSync('/usr/bin/python3', ['-c', py], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
-if (res.status === 0) {
-  const parsed = JSON.parse(res.stdout.trim().split('\n').pop()!);
-  torchVersion = parsed.torch;
-  rows.push(...parsed.rows);
-} else {
-  console.log(`(PyTorch side skipped: ${(res.stderr || res.error?.message || 'python3 unavailable').trim().split('\n').pop()})`);
+// PyTorch at the same thread count, and at 1 thread: on an oversubscribed machine OpenMP's
+// spinning threads can make the multi-threaded run far slower than the single-threaded one.
+for (const t of [...new Set([threads, 1])]) {
+  const res = spawnSync('/usr/bin/python3', ['-c', py, String(t)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(t) } });
+  if (res.status === 0) {
+    const parsed = JSON.parse(res.stdout.trim().split('\n').pop()!);
+    torchVersion = parsed.torch;
+    rows.push(...parsed.rows);
+  } else {
+    console.log(`(PyTorch side skipped: ${(res.stderr || res.error?.message || 'python3 unavailable').trim().split('\n').pop()})`);
+    break;
+  }
 }
 
 console.log(`losses: lossAndGrads (forward + backward), D=${DIM}, median of ${REPEATS}, threads ${threads}, OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? '-'}`);

@@ -67,8 +67,8 @@ for (const backend of BACKENDS) {
 }
 
 const py = `
-import json, time, torch
-torch.set_num_threads(${threads})
+import json, sys, time, torch
+torch.set_num_threads(int(sys.argv[1]))
 shapes = ${JSON.stringify(list.map(([n, s]) => [n, s]))}
 out = []
 for foreach in [False, True]:
@@ -81,17 +81,22 @@ for foreach in [False, True]:
     for r in range(${REPEATS + 1}):
         t0 = time.perf_counter(); opt.step(); ms = (time.perf_counter() - t0) * 1000
         if r > 0: ts.append(ms)
-    out.append({'impl': 'torch.optim.AdamW foreach=%s' % foreach, 'ms': sorted(ts)[len(ts)//2]})
+    out.append({'impl': 'torch.optim.AdamW foreach=%s, %s thread(s)' % (foreach, sys.argv[1]), 'ms': sorted(ts)[len(ts)//2]})
 print(json.dumps({'torch': torch.__version__, 'rows': out}))
 `;
 let torchVersion: string | null = null;
-const res = spawnSync('/usr/bin/python3', ['-c', py], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
-if (res.status === 0) {
-  const parsed = JSON.parse(res.stdout.trim().split('\n').pop()!);
-  torchVersion = parsed.torch;
-  rows.push(...parsed.rows);
-} else {
-  console.log(`(PyTorch side skipped: ${(res.stderr || res.error?.message || 'python3 unavailable').trim().split('\n').pop()})`);
+// PyTorch at the same thread count, and at 1 thread: on an oversubscribed machine OpenMP's
+// spinning threads can make the multi-threaded run far slower than the single-threaded one.
+for (const t of [...new Set([threads, 1])]) {
+  const res = spawnSync('/usr/bin/python3', ['-c', py, String(t)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(t) } });
+  if (res.status === 0) {
+    const parsed = JSON.parse(res.stdout.trim().split('\n').pop()!);
+    torchVersion = parsed.torch;
+    rows.push(...parsed.rows);
+  } else {
+    console.log(`(PyTorch side skipped: ${(res.stderr || res.error?.message || 'python3 unavailable').trim().split('\n').pop()})`);
+    break;
+  }
 }
 console.log(`AdamW step over ${(total / 1e6).toFixed(1)}M parameters in ${list.length} tensors, median of ${REPEATS}, threads ${threads}, OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? '-'}`);
 console.log('| implementation | ms / step | M params / s |');

@@ -285,3 +285,38 @@ test('lockImageTower / lockTextTower freeze as OpenCLIP (groups unlocked from th
   assert.ok([...rn.params].filter(([k]) => k.startsWith('visual.')).every(([, v]) => !v.trainable));
   rn.dispose();
 });
+
+test('text pooling: first / last / argmax (first maximal id) / eos (first eos_id, else 0) pick rows of the unpooled output', async () => {
+  await initEngine({ backend: 'wasm' });
+  const base = {
+    embed_dim: 8, custom_text: true,
+    vision_cfg: { image_size: 16, layers: 1, width: 16, head_width: 8, patch_size: 16 },
+    text_cfg: { context_length: 6, vocab_size: 50, width: 8, heads: 2, layers: 1 },
+  };
+  const rows = [[49 % 50, 7, 30, 30, 0, 0], [3, 5, 7, 9, 11, 13], [40, 2, 8, 2, 2, 0]];
+  const tokens = tf.tensor2d(rows, [3, 6], 'int32');
+  const make = (pool_type: string, extra: Record<string, unknown> = {}) =>
+    createModel({ ...base, text_cfg: { ...base.text_cfg, pool_type, ...extra } }, { seed: 11 }) as CLIP;
+  const none = make('none');
+  const all = none.encodeText(tokens); // [3, 6, 8]
+  const allRows = all.arraySync() as number[][][];
+  const expected: Record<string, number[]> = {
+    first: [0, 0, 0],
+    last: [5, 5, 5],
+    argmax: [0, 5, 0], // row 0: 49 at 0 beats the 30s; row 2: 40 at 0
+  };
+  for (const pool of ['first', 'last', 'argmax']) {
+    const m = make(pool);
+    const f = m.encodeText(tokens).arraySync() as number[][];
+    expected[pool].forEach((idx, b) => f[b].forEach((x, j) => assert.ok(Math.abs(x - allRows[b][idx][j]) < 1e-5, `${pool} row ${b}`)));
+    m.dispose();
+  }
+  for (const [eosId, want] of [[30, [2, 0, 0]], [2, [0, 0, 1]]] as [number, number[]][]) {
+    const m = make('eos', { eos_id: eosId });
+    const f = m.encodeText(tokens).arraySync() as number[][];
+    want.forEach((idx, b) => f[b].forEach((x, j) => assert.ok(Math.abs(x - allRows[b][idx][j]) < 1e-5, `eos ${eosId} row ${b}`)));
+    m.dispose();
+  }
+  tf.dispose([all, tokens]);
+  none.dispose();
+});

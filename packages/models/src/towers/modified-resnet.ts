@@ -35,8 +35,10 @@ export class BatchNorm2d {
   apply(x: Tensor, training: boolean, frozen = false): Tensor {
     if (!training || frozen) {
       return tf.tidy(() => {
+        // (x - mean)·scale + bias folded into x·scale + shift: two passes over the activations instead of three.
         const scale = tf.mul(this.weight, tf.rsqrt(tf.add(this.runningVar, BN_EPS)));
-        return tf.add(tf.mul(tf.sub(x, this.runningMean), scale), this.bias);
+        const shift = tf.sub(this.bias, tf.mul(this.runningMean, scale));
+        return tf.add(tf.mul(x, scale), shift);
       });
     }
     const n = x.size / this.channels;

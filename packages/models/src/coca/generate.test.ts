@@ -66,6 +66,29 @@ test('logits processors follow the Hugging Face definitions', () => {
   assert.ok(Array.from(p3).every((v) => v > -Infinity));
 });
 
+test('top-p equals the sort-and-cumsum definition on random logits', () => {
+  const rng = new Rng(3);
+  for (let trial = 0; trial < 50; trial++) {
+    const n = 5 + rng.randint(300);
+    const s = rng.fillNormal(new Float32Array(n), 0, 1 + rng.randint(4));
+    const topP = 0.05 + 0.9 * rng.random();
+    // HF: ascending sort, softmax, cumsum, remove cum <= 1 - p, keep the last (largest).
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => s[a]! - s[b]!);
+    const m = Math.max(...s);
+    const z = Array.from(s).reduce((a, v) => a + Math.exp(v - m), 0);
+    let cum = 0;
+    const want = new Set<number>();
+    order.forEach((i, r) => {
+      cum += Math.exp(s[i]! - m) / z;
+      if (!(cum <= 1 - topP) || r === n - 1) want.add(i);
+    });
+    const got = Float32Array.from(s);
+    applyTopP(got, topP);
+    const kept = new Set(Array.from(got).flatMap((v, i) => (v > -Infinity ? [i] : [])));
+    assert.deepEqual([...kept].sort((a, b) => a - b), [...want].sort((a, b) => a - b), `trial ${trial} (n ${n}, p ${topP})`);
+  }
+});
+
 test('option checks name the bad option', () => {
   assert.throws(() => opts({ seqLen: 5, minSeqLen: 5 }), /seqLen \(5\) must be larger than minSeqLen \(5\)/);
   assert.throws(() => opts({ numBeams: 5, numBeamGroups: 3 }), /numBeams \(5\) must be divisible by numBeamGroups \(3\)/);

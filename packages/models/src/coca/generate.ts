@@ -136,24 +136,52 @@ export function applyTopK(scores: Float32Array, k: number): void {
 
 /**
  * TopPLogitsWarper: sort ascending, drop the tokens whose cumulative probability is ≤ 1 - topP,
- * always keeping the most likely one.
+ * always keeping the most likely one. Equivalently a token survives when the probability mass of
+ * the tokens ranked above it is < topP; the top of a max-heap is walked until that mass reaches topP,
+ * so the vocabulary is never fully sorted.
  */
 export function applyTopP(scores: Float32Array, topP: number): void {
   const n = scores.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]! || a - b);
   let max = -Infinity;
   for (let i = 0; i < n; i++) if (scores[i]! > max) max = scores[i]!;
+  if (max === -Infinity) return;
+  const p = new Float64Array(n);
   let z = 0;
-  for (let i = 0; i < n; i++) z += Math.exp(scores[i]! - max);
-  let cum = 0;
-  const remove: number[] = [];
-  for (let r = 0; r < n - 1; r++) {
-    const i = order[r]!;
-    cum += Math.exp(scores[i]! - max) / z;
-    if (cum <= 1 - topP) remove.push(i);
-    else break;
+  for (let i = 0; i < n; i++) {
+    p[i] = Math.exp(scores[i]! - max);
+    z += p[i]!;
   }
-  for (const i of remove) scores[i] = -Infinity;
+  // Max-heap of indices by (probability desc, index asc).
+  const heap = Int32Array.from({ length: n }, (_, i) => i);
+  const above = (a: number, b: number) => p[a]! > p[b]! || (p[a] === p[b] && a < b);
+  const down = (start: number, size: number) => {
+    let i = start;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < size && above(heap[l]!, heap[m]!)) m = l;
+      if (r < size && above(heap[r]!, heap[m]!)) m = r;
+      if (m === i) return;
+      const t = heap[i]!;
+      heap[i] = heap[m]!;
+      heap[m] = t;
+      i = m;
+    }
+  };
+  for (let i = (n >> 1) - 1; i >= 0; i--) down(i, n);
+  const keep = new Uint8Array(n);
+  let size = n;
+  let massAbove = 0;
+  while (size > 0 && massAbove < topP) {
+    const top = heap[0]!;
+    keep[top] = 1;
+    massAbove += p[top]! / z;
+    size--;
+    heap[0] = heap[size]!;
+    down(0, size);
+  }
+  for (let i = 0; i < n; i++) if (!keep[i]) scores[i] = -Infinity;
 }
 
 /** The k-th largest value (k ≥ 1). */

@@ -6,7 +6,7 @@
  * A memory check (500 training steps by default) records tensors and RSS over time.
  *
  * Options: --cases a,b  --tiers openblas,js,none  --steps N  --warmup N  --fallback-steps N
- *          --memory-steps N (0 = skip)  --no-torch
+ *          --memory-steps N (0 = skip)  --rounds N (alternating PyTorch/engine rounds)  --no-torch
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -113,6 +113,7 @@ async function main(): Promise<void> {
       'fallback-steps': { type: 'string', default: '2' },
       'memory-steps': { type: 'string', default: '500' },
       'no-torch': { type: 'boolean', default: false },
+      rounds: { type: 'string', default: '2' },
     },
   });
   const warmup = Number(values.warmup), steps = Number(values.steps);
@@ -136,14 +137,36 @@ async function main(): Promise<void> {
   if (noTorch) console.log(`PyTorch comparison skipped: ${noTorch}`);
 
   const rows: Record<string, unknown>[] = [];
+  const rounds = Math.max(1, Number(values.rounds));
   for (const c of cases) {
-    // PyTorch and the engine run back to back per case, so both see the same machine load.
-    const torch = noTorch ? new Map() : runTorch([c.name], threads, warmup, steps);
-    const t = torch.get(c.name);
+    // PyTorch and the engine's fastest tier alternate for `rounds` rounds per case (fresh processes),
+    // so both see the same machine load; each figure is the median over its rounds.
+    const torchRuns: { samples_per_s: number; peak_rss_mb: number }[] = [];
+    const fastRuns: ChildResult[] = [];
+    for (let k = 0; k < rounds; k++) {
+      if (!noTorch) {
+        const tr = runTorch([c.name], threads, warmup, steps).get(c.name);
+        if (tr) torchRuns.push(tr);
+      }
+      if (tiers[0] === 'openblas') fastRuns.push(runNode(['--child', c.name, '--tier', 'openblas', '--warmup', String(warmup), '--steps', String(steps)]));
+    }
+    const t = torchRuns.length
+      ? { samples_per_s: median(torchRuns.map((x) => x.samples_per_s)), peak_rss_mb: Math.max(...torchRuns.map((x) => x.peak_rss_mb)) }
+      : undefined;
     for (const tier of tiers) {
       const s = tier === 'openblas' ? steps : Math.max(1, Number(values['fallback-steps']));
       const w = tier === 'openblas' ? warmup : 1;
-      const r = runNode(['--child', c.name, '--tier', tier, '--warmup', String(w), '--steps', String(s)]) as ChildResult;
+      let r: ChildResult;
+      try {
+        r = tier === 'openblas'
+          ? { ...fastRuns[0], samples_per_s: median(fastRuns.map((x) => x.samples_per_s)), step_s: median(fastRuns.map((x) => x.step_s)), peak_rss_mb: Math.max(...fastRuns.map((x) => x.peak_rss_mb)) }
+          : runNode(['--child', c.name, '--tier', tier, '--warmup', String(w), '--steps', String(s)]);
+      } catch (e) {
+        const error = (e as Error).message.split('\n').find((l) => /status|memory|Error/i.test(l)) ?? (e as Error).message.split('\n')[0];
+        console.log(`${`${c.name}@${tier}`.padEnd(28)} failed: ${error}`);
+        rows.push({ case: `${c.name}@${tier}`, tier, samples_per_s: null, torch_samples_per_s: t ? t.samples_per_s : null, ratio: null, error, threads });
+        continue;
+      }
       const row = {
         case: tier === 'openblas' ? c.name : `${c.name}@${tier}`,
         tier,
@@ -154,6 +177,7 @@ async function main(): Promise<void> {
         peak_rss_mb: r.peak_rss_mb,
         torch_peak_rss_mb: t ? t.peak_rss_mb : null,
         steps: s,
+        rounds: tier === 'openblas' ? rounds : 1,
         threads,
       };
       rows.push(row);

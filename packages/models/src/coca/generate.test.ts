@@ -124,6 +124,22 @@ test('greedy sampling: argmax each step, EOS blocked below minSeqLen, forced at 
   assert.deepEqual(await generateTokens(loop.next, 1, opts({ generationType: 'greedy', seqLen: 6, minSeqLen: 2 })), [[SOT, 4, 4, 4, 4, EOS]]);
 });
 
+test('sampling can start from a prefix (one row for all images, or one per image)', async () => {
+  const { next, calls } = markov((_img, last) => {
+    const l = new Array(V).fill(0);
+    l[last === 2 ? EOS : 2] = 5;
+    return l;
+  });
+  const out = await generateTokens(next, 2, opts({ generationType: 'greedy', seqLen: 10, minSeqLen: 0, prefix: [SOT, 1] }));
+  assert.deepEqual(out, [[SOT, 1, 2, EOS], [SOT, 1, 2, EOS]]);
+  assert.deepEqual(calls[0], [SOT, 1]);
+  const per = await generateTokens(next, 2, opts({ generationType: 'greedy', seqLen: 10, minSeqLen: 0, prefix: [[SOT, 3], [SOT, 4]] }));
+  assert.deepEqual(per, [[SOT, 3, 2, EOS], [SOT, 4, 2, EOS]]);
+  assert.throws(() => opts({ generationType: 'beam_search', prefix: [SOT] }), /prefix is only supported by the sampling types/);
+  assert.throws(() => opts({ generationType: 'greedy', prefix: [[SOT], [SOT, 1]] }), /same length/);
+  await assert.rejects(generateTokens(next, 3, opts({ generationType: 'greedy', prefix: [[SOT], [SOT]] })), /2 prefix rows for 3 images/);
+});
+
 test('the model sees at most maxSeqLen tokens (sliding window)', async () => {
   const { next, calls } = markov(() => [0, 0, 0, 9, 0, 0, 0, 0]);
   await generateTokens(next, 1, opts({ generationType: 'greedy', seqLen: 9, minSeqLen: 2, maxSeqLen: 4 }));

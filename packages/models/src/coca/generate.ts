@@ -40,6 +40,11 @@ export interface GenerateOptions {
   padTokenId?: number;
   /** Seed or generator for sampling (top_k / top_p). */
   rng?: Rng | number;
+  /**
+   * Start the captions from these tokens instead of `[sotTokenId]` (OpenCLIP's `text` argument of the
+   * sampling path): one row for every image, or one row per image. Not available with beam search.
+   */
+  prefix?: number[] | number[][];
 }
 
 export interface ResolvedGenerateOptions {
@@ -58,6 +63,7 @@ export interface ResolvedGenerateOptions {
   eosTokenId: number;
   padTokenId: number;
   rng: Rng;
+  prefix: number[] | number[][] | null;
 }
 
 /** Fills OpenCLIP 3.1.0's `generate()` defaults and checks the combination, naming the bad option. */
@@ -78,6 +84,7 @@ export function resolveGenerateOptions(o: GenerateOptions, defaults: { padTokenI
     eosTokenId: o.eosTokenId ?? 49407,
     padTokenId: o.padTokenId ?? defaults.padTokenId,
     rng: o.rng instanceof Rng ? o.rng : new Rng(o.rng ?? 0),
+    prefix: o.prefix ?? null,
   };
   if (!GENERATION_TYPES.includes(r.generationType)) {
     throw new Error(`generate: generationType '${r.generationType}' is not one of ${GENERATION_TYPES.join(', ')}`);
@@ -95,6 +102,14 @@ export function resolveGenerateOptions(o: GenerateOptions, defaults: { padTokenI
   if (!(r.temperature > 0)) throw new Error(`generate: temperature must be > 0, got ${r.temperature}`);
   if (!(r.topP > 0 && r.topP <= 1)) throw new Error(`generate: topP must be in (0, 1], got ${r.topP}`);
   if (!(r.repetitionPenalty > 0)) throw new Error(`generate: repetitionPenalty must be > 0, got ${r.repetitionPenalty}`);
+  if (r.prefix !== null) {
+    if (r.generationType === 'beam_search') throw new Error('generate: prefix is only supported by the sampling types (top_k, top_p, greedy), as in OpenCLIP');
+    const rows = (Array.isArray(r.prefix[0]) ? r.prefix : [r.prefix]) as number[][];
+    if (rows.length === 0 || rows.some((row) => !Array.isArray(row) || row.length === 0 || row.some((t) => !Number.isInteger(t) || t < 0))) {
+      throw new Error('generate: prefix must be a non-empty list of token ids (or one such list per image)');
+    }
+    if (rows.some((row) => row.length !== rows[0]!.length)) throw new Error('generate: every prefix row must have the same length');
+  }
   if (r.numBeams % r.numBeamGroups !== 0) {
     throw new Error(`generate: numBeams (${r.numBeams}) must be divisible by numBeamGroups (${r.numBeamGroups})`);
   }
@@ -232,7 +247,12 @@ function sample(scores: Float32Array, temperature: number, rng: Rng): number {
  * rows are finished (unless fixedOutputLength), or at seqLen.
  */
 export async function generateBySampling(next: NextTokenLogits, batch: number, o: ResolvedGenerateOptions): Promise<number[][]> {
-  const out: number[][] = Array.from({ length: batch }, () => [o.sotTokenId]);
+  let out: number[][] = Array.from({ length: batch }, () => [o.sotTokenId]);
+  if (o.prefix) {
+    const rows = (Array.isArray(o.prefix[0]) ? o.prefix : [o.prefix]) as number[][];
+    if (rows.length !== 1 && rows.length !== batch) throw new Error(`generate: ${rows.length} prefix rows for ${batch} images`);
+    out = Array.from({ length: batch }, (_, i) => (rows.length === 1 ? rows[0]! : rows[i]!).slice());
+  }
   for (;;) {
     const len = out[0]!.length;
     const start = Math.max(0, len - o.maxSeqLen);

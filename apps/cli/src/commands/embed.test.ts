@@ -45,7 +45,15 @@ function rows(data: Float32Array, e: number, idx: number): Float32Array {
   return data.subarray(idx * e, (idx + 1) * e);
 }
 
-for (const name of ['vit_tiny', 'coca_tiny']) {
+const MODEL_CASES: string[] = referenceManifest()
+  .cases.filter((c: { id: string }) => c.id.startsWith('model/'))
+  .map((c: { id: string }) => c.id.slice('model/'.length));
+
+test('every fixture model case is covered', () => {
+  for (const n of ['vit_tiny', 'vit_tiny_quickgelu', 'resnet_tiny', 'vit_variant_a', 'vit_variant_b', 'coca_tiny']) assert.ok(MODEL_CASES.includes(n), n);
+});
+
+for (const name of MODEL_CASES) {
   test(`openclip embed reproduces ${name}'s fixture features from the image files and captions`, () => {
     const c = caseOf(name);
     const texts = join(work, `${name}.jsonl`);

@@ -16,7 +16,8 @@ import {
   type OpenClipModel,
   type Template,
 } from '@openclip/models';
-import { createLoss } from '@openclip/losses';
+import { createLoss, collectiveFromTransport, type ArrayTransport } from '@openclip/losses';
+import { DistributedTrainStep, broadcastModel } from './distributed/ddp-step.js';
 import { createDataLoader, SYNTHETIC_CLASSNAMES, SYNTHETIC_TEMPLATES, classFolderName, withArticle, type DataLoader, type DataPosition } from '@openclip/data';
 import type { TrainConfig } from './config/train-config.js';
 import { AdamW } from './optim/adamw.js';
@@ -39,6 +40,10 @@ export interface TrainRunOptions {
   progress?: boolean;
   rank?: number;
   worldSize?: number;
+  /** The collective transport joining the ranks (required when worldSize > 1). */
+  transport?: ArrayTransport | null;
+  /** Log from every rank (--log-local), not only rank 0. */
+  logLocal?: boolean;
   /** Stop after this many optimizer steps in total (tests, smoke runs); the run is then not finished. */
   maxSteps?: number;
 }
@@ -99,9 +104,10 @@ function snapshotModel(model: OpenClipModel): Map<string, TensorToWrite> {
 /** Runs training as `python -m open_clip_train.main` would with the same parameters. */
 export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {}): Promise<TrainRunResult> {
   const sink = options.log ?? ((l: string) => process.stdout.write(`${l}\n`));
-  const rank = options.rank ?? 0;
-  const worldSize = options.worldSize ?? 1;
-  if (worldSize !== 1) throw new Error('multi-process training is started by the distributed launcher (openclip launch / torchrun); runTraining drives one process');
+  const transport = options.transport ?? null;
+  const rank = transport?.rank ?? options.rank ?? 0;
+  const worldSize = transport?.worldSize ?? options.worldSize ?? 1;
+  if (worldSize > 1 && !transport) throw new Error(`world size ${worldSize} needs a collective transport (start ranks with openclip launch, torchrun, srun or mpirun)`);
   const master = rank === 0;
   if (!cfg.trainData && cfg.datasetType !== 'synthetic') throw new Error('--train-data is required (or --dataset-type synthetic with --train-num-samples)');
 
@@ -112,13 +118,18 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
   if (logDir && existsSync(join(logDir, 'out.log')) && cfg.resume !== 'latest') {
     throw new Error(`Experiment already exists at ${logDir}: use --name to give a new experiment name, or --resume latest to continue it`);
   }
-  const log = new RunLogger(master ? logDir : null, sink, cfg.debug);
+  const quiet: LogSink = () => {};
+  const log = new RunLogger(master ? logDir : null, master || options.logLocal || cfg.logLocal ? (l) => sink(worldSize > 1 ? `[rank ${rank}] ${l}` : l) : quiet, cfg.debug);
   if (logDir && master) {
     mkdirSync(ckptDir!, { recursive: true });
     writeParams(logDir, cfg);
   }
   const engine = await initEngine({ backend: options.backend });
-  log.info(`Running with a single process. Backend: ${engine.backend} (TensorFlow.js ${engine.tfjsVersion}, ${engine.threads} threads).`);
+  log.info(
+    worldSize > 1
+      ? `Running in distributed mode with multiple processes. Backend: ${engine.backend}. Process (global: ${rank}), total ${worldSize}.`
+      : `Running with a single process. Backend: ${engine.backend} (TensorFlow.js ${engine.tfjsVersion}, ${engine.threads} threads).`,
+  );
 
   // model, transforms, tokenizer
   const built = await createModelAndTransforms(cfg.model, {
@@ -177,19 +188,19 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     });
     closeables.push(() => train.close());
     let val: DataLoader | null = null;
-    if (cfg.valData || (cfg.datasetType === 'synthetic' && cfg.valNumSamples)) {
+    if (master && (cfg.valData || (cfg.datasetType === 'synthetic' && cfg.valNumSamples))) {
       val = await createDataLoader({ ...common, seed: cfg.seed + 1, data: cfg.valData, isTrain: false, numSamples: cfg.valNumSamples, transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: false } });
       closeables.push(() => val!.close());
     }
     // zero-shot: --imagenet-val folder, or for synthetic training data a held-out synthetic set
     let zeroShot: { loader: DataLoader; classnames: string[]; templates: Template[]; prefix: string } | null = null;
-    if (cfg.imagenetVal) {
+    if (master && cfg.imagenetVal) {
       const loader = await createDataLoader({ ...common, data: cfg.imagenetVal, datasetType: 'imagefolder', isTrain: false, tokenizer: null, transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: false } });
       closeables.push(() => loader.close());
       const z = zeroShotClasses(loader.classes ?? []);
       log.info(`zero-shot evaluation on ${cfg.imagenetVal}: ${loader.numSamples} images, ${z.classnames.length} classes named as ${z.kind}`);
       zeroShot = { loader, classnames: z.classnames, templates: z.templates, prefix: 'imagenet' };
-    } else if (cfg.datasetType === 'synthetic') {
+    } else if (master && cfg.datasetType === 'synthetic') {
       const n = Math.max(SYNTHETIC_CLASSNAMES.length * 4, cfg.valNumSamples ?? 0);
       const loader = await createDataLoader({ ...common, seed: cfg.seed + 1000, data: null, isTrain: false, numSamples: n, transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: false } });
       closeables.push(() => loader.close());
@@ -198,12 +209,18 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     }
 
     // loss, optimizer, schedule
-    const loss = createLoss({ model: cfg.model, rank, worldSize, localLoss: cfg.localLoss, gatherWithGrad: cfg.gatherWithGrad, siglip: cfg.siglip, lossDistImpl: cfg.lossDistImpl as never, cocaCaptionLossWeight: cfg.cocaCaptionLossWeight, cocaContrastiveLossWeight: cfg.cocaContrastiveLossWeight, distillModel: cfg.distillModel, distillPretrained: cfg.distillPretrained });
+    const collective = transport && worldSize > 1 ? collectiveFromTransport(transport) : undefined;
+    const loss = createLoss({ model: cfg.model, rank, worldSize, collective, localLoss: cfg.localLoss, gatherWithGrad: cfg.gatherWithGrad, siglip: cfg.siglip, lossDistImpl: cfg.lossDistImpl as never, cocaCaptionLossWeight: cfg.cocaCaptionLossWeight, cocaContrastiveLossWeight: cfg.cocaContrastiveLossWeight, distillModel: cfg.distillModel, distillPretrained: cfg.distillPretrained });
     closeables.push(() => loss.dispose());
     const trainable = [...model.params.entries()].filter(([k, v]) => v.trainable && !model.frozen.has(k)).map(([k]) => k);
     const groups = openclipParamGroups(new Map(trainable.map((k) => [k, { shape: model.params.get(k)!.shape }])), cfg.wd);
     const optimizer = new AdamW(model.params, { lr: cfg.lr, betas: [cfg.beta1, cfg.beta2], eps: cfg.eps, groups });
-    const step = new TrainStep(model, loss, optimizer, { trainable, gradClipNorm: cfg.gradClipNorm, teacher: teacherBuilt?.model ?? null });
+    if (worldSize > 1 && teacherBuilt) throw new Error('distillation with more than one process is not supported yet: run distill in one process');
+    const step =
+      worldSize > 1
+        ? new DistributedTrainStep(model, loss, optimizer, transport!, { trainable, gradClipNorm: cfg.gradClipNorm })
+        : new TrainStep(model, loss, optimizer, { trainable, gradClipNorm: cfg.gradClipNorm, teacher: teacherBuilt?.model ?? null });
+    if (worldSize > 1 && cfg.accumFreq !== 1) throw new Error('--accum-freq > 1 is not supported with more than one process yet');
     const stepsPerEpoch = Math.floor(train.numBatches / cfg.accumFreq);
     if (stepsPerEpoch < 1) throw new Error(`--accum-freq ${cfg.accumFreq} is more than the ${train.numBatches} batches of an epoch`);
     const totalSteps = stepsPerEpoch * cfg.epochs;
@@ -239,6 +256,8 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
       }
     }
 
+    // DDP start: every rank holds rank 0's parameters (after any resume, all ranks loaded the same file)
+    if (worldSize > 1) await broadcastModel(model, transport!);
     const tb = master && logDir && cfg.reportTo.split(',').map((s) => s.trim()).includes('tensorboard') ? new TensorBoardWriter(join(logDir, 'tensorboard')) : null;
     if (tb) closeables.push(() => tb.close());
     const checkpoints: string[] = [];
@@ -292,7 +311,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
         const t0 = performance.now();
         let r;
         try {
-          r = step.run(accum, lr);
+          r = await step.run(accum, lr);
         } finally {
           for (const mb of accum) tf.dispose([mb.images, mb.tokens]);
         }
@@ -333,6 +352,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
       if (stopped) break;
       const completed = epoch + 1;
       const metrics = master ? await evaluateAll(completed) : {};
+      if (worldSize > 1) await transport!.barrier(); // the others wait while rank 0 evaluates
       lastMetrics = metrics;
       const epochSeconds = (performance.now() - epochStart) / 1000;
       const record: EpochRecord = { epoch: completed, steps: stepInEpoch, meanLoss: lossCount ? lossSum / lossCount : NaN, samplesPerSecond: epochSamples / epochSeconds, metrics };
@@ -374,6 +394,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
         ];
         await writePlot(join(logDir, 'curves'), cfg.name, panels);
       }
+      if (worldSize > 1) await transport!.barrier(); // checkpoint written before anyone moves on
     }
     return { name: cfg.name, logDir, checkpoints, epochs, metrics: lastMetrics, steps: globalStep, losses: history.losses };
   } finally {

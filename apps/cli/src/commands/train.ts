@@ -1,6 +1,6 @@
 import { BaseCommand } from '../base-command.js';
 import { trainFlags, givenTrainValues } from '../train-flags.js';
-import { parseTrainConfig, runTraining, TrainConfigError, type TrainRunResult } from '@openclip/train';
+import { parseTrainConfig, runTraining, TrainConfigError, discoverWorld, TcpTransport, type TrainRunResult } from '@openclip/train';
 
 export interface TrainResult {
   name: string;
@@ -34,10 +34,19 @@ export default class Train extends BaseCommand<TrainResult> {
       throw e;
     }
     let r: TrainRunResult;
+    let transport: TcpTransport | null = null;
     try {
-      r = await runTraining(cfg, { backend: flags.backend as string | undefined, log: (l) => (this.jsonEnabled() ? process.stderr.write(`${l}\n`) : this.log(l)) });
+      // torchrun / SLURM / MPI / Kubernetes / openclip launch hand the world over in the environment
+      const world = discoverWorld(process.env, cfg.distUrl);
+      if (world.worldSize > 1) {
+        const timeoutMs = Number(process.env.OPENCLIP_DIST_TIMEOUT_S ?? 600) * 1000;
+        transport = await TcpTransport.connect({ rank: world.rank, worldSize: world.worldSize, masterAddr: world.masterAddr, masterPort: world.masterPort, timeoutMs });
+      }
+      r = await runTraining(cfg, { backend: flags.backend as string | undefined, transport, logLocal: cfg.logLocal, log: (l) => (this.jsonEnabled() ? process.stderr.write(`${l}\n`) : this.log(l)) });
     } catch (e) {
       this.error((e as Error).message, { exit: 1 });
+    } finally {
+      transport?.close();
     }
     return this.finish({
       name: r.name,

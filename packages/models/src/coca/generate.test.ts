@@ -200,6 +200,26 @@ test('beam search finds the best-scoring caption, honours minSeqLen and pads to 
   assert.ok(!long[0]!.slice(1, 5).includes(EOS));
 });
 
+test('beam search with one beam on log-probabilities follows the greedy path', async () => {
+  // A fixed random Markov chain over log-softmax scores; with a single beam every step keeps the best
+  // non-EOS continuation and the first EOS ends the search, exactly like greedy decoding.
+  const rng = new Rng(11);
+  const table = Array.from({ length: V }, () => {
+    const l = Array.from({ length: V }, () => rng.normal() * 2);
+    l[0] = -50; // no pad
+    l[SOT] = -50;
+    const m = Math.max(...l);
+    const z = Math.log(l.reduce((a, v) => a + Math.exp(v - m), 0)) + m;
+    return l.map((v) => v - z);
+  });
+  // Make EOS the argmax after token 3 so the greedy path ends.
+  table[3]![EOS] = 0;
+  const { next } = markov((_img, last) => table[last]!);
+  const greedy = await generateTokens(next, 1, opts({ generationType: 'greedy', seqLen: 12, minSeqLen: 0 }));
+  const beam = await generateTokens(next, 1, opts({ generationType: 'beam_search', numBeams: 1, numBeamGroups: 1, seqLen: 12, minSeqLen: 0 }));
+  assert.deepEqual(beam, greedy);
+});
+
 test('beam search stops at seqLen without EOS when no hypothesis finishes', async () => {
   const { next } = markov(() => [-9, 1, 2, 3, 0, 0, -9, -20]);
   const out = await generateTokens(next, 1, opts({ generationType: 'beam_search', numBeams: 2, numBeamGroups: 1, seqLen: 5, minSeqLen: 1 }));

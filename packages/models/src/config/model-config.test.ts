@@ -114,6 +114,13 @@ test('addModelConfig registers a file or a folder; bad files are named', () => {
   writeFileSync(join(bad, 'typo.json'), JSON.stringify({ ...tiny(), text_cfg: { width: 8, head: 2 } }));
   assert.throws(() => addModelConfig(join(bad, 'typo.json')), /typo\.json: text_cfg: unknown key 'head'.*'heads'/);
   assert.throws(() => addModelConfig(join(bad, 'nope.json')), /no such model-config file/);
+  // the Hugging Face Hub layout (open_clip_config.json) is unwrapped
+  writeFileSync(join(dir, 'open_clip_config.json'), JSON.stringify({ model_cfg: tiny(), preprocess_cfg: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } }));
+  const hub = readModelConfigFile(join(dir, 'open_clip_config.json'));
+  assert.equal(hub.embed_dim, 8);
+  assert.deepEqual(hub.preprocess_cfg, { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
+  writeFileSync(join(bad, 'hub-typo.json'), JSON.stringify({ model_cfg: tiny(), preproces_cfg: {} }));
+  assert.throws(() => readModelConfigFile(join(bad, 'hub-typo.json')), /hub-typo\.json: unknown key 'preproces_cfg' beside model_cfg/);
 });
 
 test('the reference fixture configs parse', () => {

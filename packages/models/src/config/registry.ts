@@ -56,6 +56,20 @@ export function readModelConfigFile(path: string): ModelConfig {
   } catch (e) {
     throw new ModelConfigError(`${path}: not valid JSON (${(e as Error).message})`);
   }
+  // An `open_clip_config.json` (Hugging Face Hub layout) wraps the model config: {model_cfg, preprocess_cfg}.
+  if (json !== null && typeof json === 'object' && !Array.isArray(json) && 'model_cfg' in json) {
+    const { model_cfg: modelCfg, preprocess_cfg: preprocessCfg, ...rest } = json as Record<string, unknown>;
+    const extra = Object.keys(rest);
+    if (extra.length) throw new ModelConfigError(`${path}: unknown key '${extra[0]}' beside model_cfg (expected model_cfg and preprocess_cfg)`);
+    const cfg = parseModelConfig(modelCfg, `${path}: model_cfg`);
+    if (preprocessCfg !== undefined && cfg.preprocess_cfg === null) {
+      if (preprocessCfg === null || typeof preprocessCfg !== 'object' || Array.isArray(preprocessCfg)) {
+        throw new ModelConfigError(`${path}: preprocess_cfg must be an object`);
+      }
+      cfg.preprocess_cfg = preprocessCfg as Record<string, unknown>;
+    }
+    return cfg;
+  }
   return parseModelConfig(json, path);
 }
 

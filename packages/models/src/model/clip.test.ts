@@ -252,6 +252,7 @@ test('createModel rejects timm/HF towers and embed_cls without custom_text; unkn
   assert.throws(() => createModel('ViT-B-16-SigLIP'), /needs a timm\/HF tower/);
   assert.throws(() => createModel('ViT-B-61'), /unknown model 'ViT-B-61' \(did you mean .*'ViT-B-16'/);
   assert.throws(() => createModel('nope/missing.json'), /missing\.json: model-config file not found/);
+  assert.throws(() => createModel('hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K'), /resolved by the factory/);
   const cls = { ...timm, vision_cfg: { image_size: 32, layers: 1, width: 16, head_width: 8, patch_size: 16 }, text_cfg: { ...timm.text_cfg, embed_cls: true } };
   assert.throws(() => createModel(cls), /embed_cls needs the text tower under text\.\*/);
   assert.equal(resolveModelConfig(cls, { forceCustomText: true }).modelClass, 'CustomTextCLIP');

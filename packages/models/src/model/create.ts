@@ -61,6 +61,8 @@ export function resolveModelConfig(nameOrConfig: string | ModelConfig | Record<s
       config = readModelConfigFile(nameOrConfig);
     } else if (nameOrConfig.endsWith('.json')) {
       throw new ModelConfigError(`${nameOrConfig}: model-config file not found`);
+    } else if (/^(hf-hub|local-dir):/.test(nameOrConfig)) {
+      throw new ModelConfigError(`'${nameOrConfig}': hf-hub: and local-dir: models are resolved by the factory (createModelAndTransforms / createModelFromPretrained), not createModel`);
     } else {
       config = getModelConfig(nameOrConfig); // throws UnknownModelError with the nearest names
     }

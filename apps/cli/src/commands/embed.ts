@@ -9,6 +9,7 @@ import { SingleBar } from 'cli-progress';
 import { saveSafetensors, tf } from '@openclip/engine';
 import { IMAGE_FOLDER_EXTENSIONS } from '@openclip/data';
 import { createModelAndTransforms, getTokenizer } from '@openclip/models';
+import type { DownloadProgress } from '@openclip/models';
 import { BaseCommand } from '../base-command.js';
 
 export interface EmbedResult {
@@ -109,13 +110,25 @@ export default class Embed extends BaseCommand<EmbedResult> {
     const engine = await this.startEngine(flags.backend);
     const t0 = Date.now();
     const spec = flags.model;
-    const built = await createModelAndTransforms(spec, { pretrained: flags.pretrained ?? null, cacheDir: flags['cache-dir'] }).catch((e: Error) => this.error(e.message, { exit: 2 }));
+    const tty = !this.jsonEnabled() && process.stderr.isTTY;
+    let download: SingleBar | null = null;
+    const onDownloadProgress = (p: DownloadProgress) => {
+      if (!tty) return;
+      if (!download) {
+        download = new SingleBar({ format: `download ${p.repoId}/${p.filename} {bar} {percentage}% | {eta_formatted} left`, stream: process.stderr, hideCursor: true });
+        download.start(p.total || 1, p.downloaded);
+      }
+      download.update(p.downloaded);
+    };
+    const built = await createModelAndTransforms(spec, { pretrained: flags.pretrained ?? null, cacheDir: flags['cache-dir'], onDownloadProgress })
+      .catch((e: Error) => this.error(e.message, { exit: 2 }))
+      .finally(() => (download as SingleBar | null)?.stop());
     const { model, preprocessVal, checkpoint } = built;
     model.eval();
     if (!checkpoint && !this.jsonEnabled()) this.logToStderr('openclip: warning: no --pretrained given, the features come from randomly initialised weights');
     const bs = flags['batch-size'];
     const normalize = flags.normalize;
-    const bar = !this.jsonEnabled() && process.stderr.isTTY ? new SingleBar({ format: 'embed {bar} {value}/{total} {what} | {eta_formatted} left', stream: process.stderr, hideCursor: true }) : null;
+    const bar = tty ? new SingleBar({ format: 'embed {bar} {value}/{total} {what} | {eta_formatted} left', stream: process.stderr, hideCursor: true }) : null;
     const tensors: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
     let embedDim = model.config.embed_dim;
     try {

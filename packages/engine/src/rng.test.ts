@@ -44,6 +44,10 @@ test('randint is unbiased over a small range and permutation is a permutation', 
   assert.throws(() => r.randint(0), /positive integer/);
 });
 
+test('fork works for every stream and seed (state words stay unsigned)', () => {
+  for (let seed = 0; seed < 200; seed++) for (let stream = 0; stream < 8; stream++) new Rng(seed).fork(stream).nextUint32();
+});
+
 test('forked streams are reproducible and independent', () => {
   const f1 = new Rng(5).fork(1), f1b = new Rng(5).fork(1), f2 = new Rng(5).fork(2);
   const a = Array.from({ length: 4 }, () => f1.nextUint32());

@@ -70,7 +70,7 @@ export class Rng {
   fork(stream: number): Rng {
     const mix = splitmix32(this.nextUint32() ^ Math.imul(stream + 1, 0x9e3779b1));
     const r = new Rng(0);
-    r.setState({ s: [mix(), mix(), mix(), mix() | 1], spare: null });
+    r.setState({ s: [mix(), mix(), mix(), (mix() | 1) >>> 0], spare: null });
     return r;
   }
 

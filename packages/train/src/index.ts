@@ -43,3 +43,6 @@ export { discoverWorld, expandSlurmHostlist, WorldError, DEFAULT_MASTER_PORT } f
 export type { WorldInfo, Launcher } from './distributed/world.js';
 export { TcpTransport, TransportError } from './distributed/tcp-transport.js';
 export type { TransportOptions } from './distributed/tcp-transport.js';
+export { runEvaluation } from './eval/run-eval.js';
+export type { EvalOptions, EvalResult } from './eval/run-eval.js';
+export { zeroShotClasses, syntheticZeroShot } from './eval/evaluate.js';

@@ -7,18 +7,10 @@
 import { existsSync, mkdirSync, appendFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initEngine, tf, Rng, type RawTensor, type TensorToWrite } from '@openclip/engine';
-import {
-  createModelAndTransforms,
-  getTokenizer,
-  modelConfigToJson,
-  IMAGENET_CLASSNAMES,
-  OPENAI_IMAGENET_TEMPLATES,
-  type OpenClipModel,
-  type Template,
-} from '@openclip/models';
+import { createModelAndTransforms, getTokenizer, modelConfigToJson, type OpenClipModel, type Template } from '@openclip/models';
 import { createLoss, collectiveFromTransport, type ArrayTransport } from '@openclip/losses';
 import { DistributedTrainStep, broadcastModel } from './distributed/ddp-step.js';
-import { createDataLoader, SYNTHETIC_CLASSNAMES, SYNTHETIC_TEMPLATES, classFolderName, withArticle, type DataLoader, type DataPosition } from '@openclip/data';
+import { createDataLoader, SYNTHETIC_CLASSNAMES, type DataLoader, type DataPosition } from '@openclip/data';
 import type { TrainConfig } from './config/train-config.js';
 import { AdamW } from './optim/adamw.js';
 import { openclipParamGroups } from './optim/param-groups.js';
@@ -28,7 +20,7 @@ import { saveCheckpoint, loadCheckpoint, findLatestCheckpoint, deleteCheckpoint 
 import { TensorBoardWriter } from './logging/tensorboard.js';
 import { writePlot, type Panel } from './logging/plot.js';
 import { RunLogger, writeParams, type LogSink } from './run-logger.js';
-import { evaluateRetrieval, evaluateZeroShot, type Metrics } from './eval/evaluate.js';
+import { evaluateRetrieval, evaluateZeroShot, zeroShotClasses, syntheticZeroShot, type Metrics } from './eval/evaluate.js';
 import { Progress } from './progress.js';
 
 export interface TrainRunOptions {
@@ -70,18 +62,6 @@ export interface TrainRunResult {
 
 function fmtSeconds(s: number): string {
   return s.toFixed(3);
-}
-
-/** The class names and templates for zero-shot evaluation of an image folder. */
-function zeroShotClasses(folderClasses: readonly string[]): { classnames: string[]; templates: Template[]; kind: string } {
-  const synthetic = SYNTHETIC_CLASSNAMES.map((c) => classFolderName(c));
-  if (folderClasses.length === synthetic.length && folderClasses.every((c, i) => c === synthetic[i])) {
-    return { classnames: [...SYNTHETIC_CLASSNAMES], templates: SYNTHETIC_TEMPLATES.map((t) => (c: string) => t.replace('{}', withArticle(c))), kind: 'synthetic shapes' };
-  }
-  if (folderClasses.length === IMAGENET_CLASSNAMES.length) {
-    return { classnames: [...IMAGENET_CLASSNAMES], templates: [...OPENAI_IMAGENET_TEMPLATES], kind: 'ImageNet-1k (OpenAI templates)' };
-  }
-  return { classnames: folderClasses.map((c) => c.replace(/_/g, ' ')), templates: [...OPENAI_IMAGENET_TEMPLATES], kind: 'folder names (OpenAI templates)' };
 }
 
 function toTensors(b: { images: Float32Array; imageShape: number[]; tokens?: Int32Array; tokenShape?: number[] }): MicroBatch {
@@ -204,8 +184,11 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
       const n = Math.max(SYNTHETIC_CLASSNAMES.length * 4, cfg.valNumSamples ?? 0);
       const loader = await createDataLoader({ ...common, seed: cfg.seed + 1000, data: null, isTrain: false, numSamples: n, transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: false } });
       closeables.push(() => loader.close());
-      zeroShot = { loader, classnames: [...SYNTHETIC_CLASSNAMES], templates: SYNTHETIC_TEMPLATES.map((t) => (c: string) => t.replace('{}', withArticle(c))), prefix: 'synthetic' };
-      log.info(`zero-shot evaluation on ${n} held-out synthetic images of ${SYNTHETIC_CLASSNAMES.length} classes (chance ${(100 / SYNTHETIC_CLASSNAMES.length).toFixed(1)}%)`);
+      zeroShot = { loader, ...syntheticZeroShot(), prefix: 'synthetic' };
+      log.info(
+        `zero-shot evaluation on ${n} held-out synthetic images of ${SYNTHETIC_CLASSNAMES.length} classes (chance ${(100 / SYNTHETIC_CLASSNAMES.length).toFixed(1)}%); ` +
+          `the same images as: openclip make-dataset --type imagefolder --num-samples ${n} --image-size ${common.syntheticImageSize} --seed ${cfg.seed + 1000} --out DIR`,
+      );
     }
 
     // loss, optimizer, schedule

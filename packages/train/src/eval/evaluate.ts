@@ -4,12 +4,33 @@
  * validation set, CoCa's generative loss, and zero-shot top-1/top-5 on an image-folder set.
  */
 import { tf } from '@openclip/engine';
-import type { Batch, DataLoader } from '@openclip/data';
-import { accuracy, buildZeroShotClassifier, zeroShotLogits, type OpenClipModel, type Template } from '@openclip/models';
+import { SYNTHETIC_CLASSNAMES, SYNTHETIC_TEMPLATES, classFolderName, withArticle, type Batch, type DataLoader } from '@openclip/data';
+import { accuracy, buildZeroShotClassifier, zeroShotLogits, IMAGENET_CLASSNAMES, OPENAI_IMAGENET_TEMPLATES, type OpenClipModel, type Template } from '@openclip/models';
 import type { TextTokenizer } from '@openclip/tokenizer';
 import { clipMetrics } from './retrieval-metrics.js';
 
 export type Metrics = Record<string, number>;
+
+/** Class names and templates of the synthetic shapes set ("a photo of a red circle"). */
+export function syntheticZeroShot(): { classnames: string[]; templates: Template[] } {
+  return { classnames: [...SYNTHETIC_CLASSNAMES], templates: SYNTHETIC_TEMPLATES.map((t) => (c: string) => t.replace('{}', withArticle(c))) };
+}
+
+/**
+ * The class names and templates for zero-shot evaluation of an image folder: the synthetic shapes
+ * when the folder is one made by `openclip make-dataset --type imagefolder`, OpenCLIP's ImageNet
+ * class names and OpenAI templates for 1000 classes (as OpenCLIP always uses), else the folder names.
+ */
+export function zeroShotClasses(folderClasses: readonly string[]): { classnames: string[]; templates: Template[]; kind: string } {
+  const synthetic = SYNTHETIC_CLASSNAMES.map((c) => classFolderName(c));
+  if (folderClasses.length === synthetic.length && folderClasses.every((c, i) => c === synthetic[i])) {
+    return { ...syntheticZeroShot(), kind: 'synthetic shapes' };
+  }
+  if (folderClasses.length === IMAGENET_CLASSNAMES.length) {
+    return { classnames: [...IMAGENET_CLASSNAMES], templates: [...OPENAI_IMAGENET_TEMPLATES], kind: 'ImageNet-1k (OpenAI templates)' };
+  }
+  return { classnames: folderClasses.map((c) => c.replace(/_/g, ' ')), templates: [...OPENAI_IMAGENET_TEMPLATES], kind: 'folder names (OpenAI templates)' };
+}
 
 function batchTensors(b: Batch): { images: tf.Tensor4D; tokens: tf.Tensor2D | null } {
   const images = tf.tensor4d(b.images, b.imageShape as [number, number, number, number]);

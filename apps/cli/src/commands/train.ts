@@ -25,10 +25,15 @@ export default class Train extends BaseCommand<TrainResult> {
 
   async run(): Promise<TrainResult> {
     const { flags } = await this.parse(Train);
+    return this.train(flags as Record<string, unknown>);
+  }
+
+  /** Parses the OpenCLIP parameters, joins the distributed world if launched into one, and trains. */
+  protected async train(flags: Record<string, unknown>): Promise<TrainResult> {
     const info = await this.startEngine(flags.backend as string | undefined);
     let cfg;
     try {
-      cfg = parseTrainConfig(givenTrainValues(flags as Record<string, unknown>), { supportedPrecisions: ['fp32'], backend: info.backend });
+      cfg = parseTrainConfig(givenTrainValues(flags), { supportedPrecisions: ['fp32'], backend: info.backend });
     } catch (e) {
       if (e instanceof TrainConfigError) this.error(e.message, { exit: 2 });
       throw e;

@@ -15,6 +15,8 @@ export interface WorkerInit {
   context: Omit<StreamContext, 'epoch'>;
   transform: TransformSpec;
   tokenizer: TokenizerSpec | null;
+  /** Batch image arrays in SharedArrayBuffer memory instead of transferred ArrayBuffers. */
+  sharedMemory: boolean;
 }
 
 export type ToWorker =
@@ -33,8 +35,12 @@ export type FromWorker =
 function transferable(batch: WorkerBatch): ArrayBuffer[] {
   const own = <T extends Float32Array | Int32Array>(a: T): T =>
     a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer ? a : (a.slice() as T);
-  batch.images = own(batch.images);
-  const list: ArrayBuffer[] = [batch.images.buffer as ArrayBuffer];
+  const list: ArrayBuffer[] = [];
+  // Shared memory is handed over by reference; an ArrayBuffer is transferred (moved, not copied).
+  if (!(batch.images.buffer instanceof SharedArrayBuffer)) {
+    batch.images = own(batch.images);
+    list.push(batch.images.buffer as ArrayBuffer);
+  }
   if (batch.tokens) {
     batch.tokens = own(batch.tokens);
     list.push(batch.tokens.buffer as ArrayBuffer);
@@ -87,6 +93,7 @@ async function main(): Promise<void> {
         skipItems: msg.skipItems,
         onSkip: (event) => post({ type: 'skip', tag: msg.tag, event }),
         pool,
+        shared: init.sharedMemory,
       });
       for await (const batch of batches) {
         if (state.abort.signal.aborted) break;

@@ -18,3 +18,6 @@ export {
 export type { PretrainedLocation, OpenClipConfigFile } from './resolve-pretrained.js';
 export { HubTestServer } from './hub-test-server.js';
 export type { HubFile, HubFaults, RecordedRequest } from './hub-test-server.js';
+export { writeHubFolder, pushFolderToHub, modelCard } from './push-to-hub.js';
+export type { HubFolderOptions, PushOptions } from './push-to-hub.js';
+export type { RecordedCommit } from './hub-test-server.js';

@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initEngine, tf } from '@openclip/engine';
+import { parsePreprocessConfig } from '@openclip/data';
+import { createModel } from '../model/create.js';
+import { createModelAndTransforms } from '../factory/factory.js';
+import { HubTestServer } from './hub-test-server.js';
+import { writeHubFolder, pushFolderToHub } from './push-to-hub.js';
+
+const CONFIG = {
+  embed_dim: 16,
+  vision_cfg: { image_size: 16, layers: 1, width: 32, head_width: 16, patch_size: 8 },
+  text_cfg: { context_length: 8, vocab_size: 64, width: 32, heads: 2, layers: 1 },
+};
+
+test('a pushed folder arrives as one commit and loads back through hf-hub: with identical weights', async () => {
+  await initEngine({ backend: 'cpu' });
+  const server = new HubTestServer();
+  const url = await server.start();
+  server.requireToken = 'hf_test_token';
+  const saved = { endpoint: process.env.HF_ENDPOINT, cache: process.env.HF_HUB_CACHE };
+  try {
+    const model = createModel(CONFIG, { seed: 3 });
+    const dir = mkdtempSync(join(tmpdir(), 'push-'));
+    const files = writeHubFolder(model, dir, { modelName: 'tiny', preprocessCfg: parsePreprocessConfig({ image_size: 16 }), repoId: 'me/tiny' });
+    assert.deepEqual(readdirSync(dir).sort(), ['README.md', 'open_clip_config.json', 'open_clip_model.safetensors']);
+    const cfg = JSON.parse(readFileSync(join(dir, 'open_clip_config.json'), 'utf8'));
+    assert.equal(cfg.model_cfg.embed_dim, 16);
+    assert.deepEqual(cfg.preprocess_cfg.mean, [0.48145466, 0.4578275, 0.40821073]);
+    assert.match(readFileSync(join(dir, 'README.md'), 'utf8'), /- open_clip[\s\S]*library_name: open_clip[\s\S]*create_model_and_transforms\('hf-hub:me\/tiny'\)/);
+
+    await assert.rejects(pushFolderToHub(files, { repoId: 'me/tiny', token: 'wrong', endpoint: url }), /Unauthorized|401|could not create/);
+    const r = await pushFolderToHub(files, { repoId: 'me/tiny', token: 'hf_test_token', endpoint: url, private: true, commitMessage: 'first weights' });
+    assert.ok(r.commit && /^[0-9a-f]{40}$/.test(r.commit));
+    const c = server.commits.at(-1)!;
+    assert.equal(c.summary, 'first weights');
+    assert.equal(c.authorization, 'Bearer hf_test_token');
+    assert.deepEqual(c.lfs, ['open_clip_model.safetensors']);
+    for (const f of files) assert.deepEqual(Buffer.from(c.files.get(f.split('/').pop()!)!), readFileSync(f));
+    assert.ok(server.created.some((x) => x.organization === 'me' && x.name === 'tiny' && x.private));
+    // a second push to the existing repo adds a commit
+    await pushFolderToHub(files, { repoId: 'me/tiny', token: 'hf_test_token', endpoint: url });
+    assert.equal(server.commits.length, 2);
+
+    process.env.HF_ENDPOINT = url;
+    process.env.HF_HUB_CACHE = mkdtempSync(join(tmpdir(), 'hub-cache-'));
+    const back = await createModelAndTransforms('hf-hub:me/tiny');
+    for (const [k, v] of model.stateDict()) assert.deepEqual(back.model.stateDict().get(k)!.dataSync(), v.dataSync(), k);
+    assert.equal(back.preprocessCfg.image_size, 16);
+    back.model.dispose();
+    model.dispose();
+    assert.equal(tf.memory().numTensors >= 0, true);
+  } finally {
+    process.env.HF_ENDPOINT = saved.endpoint;
+    if (saved.endpoint === undefined) delete process.env.HF_ENDPOINT;
+    process.env.HF_HUB_CACHE = saved.cache;
+    if (saved.cache === undefined) delete process.env.HF_HUB_CACHE;
+    await server.stop();
+  }
+});
+
+test('push-to-hub without a token says how to get one', async () => {
+  const saved = process.env.HF_TOKEN;
+  delete process.env.HF_TOKEN;
+  delete process.env.HUGGING_FACE_HUB_TOKEN;
+  try {
+    await assert.rejects(pushFolderToHub([], { repoId: 'me/x', endpoint: 'http://127.0.0.1:9' }), /set HF_TOKEN/);
+    await assert.rejects(pushFolderToHub([], { repoId: 'bad id', token: 't', endpoint: 'http://127.0.0.1:9' }), /not of the form org\/name/);
+  } finally {
+    if (saved !== undefined) process.env.HF_TOKEN = saved;
+  }
+});

@@ -161,6 +161,16 @@ test('start-up errors: missing shard, too few shards, unknown size, factors with
   await writeTarFile(join(noSize, '0.tar'), []);
   await assert.rejects(createDataLoader({ ...base, data: join(noSize, '0.tar') }), (e: Error) => e.message === UNKNOWN_SIZE_MESSAGE);
   await assert.rejects(createDataLoader({ ...base, data: join(dir, 'x.json') }), /failed for extension json/);
+  await assert.rejects(
+    createDataLoader({ ...base, workers: 1, transform: { kind: 'factory', module: 'file:///nonexistent/transform.js' } }),
+    /data worker 0: image transform: cannot import 'file:\/\/\/nonexistent\/transform\.js'/,
+  );
+  const l = await createDataLoader(base);
+  const first = l.epoch(0);
+  await first.next();
+  await assert.rejects(l.epoch(0).next(), /another epoch of this data loader is still being iterated/);
+  await first.return(undefined);
+  assert.equal((await l.epoch(0).next()).done, false);
 });
 
 test('recycled batch arrays are reused and the pixels stay right (in-process and worker threads)', async () => {

@@ -6,6 +6,7 @@
  * The position (epoch, batches delivered, per-worker stream cursors) can be saved and resumed exactly.
  */
 import { Worker } from 'node:worker_threads';
+import type { Rng } from '@openclip/engine/rng';
 import { expandUrls } from '../shards/brace-expand.js';
 import { resolveTrainNumSamples } from '../shards/dataset-size.js';
 import { parseUpsamplingFactors, streamRng } from '../shards/shard-sampler.js';
@@ -97,6 +98,8 @@ export function resolveDatasetType(data: string | null | undefined, type: Datase
 }
 
 interface BatchSource {
+  /** Resolves when the source can produce (worker thread started, transform and tokenizer built). */
+  whenReady(): Promise<void>;
   start(epoch: number, skipItems: number, quota: number | null): void;
   recycle(images: Float32Array): void;
   next(): Promise<WorkerBatch | null>;
@@ -113,8 +116,12 @@ class InProcessSource implements BatchSource {
     private readonly ctx: Omit<StreamContext, 'epoch'>,
     private readonly fns: Promise<[TransformFn, TokenizeFn | null]>,
     private readonly skips: SkipCounter,
+    private readonly augmentRng: Rng,
+    private readonly seed: number,
   ) {}
   start(epoch: number, skipItems: number, quota: number | null): void {
+    // augmentations re-seeded per epoch, as in the worker threads
+    this.augmentRng.setState(streamRng(this.seed, epoch, this.ctx, 3).getState());
     this.abortCtl = new AbortController();
     const signal = this.abortCtl.signal;
     const { source, ctx, fns, skips, pool } = this;
@@ -133,6 +140,9 @@ class InProcessSource implements BatchSource {
   }
   recycle(images: Float32Array): void {
     if (this.pool.length < 4) this.pool.push(images);
+  }
+  async whenReady(): Promise<void> {
+    await this.fns;
   }
   async next(): Promise<WorkerBatch | null> {
     const r = await this.it!.next();
@@ -190,6 +200,10 @@ class ThreadSource implements BatchSource {
       });
     });
     this.ready.catch(() => {});
+  }
+
+  whenReady(): Promise<void> {
+    return this.ready;
   }
 
   private wake(): void {
@@ -253,6 +267,7 @@ export class DataLoader {
   private sources: BatchSource[] | null = null;
   private pos: DataPosition;
   private readonly numWorkers: number;
+  private active = false;
 
   constructor(
     private readonly opts: Required<Pick<DataLoaderOptions, 'isTrain' | 'batchSize' | 'workers' | 'prefetch'>> & { rank: number; worldSize: number; seed: number },
@@ -278,6 +293,23 @@ export class DataLoader {
     return { seed: this.opts.seed, batchSize: this.opts.batchSize, isTrain: this.opts.isTrain, rank: this.opts.rank, worldSize: this.opts.worldSize, numWorkers: this.numWorkers };
   }
 
+  /** Starts the workers (threads, transform, tokenizer) and waits until they are ready; errors surface here. */
+  async start(): Promise<void> {
+    await this.startSources();
+  }
+
+  private async startSources(): Promise<BatchSource[]> {
+    this.sources ??= this.makeSources(this.context(), this.skips);
+    const sources = this.sources;
+    try {
+      await Promise.all(sources.map((s) => s.whenReady()));
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+    return sources;
+  }
+
   /** The position after the last batch handed out (store it in a checkpoint; pass it back as `resume`). */
   position(): DataPosition {
     return { ...this.pos, cursors: this.pos.cursors.slice() };
@@ -291,6 +323,7 @@ export class DataLoader {
   /** Iterates one epoch's batches for this rank; `resume` continues from a saved position of the same epoch. */
   async *epoch(epoch: number, options: { resume?: DataPosition | null } = {}): AsyncGenerator<Batch> {
     if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`epoch must be a non-negative integer, got ${epoch}`);
+    if (this.active) throw new Error('another epoch of this data loader is still being iterated; finish it or break out of it first');
     const ctx = this.context();
     const quotas = workerQuotas(this.source, { ...ctx, epoch }, this.numWorkerBatches);
     const remaining = quotas.slice();
@@ -318,8 +351,8 @@ export class DataLoader {
       }
       resume.cursors.forEach((c, w) => (cursors[w] = c));
     }
-    this.sources ??= this.makeSources(ctx, this.skips);
-    const sources = this.sources;
+    const sources = await this.startSources();
+    this.active = true;
     sources.forEach((s, w) => s.start(epoch, cursors[w], remaining[w]));
     this.pos = { epoch, batch: index, cursors: cursors.slice(), numWorkers: W, worldSize: this.opts.worldSize, rank: this.opts.rank };
     let finished = false;
@@ -341,6 +374,7 @@ export class DataLoader {
       finished = true;
     } finally {
       if (!finished) for (const s of sources) s.abort();
+      this.active = false;
       this.skips.summarise(`epoch ${epoch}`);
     }
   }
@@ -432,9 +466,10 @@ export async function createDataLoader(o: DataLoaderOptions): Promise<DataLoader
 
   let makeSources: (ctx: Omit<StreamContext, 'epoch' | 'worker'>, skips: SkipCounter) => BatchSource[];
   if (o.workers === 0) {
-    const fns = Promise.all([buildTransform(o.transform, streamRng(seed, 0, { rank, worldSize, worker: 0, numWorkers }, 3)), tokenizer ? buildTokenizer(tokenizer) : Promise.resolve(null)]) as Promise<[TransformFn, TokenizeFn | null]>;
+    const augmentRng = streamRng(seed, 0, { rank, worldSize, worker: 0, numWorkers }, 3);
+    const fns = Promise.all([buildTransform(o.transform, augmentRng), tokenizer ? buildTokenizer(tokenizer) : Promise.resolve(null)]) as Promise<[TransformFn, TokenizeFn | null]>;
     await fns;
-    makeSources = (ctx, skips) => [new InProcessSource(source, { ...ctx, worker: 0 }, fns, skips)];
+    makeSources = (ctx, skips) => [new InProcessSource(source, { ...ctx, worker: 0 }, fns, skips, augmentRng, seed)];
   } else {
     if (typeof o.transform === 'function' || typeof tokenizer === 'function') {
       throw new Error('worker threads (--workers > 0) need the transform and tokenizer as specs (plain options) so each thread builds its own; pass functions only with workers: 0');
@@ -444,7 +479,7 @@ export async function createDataLoader(o: DataLoaderOptions): Promise<DataLoader
     makeSources = (ctx, skips) =>
       Array.from({ length: numWorkers }, (_, w) => new ThreadSource({ source, context: { ...ctx, worker: w }, transform: transformSpec, tokenizer: tokenizerSpec, sharedMemory: o.sharedMemory ?? true }, prefetch, skips));
   }
-  return new DataLoader(
+  const loader = new DataLoader(
     { isTrain: o.isTrain, batchSize, workers: o.workers, prefetch, rank, worldSize, seed },
     source,
     counts,
@@ -455,4 +490,6 @@ export async function createDataLoader(o: DataLoaderOptions): Promise<DataLoader
     log,
     o.reportFirst ?? 5,
   );
+  await loader.start();
+  return loader;
 }

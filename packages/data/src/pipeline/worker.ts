@@ -60,6 +60,9 @@ async function main(): Promise<void> {
   let chain: Promise<void> = Promise.resolve();
   const abortedTags = new Set<number>();
   const pool: Float32Array[] = [];
+  // Random augmentations draw from this stream, re-seeded from (seed, epoch, rank, worker) at each
+  // epoch start, so an epoch's crops do not depend on the epochs before it (resume gives the same run).
+  const augmentRng = streamRng(init.context.seed, 0, init.context, 3);
   let built: Promise<[Awaited<ReturnType<typeof buildTransform>>, Awaited<ReturnType<typeof buildTokenizer>> | null]>;
   try {
     // One libvips thread per decode (each worker is already a parallel lane) and no operation cache
@@ -67,7 +70,7 @@ async function main(): Promise<void> {
     const { default: sharp } = await import('sharp');
     sharp.concurrency(1);
     sharp.cache(false);
-    built = Promise.all([buildTransform(init.transform, streamRng(init.context.seed, 0, init.context, 3)), init.tokenizer ? buildTokenizer(init.tokenizer) : Promise.resolve(null)]);
+    built = Promise.all([buildTransform(init.transform, augmentRng), init.tokenizer ? buildTokenizer(init.tokenizer) : Promise.resolve(null)]);
     await built;
   } catch (e) {
     post({ type: 'error', tag: -1, message: (e as Error).message });
@@ -83,6 +86,7 @@ async function main(): Promise<void> {
     const state = { tag: msg.tag, credits: msg.credits, wake: null as (() => void) | null, abort: new AbortController() };
     current = state;
     const [transform, tokenize] = await built;
+    augmentRng.setState(streamRng(init.context.seed, msg.epoch, init.context, 3).getState());
     const stream = sampleStream(init.source, { ...init.context, epoch: msg.epoch }, state.abort.signal);
     try {
       const batches = produceBatches(stream, {

@@ -46,6 +46,11 @@ test('randint is unbiased over a small range and permutation is a permutation', 
 
 test('fork works for every stream and seed (state words stay unsigned)', () => {
   for (let seed = 0; seed < 200; seed++) for (let stream = 0; stream < 8; stream++) new Rng(seed).fork(stream).nextUint32();
+  for (const seed of [0, 1, 2 ** 31, 2 ** 32 + 7, 2 ** 52 + 3, 9007199254740991]) {
+    const r = new Rng(seed);
+    assert.ok(r.getState().s.every((w) => w >= 0 && w <= 0xffffffff), `seed ${seed}`);
+    Rng.fromState(r.getState());
+  }
 });
 
 test('forked streams are reproducible and independent', () => {

@@ -38,7 +38,7 @@ export class Rng {
     const hi = Math.floor(seed / 2 ** 32) >>> 0;
     const mix = splitmix32((seed >>> 0) ^ Math.imul(hi, 0x27d4eb2d));
     this.s0 = mix();
-    this.s1 = mix() ^ hi;
+    this.s1 = (mix() ^ hi) >>> 0;
     this.s2 = mix();
     this.s3 = mix();
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;

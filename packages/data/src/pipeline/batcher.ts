@@ -5,6 +5,8 @@
  * skipped and reported instead of ending the run, and every batch carries the count of stream items
  * consumed so far (its cursor), which is what a resumed run skips.
  */
+import type { Rng } from '@openclip/engine/rng';
+import { deriveRng } from '../derive-rng.js';
 import type { RawItem } from './sample-stream.js';
 import type { SkipEvent } from './skip-stats.js';
 import type { TokenizeFn, TransformFn } from './specs.js';
@@ -39,6 +41,12 @@ export interface BatcherOptions {
   pool?: Float32Array[];
   /** Allocate batch arrays in SharedArrayBuffer memory (worker threads: handing them over costs nothing). */
   shared?: boolean;
+  /**
+   * Seed of this epoch's augmentations: sample `i` of the stream gets its own generator from
+   * (augmentSeed, i), so random crops do not depend on which decode finishes first, nor on where a
+   * resumed epoch starts.
+   */
+  augmentSeed?: number;
 }
 
 interface Ready {
@@ -54,6 +62,7 @@ async function prepare(
   transform: TransformFn,
   onSkip: (e: SkipEvent) => void,
   out: Float32Array | undefined,
+  rng: Rng | undefined,
 ): Promise<Ready | null> {
   if (item.missing) {
     onSkip({ reason: 'missing-part', where: item.where, message: `no ${item.missing}` });
@@ -71,7 +80,7 @@ async function prepare(
     return null;
   }
   try {
-    const image = await transform(bytes, item.where, out);
+    const image = await transform(bytes, item.where, out, rng);
     return { key: item.key, image, text: item.text, label: item.label };
   } catch (e) {
     onSkip({ reason: 'corrupt-image', where: item.where, message: (e as Error).message });
@@ -190,7 +199,8 @@ export async function* produceBatches(stream: AsyncIterator<RawItem>, opts: Batc
         continue;
       }
       // Tentative slot: after everything kept or pending; a failure shifts later samples down in place().
-      inflight.push(prepare(item, opts.tokenize !== null, opts.transform, opts.onSkip, buffer.slot(ready.length + inflight.length)));
+      const rng = opts.augmentSeed === undefined ? undefined : deriveRng(opts.augmentSeed, cursor);
+      inflight.push(prepare(item, opts.tokenize !== null, opts.transform, opts.onSkip, buffer.slot(ready.length + inflight.length), rng));
     }
     if (ready.length === 0) break;
     if (ready.length < opts.batchSize && opts.quota !== null) {

@@ -122,6 +122,7 @@ class InProcessSource implements BatchSource {
   start(epoch: number, skipItems: number, quota: number | null): void {
     // augmentations re-seeded per epoch, as in the worker threads
     this.augmentRng.setState(streamRng(this.seed, epoch, this.ctx, 3).getState());
+    const augmentSeed = this.augmentRng.nextUint32();
     this.abortCtl = new AbortController();
     const signal = this.abortCtl.signal;
     const { source, ctx, fns, skips, pool } = this;
@@ -134,6 +135,7 @@ class InProcessSource implements BatchSource {
         quota,
         skipItems,
         onSkip: (e) => skips.add(e),
+        augmentSeed,
         pool,
       });
     })();

@@ -15,7 +15,7 @@ export type { ImageTensor, TokenBatch };
  * `[3,H,W]` floats. When `out` is given (the sample's slot in the batch) the transform may write there
  * and return it, saving a copy; returning other memory is fine too.
  */
-export type TransformFn = (bytes: Uint8Array, source: string, out?: Float32Array) => ImageTensor | Promise<ImageTensor>;
+export type TransformFn = (bytes: Uint8Array, source: string, out?: Float32Array, rng?: Rng) => ImageTensor | Promise<ImageTensor>;
 /** A batch tokenizer: one `[n, contextLength]` Int32 row block for n texts. */
 export type TokenizeFn = (texts: string[]) => TokenBatch | Promise<TokenBatch>;
 
@@ -80,7 +80,7 @@ export async function buildTransform(spec: TransformSpec | TransformFn, rng?: Rn
   if (spec.kind === 'preprocess') {
     const { imageTransform } = await import('../image/image-transform.js');
     const t = imageTransform(spec.config, { isTrain: spec.isTrain, aug: spec.aug, rng });
-    return (bytes, source, out) => t(bytes, { source, out });
+    return (bytes, source, out, sampleRng) => t(bytes, { source, out, rng: sampleRng });
   }
   throw new Error(`image transform: unknown spec kind '${(spec as { kind: string }).kind}'`);
 }

@@ -87,6 +87,7 @@ async function main(): Promise<void> {
     current = state;
     const [transform, tokenize] = await built;
     augmentRng.setState(streamRng(init.context.seed, msg.epoch, init.context, 3).getState());
+    const augmentSeed = augmentRng.nextUint32();
     const stream = sampleStream(init.source, { ...init.context, epoch: msg.epoch }, state.abort.signal);
     try {
       const batches = produceBatches(stream, {
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
         quota: msg.quota,
         skipItems: msg.skipItems,
         onSkip: (event) => post({ type: 'skip', tag: msg.tag, event }),
+        augmentSeed,
         pool,
         shared: init.sharedMemory,
       });

@@ -82,7 +82,10 @@ function runNode(args: string[]): any {
 
 function runTorch(cases: string[], threads: number, warmup: number, steps: number): Map<string, { samples_per_s: number; peak_rss_mb: number }> {
   const out = new Map<string, { samples_per_s: number; peak_rss_mb: number }>();
-  const r = spawnSync(PYTHON, [TORCH_SCRIPT, String(threads), String(warmup), String(steps), ...cases], { encoding: 'utf8' });
+  // torch.set_num_threads does not reach OpenBLAS's own pthread pool (it defaults to the core
+  // count), so the BLAS thread count is set for PyTorch exactly as the engine sets it for itself.
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: String(threads) };
+  const r = spawnSync(PYTHON, [TORCH_SCRIPT, String(threads), String(warmup), String(steps), ...cases], { encoding: 'utf8', env });
   if (r.status !== 0) {
     console.error(`PyTorch side failed: ${r.stderr.split('\n').slice(-5).join('\n')}`);
     return out;

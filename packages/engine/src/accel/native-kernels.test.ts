@@ -201,6 +201,12 @@ test('without the addon the engine falls back and says why; requiring openblas t
   assert.match(out.err, /acceleration tier 'openblas' is not available: disabled by OPENCLIP_NATIVE=0/);
 });
 
+test('a tier request on a non-wasm backend is noted, not an error', async () => {
+  const info = await initEngine({ backend: 'cpu', accel: 'openblas' });
+  assert.equal(info.accel.tier, 'none');
+  assert.match(info.accel.detail, /tier 'openblas' applies to the wasm backend only/);
+});
+
 test('OPENCLIP_ACCEL with an unknown tier is a clear error', async () => {
   await assert.rejects(initEngine({ accel: 'gpu' }), /accel option: unknown acceleration tier 'gpu' \(choose one of: auto, openblas, js, none\)/);
 });

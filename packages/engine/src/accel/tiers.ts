@@ -31,17 +31,20 @@ export function parseAccelRequest(value: string | undefined, source: string): Ac
   throw new Error(`${source}: unknown acceleration tier '${value}' (choose one of: auto, ${ACCEL_TIERS.join(', ')})`);
 }
 
-/** Installs the kernels for `backendName`; throws only when a tier was explicitly requested and cannot load. */
+/**
+ * Installs the kernels for `backendName`. Tiers apply to wasm; on other backends a request is
+ * noted, not an error. Throws only when 'openblas' was requested on wasm and cannot load.
+ */
 export function setupAccel(backendName: string, request: AccelRequest, threads: number): AccelInfo {
   if (backendName === 'cpu') {
     installCompleteKernels('cpu');
     installAdamW('cpu', null);
-    if (request === 'openblas') throw new Error("acceleration tier 'openblas' needs the wasm backend");
-    return { tier: 'none', detail: 'pure JavaScript kernels (+ scatter-add UnsortedSegmentSum, fused AdamW)' };
+    const note = request === 'openblas' || request === 'js' ? ` (tier '${request}' applies to the wasm backend only)` : '';
+    return { tier: 'none', detail: `pure JavaScript kernels (+ scatter-add UnsortedSegmentSum, fused AdamW)${note}` };
   }
   if (backendName !== 'wasm') {
-    if (request === 'openblas') throw new Error(`acceleration tier 'openblas' needs the wasm backend, not '${backendName}'`);
-    return { tier: 'none', detail: `${backendName} backend's own kernels` };
+    const note = request === 'openblas' || request === 'js' ? ` (tier '${request}' applies to the wasm backend only)` : '';
+    return { tier: 'none', detail: `${backendName} backend's own kernels${note}` };
   }
   installCompleteKernels('wasm');
   let why = 'off by request';

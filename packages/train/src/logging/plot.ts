@@ -39,7 +39,8 @@ function fmt(v: number): string {
 
 /** One panel as an SVG group of the given size. */
 function panelSvg(panel: Panel, x0: number, y0: number, w: number, h: number): string {
-  const left = 60, right = 150, top = 28, bottom = 40;
+  const longest = Math.max(0, ...panel.series.map((s) => s.name.length));
+  const left = 60, right = Math.max(150, 44 + 6.6 * longest), top = 28, bottom = 40;
   const pw = w - left - right, ph = h - top - bottom;
   const pts = panel.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   const parts = [`<g transform="translate(${x0},${y0})">`, `<text x="${w / 2}" y="18" text-anchor="middle" font-size="14" font-weight="bold">${esc(panel.title)}</text>`];

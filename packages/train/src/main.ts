@@ -126,6 +126,8 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     augCfg: cfg.augCfg,
     cacheDir: cfg.cacheDir ?? undefined,
     seed: cfg.seed,
+    // OpenCLIP's main.py: --siglip starts from logit_scale = log(10) and logit_bias = -10
+    ...(cfg.siglip ? { initLogitScale: Math.log(10), initLogitBias: -10 } : {}),
   });
   const model = built.model;
   const teacherBuilt = cfg.distillModel
@@ -173,18 +175,21 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
       closeables.push(() => val!.close());
     }
     // zero-shot: --imagenet-val folder, or for synthetic training data a held-out synthetic set
-    let zeroShot: { loader: DataLoader; classnames: string[]; templates: Template[]; prefix: string } | null = null;
-    if (master && cfg.imagenetVal) {
-      const loader = await createDataLoader({ ...common, data: cfg.imagenetVal, datasetType: 'imagefolder', isTrain: false, tokenizer: null, transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: false } });
-      closeables.push(() => loader.close());
-      const z = zeroShotClasses(loader.classes ?? []);
-      log.info(`zero-shot evaluation on ${cfg.imagenetVal}: ${loader.numSamples} images, ${z.classnames.length} classes named as ${z.kind}`);
-      zeroShot = { loader, classnames: z.classnames, templates: z.templates, prefix: 'imagenet' };
+    const zeroShot: { loader: DataLoader; classnames: string[]; templates: Template[]; prefix: string }[] = [];
+    if (master && (cfg.imagenetVal || cfg.imagenetV2)) {
+      for (const [dir, prefix] of [[cfg.imagenetVal, 'imagenet'], [cfg.imagenetV2, 'imagenetv2']] as const) {
+        if (!dir) continue;
+        const loader = await createDataLoader({ ...common, data: dir, datasetType: 'imagefolder', isTrain: false, tokenizer: null, transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: false } });
+        closeables.push(() => loader.close());
+        const z = zeroShotClasses(loader.classes ?? []);
+        log.info(`zero-shot evaluation on ${dir}: ${loader.numSamples} images, ${z.classnames.length} classes named as ${z.kind}`);
+        zeroShot.push({ loader, classnames: z.classnames, templates: z.templates, prefix });
+      }
     } else if (master && cfg.datasetType === 'synthetic') {
       const n = Math.max(SYNTHETIC_CLASSNAMES.length * 4, cfg.valNumSamples ?? 0);
       const loader = await createDataLoader({ ...common, seed: cfg.seed + 1000, data: null, isTrain: false, numSamples: n, transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: false } });
       closeables.push(() => loader.close());
-      zeroShot = { loader, ...syntheticZeroShot(), prefix: 'synthetic' };
+      zeroShot.push({ loader, ...syntheticZeroShot(), prefix: 'synthetic' });
       log.info(
         `zero-shot evaluation on ${n} held-out synthetic images of ${SYNTHETIC_CLASSNAMES.length} classes (chance ${(100 / SYNTHETIC_CLASSNAMES.length).toFixed(1)}%); ` +
           `the same images as: openclip make-dataset --type imagefolder --num-samples ${n} --image-size ${common.syntheticImageSize} --seed ${cfg.seed + 1000} --out DIR`,
@@ -254,14 +259,15 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
       const m: Metrics = {};
       const last = completed === cfg.epochs;
       if (val && (completed % cfg.valFrequency === 0 || last)) Object.assign(m, await evaluateRetrieval(model, val, completed));
-      if (zeroShot && (completed % cfg.zeroshotFrequency === 0 || last)) {
-        Object.assign(m, await evaluateZeroShot(model, tokenizer, zeroShot.loader, zeroShot.classnames, zeroShot.templates, zeroShot.prefix));
+      if (completed % cfg.zeroshotFrequency === 0 || last) {
+        for (const z of zeroShot) Object.assign(m, await evaluateZeroShot(model, tokenizer, z.loader, z.classnames, z.templates, z.prefix));
       }
       return m;
     };
 
-    if (startEpoch === 0 && globalStep === 0 && zeroShot && master) {
-      const m = await evaluateZeroShot(model, tokenizer, zeroShot.loader, zeroShot.classnames, zeroShot.templates, zeroShot.prefix);
+    if (startEpoch === 0 && globalStep === 0 && zeroShot.length && master) {
+      const m: Metrics = {};
+      for (const z of zeroShot) Object.assign(m, await evaluateZeroShot(model, tokenizer, z.loader, z.classnames, z.templates, z.prefix));
       log.info(`Eval Epoch: 0 ${Object.entries(m).map(([k, v]) => `${k}: ${v.toFixed(4)}`).join('\t')}`);
       history.evals.push([0, m]);
     }

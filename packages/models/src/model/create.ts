@@ -23,6 +23,9 @@ export interface CreateModelOptions extends ModelBuildOptions {
   forceImageSize?: number | [number, number];
   /** force_context_length: text_cfg.context_length. */
   forceContextLength?: number;
+  /** init_logit_scale / init_logit_bias model kwargs (OpenCLIP's `--siglip` sets log(10) and -10). */
+  initLogitScale?: number;
+  initLogitBias?: number;
 }
 
 export interface ResolvedModelConfig {
@@ -89,6 +92,8 @@ export function resolveModelConfig(nameOrConfig: string | ModelConfig | Record<s
     config.text_cfg.context_length = options.forceContextLength;
   }
   if (options.forceCustomText) config.custom_text = true;
+  if (options.initLogitScale !== undefined) config.init_logit_scale = options.initLogitScale;
+  if (options.initLogitBias !== undefined) config.init_logit_bias = options.initLogitBias;
   const modelClass: ModelClassName = config.custom_text ? (config.multimodal_cfg ? 'CoCa' : 'CustomTextCLIP') : 'CLIP';
   return { name, config, modelClass };
 }

@@ -95,7 +95,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
   const logging = cfg.logs !== null && cfg.logs.toLowerCase() !== 'none';
   const logDir = logging ? resolve(cfg.logs!, cfg.name) : null;
   const ckptDir = logDir ? join(logDir, 'checkpoints') : null;
-  if (logDir && existsSync(join(logDir, 'out.log')) && cfg.resume !== 'latest') {
+  if (master && logDir && existsSync(join(logDir, 'out.log')) && cfg.resume !== 'latest') {
     throw new Error(`Experiment already exists at ${logDir}: use --name to give a new experiment name, or --resume latest to continue it`);
   }
   const quiet: LogSink = () => {};
@@ -320,7 +320,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
         const lossText = Object.entries(r.losses).map(([k, v]) => `${k[0].toUpperCase()}${k.slice(1)}: ${v.toFixed(5)}`).join(' ');
         bar?.update(stepInEpoch, { loss: r.total, lr, scale: r.logitScale, sps });
         const logNow = stepInEpoch % cfg.logEveryNSteps === 0 || stepInEpoch === stepsPerEpoch;
-        if (logNow && master) {
+        if (logNow) {
           const done = stepInEpoch * cfg.accumFreq * cfg.batchSize * worldSize;
           const line =
             `Train Epoch: ${epoch} [${String(done).padStart(String(samplesPerEpoch).length)}/${samplesPerEpoch} (${((100 * stepInEpoch) / stepsPerEpoch).toFixed(0)}%)] ` +

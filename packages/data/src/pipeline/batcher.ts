@@ -42,9 +42,9 @@ export interface BatcherOptions {
   /** Allocate batch arrays in SharedArrayBuffer memory (worker threads: handing them over costs nothing). */
   shared?: boolean;
   /**
-   * Seed of this epoch's augmentations: sample `i` of the stream gets its own generator from
-   * (augmentSeed, i), so random crops do not depend on which decode finishes first, nor on where a
-   * resumed epoch starts.
+   * Seed of this epoch's augmentations: each sample gets its own generator from (augmentSeed, its
+   * key), so random crops depend neither on which decode finishes first, nor on where a resumed
+   * epoch starts, nor on how samples are split over ranks and workers.
    */
   augmentSeed?: number;
 }
@@ -159,6 +159,13 @@ async function assemble(ready: Ready[], buffer: BatchBuffer, tokenize: TokenizeF
   return batch;
 }
 
+/** FNV-1a hash of a sample key (32 bits). */
+export function keyHash(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
 /** Turns a worker's item stream into batches; stops after `quota` batches (train) or at the end of the stream (eval). */
 export async function* produceBatches(stream: AsyncIterator<RawItem>, opts: BatcherOptions): AsyncGenerator<WorkerBatch> {
   let cursor = 0;
@@ -199,7 +206,7 @@ export async function* produceBatches(stream: AsyncIterator<RawItem>, opts: Batc
         continue;
       }
       // Tentative slot: after everything kept or pending; a failure shifts later samples down in place().
-      const rng = opts.augmentSeed === undefined ? undefined : deriveRng(opts.augmentSeed, cursor);
+      const rng = opts.augmentSeed === undefined ? undefined : deriveRng(opts.augmentSeed, keyHash(item.key));
       inflight.push(prepare(item, opts.tokenize !== null, opts.transform, opts.onSkip, buffer.slot(ready.length + inflight.length), rng));
     }
     if (ready.length === 0) break;

@@ -10,6 +10,7 @@ import type { Rng } from '@openclip/engine/rng';
 import { expandUrls } from '../shards/brace-expand.js';
 import { resolveTrainNumSamples } from '../shards/dataset-size.js';
 import { parseUpsamplingFactors, streamRng } from '../shards/shard-sampler.js';
+import { deriveSeed } from '../derive-rng.js';
 import { readCsvDataset } from '../sources/csv.js';
 import { scanImageFolder } from '../sources/image-folder.js';
 import { checkShardExists } from '../sources/url-opener.js';
@@ -122,7 +123,7 @@ class InProcessSource implements BatchSource {
   start(epoch: number, skipItems: number, quota: number | null): void {
     // augmentations re-seeded per epoch, as in the worker threads
     this.augmentRng.setState(streamRng(this.seed, epoch, this.ctx, 3).getState());
-    const augmentSeed = this.augmentRng.nextUint32();
+    const augmentSeed = deriveSeed(this.seed, epoch, 3);
     this.abortCtl = new AbortController();
     const signal = this.abortCtl.signal;
     const { source, ctx, fns, skips, pool } = this;

@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { produceBatches, type WorkerBatch } from './batcher.js';
 import { streamRng } from '../shards/shard-sampler.js';
+import { deriveSeed } from '../derive-rng.js';
 import { sampleStream, type SourceDescriptor, type StreamContext } from './sample-stream.js';
 import { buildTokenizer, buildTransform, type TokenizerSpec, type TransformSpec } from './specs.js';
 
@@ -87,7 +88,8 @@ async function main(): Promise<void> {
     current = state;
     const [transform, tokenize] = await built;
     augmentRng.setState(streamRng(init.context.seed, msg.epoch, init.context, 3).getState());
-    const augmentSeed = augmentRng.nextUint32();
+    // the same for every rank and worker: a sample's crop depends on (seed, epoch, key) only
+    const augmentSeed = deriveSeed(init.context.seed, msg.epoch, 3);
     const stream = sampleStream(init.source, { ...init.context, epoch: msg.epoch }, state.abort.signal);
     try {
       const batches = produceBatches(stream, {

@@ -35,6 +35,7 @@ export {
   saveSafetensors,
   writeFileAtomic,
   toFloat32,
+  typedArrayFor,
   toInt32,
   f16ToF32,
   bf16ToF32,

@@ -121,8 +121,8 @@ export function parseHeader(
   return { entries, metadata };
 }
 
-function typedArrayFor(dtype: DType, bytes: Uint8Array): TensorData {
-  // `bytes` is always a fresh, aligned buffer here.
+/** A typed-array view of `bytes` for `dtype` (F16/BF16 as raw Uint16, BOOL as Uint8); `bytes` must be aligned. */
+export function typedArrayFor(dtype: DType, bytes: Uint8Array): TensorData {
   const b = bytes.buffer;
   const o = bytes.byteOffset;
   const n = bytes.byteLength / DTYPE_SIZES[dtype];

@@ -57,6 +57,25 @@ export function lossInput(out: ClipForwardOutput, teacher?: ClipForwardOutput | 
 /** The keys OpenCLIP's accumulation caches and concatenates (everything batch-shaped). */
 const ACCUMULATED: (keyof ModelOutput)[] = ['image_features', 'text_features', 'logits', 'labels', 'dist_image_features', 'dist_text_features'];
 
+/**
+ * The update half of a step: clip the gradients to `gradClipNorm` (when set), AdamW at `lr`, dispose
+ * the gradients, clamp `logit_scale` to ln(100). Returns the norm before clipping and exp(logit_scale).
+ */
+export function applyUpdate(model: OpenClipModel, optimizer: AdamW, grads: Map<string, Tensor>, lr: number, gradClipNorm: number | null): { gradNorm: number | null; logitScale: number } {
+  let gradNorm: number | null = null;
+  let scale = 1;
+  if (gradClipNorm !== null) {
+    const c = clipGradNorm(grads, gradClipNorm);
+    gradNorm = c.totalNorm;
+    scale = c.scale;
+  }
+  optimizer.step(grads, { lr, gradScale: scale });
+  tf.dispose([...grads.values()]);
+  clampLogitScale(model.params);
+  const ls = model.params.get('logit_scale');
+  return { gradNorm, logitScale: ls ? Math.exp(ls.dataSync()[0]) : NaN };
+}
+
 export class TrainStep {
   private readonly vars: Variable[];
   private readonly keyOf = new Map<string, string>();
@@ -109,18 +128,7 @@ export class TrainStep {
     } else {
       grads = this.accumulate(microBatches, lossValues, (t) => (total = t));
     }
-    let gradNorm: number | null = null;
-    let scale = 1;
-    if (this.gradClipNorm !== null) {
-      const c = clipGradNorm(grads, this.gradClipNorm);
-      gradNorm = c.totalNorm;
-      scale = c.scale;
-    }
-    this.optimizer.step(grads, { lr, gradScale: scale });
-    tf.dispose([...grads.values()]);
-    clampLogitScale(this.model.params);
-    const ls = this.model.params.get('logit_scale');
-    return { losses: lossValues, total, logitScale: ls ? Math.exp(ls.dataSync()[0]) : NaN, gradNorm };
+    return { losses: lossValues, total, ...applyUpdate(this.model, this.optimizer, grads, lr, this.gradClipNorm) };
   }
 
   private named(grads: tf.NamedTensorMap): Map<string, Tensor> {

@@ -7,7 +7,7 @@
  * OrderedDict and a few harmless builtins is refused by name.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { DTYPE_SIZES, type DType, type RawTensor, type TensorData } from '@openclip/engine/safetensors';
+import { DTYPE_SIZES, typedArrayFor, type DType, type RawTensor } from '@openclip/engine/safetensors';
 import { CheckpointFormatError, ZipArchive } from './zip.js';
 import { isTuple, PickleError, PyDict, unpickle, type PyGlobal, type PyTuple } from './pickle.js';
 
@@ -47,23 +47,7 @@ export interface TorchCheckpoint {
   format: 'zip' | 'legacy';
 }
 
-function typedView(dtype: DType, bytes: Uint8Array): TensorData {
-  const b = bytes.buffer;
-  const o = bytes.byteOffset;
-  const n = bytes.byteLength / DTYPE_SIZES[dtype];
-  switch (dtype) {
-    case 'F64': return new Float64Array(b, o, n);
-    case 'F32': return new Float32Array(b, o, n);
-    case 'F16': case 'BF16': case 'U16': return new Uint16Array(b, o, n);
-    case 'I64': return new BigInt64Array(b, o, n);
-    case 'U64': return new BigUint64Array(b, o, n);
-    case 'I32': return new Int32Array(b, o, n);
-    case 'U32': return new Uint32Array(b, o, n);
-    case 'I16': return new Int16Array(b, o, n);
-    case 'I8': return new Int8Array(b, o, n);
-    case 'U8': case 'BOOL': return new Uint8Array(b, o, n);
-  }
-}
+const typedView = typedArrayFor;
 
 function asInt(v: unknown, what: string): number {
   if (typeof v === 'number' && Number.isInteger(v)) return v;

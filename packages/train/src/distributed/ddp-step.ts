@@ -13,9 +13,7 @@ import type { Tensor, Variable } from '@openclip/engine';
 import type { OpenClipModel } from '@openclip/models';
 import type { OpenClipLoss, GradKey } from '@openclip/losses';
 import type { AdamW } from '../optim/adamw.js';
-import { clipGradNorm } from '../optim/grad-clip.js';
-import { clampLogitScale } from '../optim/logit-scale.js';
-import { lossInput, type MicroBatch, type StepResult } from '../train-step.js';
+import { applyUpdate, lossInput, type MicroBatch, type StepResult } from '../train-step.js';
 import type { ArrayTransport } from '@openclip/losses';
 
 const OUTPUT_KEYS: Record<GradKey, 'imageFeatures' | 'textFeatures' | 'logitScale' | 'logitBias' | 'logits'> = {
@@ -141,17 +139,6 @@ export class DistributedTrainStep {
     if (microBatches.length !== 1) throw new Error('--accum-freq > 1 is not supported with more than one process yet; use a larger --batch-size or one process');
     const local = await this.localGrads(microBatches[0]);
     const grads = await this.averageGrads(local.grads);
-    let gradNorm: number | null = null;
-    let scale = 1;
-    if (this.gradClipNorm !== null) {
-      const c = clipGradNorm(grads, this.gradClipNorm);
-      gradNorm = c.totalNorm;
-      scale = c.scale;
-    }
-    this.optimizer.step(grads, { lr, gradScale: scale });
-    tf.dispose([...grads.values()]);
-    clampLogitScale(this.model.params);
-    const ls = this.model.params.get('logit_scale');
-    return { losses: local.losses, total: local.total, logitScale: ls ? Math.exp(ls.dataSync()[0]) : NaN, gradNorm };
+    return { losses: local.losses, total: local.total, ...applyUpdate(this.model, this.optimizer, grads, lr, this.gradClipNorm) };
   }
 }

@@ -138,7 +138,7 @@ export class SimpleTokenizer implements TextTokenizer {
   constructor(options: SimpleTokenizerOptions = {}) {
     if (options.reductionMask) {
       throw new Error(
-        `reduction_mask ${JSON.stringify(options.reductionMask)} is not supported (CLIPA token reduction is not implemented); remove it from tokenizer_kwargs`,
+        `reduction_mask ${JSON.stringify(options.reductionMask)} is not supported (openclip-ts has no CLIPA token reduction); remove it from tokenizer_kwargs`,
       );
     }
     const extra = options.additionalSpecialTokens ?? [];

@@ -66,7 +66,7 @@ export const TRAIN_PARAMS: readonly ParamSpec[] = [
     unsupported: (v) => (v !== 'adamw' ? `--opt ${String(v)}: only adamw is available (timm optimizers need PyTorch)` : null),
   }),
   p('use-bn-sync', 'bool', false, 'Distributed', 'Synchronise BatchNorm statistics across processes', {
-    unsupported: (v) => (v ? '--use-bn-sync is not implemented: BatchNorm statistics are per process' : null),
+    unsupported: (v) => (v ? '--use-bn-sync: openclip-ts keeps BatchNorm statistics per process (no synchronised BatchNorm); remove the flag' : null),
   }),
   p('skip-scheduler', 'bool', false, 'Optimisation', 'Keep the learning rate constant at --lr (no schedule)'),
   p('lr-scheduler', 'string', 'cosine', 'Optimisation', 'Learning-rate schedule', { choices: ['cosine', 'const', 'const-cooldown'] }),
@@ -150,7 +150,7 @@ export const TRAIN_PARAMS: readonly ParamSpec[] = [
   p('device', 'string', 'cuda', 'Distributed', 'Device (cuda uses tfjs-node-gpu when present, else CPU)'),
   // Remote sync
   p('remote-sync', 'string', null, 'Remote sync', 'Sync the run folder to this remote path', {
-    unsupported: (v) => (v ? '--remote-sync is not implemented in openclip-ts yet' : null),
+    unsupported: (v) => (v ? '--remote-sync: openclip-ts has no remote sync; sync the run folder (logs/<name>) with your own tool (aws s3 sync, rclone)' : null),
   }),
   p('remote-sync-frequency', 'int', 300, 'Remote sync', 'Seconds between remote syncs'),
   p('remote-sync-protocol', 'string', 's3', 'Remote sync', 'Remote sync protocol', { choices: ['s3', 'fsspec'] }),

@@ -36,6 +36,7 @@ export {
   activate,
   activationFor,
   resolveBlockType,
+  blockOptionsFromConfig,
   initTransformerLikeText,
   splitHeads,
   mergeHeads,

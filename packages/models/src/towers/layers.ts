@@ -265,6 +265,27 @@ export function resolveBlockType(cfg: {
     : 'default';
 }
 
+/** The block options a tower config (vision_cfg or text_cfg) sets, with the tower's activation and norm eps. */
+export function blockOptionsFromConfig(
+  cfg: Parameters<typeof resolveBlockType>[0] & { mlp_ratio: number; ls_init_value: number | null },
+  act: ActivationName,
+  eps: number,
+): BlockOptions {
+  return {
+    mlpRatio: cfg.mlp_ratio,
+    lsInitValue: cfg.ls_init_value,
+    act,
+    eps,
+    blockType: resolveBlockType(cfg),
+    qkNorm: cfg.qk_norm,
+    scaledCosineAttn: cfg.scaled_cosine_attn,
+    scaleHeads: cfg.scale_heads,
+    scaleAttnInner: cfg.scale_attn_inner,
+    scaleAttn: cfg.scale_attn,
+    scaleFc: cfg.scale_fc,
+  };
+}
+
 /** Pre-LN block: x + ls_1(attn(ln_1(x))), then x + ls_2(mlp(ln_2(x))). */
 export class ResidualAttentionBlock {
   readonly ln1: LayerNorm;

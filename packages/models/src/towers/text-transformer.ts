@@ -9,7 +9,7 @@ import { tf } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
 import type { TextConfig } from '../config/model-config.js';
 import { normal, zeros } from '../init/initializers.js';
-import { LayerNorm, Linear, Transformer, activationFor, initTransformerLikeText, resolveBlockType } from './layers.js';
+import { LayerNorm, Linear, Transformer, activationFor, initTransformerLikeText, blockOptionsFromConfig } from './layers.js';
 import type { ActivationName } from './layers.js';
 import { join } from './params.js';
 import type { ParamStore } from './params.js';
@@ -94,19 +94,7 @@ export class TextTransformer {
     this.positionalEmbedding = store.param(join(prefix, 'positional_embedding'), [this.numPos, w], normal(0.01));
     if (project && !cfg.proj_bias) this.textProjection = store.param(join(prefix, 'text_projection'), [w, o.outputDim], normal(w ** -0.5));
     this.tokenEmbedding = store.param(join(prefix, 'token_embedding.weight'), [cfg.vocab_size, w], normal(0.02));
-    this.transformer = new Transformer(store, join(prefix, 'transformer'), w, cfg.layers, cfg.heads, {
-      mlpRatio: cfg.mlp_ratio,
-      lsInitValue: cfg.ls_init_value,
-      act: this.act,
-      eps: this.eps,
-      blockType: resolveBlockType(cfg),
-      qkNorm: cfg.qk_norm,
-      scaledCosineAttn: cfg.scaled_cosine_attn,
-      scaleHeads: cfg.scale_heads,
-      scaleAttnInner: cfg.scale_attn_inner,
-      scaleAttn: cfg.scale_attn,
-      scaleFc: cfg.scale_fc,
-    });
+    this.transformer = new Transformer(store, join(prefix, 'transformer'), w, cfg.layers, cfg.heads, blockOptionsFromConfig(cfg, this.act, this.eps));
     initTransformerLikeText(store, this.transformer);
     this.lnFinal = new LayerNorm(store, join(prefix, 'ln_final'), w, this.eps);
     if (project && cfg.proj_bias) {

@@ -8,7 +8,7 @@ import { tf, ops, Rng } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
 import type { VisionConfig } from '../config/model-config.js';
 import { normal, torchDefaultWeight } from '../init/initializers.js';
-import { LayerNorm, MultiheadAttention, Transformer, activationFor, resolveBlockType } from './layers.js';
+import { LayerNorm, MultiheadAttention, Transformer, activationFor, blockOptionsFromConfig } from './layers.js';
 import type { ActivationName } from './layers.js';
 import { join } from './params.js';
 import type { ParamStore } from './params.js';
@@ -148,19 +148,7 @@ export class VisionTransformer {
     this.conv1Weight = store.param(join(prefix, 'conv1.weight'), [w, 3, this.patchSize[0], this.patchSize[1]],
       torchDefaultWeight(3 * this.patchSize[0] * this.patchSize[1]));
     this.lnPre = cfg.no_ln_pre ? null : new LayerNorm(store, join(prefix, 'ln_pre'), w, this.eps);
-    this.transformer = new Transformer(store, join(prefix, 'transformer'), w, cfg.layers, this.heads, {
-      mlpRatio: cfg.mlp_ratio,
-      lsInitValue: cfg.ls_init_value,
-      act: this.act,
-      eps: this.eps,
-      blockType: resolveBlockType(cfg),
-      qkNorm: cfg.qk_norm,
-      scaledCosineAttn: cfg.scaled_cosine_attn,
-      scaleHeads: cfg.scale_heads,
-      scaleAttnInner: cfg.scale_attn_inner,
-      scaleAttn: cfg.scale_attn,
-      scaleFc: cfg.scale_fc,
-    });
+    this.transformer = new Transformer(store, join(prefix, 'transformer'), w, cfg.layers, this.heads, blockOptionsFromConfig(cfg, this.act, this.eps));
     if (this.attnPoolType !== null) {
       this.attnPool = new AttentionalPooler(store, join(prefix, 'attn_pool'), o.outputDim, w, cfg.attn_pooler_heads, cfg.attn_pooler_queries, this.eps);
       if (this.attnPoolType !== '') {

@@ -116,7 +116,8 @@ export const PRETRAINED_TABLE: Record<string, Record<string, PretrainedEntry>> =
   },
   'ViT-B-16-plus-240': {
     laion400m_e31: pcfg('timm/vit_base_patch16_plus_clip_240.laion400m_e31/'),
-    laion400m_e32: pcfg('timm/vit_base_patch16_plus_clip_240.laion400m_e32/'),
+    // OpenCLIP 3.1.0 points this tag at the e31 repository (its own entry, kept as is).
+    laion400m_e32: pcfg('timm/vit_base_patch16_plus_clip_240.laion400m_e31/'),
   },
   'ViT-L-14': {
     openai: pcfg('timm/vit_large_patch14_clip_224.openai/', QG),
@@ -150,12 +151,6 @@ export const PRETRAINED_TABLE: Record<string, Record<string, PretrainedEntry>> =
     laion2b_s39b_b160k: pcfg('laion/CLIP-ViT-bigG-14-laion2B-39B-b160k/'),
     metaclip_fullcc: pcfg('timm/vit_gigantic_patch14_clip_224.metaclip_2pt5b/', QG),
   },
-  // MetaCLIP 2 (worldwide): native towers with a multilingual HF tokenizer (XLM-V for H and bigG, mT5 for L).
-  'ViT-H-14-worldwide': { metaclip2_worldwide: pcfg('timm/vit_huge_patch14_clip_224.metaclip2_worldwide/', QG) },
-  'ViT-H-14-worldwide-378': { metaclip2_worldwide: pcfg('timm/vit_huge_patch14_clip_378.metaclip2_worldwide/') },
-  'ViT-L-14-worldwide': { metaclip2_worldwide: pcfg('timm/vit_large_patch14_clip_224.metaclip2_worldwide/', QG) },
-  'ViT-bigG-14-worldwide': { metaclip2_worldwide: pcfg('timm/vit_gigantic_patch14_clip_378.metaclip2_worldwide/') },
-
   'roberta-ViT-B-32': { laion2b_s12b_b32k: pcfg('laion/CLIP-ViT-B-32-roberta-base-laion2B-s12B-b32k/') },
   'xlm-roberta-base-ViT-B-32': { laion5b_s13b_b90k: pcfg('laion/CLIP-ViT-B-32-xlm-roberta-base-laion5B-s13B-b90k/') },
   'xlm-roberta-large-ViT-H-14': { frozen_laion5b_s13b_b90k: pcfg('laion/CLIP-ViT-H-14-frozen-xlm-roberta-large-laion5B-s13B-b90k/') },
@@ -207,7 +202,8 @@ export const PRETRAINED_TABLE: Record<string, Record<string, PretrainedEntry>> =
   'ViT-L-16-SigLIP-384': siglip('ViT-L-16-SigLIP-384'),
   'ViT-SO400M-14-SigLIP': siglip('ViT-SO400M-14-SigLIP'),
   'ViT-SO400M-16-SigLIP-i18n-256': siglip('ViT-SO400M-16-SigLIP-i18n-256'),
-  'ViT-SO400M-14-SigLIP-378': siglip('ViT-SO400M-14-SigLIP-378'),
+  // 3.1.0 loads the 384 weights into the 378 model (the position grid is resized on load).
+  'ViT-SO400M-14-SigLIP-378': { webli: slpcfg('timm/ViT-SO400M-14-SigLIP-384/') },
   'ViT-SO400M-14-SigLIP-384': siglip('ViT-SO400M-14-SigLIP-384'),
 
   'ViT-B-32-SigLIP2-256': siglip('ViT-B-32-SigLIP2-256'),
@@ -275,6 +271,18 @@ export const PRETRAINED_TABLE: Record<string, Record<string, PretrainedEntry>> =
   'PE-Core-B-16': { meta: pecfg('timm/PE-Core-B-16/') },
   'PE-Core-L-14-336': { meta: pecfg('timm/PE-Core-L-14-336/') },
   'PE-Core-bigG-14-448': { meta: pecfg('timm/PE-Core-bigG-14-448/') },
+
+  // MetaCLIP 2 (worldwide): native towers with a multilingual HF tokenizer (mT5 for L, XLM-V for H
+  // and bigG). Only the 224 px L and H checkpoints use QuickGELU; the 378 px ones are squashed.
+  'ViT-L-14-worldwide': { metaclip2_worldwide: pcfg('timm/vit_large_patch14_clip_224.metaclip2_worldwide/', QG) },
+  'ViT-H-14-worldwide': { metaclip2_worldwide: pcfg('timm/vit_huge_patch14_clip_224.metaclip2_worldwide/', QG) },
+  'ViT-H-14-worldwide-378': {
+    metaclip2_worldwide: pcfg('timm/vit_huge_patch14_clip_378.metaclip2_worldwide/', { resize_mode: 'squash' }),
+  },
+  'ViT-bigG-14-worldwide': { metaclip2_worldwide: pcfg('timm/vit_gigantic_patch14_clip_224.metaclip2_worldwide/') },
+  'ViT-bigG-14-worldwide-378': {
+    metaclip2_worldwide: pcfg('timm/vit_gigantic_patch14_clip_378.metaclip2_worldwide/', { resize_mode: 'squash' }),
+  },
 };
 
 /** What a model family needs beyond OpenCLIP's native towers and CLIP BPE tokenizer. */

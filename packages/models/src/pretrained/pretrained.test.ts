@@ -15,7 +15,6 @@ import { hasModelConfig } from '../config/registry.js';
 test('the registry lists every family of OpenCLIP 3.1.0, with a quickgelu alias for each QuickGELU tag', () => {
   const pairs = listPretrained();
   assert.equal(new Set(pairs.map(([m, t]) => `${m}:${t}`)).size, pairs.length, 'pairs are unique');
-  assert.ok(pairs.length >= 190, `${pairs.length} pairs`);
   const models = new Set(pairs.map(([m]) => m));
   for (const m of ['RN50', 'RN50x64', 'ViT-B-32', 'ViT-bigG-14', 'coca_ViT-L-14', 'EVA02-E-14-plus', 'ViT-SO400M-14-SigLIP-384', 'ViT-gopt-16-SigLIP2-384', 'ViT-H-14-CLIPA-336', 'MobileCLIP-B', 'ViTamin-XL-384', 'PE-Core-bigG-14-448', 'nllb-clip-large-siglip', 'convnext_xxlarge', 'xlm-roberta-large-ViT-H-14']) {
     assert.ok(models.has(m), `missing ${m}`);
@@ -32,6 +31,63 @@ test('the registry lists every family of OpenCLIP 3.1.0, with a quickgelu alias 
   }
   assert.deepEqual(listPretrainedTagsByModel('RN50-quickgelu'), ['openai', 'yfcc15m', 'cc12m']);
   assert.deepEqual(listPretrained(true).slice(0, 2), ['RN50:openai', 'RN50:yfcc15m']);
+});
+
+test('the registry has the shape of OpenCLIP 3.1.0: 192 pairs, 28 QuickGELU aliases, per-org hub counts', () => {
+  // Independent facts of the 3.1.0 release (shared/notes/openclip-inventory.md §1(d)), compared with counts taken from the table.
+  const pairs = listPretrained();
+  assert.equal(pairs.length, 192);
+  const aliasPairs = pairs.filter(([m]) => m.endsWith('-quickgelu'));
+  assert.equal(aliasPairs.length, 28, 'one alias pair per quick_gelu tag');
+  assert.equal(pairs.filter(([m, t]) => !m.endsWith('-quickgelu') && getPretrainedCfg(m, t)!.quick_gelu).length, aliasPairs.length);
+  assert.equal(new Set(pairs.map(([m]) => m)).size, 111, 'model names, aliases included');
+  const orgs: Record<string, number> = {};
+  for (const [m, t] of pairs) {
+    const org = getPretrainedCfg(m, t)!.hf_hub_id.split('/')[0];
+    orgs[org] = (orgs[org] ?? 0) + 1;
+  }
+  assert.deepEqual(orgs, { timm: 97, laion: 54, jienengchen: 15, apple: 13, 'UCSC-VLAA': 7, visheratin: 6 });
+  // tower families of the 192 pairs (inventory: 96 native + 4 native CoCa, 14 HF tokenizer only, 73 timm, 5 HF text)
+  const fam: Record<string, number> = {};
+  for (const r of listPretrainedInfo()) fam[r.architecture] = (fam[r.architecture] ?? 0) + 1;
+  assert.deepEqual([fam.native, fam['native+hf-tokenizer'], fam.timm + fam['timm+hf-text'], fam['hf-text']], [100, 14, 73, 5]);
+});
+
+test('MetaCLIP 2 pairs follow 3.1.0: five worldwide models after PE-Core, QuickGELU only for 224 px L and H, 378 px squashed', () => {
+  const pairs = listPretrained(true);
+  const mc2 = pairs.filter((p) => p.endsWith(':metaclip2_worldwide'));
+  assert.deepEqual(mc2, [
+    'ViT-L-14-worldwide:metaclip2_worldwide',
+    'ViT-H-14-worldwide:metaclip2_worldwide',
+    'ViT-H-14-worldwide-378:metaclip2_worldwide',
+    'ViT-bigG-14-worldwide:metaclip2_worldwide',
+    'ViT-bigG-14-worldwide-378:metaclip2_worldwide',
+    'ViT-L-14-worldwide-quickgelu:metaclip2_worldwide',
+    'ViT-H-14-worldwide-quickgelu:metaclip2_worldwide',
+  ]);
+  // the base block sits right after PE-Core, i.e. last before the quickgelu aliases
+  assert.equal(pairs.indexOf('ViT-L-14-worldwide:metaclip2_worldwide'), pairs.indexOf('PE-Core-bigG-14-448:meta') + 1);
+  assert.equal(pairs.indexOf('RN50-quickgelu:openai'), pairs.indexOf('ViT-bigG-14-worldwide-378:metaclip2_worldwide') + 1);
+  const cfg = (m: string) => {
+    const c = getPretrainedCfg(m, 'metaclip2_worldwide')!;
+    return [c.hf_hub_id, c.quick_gelu ?? false, c.resize_mode, c.interpolation, c.mean[0]];
+  };
+  assert.deepEqual(cfg('ViT-L-14-worldwide'), ['timm/vit_large_patch14_clip_224.metaclip2_worldwide', true, 'shortest', 'bicubic', 0.48145466]);
+  assert.deepEqual(cfg('ViT-H-14-worldwide'), ['timm/vit_huge_patch14_clip_224.metaclip2_worldwide', true, 'shortest', 'bicubic', 0.48145466]);
+  assert.deepEqual(cfg('ViT-H-14-worldwide-378'), ['timm/vit_huge_patch14_clip_378.metaclip2_worldwide', false, 'squash', 'bicubic', 0.48145466]);
+  assert.deepEqual(cfg('ViT-bigG-14-worldwide'), ['timm/vit_gigantic_patch14_clip_224.metaclip2_worldwide', false, 'shortest', 'bicubic', 0.48145466]);
+  assert.deepEqual(cfg('ViT-bigG-14-worldwide-378'), ['timm/vit_gigantic_patch14_clip_378.metaclip2_worldwide', false, 'squash', 'bicubic', 0.48145466]);
+  for (const m of ['ViT-L-14-worldwide', 'ViT-H-14-worldwide-378', 'ViT-bigG-14-worldwide', 'ViT-bigG-14-worldwide-378']) {
+    const info = listPretrainedInfo({ model: m })[0];
+    assert.equal(info.architecture, 'native+hf-tokenizer', m);
+    assert.equal(info.runnable, true, `${m}: native towers with a built-in config`);
+  }
+});
+
+test("3.1.0's own hub-id reuse is kept: B-16-plus-240 e32 -> e31 repo, SO400M-14-SigLIP-378 -> the 384 repo", () => {
+  assert.equal(getPretrainedCfg('ViT-B-16-plus-240', 'laion400m_e32')!.hf_hub_id, 'timm/vit_base_patch16_plus_clip_240.laion400m_e31');
+  assert.equal(getPretrainedCfg('ViT-SO400M-14-SigLIP-378', 'webli')!.hf_hub_id, 'timm/ViT-SO400M-14-SigLIP-384');
+  assert.equal(getPretrainedCfg('ViT-SO400M-14-SigLIP2-378', 'webli')!.hf_hub_id, 'timm/ViT-SO400M-14-SigLIP2-378');
 });
 
 test("tags are normalised as OpenCLIP's _clean_tag (lower case, '-' -> '_')", () => {

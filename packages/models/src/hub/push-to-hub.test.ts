@@ -22,6 +22,7 @@ test('a pushed folder arrives as one commit and loads back through hf-hub: with 
   const url = await server.start();
   server.requireToken = 'hf_test_token';
   const saved = { endpoint: process.env.HF_ENDPOINT, cache: process.env.HF_HUB_CACHE };
+  const tensorsBefore = tf.memory().numTensors;
   try {
     const model = createModel(CONFIG, { seed: 3 });
     const dir = mkdtempSync(join(tmpdir(), 'push-'));
@@ -52,7 +53,7 @@ test('a pushed folder arrives as one commit and loads back through hf-hub: with 
     assert.equal(back.preprocessCfg.image_size, 16);
     back.model.dispose();
     model.dispose();
-    assert.equal(tf.memory().numTensors >= 0, true);
+    assert.equal(tf.memory().numTensors, tensorsBefore, 'no tensor leaked by write, push and reload');
   } finally {
     process.env.HF_ENDPOINT = saved.endpoint;
     if (saved.endpoint === undefined) delete process.env.HF_ENDPOINT;

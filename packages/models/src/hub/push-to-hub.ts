@@ -82,8 +82,12 @@ export function writeHubFolder(model: OpenClipModel, outDir: string, o: HubFolde
   const weights = join(outDir, HF_SAFE_WEIGHTS_NAME);
   saveSafetensors(weights, stateDictTensors(model), { format: 'pt' });
   const p = o.preprocessCfg;
+  // OpenCLIP's factory passes model_cfg's top-level keys to the model constructor, which has no
+  // preprocess_cfg argument: preprocessing lives only in the file's own preprocess_cfg.
+  const modelCfg = modelConfigToJson(model.config);
+  delete modelCfg.preprocess_cfg;
   const config = {
-    model_cfg: modelConfigToJson(model.config),
+    model_cfg: modelCfg,
     preprocess_cfg: { size: p.image_size, mean: p.mean, std: p.std, interpolation: p.interpolation, resize_mode: p.resize_mode, fill_color: p.fill_color },
   };
   const cfgPath = join(outDir, HF_CONFIG_NAME);

@@ -101,6 +101,6 @@ export default class ListPretrained extends Command {
     for (const c of cells) this.log(line(c));
     const runnable = rows.filter((r) => r.runnable).length;
     const cached = rows.filter((r) => r.cached).length;
-    this.log(`\n${rows.length} pairs, ${runnable} runnable here, ${cached} cached in ${cacheDir}`);
+    this.log(`\n${rows.length} ${rows.length === 1 ? 'pair' : 'pairs'}, ${runnable} runnable here, ${cached} cached in ${cacheDir}`);
   }
 }

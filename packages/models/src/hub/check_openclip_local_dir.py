@@ -19,7 +19,7 @@ For each case it checks, in the order OpenCLIP's factory works:
      logit_bias, zero logit_bias), has exactly the reference state dict's keys, shapes and dtypes,
      which is what `load_state_dict(strict=True)` requires; and whether the values are identical.
 
-usage: check_openclip_local_dir.py CASES.json
+usage: check_openclip_local_dir.py CASES.json   (or --fields: the dataclass field names it uses)
   CASES.json: [{"name", "folder", "ref_config", "ref_weights"}]
 prints one JSON list: [{"name", "ok", "errors": [...], "model_class", "checkpoint", "n_tensors",
                         "values_equal", "preprocess"}]
@@ -300,6 +300,10 @@ def check_case(case):
 
 
 def main():
+    if sys.argv[1:] == ['--fields']:
+        json.dump({'vision_cfg': list(VISION_FIELDS), 'text_cfg': list(TEXT_FIELDS), 'multimodal_cfg': list(MULTIMODAL_FIELDS),
+                   'preprocess_cfg': list(PREPROCESS_FIELDS)}, sys.stdout)
+        return
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     with open(sys.argv[1], encoding='utf-8') as f:

@@ -9,6 +9,7 @@ import { initEngine, tf, SafetensorsFile } from '@openclip/engine';
 import { saveSafetensors, type TensorToWrite } from '@openclip/engine/safetensors';
 import { parsePreprocessConfig } from '@openclip/data';
 import { readModelConfigFile } from '../config/registry.js';
+import { MODEL_CONFIG_KEYS } from '../config/model-config.js';
 import { createModel } from '../model/create.js';
 import '../coca/coca.js';
 import { modelCase, readAll } from '../model/fixtures.test-helper.js';
@@ -162,4 +163,14 @@ test('the local-dir checker fails on each kind of incompatibility OpenCLIP would
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test("the checker's 3.1.0 dataclass fields are the ones our config parser accepts (no silent drift between the two)", { skip: SKIP }, () => {
+  const r = spawnSync(PYTHON, [SCRIPT, '--fields'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const py = JSON.parse(r.stdout) as Record<string, string[]>;
+  for (const section of ['vision_cfg', 'text_cfg', 'multimodal_cfg'] as const) {
+    assert.deepEqual([...py[section]].sort(), [...MODEL_CONFIG_KEYS[section]].sort(), section);
+  }
+  assert.deepEqual(py.preprocess_cfg.sort(), ['fill_color', 'interpolation', 'mean', 'mode', 'resize_mode', 'size', 'std']);
 });

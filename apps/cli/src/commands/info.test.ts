@@ -17,7 +17,7 @@ test('openclip info --json prints one object naming the chosen backend', () => {
   assert.ok(['tensorflow', 'wasm', 'cpu'].includes(info.backend), info.backend);
   assert.ok(info.backends.some((b: { name: string; available: boolean }) => b.name === info.backend && b.available));
   assert.equal(info.tfjsVersion, '4.22.0');
-  assert.ok(['openblas', 'js', 'none'].includes(info.accel.tier), info.accel.tier);
+  assert.ok(['openblas', 'ort', 'js', 'none'].includes(info.accel.tier), info.accel.tier);
   assert.equal(typeof info.accel.detail, 'string');
 });
 

@@ -8,6 +8,7 @@ import { Rng } from '../rng.js';
 import * as ops from '../ops.js';
 import { adamwStep } from '../adamw.js';
 import { loadNative } from './native.js';
+import { loadOrt } from './ort.js';
 import { setIm2colLimit } from './complete-kernels.js';
 
 // Every overridden kernel of the js and openblas tiers (all matmul transpose/batch/broadcast cases, fused bias + activations,
@@ -114,10 +115,15 @@ function run(c: Case, seed: number): Float32Array[] | Int32Array[] {
 }
 
 const native = loadNative(1);
+const ort = loadOrt(1);
 
-for (const tier of ['js', 'openblas']) test(`kernels of the ${tier} tier match the cpu backend, without leaks`, async (t) => {
+for (const tier of ['js', 'ort', 'openblas']) test(`kernels of the ${tier} tier match the cpu backend, without leaks`, async (t) => {
   if (tier === 'openblas' && !native.blas) {
     t.skip(`openblas tier unavailable: ${native.detail}`);
+    return;
+  }
+  if (tier === 'ort' && !ort.addon) {
+    t.skip(`ort tier unavailable: ${ort.detail}`);
     return;
   }
   let worst = 0;
@@ -164,6 +170,7 @@ test('adamwStep matches an independent AdamW computation on every backend', asyn
   });
   const tiers: [string, string][] = [['cpu', 'none'], ['wasm', 'none'], ['wasm', 'js']];
   if (native.blas) tiers.push(['wasm', 'openblas']);
+  if (ort.addon) tiers.push(['wasm', 'ort']);
   for (const [backend, accel] of tiers) {
     await initEngine({ backend, accel });
     const before = tf.memory().numTensors;
@@ -196,9 +203,28 @@ test('without the addon the engine falls back and says why; requiring openblas t
   });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
-  assert.equal(out.tier, 'js');
+  assert.equal(out.tier, ort.addon ? 'ort' : 'js');
   assert.match(out.detail, /native tier unavailable: disabled by OPENCLIP_NATIVE=0/);
   assert.match(out.err, /acceleration tier 'openblas' is not available: disabled by OPENCLIP_NATIVE=0/);
+});
+
+test('with neither the addon nor onnxruntime-node the engine runs its JavaScript kernels and says why', () => {
+  const script = `
+    import { initEngine } from ${JSON.stringify(new URL('../index.js', import.meta.url).href)};
+    const info = await initEngine({ backend: 'wasm' });
+    let err = '';
+    try { await initEngine({ backend: 'wasm', accel: 'ort' }); } catch (e) { err = e.message; }
+    console.log(JSON.stringify({ tier: info.accel.tier, detail: info.accel.detail, err }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, OPENCLIP_NATIVE: '0', OPENCLIP_ORT: '0' },
+    cwd: fileURLToPath(new URL('.', import.meta.url)),
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.equal(out.tier, 'js');
+  assert.match(out.detail, /native tier unavailable: disabled by OPENCLIP_NATIVE=0; ort tier unavailable: disabled by OPENCLIP_ORT=0/);
+  assert.match(out.err, /acceleration tier 'ort' is not available: disabled by OPENCLIP_ORT=0/);
 });
 
 test('a tier request on a non-wasm backend is noted, not an error', async () => {
@@ -208,5 +234,5 @@ test('a tier request on a non-wasm backend is noted, not an error', async () => 
 });
 
 test('OPENCLIP_ACCEL with an unknown tier is a clear error', async () => {
-  await assert.rejects(initEngine({ accel: 'gpu' }), /accel option: unknown acceleration tier 'gpu' \(choose one of: auto, openblas, js, none\)/);
+  await assert.rejects(initEngine({ accel: 'gpu' }), /accel option: unknown acceleration tier 'gpu' \(choose one of: auto, openblas, ort, js, none\)/);
 });

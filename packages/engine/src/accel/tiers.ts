@@ -1,16 +1,18 @@
 /**
  * Chooses and installs the acceleration tier on top of the chosen TensorFlow.js backend:
- * 'openblas' (wasm + native addon over OpenBLAS) when it loads, else 'js' (JavaScript kernels
- * on the wasm heap, npm only); 'none' keeps the backend's own kernels. The completeness kernels
- * (every kernel a training step needs) go in on every tier.
+ * 'openblas' (wasm + native addon over OpenBLAS) when it loads, else 'ort' (the same kernels
+ * run by ONNX Runtime from the onnxruntime-node npm package), else 'js' (JavaScript kernels on
+ * the wasm heap); 'none' keeps the backend's own kernels. The completeness kernels (every
+ * kernel a training step needs) go in on every tier.
  */
 import { installCompleteKernels } from './complete-kernels.js';
 import { installFusedKernels, installAdamW, uninstallFusedKernels } from './fused-kernels.js';
 import { loadNative } from './native.js';
 import { installNativeKernels, uninstallNativeKernels } from './native-kernels.js';
 import { installJsKernels, uninstallJsKernels } from './js-kernels.js';
+import { loadOrt } from './ort.js';
 
-export const ACCEL_TIERS = ['openblas', 'js', 'none'] as const;
+export const ACCEL_TIERS = ['openblas', 'ort', 'js', 'none'] as const;
 export type AccelTier = (typeof ACCEL_TIERS)[number];
 export type AccelRequest = AccelTier | 'auto';
 
@@ -24,6 +26,7 @@ export interface AccelInfo {
 }
 
 let installed: AccelTier = 'none';
+let installedThreads = 0;
 
 export function parseAccelRequest(value: string | undefined, source: string): AccelRequest {
   if (value === undefined || value === '' || value === 'auto') return 'auto';
@@ -33,17 +36,17 @@ export function parseAccelRequest(value: string | undefined, source: string): Ac
 
 /**
  * Installs the kernels for `backendName`. Tiers apply to wasm; on other backends a request is
- * noted, not an error. Throws only when 'openblas' was requested on wasm and cannot load.
+ * noted, not an error. Throws only when 'openblas' or 'ort' was requested on wasm and cannot load.
  */
 export function setupAccel(backendName: string, request: AccelRequest, threads: number): AccelInfo {
   if (backendName === 'cpu') {
     installCompleteKernels('cpu');
     installAdamW('cpu', null);
-    const note = request === 'openblas' || request === 'js' ? ` (tier '${request}' applies to the wasm backend only)` : '';
+    const note = request !== 'auto' && request !== 'none' ? ` (tier '${request}' applies to the wasm backend only)` : '';
     return { tier: 'none', detail: `pure JavaScript kernels (+ scatter-add UnsortedSegmentSum, fused AdamW)${note}` };
   }
   if (backendName !== 'wasm') {
-    const note = request === 'openblas' || request === 'js' ? ` (tier '${request}' applies to the wasm backend only)` : '';
+    const note = request !== 'auto' && request !== 'none' ? ` (tier '${request}' applies to the wasm backend only)` : '';
     return { tier: 'none', detail: `${backendName} backend's own kernels${note}` };
   }
   installCompleteKernels('wasm');
@@ -61,6 +64,21 @@ export function setupAccel(backendName: string, request: AccelRequest, threads: 
     }
     if (request === 'openblas') throw new Error(`acceleration tier 'openblas' is not available: ${st.detail}`);
     why = `native tier unavailable: ${st.detail}`;
+  }
+  if (request === 'auto' || request === 'ort') {
+    const st = loadOrt(threads);
+    if (st.addon) {
+      if (installed !== 'ort' || installedThreads !== threads) {
+        reset();
+        installNativeKernels(st.addon);
+        installFusedKernels(st.addon);
+        installed = 'ort';
+        installedThreads = threads;
+      }
+      return { tier: 'ort', detail: `${st.detail}, ${threads} thread${threads === 1 ? '' : 's'}; ${why}` };
+    }
+    if (request === 'ort') throw new Error(`acceleration tier 'ort' is not available: ${st.detail}`);
+    why = `${why}; ort tier unavailable: ${st.detail}`;
   }
   if (request === 'auto' || request === 'js') {
     if (installed !== 'js') {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { initEngine } from '../backend.js';
 import { tf } from '../tf.js';
 import { loadNative } from './native.js';
+import { loadOrt } from './ort.js';
 import {
   type ClipConfig,
   Trainer,
@@ -75,6 +76,7 @@ function compare(got: StepResult, want: StepResult, what: string) {
 }
 
 const nativeAvailable = loadNative(1).blas;
+const ortAvailable = loadOrt(1).addon !== null;
 
 for (const [caseName, cfg] of Object.entries(CASES)) {
   test(`${caseName} CLIP training step: wasm on every tier matches the cpu backend`, async (t) => {
@@ -82,6 +84,8 @@ for (const [caseName, cfg] of Object.entries(CASES)) {
     assert.ok(ref.grads.get('token_embedding.weight')!.some((x) => x !== 0), 'embedding gradient is zero');
     compare(await runStep('wasm', 'none', cfg), ref, `${caseName} on wasm`);
     compare(await runStep('wasm', 'js', cfg), ref, `${caseName} on wasm+js`);
+    if (ortAvailable) compare(await runStep('wasm', 'ort', cfg), ref, `${caseName} on wasm+ort`);
+    else t.diagnostic('onnxruntime-node not available: ort tier not exercised');
     if (!nativeAvailable) {
       t.diagnostic('native addon/OpenBLAS not available: openblas tier not exercised');
       return;

@@ -5,7 +5,7 @@
  * bench-results/engine.json get samples/s, PyTorch's samples/s, their ratio and peak RSS.
  * A memory check (500 training steps by default) records tensors and RSS over time.
  *
- * Options: --cases a,b  --tiers openblas,js,none  --steps N  --warmup N  --fallback-steps N
+ * Options: --cases a,b  --tiers openblas,ort,js,none  --steps N  --warmup N  --fallback-steps N
  *          --memory-steps N (0 = skip)  --rounds N (alternating PyTorch/engine rounds)  --no-torch
  */
 import { spawnSync } from 'node:child_process';
@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initEngine } from '../backend.js';
 import { numThreads } from '../threads.js';
+import { loadOrt } from '../accel/ort.js';
 import { tf } from '../tf.js';
 import { CASES, type CaseSpec, makeRunner } from './cases.js';
 
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
       memory: { type: 'string' },
       tier: { type: 'string', default: 'openblas' },
       cases: { type: 'string', default: CASES.map((c) => c.name).join(',') },
-      tiers: { type: 'string', default: 'openblas,js' },
+      tiers: { type: 'string', default: 'openblas,ort,js' },
       warmup: { type: 'string', default: '2' },
       steps: { type: 'string', default: '7' },
       'fallback-steps': { type: 'string', default: '2' },
@@ -125,10 +126,21 @@ async function main(): Promise<void> {
 
   const threads = numThreads();
   const probe = await initEngine({ backend: 'wasm' });
+  const ortStatus = loadOrt(threads);
   const tiers = values.tiers!.split(',').filter((t) => {
-    if (!['openblas', 'js', 'none'].includes(t)) throw new Error(`--tiers: unknown tier '${t}' (openblas, js, none)`);
-    return t !== 'openblas' || probe.accel.tier === 'openblas';
+    if (!['openblas', 'ort', 'js', 'none'].includes(t)) throw new Error(`--tiers: unknown tier '${t}' (openblas, ort, js, none)`);
+    if (t === 'openblas' && probe.accel.tier !== 'openblas') {
+      console.log(`tier openblas skipped: ${probe.accel.detail}`);
+      return false;
+    }
+    if (t === 'ort' && !ortStatus.addon) {
+      console.log(`tier ort skipped: ${ortStatus.detail}`);
+      return false;
+    }
+    return true;
   });
+  // the native tiers get full runs alternating with PyTorch; the JavaScript ones a short run
+  const isFast = (t: string) => t === 'openblas' || t === 'ort';
   const cases: CaseSpec[] = values.cases!.split(',').map((n) => {
     const c = CASES.find((x) => x.name === n);
     if (!c) throw new Error(`--cases: unknown case '${n}' (known: ${CASES.map((x) => x.name).join(', ')})`);
@@ -145,25 +157,39 @@ async function main(): Promise<void> {
     // PyTorch and the engine's fastest tier alternate for `rounds` rounds per case (fresh processes),
     // so both see the same machine load; each figure is the median over its rounds.
     const torchRuns: { samples_per_s: number; peak_rss_mb: number }[] = [];
-    const fastRuns: ChildResult[] = [];
+    const fastRuns = new Map<string, ChildResult[]>();
+    const fastErrors = new Map<string, Error>();
     for (let k = 0; k < rounds; k++) {
       if (!noTorch) {
         const tr = runTorch([c.name], threads, warmup, steps).get(c.name);
         if (tr) torchRuns.push(tr);
       }
-      if (tiers[0] === 'openblas') fastRuns.push(runNode(['--child', c.name, '--tier', 'openblas', '--warmup', String(warmup), '--steps', String(steps)]));
+      for (const tier of tiers.filter(isFast)) {
+        if (fastErrors.has(tier)) continue;
+        try {
+          const r = runNode(['--child', c.name, '--tier', tier, '--warmup', String(warmup), '--steps', String(steps)]);
+          fastRuns.set(tier, [...(fastRuns.get(tier) ?? []), r]);
+        } catch (e) {
+          fastErrors.set(tier, e as Error);
+        }
+      }
     }
     const t = torchRuns.length
       ? { samples_per_s: median(torchRuns.map((x) => x.samples_per_s)), peak_rss_mb: Math.max(...torchRuns.map((x) => x.peak_rss_mb)) }
       : undefined;
     for (const tier of tiers) {
-      const s = tier === 'openblas' ? steps : Math.max(1, Number(values['fallback-steps']));
-      const w = tier === 'openblas' ? warmup : 1;
+      const fast = isFast(tier);
+      const s = fast ? steps : Math.max(1, Number(values['fallback-steps']));
+      const w = fast ? warmup : 1;
       let r: ChildResult;
       try {
-        r = tier === 'openblas'
-          ? { ...fastRuns[0], samples_per_s: median(fastRuns.map((x) => x.samples_per_s)), step_s: median(fastRuns.map((x) => x.step_s)), peak_rss_mb: Math.max(...fastRuns.map((x) => x.peak_rss_mb)) }
-          : runNode(['--child', c.name, '--tier', tier, '--warmup', String(w), '--steps', String(s)]);
+        if (fast) {
+          const runs = fastRuns.get(tier);
+          if (!runs) throw fastErrors.get(tier) ?? new Error('no run');
+          r = { ...runs[0], samples_per_s: median(runs.map((x) => x.samples_per_s)), step_s: median(runs.map((x) => x.step_s)), peak_rss_mb: Math.max(...runs.map((x) => x.peak_rss_mb)) };
+        } else {
+          r = runNode(['--child', c.name, '--tier', tier, '--warmup', String(w), '--steps', String(s)]);
+        }
       } catch (e) {
         const error = (e as Error).message.split('\n').find((l) => /status|memory|Error/i.test(l)) ?? (e as Error).message.split('\n')[0];
         console.log(`${`${c.name}@${tier}`.padEnd(28)} failed: ${error}`);
@@ -180,7 +206,7 @@ async function main(): Promise<void> {
         peak_rss_mb: r.peak_rss_mb,
         torch_peak_rss_mb: t ? t.peak_rss_mb : null,
         steps: s,
-        rounds: tier === 'openblas' ? rounds : 1,
+        rounds: fast ? rounds : 1,
         threads,
       };
       rows.push(row);

@@ -12,7 +12,7 @@ export type { AttentionOptions } from './ops.js';
 export { initEngine, engineInfo, BACKEND_NAMES } from './backend.js';
 export type { BackendName, BackendStatus, EngineInfo, InitOptions } from './backend.js';
 export { numThreads } from './threads.js';
-export { ACCEL_TIERS } from './accel/tiers.js';
+export { ACCEL_TIERS, availableTiers } from './accel/tiers.js';
 export type { AccelInfo, AccelTier } from './accel/tiers.js';
 
 // Optimizer update kernel

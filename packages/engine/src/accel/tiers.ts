@@ -101,3 +101,11 @@ function reset(): void {
   installCompleteKernels('wasm');
   installAdamW('wasm', null);
 }
+
+/** The tiers that can run on the wasm backend here, slowest first (loads nothing twice). */
+export function availableTiers(threads: number): AccelTier[] {
+  const tiers: AccelTier[] = ['none', 'js'];
+  if (loadOrt(threads).addon) tiers.push('ort');
+  if (loadNative(threads).blas) tiers.push('openblas');
+  return tiers;
+}

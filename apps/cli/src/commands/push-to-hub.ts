@@ -15,7 +15,7 @@ export interface PushResult {
 export default class PushToHub extends BaseCommand<PushResult> {
   static override summary = 'Write a model in OpenCLIP\'s Hugging Face Hub format and upload it (open_clip.push_to_hf_hub)';
   static override description =
-    'Writes open_clip_model.safetensors, open_clip_config.json (model_cfg + preprocess_cfg) and a model card README.md, then creates the repo if needed and commits them with HF_TOKEN. ' +
+    'Writes open_clip_model.safetensors, open_clip_config.json (model_cfg + preprocess_cfg), the tokenizer files of models with a Hugging Face tokenizer (from the local cache) and a model card README.md, then creates the repo if needed and commits them with HF_TOKEN. ' +
     'With --output-dir the folder is written there and nothing is uploaded. HF_ENDPOINT points at another Hub.';
   static override examples = [
     'HF_TOKEN=hf_... <%= config.bin %> push-to-hub --model ViT-Tiny-8-64-demo --pretrained logs/demo/checkpoints/epoch_8.safetensors --repo-id me/tiny-shapes-clip',
@@ -28,7 +28,7 @@ export default class PushToHub extends BaseCommand<PushResult> {
     private: Flags.boolean({ description: 'create the repository as private' }),
     'commit-message': Flags.string({ description: 'commit message', default: 'Add model' }),
     'output-dir': Flags.string({ description: 'write the folder here and do not upload' }),
-    'cache-dir': Flags.string({ description: 'pretrained weights cache (default: the Hugging Face cache)' }),
+    'cache-dir': Flags.string({ description: 'Hugging Face cache for the pretrained weights and the HF tokenizer (default: HF_HUB_CACHE / HF_HOME)' }),
   };
 
   async run(): Promise<PushResult> {
@@ -41,7 +41,7 @@ export default class PushToHub extends BaseCommand<PushResult> {
     try {
       const built = await createModelAndTransforms(flags.model, { pretrained: flags.pretrained, cacheDir: flags['cache-dir'] });
       const modelName = flags.model.replace(/^.*[\\/]/, '').replace(/\.json$/, '');
-      const files = writeHubFolder(built.model, dir, { modelName, preprocessCfg: built.preprocessCfg, source: built.checkpoint, repoId: flags['repo-id'] });
+      const files = writeHubFolder(built.model, dir, { modelName, preprocessCfg: built.preprocessCfg, source: built.checkpoint, repoId: flags['repo-id'], cacheDir: flags['cache-dir'] });
       built.model.dispose();
       if (flags['output-dir']) return this.finish({ repoId: flags['repo-id'] ?? null, files, uploaded: false, repoUrl: null, commit: null });
       const r = await pushFolderToHub(files, { repoId: flags['repo-id']!, private: flags.private, commitMessage: flags['commit-message'] });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initEngine, tf } from '@openclip/engine';
@@ -72,5 +72,35 @@ test('push-to-hub without a token says how to get one', async () => {
     await assert.rejects(pushFolderToHub([], { repoId: 'bad id', token: 't', endpoint: 'http://127.0.0.1:9' }), /not of the form org\/name/);
   } finally {
     if (saved !== undefined) process.env.HF_TOKEN = saved;
+  }
+});
+
+test('a model with a Hugging Face tokenizer carries its tokenizer files; a missing tokenizer is a clear error', async () => {
+  await initEngine({ backend: 'cpu' });
+  const tokDir = mkdtempSync(join(tmpdir(), 'hf-tok-'));
+  writeFileSync(join(tokDir, 'tokenizer.json'), JSON.stringify({ version: '1.0', model: { type: 'Unigram', vocab: [['<pad>', 0]] } }));
+  writeFileSync(join(tokDir, 'tokenizer_config.json'), JSON.stringify({ pad_token: '<pad>' }));
+  writeFileSync(join(tokDir, 'unrelated.bin'), 'not a tokenizer file');
+  const model = createModel({ ...CONFIG, text_cfg: { ...CONFIG.text_cfg, hf_tokenizer_name: tokDir } }, { seed: 3 });
+  try {
+    const dir = mkdtempSync(join(tmpdir(), 'push-tok-'));
+    const files = writeHubFolder(model, dir, { modelName: 'tiny-hf-tok', preprocessCfg: parsePreprocessConfig({ image_size: 16 }) });
+    assert.deepEqual(readdirSync(dir).sort(), ['README.md', 'open_clip_config.json', 'open_clip_model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) {
+      assert.ok(files.includes(join(dir, f)), `${f} is in the list of files to upload`);
+      assert.deepEqual(readFileSync(join(dir, f)), readFileSync(join(tokDir, f)));
+    }
+    const missing = createModel({ ...CONFIG, text_cfg: { ...CONFIG.text_cfg, hf_tokenizer_name: 'nobody/no-such-tokenizer' } }, { seed: 3 });
+    try {
+      const cache = mkdtempSync(join(tmpdir(), 'empty-cache-'));
+      assert.throws(
+        () => writeHubFolder(missing, mkdtempSync(join(tmpdir(), 'push-miss-')), { modelName: 'x', preprocessCfg: parsePreprocessConfig({ image_size: 16 }), cacheDir: cache }),
+        /uses the Hugging Face tokenizer "nobody\/no-such-tokenizer", which the Hub folder must carry: HF tokenizer "nobody\/no-such-tokenizer" .*not found in the hub cache/,
+      );
+    } finally {
+      missing.dispose();
+    }
+  } finally {
+    model.dispose();
   }
 });

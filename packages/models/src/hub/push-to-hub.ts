@@ -2,14 +2,16 @@
  * OpenCLIP's `push_to_hf_hub` / `save_for_hf`: a model folder in the Hub layout that
  * `create_model_and_transforms('hf-hub:org/name')` and `'local-dir:<folder>'` load —
  * `open_clip_model.safetensors` (state dict under OpenCLIP's key names), `open_clip_config.json`
- * (`model_cfg` + `preprocess_cfg`) and a model card `README.md` — and its upload through
+ * (`model_cfg` + `preprocess_cfg`), the tokenizer files of models that use a Hugging Face
+ * tokenizer, and a model card `README.md` — and its upload through
  * `@huggingface/hub` (create the repo if needed, then one commit).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRepo, uploadFiles } from '@huggingface/hub';
 import { saveSafetensors, type TensorToWrite } from '@openclip/engine/safetensors';
 import type { PreprocessConfig } from '@openclip/data';
+import { locateHfTokenizer } from '@openclip/tokenizer';
 import type { OpenClipModel } from '../model/types.js';
 import { modelConfigToJson } from '../config/model-config.js';
 import { hubEndpoint } from './hf-download.js';
@@ -24,6 +26,43 @@ export interface HubFolderOptions {
   /** The repo id the card's loading snippets name. */
   repoId?: string;
   license?: string;
+  /** Hub cache searched for the HF tokenizer of models that use one (default: the environment's). */
+  cacheDir?: string;
+}
+
+/** Files of a Hugging Face tokenizer folder that `AutoTokenizer.from_pretrained` may read. */
+const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'added_tokens.json',
+  'vocab.json',
+  'merges.txt',
+  'vocab.txt',
+  'spiece.model',
+  'sentencepiece.bpe.model',
+];
+
+/**
+ * For a model whose text tower uses a Hugging Face tokenizer (`text_cfg.hf_tokenizer_name`),
+ * copies that tokenizer's files into the folder, as OpenCLIP's `push_to_hf_hub` saves the
+ * tokenizer beside the weights: `get_tokenizer('hf-hub:…')` / `'local-dir:…'` then load it from
+ * there. The tokenizer must be local (a folder or the hub cache); nothing is downloaded.
+ */
+function copyHfTokenizer(hfName: string, outDir: string, cacheDir?: string): string[] {
+  let dir: string;
+  try {
+    dir = locateHfTokenizer(hfName, { cacheDir });
+  } catch (e) {
+    throw new Error(`the model's text tower uses the Hugging Face tokenizer ${JSON.stringify(hfName)}, which the Hub folder must carry: ${(e as Error).message}`);
+  }
+  const written: string[] = [];
+  for (const f of TOKENIZER_FILES) {
+    if (!existsSync(join(dir, f))) continue;
+    copyFileSync(join(dir, f), join(outDir, f));
+    written.push(join(outDir, f));
+  }
+  return written;
 }
 
 function stateDictTensors(model: OpenClipModel): Map<string, TensorToWrite> {
@@ -92,9 +131,11 @@ export function writeHubFolder(model: OpenClipModel, outDir: string, o: HubFolde
   };
   const cfgPath = join(outDir, HF_CONFIG_NAME);
   writeFileSync(cfgPath, JSON.stringify(config, null, 2) + '\n');
+  const hfTokenizer = (model.config.text_cfg as { hf_tokenizer_name?: string | null }).hf_tokenizer_name;
+  const tokenizerFiles = hfTokenizer ? copyHfTokenizer(hfTokenizer, outDir, o.cacheDir) : [];
   const card = join(outDir, 'README.md');
   writeFileSync(card, modelCard(o));
-  return [weights, cfgPath, card];
+  return [weights, cfgPath, ...tokenizerFiles, card];
 }
 
 export interface PushOptions {

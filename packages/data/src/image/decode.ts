@@ -5,6 +5,7 @@
  * profiles and EXIF orientation not applied (PIL applies neither).
  */
 import sharp from 'sharp';
+import { imageAddon, JPEG_DECODED, nativeImageStatus, type ImageKernels } from './native.js';
 import { makePilImage, modeChannels, type PilImage, type PilMode } from './pil-image.js';
 
 /** PIL raises DecompressionBombError above twice Image.MAX_IMAGE_PIXELS (1024^3 / 4 / 3). */
@@ -18,6 +19,9 @@ interface Sniffed {
   mode?: PilMode;
   bitDepth?: number;
   palette?: Uint8Array;
+  /** Size from the header (JPEG frame header only). */
+  width?: number;
+  height?: number;
 }
 
 const PNG_SIG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -89,7 +93,10 @@ function sniffJpeg(b: Uint8Array): Sniffed {
       continue;
     }
     const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-    if (isSof) return { format: 'jpeg', mode: b[at + 9] === 1 ? 'L' : b[at + 9] === 3 ? 'RGB' : undefined };
+    if (isSof) {
+      const mode = b[at + 9] === 1 ? 'L' : b[at + 9] === 3 ? 'RGB' : undefined;
+      return { format: 'jpeg', mode, height: (b[at + 5] << 8) | b[at + 6], width: (b[at + 7] << 8) | b[at + 8] };
+    }
     if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
       at += 2;
       continue;
@@ -153,12 +160,43 @@ function selectBands(
 }
 
 /**
- * Decodes image bytes (PNG, JPEG, GIF, WebP, or anything else libvips reads) into the PIL
- * mode `Image.open` would give. `source` names the file in errors.
+ * Decodes an 8-bit greyscale or YCbCr/RGB JPEG with `@openclip/data-native` (libjpeg-turbo, as
+ * Pillow), into memory from `alloc(bytes)` (a caller's reusable buffer: the image then lives there
+ * until its next use) or into new memory. Null when the addon cannot (no addon or no libjpeg, another
+ * colour space, a corrupt or truncated file, a size beyond PIL's limit): the caller then decodes
+ * with sharp, which also gives the errors for bad files.
  */
-export async function decodeImage(bytes: Uint8Array, source = '<buffer>'): Promise<PilImage> {
+export function decodeJpegNative(bytes: Uint8Array, kernels: ImageKernels = 'auto', alloc?: (n: number) => Uint8Array): PilImage | null {
+  if (kernels === 'js' || bytes.length < 3 || bytes[0] !== 0xff || bytes[1] !== 0xd8 || bytes[2] !== 0xff) return null;
+  const addon = imageAddon(kernels);
+  if (!addon || !nativeImageStatus().jpeg) return null;
+  return decodeSniffedJpeg(bytes, sniffJpeg(bytes), alloc);
+}
+
+function decodeSniffedJpeg(bytes: Uint8Array, info: Sniffed, alloc?: (n: number) => Uint8Array): PilImage | null {
+  const addon = nativeImageStatus().addon;
+  const { mode, width, height } = info;
+  if (!addon || (mode !== 'L' && mode !== 'RGB') || !width || !height || width * height > PIL_MAX_PIXELS) return null;
+  const channels = mode === 'L' ? 1 : 3;
+  const n = width * height * channels;
+  const dst = alloc ? alloc(n) : new Uint8Array(n);
+  if (addon.decodeJpeg(bytes, width, height, channels, dst) !== JPEG_DECODED) return null;
+  return { mode, width, height, channels, data: dst };
+}
+
+/**
+ * Decodes image bytes (PNG, JPEG, GIF, WebP, or anything else libvips reads) into the PIL
+ * mode `Image.open` would give. `source` names the file in errors. JPEGs go through
+ * `@openclip/data-native` when it is built with libjpeg (`kernels` 'auto' or 'native'; the same
+ * pixels as sharp and PIL), everything else and every file it declines through sharp.
+ */
+export async function decodeImage(bytes: Uint8Array, source = '<buffer>', kernels: ImageKernels = 'auto'): Promise<PilImage> {
   if (!bytes || bytes.length === 0) throw new Error(`cannot decode image ${source}: empty file`);
   const info = sniff(bytes, source);
+  if (info.format === 'jpeg' && kernels !== 'js' && imageAddon(kernels) && nativeImageStatus().jpeg) {
+    const img = decodeSniffedJpeg(bytes, info);
+    if (img) return img;
+  }
   let raw: Buffer;
   let width: number;
   let height: number;

@@ -6,7 +6,8 @@
 import { Rng } from '@openclip/engine/rng';
 import { centerCropOrPadRegion } from './center-crop.js';
 import { colorJitter, colorJitterRanges, toGrayscale, type ColorJitterRanges } from './color-jitter.js';
-import { decodeImage } from './decode.js';
+import { decodeImage, decodeJpegNative } from './decode.js';
+import { checkImageKernels, type ImageKernels } from './native.js';
 import { convertToRgb, type PilImage } from './pil-image.js';
 import {
   outputSize, parseAugmentationConfig, parsePreprocessConfig,
@@ -25,6 +26,12 @@ export interface ImageTransformOptions {
   rng?: Rng;
   /** Where to report augmentation keys OpenCLIP's non-timm path ignores (default console.warn). */
   warn?: (message: string) => void;
+  /**
+   * `auto` (default): JPEG decoding, resampling and normalisation in `@openclip/data-native` when it
+   * is built, else TypeScript + sharp; `native`: the addon or an error; `js`: TypeScript + sharp.
+   * All give the same floats.
+   */
+  kernels?: ImageKernels;
 }
 
 export interface ImageTransformCallOptions {
@@ -48,21 +55,24 @@ export interface ImageTransform {
   readonly outputShape: [3, number, number];
 }
 
+/** Largest decoded image (bytes) kept in a transform's reusable decode buffer: 4096 x 4096 RGB. */
+const SCRATCH_LIMIT = 4096 * 4096 * 3;
+
 /** The eval path: Resize / ResizeKeepRatio + CenterCrop(OrPad), in the image's own mode. */
-export function evalResizeCrop(img: PilImage, cfg: PreprocessConfig): PilImage {
+export function evalResizeCrop(img: PilImage, cfg: PreprocessConfig, kernels: ImageKernels = 'auto'): PilImage {
   const [th, tw] = outputSize(cfg);
   const filter = cfg.interpolation === 'bilinear' ? 'bilinear' : 'bicubic';
   const { width: w, height: h } = img;
   if (cfg.resize_mode === 'squash') {
-    return resizeImage(img, tw, th, filter);
+    return resizeImage(img, tw, th, filter, kernels);
   }
   if (cfg.resize_mode === 'longest') {
     const [nw, nh] = keepRatioSize(w, h, th, tw, 1);
-    return resizeAndCrop(img, nw, nh, filter, centerCropOrPadRegion(nw, nh, th, tw), cfg.fill_color);
+    return resizeAndCrop(img, nw, nh, filter, centerCropOrPadRegion(nw, nh, th, tw), cfg.fill_color, kernels);
   }
   const [nw, nh] = th === tw ? shortestEdgeSize(w, h, th) : keepRatioSize(w, h, th, tw, 0);
   // torchvision CenterCrop pads with 0 (not fill_color) if the resized image is smaller.
-  return resizeAndCrop(img, nw, nh, filter, centerCropOrPadRegion(nw, nh, th, tw), 0);
+  return resizeAndCrop(img, nw, nh, filter, centerCropOrPadRegion(nw, nh, th, tw), 0, kernels);
 }
 
 function isPilImage(x: unknown): x is PilImage {
@@ -80,6 +90,17 @@ export function imageTransform(config: Partial<PreprocessConfig> | Record<string
   let aug: AugmentationConfig | null = null;
   let jitter: ColorJitterRanges | null = null;
   const baseRng = options.rng ?? new Rng(0);
+  const kernels = options.kernels ?? 'auto';
+  checkImageKernels(kernels, 'imageTransform');
+  // Decoded JPEG pixels live here between decode and resize (both synchronous, so concurrent
+  // calls of this transform never share it); it grows to the largest image seen.
+  // Images above SCRATCH_LIMIT bytes get their own memory.
+  let scratch = new Uint8Array(0);
+  const scratchOf = (n: number): Uint8Array => {
+    if (n > SCRATCH_LIMIT) return new Uint8Array(n);
+    if (scratch.length < n) scratch = new Uint8Array(n);
+    return scratch.subarray(0, n);
+  };
   if (isTrain) {
     aug = parseAugmentationConfig(options.aug ?? {});
     if (aug.use_timm || aug.naflex) {
@@ -105,21 +126,26 @@ export function imageTransform(config: Partial<PreprocessConfig> | Record<string
   }
 
   const applyDecoded = (img: PilImage, opts: ImageTransformCallOptions = {}): ImageTensor => {
-    if (!isTrain) return toTensor(evalResizeCrop(img, cfg), cfg.mean, cfg.std, opts.out);
+    if (!isTrain) return toTensor(evalResizeCrop(img, cfg, kernels), cfg.mean, cfg.std, opts.out, kernels);
     const rng = opts.rng ?? baseRng;
     const a = aug as AugmentationConfig;
     const region = randomResizedCropRegion(img.width, img.height, a.scale, DEFAULT_CROP_RATIO, rng);
     // RandomResizedCrop always uses BICUBIC in OpenCLIP.
-    const resized = resizeImage(cropImage(img, region), tw, th, 'bicubic');
+    const resized = resizeImage(cropImage(img, region), tw, th, 'bicubic', kernels);
     let rgb = convertToRgb(resized);
     if (rgb === resized.data && (a.color_jitter_prob || a.gray_scale_prob)) rgb = rgb.slice();
     if (jitter && a.color_jitter_prob && rng.random() < a.color_jitter_prob) colorJitter(rgb, jitter, rng);
     if (a.gray_scale_prob && rng.random() < a.gray_scale_prob) toGrayscale(rgb);
-    return rgbToTensor(rgb, tw, th, cfg.mean, cfg.std, opts.out);
+    return rgbToTensor(rgb, tw, th, cfg.mean, cfg.std, opts.out, kernels);
   };
 
   const transform = (async (input: Uint8Array | PilImage, opts: ImageTransformCallOptions = {}): Promise<ImageTensor> => {
-    const img = isPilImage(input) ? input : await decodeImage(input, opts.source);
+    let img: PilImage | null = null;
+    if (!isPilImage(input)) {
+      // JPEGs the addon decodes: decode, transform and normalise in one synchronous step.
+      img = decodeJpegNative(input, kernels, scratchOf);
+    }
+    img ??= isPilImage(input) ? input : await decodeImage(input, opts.source, kernels);
     try {
       return applyDecoded(img, opts);
     } catch (err) {

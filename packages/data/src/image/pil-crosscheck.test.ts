@@ -1,7 +1,8 @@
 // Randomised cross-check against the local Pillow (when python3 with PIL and numpy is
 // installed; the fixtures were made with Pillow 9.4): PNGs of every mode PIL distinguishes
 // (RGB, RGBA, L, LA, P, 1, 16-bit grey, RGB/P with tRNS), random sizes and targets, bicubic /
-// bilinear / nearest resize, crops, and the colour-jitter operations.
+// bilinear / nearest resize, crops, and the colour-jitter operations; JPEGs of every chroma
+// subsampling Pillow writes. Resizes run with both kernels (TypeScript and @openclip/data-native).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { adjustBrightness, adjustContrast, adjustHue, adjustSaturation, toGrayscale } from './color-jitter.js';
 import { decodeImage } from './decode.js';
+import { nativeImageStatus, type ImageKernels } from './native.js';
 import { convertToRgb } from './pil-image.js';
 import { cropImage, resizeImage } from './resize.js';
 
@@ -97,6 +99,9 @@ function findPython(): string | null {
 }
 
 const python = findPython();
+const nativeStatus = nativeImageStatus();
+// Both implementations: TypeScript + sharp, and @openclip/data-native when it is built.
+const KERNELS: ImageKernels[] = nativeStatus.addon ? ['js', 'native'] : ['js'];
 const work = mkdtempSync(join(tmpdir(), 'openclip-pil-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -118,30 +123,32 @@ test('PNG decode + resize + crop + colour jitter match the local Pillow on rando
   const blob = new Uint8Array(readFileSync(join(work, 'expected.bin')));
   const modes = new Set<string>();
   for (const c of cases) {
-    const label = `${c.file} (${c.mode} ${c.w}x${c.h} -> ${c.ow}x${c.oh} ${c.filter})`;
-    const img = await decodeImage(readFileSync(c.file), c.file);
-    modes.add(c.mode);
-    assert.equal(img.mode, c.mode, label);
-    const want = blob.subarray(c.resized, c.resized + c.ow * c.oh * 3);
-    const got = convertToRgb(resizeImage(img, c.ow, c.oh, c.filter));
-    assert.equal(got.length, want.length, label);
-    assert.ok(Buffer.from(got).equals(Buffer.from(want)), `${label}: resize differs, ${firstDiff(got, want)}`);
-    const [l, t, w, h] = c.crop;
-    const wantCrop = blob.subarray(c.cropped, c.cropped + w * h * 3);
-    const gotCrop = convertToRgb(cropImage(img, { left: l, top: t, width: w, height: h }));
-    assert.ok(Buffer.from(gotCrop).equals(Buffer.from(wantCrop)), `${label}: crop ${c.crop} differs, ${firstDiff(gotCrop, wantCrop)}`);
-    const rgb = convertToRgb(img);
-    const n = c.w * c.h * 3;
-    const ops = {
-      brightness: adjustBrightness, contrast: adjustContrast, saturation: adjustSaturation, hue: adjustHue,
-      gray: (x: Uint8Array) => toGrayscale(x),
-    } as const;
-    for (const [op, fn] of Object.entries(ops)) {
-      const [factor, at] = c.jitter[op as keyof typeof ops];
-      const x = rgb.slice();
-      fn(x, factor);
-      const wantJ = blob.subarray(at, at + n);
-      assert.ok(Buffer.from(x).equals(Buffer.from(wantJ)), `${label}: ${op}(${factor}) differs, ${firstDiff(x, wantJ)}`);
+    for (const kernels of KERNELS) {
+      const label = `[${kernels}] ${c.file} (${c.mode} ${c.w}x${c.h} -> ${c.ow}x${c.oh} ${c.filter})`;
+      const img = await decodeImage(readFileSync(c.file), c.file, kernels);
+      modes.add(c.mode);
+      assert.equal(img.mode, c.mode, label);
+      const want = blob.subarray(c.resized, c.resized + c.ow * c.oh * 3);
+      const got = convertToRgb(resizeImage(img, c.ow, c.oh, c.filter, kernels));
+      assert.equal(got.length, want.length, label);
+      assert.ok(Buffer.from(got).equals(Buffer.from(want)), `${label}: resize differs, ${firstDiff(got, want)}`);
+      const [l, t, w, h] = c.crop;
+      const wantCrop = blob.subarray(c.cropped, c.cropped + w * h * 3);
+      const gotCrop = convertToRgb(cropImage(img, { left: l, top: t, width: w, height: h }));
+      assert.ok(Buffer.from(gotCrop).equals(Buffer.from(wantCrop)), `${label}: crop ${c.crop} differs, ${firstDiff(gotCrop, wantCrop)}`);
+      const rgb = convertToRgb(img);
+      const n = c.w * c.h * 3;
+      const ops = {
+        brightness: adjustBrightness, contrast: adjustContrast, saturation: adjustSaturation, hue: adjustHue,
+        gray: (x: Uint8Array) => toGrayscale(x),
+      } as const;
+      for (const [op, fn] of Object.entries(ops)) {
+        const [factor, at] = c.jitter[op as keyof typeof ops];
+        const x = rgb.slice();
+        fn(x, factor);
+        const wantJ = blob.subarray(at, at + n);
+        assert.ok(Buffer.from(x).equals(Buffer.from(wantJ)), `${label}: ${op}(${factor}) differs, ${firstDiff(x, wantJ)}`);
+      }
     }
   }
   assert.deepEqual([...modes].sort(), ['1', 'I', 'L', 'LA', 'P', 'RGB', 'RGBA'], 'every PIL mode was exercised');
@@ -212,4 +219,44 @@ print(json.dumps(out))
     const wantRes = new Uint8Array(readFileSync(`${file}.res`));
     assert.ok(Buffer.from(res).equals(Buffer.from(wantRes)), `${name} resize: ${firstDiff(res, wantRes)}`);
   }
+});
+
+test('JPEGs saved by Pillow (4:4:4 / 4:2:2 / 4:2:0, progressive, greyscale, odd sizes) decode and resize as PIL, with both kernels', { skip: python ? false : 'python3 with PIL and numpy not available' }, async () => {
+  const script = `
+import sys, json, numpy as np
+from PIL import Image
+d = sys.argv[1]
+rs = np.random.RandomState(int(sys.argv[2]))
+out = []
+for i in range(int(sys.argv[3])):
+    w, h = int(rs.randint(1, 300)), int(rs.randint(1, 300))
+    y, x = np.mgrid[0:h, 0:w]
+    a = np.stack([(np.sin(x * rs.rand() * 0.3 + y * rs.rand() * 0.3 + c) * 100 + 128 + rs.randint(-20, 21, (h, w))) for c in range(3)], -1).clip(0, 255).astype(np.uint8)
+    im = Image.fromarray(a if i % 6 else a[..., 0])
+    f = '%s/j%d.jpg' % (d, i)
+    im.save(f, quality=int(rs.randint(40, 98)), subsampling=int(i % 3), progressive=bool(i % 4 == 1))
+    src = Image.open(f)
+    ow, oh = int(rs.randint(1, 260)), int(rs.randint(1, 260))
+    open(f + '.rgb', 'wb').write(src.convert('RGB').tobytes())
+    open(f + '.res', 'wb').write(src.resize((ow, oh), Image.BICUBIC).convert('RGB').tobytes())
+    out.append([f, src.mode, w, h, ow, oh])
+print(json.dumps(out))
+`;
+  const r = spawnSync(python as string, ['-c', script, work, process.env.OPENCLIP_PIL_SEED ?? '77', process.env.OPENCLIP_PIL_JPEG_CASES ?? '48'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `python failed: ${r.stderr}`);
+  const made = JSON.parse(r.stdout) as [string, string, number, number, number, number][];
+  for (const [file, mode, w, h, ow, oh] of made) {
+    for (const kernels of KERNELS) {
+      const label = `[${kernels}] ${file} (${mode} ${w}x${h} -> ${ow}x${oh})`;
+      const img = await decodeImage(readFileSync(file), file, kernels);
+      assert.equal(img.mode, mode, label);
+      const rgb = convertToRgb(img);
+      const want = new Uint8Array(readFileSync(`${file}.rgb`));
+      assert.ok(Buffer.from(rgb).equals(Buffer.from(want)), `${label} decode: ${firstDiff(rgb, want)}`);
+      const res = convertToRgb(resizeImage(img, ow, oh, 'bicubic', kernels));
+      const wantRes = new Uint8Array(readFileSync(`${file}.res`));
+      assert.ok(Buffer.from(res).equals(Buffer.from(wantRes)), `${label} resize: ${firstDiff(res, wantRes)}`);
+    }
+  }
+  assert.ok(made.some((m) => m[1] === 'L') && made.some((m) => m[1] === 'RGB'));
 });

@@ -7,6 +7,8 @@
  * same pixels as resizing everything and cropping.
  */
 
+import { imageAddon, type ImageKernels } from './native.js';
+
 export type ResampleFilter = 'nearest' | 'bilinear' | 'bicubic';
 
 /** Pillow's PRECISION_BITS: 32 - 8 - 2. */
@@ -115,13 +117,36 @@ function clip8(v: number): number {
 /**
  * Resize interleaved 8-bit pixels (`channels` bands) from w x h to outW x outH with a
  * bilinear/bicubic filter, returning only `region` of the result (default: all of it).
+ * `kernels` picks the C++ twin of this code in `@openclip/data-native` (same coefficients,
+ * same integer sums, same bytes) or the TypeScript code; `auto` uses the addon when it loaded.
  */
 export function resampleU8(
   src: Uint8Array, w: number, h: number, channels: number,
-  outW: number, outH: number, filter: 'bilinear' | 'bicubic', region?: Region,
+  outW: number, outH: number, filter: 'bilinear' | 'bicubic', region?: Region, kernels: ImageKernels = 'auto',
 ): Uint8Array {
   const r = region ?? { left: 0, top: 0, width: outW, height: outH };
   checkRegion(outW, outH, r);
+  if (src.length !== w * h * channels) throw new Error(`resample: expected ${w * h * channels} bytes for ${w}x${h}x${channels}, got ${src.length}`);
+  const addon = imageAddon(kernels);
+  if (addon) {
+    const out = new Uint8Array(r.width * r.height * channels);
+    if (out.length === 0) return out;
+    const hc = outW !== w ? resampleCoeffs(w, outW, filter) : null;
+    const vc = outH !== h ? resampleCoeffs(h, outH, filter) : null;
+    addon.resample8(
+      src, w, h, channels, outW, outH, r.left, r.top, r.width, r.height,
+      hc?.bounds ?? null, hc?.fixed ?? null, hc?.ksize ?? 0, vc?.bounds ?? null, vc?.fixed ?? null, vc?.ksize ?? 0, out,
+    );
+    return out;
+  }
+  return resampleU8Js(src, w, h, channels, outW, outH, filter, r);
+}
+
+/** The TypeScript resampler (what `resampleU8` runs without the addon). */
+function resampleU8Js(
+  src: Uint8Array, w: number, h: number, channels: number,
+  outW: number, outH: number, filter: 'bilinear' | 'bicubic', r: Region,
+): Uint8Array {
   const needH = outW !== w;
   const needV = outH !== h;
   const C = channels;

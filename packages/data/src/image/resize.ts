@@ -6,6 +6,7 @@
  */
 import { pyRound } from './center-crop.js';
 import { fillPixel, type PilImage } from './pil-image.js';
+import type { ImageKernels } from './native.js';
 import {
   premultiply, resampleI32, resampleNearest, resampleU8, unpremultiplyInPlace,
   type Region, type ResampleFilter,
@@ -29,7 +30,7 @@ export function keepRatioSize(width: number, height: number, targetH: number, ta
   return [pyRound(width / ratio), pyRound(height / ratio)];
 }
 
-function resizeInside(img: PilImage, outW: number, outH: number, filter: ResampleFilter, r: Region): Uint8Array | Int32Array {
+function resizeInside(img: PilImage, outW: number, outH: number, filter: ResampleFilter, r: Region, kernels: ImageKernels): Uint8Array | Int32Array {
   const { width: w, height: h, channels: C, data } = img;
   if (outW === w && outH === h) {
     // PIL returns an unmodified copy: only the crop remains.
@@ -45,28 +46,31 @@ function resizeInside(img: PilImage, outW: number, outH: number, filter: Resampl
   }
   if (img.mode === 'I') {
     const full = resampleI32(data as Int32Array, w, h, outW, outH, filter);
-    return resizeInside({ ...img, width: outW, height: outH, data: full }, outW, outH, filter, r);
+    return resizeInside({ ...img, width: outW, height: outH, data: full }, outW, outH, filter, r, kernels);
   }
   if (img.mode === 'LA' || img.mode === 'RGBA') {
     const pre = premultiply(data as Uint8Array, C as 2 | 4);
-    return unpremultiplyInPlace(resampleU8(pre, w, h, C, outW, outH, filter, r), C as 2 | 4);
+    return unpremultiplyInPlace(resampleU8(pre, w, h, C, outW, outH, filter, r, kernels), C as 2 | 4);
   }
-  return resampleU8(data as Uint8Array, w, h, C, outW, outH, filter, r);
+  return resampleU8(data as Uint8Array, w, h, C, outW, outH, filter, r, kernels);
 }
 
 /**
  * Resizes `img` to outW x outH and returns the window `region` of the result (which may
  * extend past the resized image: those pixels are padding with `fill`, per band as
- * torchvision pads PIL images, a palette index for mode 'P').
+ * torchvision pads PIL images, a palette index for mode 'P'). `kernels` selects the resampler
+ * (`@openclip/data-native` or TypeScript; identical output).
  */
-export function resizeAndCrop(img: PilImage, outW: number, outH: number, filter: ResampleFilter, region: Region, fill = 0): PilImage {
+export function resizeAndCrop(
+  img: PilImage, outW: number, outH: number, filter: ResampleFilter, region: Region, fill = 0, kernels: ImageKernels = 'auto',
+): PilImage {
   const x0 = Math.max(0, region.left);
   const y0 = Math.max(0, region.top);
   const x1 = Math.min(outW, region.left + region.width);
   const y1 = Math.min(outH, region.top + region.height);
   const inner: Region = { left: x0, top: y0, width: Math.max(0, x1 - x0), height: Math.max(0, y1 - y0) };
   const C = img.channels;
-  const inside = inner.width > 0 && inner.height > 0 ? resizeInside(img, outW, outH, filter, inner) : null;
+  const inside = inner.width > 0 && inner.height > 0 ? resizeInside(img, outW, outH, filter, inner, kernels) : null;
   const base = { mode: img.mode, channels: C, width: region.width, height: region.height, ...(img.palette ? { palette: img.palette } : {}) };
   if (inside && inner.width === region.width && inner.height === region.height) return { ...base, data: inside };
   const Ctor = img.data.constructor as { new (n: number): Uint8Array | Int32Array };
@@ -84,8 +88,8 @@ export function resizeAndCrop(img: PilImage, outW: number, outH: number, filter:
 }
 
 /** PIL `Image.resize((outW, outH), filter)` of the whole image. */
-export function resizeImage(img: PilImage, outW: number, outH: number, filter: ResampleFilter): PilImage {
-  return resizeAndCrop(img, outW, outH, filter, { left: 0, top: 0, width: outW, height: outH });
+export function resizeImage(img: PilImage, outW: number, outH: number, filter: ResampleFilter, kernels: ImageKernels = 'auto'): PilImage {
+  return resizeAndCrop(img, outW, outH, filter, { left: 0, top: 0, width: outW, height: outH }, 0, kernels);
 }
 
 /** PIL `Image.crop((left, top, left + width, top + height))`; outside pixels are 0. */

@@ -2,6 +2,7 @@
  * OpenCLIP's `_convert_to_rgb` + torchvision `ToTensor` + `Normalize`: RGB bytes to float32
  * CHW as `u8 / 255` then `(x - mean) / std`, each step rounded to float32 as torch does.
  */
+import { imageAddon, type ImageKernels } from './native.js';
 import { convertToRgb, type PilImage } from './pil-image.js';
 
 /** A preprocessed image: float32 CHW pixels and their shape. */
@@ -31,13 +32,23 @@ export function normalizeTable(mean: readonly number[], std: readonly number[]):
   return lut;
 }
 
-/** Interleaved RGB bytes (H x W x 3) to normalised CHW float32, written into `out` if given. */
-export function rgbToTensor(rgb: Uint8Array, width: number, height: number, mean: readonly number[], std: readonly number[], out?: Float32Array): ImageTensor {
+/**
+ * Interleaved RGB bytes (H x W x 3) to normalised CHW float32, written into `out` if given
+ * (the table lookup runs in `@openclip/data-native` when `kernels` allows; identical floats).
+ */
+export function rgbToTensor(
+  rgb: Uint8Array, width: number, height: number, mean: readonly number[], std: readonly number[], out?: Float32Array, kernels: ImageKernels = 'auto',
+): ImageTensor {
   const n = width * height;
   if (rgb.length !== n * 3) throw new Error(`expected ${n * 3} RGB bytes for ${width}x${height}, got ${rgb.length}`);
   const data = out ?? new Float32Array(3 * n);
   if (data.length !== 3 * n) throw new Error(`output buffer holds ${data.length} floats, need ${3 * n}`);
   const lut = normalizeTable(mean, std);
+  const addon = imageAddon(kernels);
+  if (addon) {
+    addon.normalize(rgb, lut, data);
+    return { data, shape: [3, height, width] };
+  }
   for (let i = 0, p = 0; i < n; i++, p += 3) {
     data[i] = lut[rgb[p]];
     data[n + i] = lut[256 + rgb[p + 1]];
@@ -47,8 +58,8 @@ export function rgbToTensor(rgb: Uint8Array, width: number, height: number, mean
 }
 
 /** `_convert_to_rgb` then ToTensor and Normalize. */
-export function toTensor(img: PilImage, mean: readonly number[], std: readonly number[], out?: Float32Array): ImageTensor {
-  return rgbToTensor(convertToRgb(img), img.width, img.height, mean, std, out);
+export function toTensor(img: PilImage, mean: readonly number[], std: readonly number[], out?: Float32Array, kernels: ImageKernels = 'auto'): ImageTensor {
+  return rgbToTensor(convertToRgb(img), img.width, img.height, mean, std, out, kernels);
 }
 
 /** Inverse for checks: round((x * std + mean) * 255) per value, as HWC RGB bytes. */

@@ -38,6 +38,8 @@ export interface PreprocessSpec {
   isTrain: boolean;
   /** OpenCLIP `--aug-cfg` (train only). */
   aug?: Record<string, unknown>;
+  /** `imageTransform`'s `kernels`: 'auto' (default), 'native' or 'js'. */
+  kernels?: 'auto' | 'native' | 'js';
 }
 
 /**
@@ -79,7 +81,7 @@ export async function buildTransform(spec: TransformSpec | TransformFn, rng?: Rn
   if (spec.kind === 'factory') return fromFactory<TransformFn>(spec, 'image transform');
   if (spec.kind === 'preprocess') {
     const { imageTransform } = await import('../image/image-transform.js');
-    const t = imageTransform(spec.config, { isTrain: spec.isTrain, aug: spec.aug, rng });
+    const t = imageTransform(spec.config, { isTrain: spec.isTrain, aug: spec.aug, rng, kernels: spec.kernels });
     return (bytes, source, out, sampleRng) => t(bytes, { source, out, rng: sampleRng });
   }
   throw new Error(`image transform: unknown spec kind '${(spec as { kind: string }).kind}'`);

@@ -88,7 +88,7 @@ napi_value Throw(napi_env env, const char* msg) {
   return nullptr;
 }
 
-bool HasAvx2() {
+bool CpuHasAvx2() {
 #if defined(OCD_X86) && defined(__GNUC__)
   static const bool v = __builtin_cpu_supports("avx2");
   return v;
@@ -96,6 +96,11 @@ bool HasAvx2() {
   return false;
 #endif
 }
+
+// Tests switch the SIMD code off to check the portable code on the same machine.
+bool g_simd = true;
+
+bool HasAvx2() { return g_simd && CpuHasAvx2(); }
 
 // ---------------------------------------------------------------------------------------
 // JPEG
@@ -517,11 +522,26 @@ napi_value Info(napi_env env, napi_callback_info) {
   return o;
 }
 
+// setSimd(enabled: boolean) -> the SIMD level now in use ('avx2' | 'none')
+napi_value SetSimd(napi_env env, napi_callback_info info) {
+  Args a(env, info, 1);
+  if (!a.ok) return nullptr;
+  bool on = true;
+  if (napi_get_value_bool(env, a.argv[0], &on) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "openclip_data_native: setSimd expects a boolean");
+    return nullptr;
+  }
+  g_simd = on;
+  napi_value v;
+  napi_create_string_utf8(env, HasAvx2() ? "avx2" : "none", NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   struct Fn {
     const char* name;
     napi_callback fn;
-  } fns[] = {{"info", Info}, {"decodeJpeg", DecodeJpeg}, {"resample8", Resample8}, {"normalize", Normalize}};
+  } fns[] = {{"info", Info}, {"decodeJpeg", DecodeJpeg}, {"resample8", Resample8}, {"normalize", Normalize}, {"setSimd", SetSimd}};
   for (const Fn& f : fns) {
     napi_value v;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v);

@@ -51,40 +51,45 @@ test('OPENCLIP_DATA_NATIVE=0 turns the addon off: auto runs TypeScript, native i
   assert.match(res.err, /kernels 'native' needs the @openclip\/data-native addon, which is not available \(disabled by OPENCLIP_DATA_NATIVE=0\)/);
 });
 
-test('C++ resampler = TypeScript resampler: 1-4 bands, random sizes, both filters, regions, one-axis resizes', { skip: noAddon }, () => {
-  const rng = new Rng(11);
-  let cases = 0;
-  for (let i = 0; i < 600; i++) {
-    const C = 1 + (i % 4);
-    const w = 1 + rng.randint(i % 7 === 0 ? 300 : 70);
-    const h = 1 + rng.randint(i % 11 === 0 ? 300 : 70);
-    const src = pixels(rng, w * h * C, rng.random() < 0.5);
-    const filter = rng.random() < 0.7 ? 'bicubic' : 'bilinear';
-    // Downscales (the antialiased wide kernels), upscales and unchanged axes.
-    const pick = (s: number) => { const u = rng.random(); return u < 0.15 ? s : u < 0.6 ? 1 + rng.randint(s) : 1 + rng.randint(3 * s + 5); };
-    const ow = pick(w);
-    const oh = pick(h);
-    const regions: Region[] = [{ left: 0, top: 0, width: ow, height: oh }];
-    const l = rng.randint(ow);
-    const t = rng.randint(oh);
-    regions.push({ left: l, top: t, width: 1 + rng.randint(ow - l), height: 1 + rng.randint(oh - t) });
-    // Regions touching the last column and row (the SIMD path's guarded reads at the end of the image).
-    regions.push({ left: ow - 1, top: oh - 1, width: 1, height: 1 }, { left: 0, top: oh - 2 >= 0 ? oh - 2 : 0, width: ow, height: oh >= 2 ? 2 : 1 });
-    for (const r of regions) {
-      const js = resampleU8(src, w, h, C, ow, oh, filter, r, 'js');
-      const nat = resampleU8(src, w, h, C, ow, oh, filter, r, 'native');
-      assert.equal(firstDiff(nat, js), '', `${w}x${h}x${C} -> ${ow}x${oh} ${filter} region ${JSON.stringify(r)}`);
+for (const simd of [true, false]) {
+  test(`C++ resampler${simd ? '' : ' without SIMD'} = TypeScript resampler: 1-4 bands, random sizes, both filters, regions, one-axis resizes`, { skip: noAddon }, (t) => {
+    const level = status.addon!.setSimd(simd);
+    t.after(() => status.addon!.setSimd(true));
+    if (simd && level === 'none') t.diagnostic('no SIMD code for this CPU: the portable code runs twice');
+    const rng = new Rng(simd ? 11 : 12);
+    let cases = 0;
+    for (let i = 0; i < 600; i++) {
+      const C = 1 + (i % 4);
+      const w = 1 + rng.randint(i % 7 === 0 ? 300 : 70);
+      const h = 1 + rng.randint(i % 11 === 0 ? 300 : 70);
+      const src = pixels(rng, w * h * C, rng.random() < 0.5);
+      const filter = rng.random() < 0.7 ? 'bicubic' : 'bilinear';
+      // Downscales (the antialiased wide kernels), upscales and unchanged axes.
+      const pick = (s: number) => { const u = rng.random(); return u < 0.15 ? s : u < 0.6 ? 1 + rng.randint(s) : 1 + rng.randint(3 * s + 5); };
+      const ow = pick(w);
+      const oh = pick(h);
+      const regions: Region[] = [{ left: 0, top: 0, width: ow, height: oh }];
+      const l = rng.randint(ow);
+      const t = rng.randint(oh);
+      regions.push({ left: l, top: t, width: 1 + rng.randint(ow - l), height: 1 + rng.randint(oh - t) });
+      // Regions touching the last column and row (the SIMD path's guarded reads at the end of the image).
+      regions.push({ left: ow - 1, top: oh - 1, width: 1, height: 1 }, { left: 0, top: oh - 2 >= 0 ? oh - 2 : 0, width: ow, height: oh >= 2 ? 2 : 1 });
+      for (const r of regions) {
+        const js = resampleU8(src, w, h, C, ow, oh, filter, r, 'js');
+        const nat = resampleU8(src, w, h, C, ow, oh, filter, r, 'native');
+        assert.equal(firstDiff(nat, js), '', `${w}x${h}x${C} -> ${ow}x${oh} ${filter} region ${JSON.stringify(r)}`);
+        cases++;
+      }
+    }
+    // The benchmark's and OpenCLIP's common case: 256x256 and 500x375 RGB to 224 with the centre crop.
+    for (const [w, h, ow, oh, r] of [[256, 256, 224, 224, { left: 0, top: 0, width: 224, height: 224 }], [500, 375, 298, 224, { left: 37, top: 0, width: 224, height: 224 }]] as const) {
+      const src = pixels(rng, w * h * 3, false);
+      assert.equal(firstDiff(resampleU8(src, w, h, 3, ow, oh, 'bicubic', r, 'native'), resampleU8(src, w, h, 3, ow, oh, 'bicubic', r, 'js')), '');
       cases++;
     }
-  }
-  // The benchmark's and OpenCLIP's common case: 256x256 and 500x375 RGB to 224 with the centre crop.
-  for (const [w, h, ow, oh, r] of [[256, 256, 224, 224, { left: 0, top: 0, width: 224, height: 224 }], [500, 375, 298, 224, { left: 37, top: 0, width: 224, height: 224 }]] as const) {
-    const src = pixels(rng, w * h * 3, false);
-    assert.equal(firstDiff(resampleU8(src, w, h, 3, ow, oh, 'bicubic', r, 'native'), resampleU8(src, w, h, 3, ow, oh, 'bicubic', r, 'js')), '');
-    cases++;
-  }
-  assert.ok(cases > 2400);
-});
+    assert.ok(cases > 2400);
+  });
+}
 
 test('C++ resampler rejects inconsistent arguments with a message', { skip: noAddon }, () => {
   const addon = status.addon!;

@@ -20,6 +20,8 @@ export interface NativeImageAddon {
     dst: Uint8Array,
   ): number;
   normalize(rgb: Uint8Array, lut: Float32Array, out: Float32Array): number;
+  /** Turns the SIMD code off (tests of the portable C++ code) or back on; returns the level in use. */
+  setSimd(enabled: boolean): string;
 }
 
 export const JPEG_DECODED = 0;

@@ -1,22 +1,24 @@
 /**
  * Benchmark of OpenCLIP eval preprocessing at 224 (decode + Resize(bicubic) + CenterCrop +
- * ToTensor + Normalize): openclip-ts (sharp decode + the TypeScript Pillow resampler) beside a
- * Python Pillow loop on the same files in the same run, plus a uint8 parity check of the two
- * outputs on every benchmark file. Writes bench-results/data-images.json at the repo root.
+ * ToTensor + Normalize) on one thread: openclip-ts with the native kernels (libjpeg-turbo decode +
+ * the C++ Pillow resampler of @openclip/data-native, when built) and with the TypeScript kernels
+ * (sharp decode + the TypeScript Pillow resampler), beside a Python Pillow loop on the same files,
+ * rounds alternating; wall and CPU time per image, plus a uint8 parity check of every
+ * implementation against PIL on every benchmark file. Writes bench-results/data-images.json.
  *
  *   npm run bench -w @openclip/data            (BENCH_ROUNDS=n to change the repetitions)
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import sharp from 'sharp';
 import { Rng } from '@openclip/engine/rng';
 import { referenceDir, repoRoot } from '@openclip/test-config';
+import { cpuSeconds, median, PythonLoop } from './bench-python.js';
 import { decodeImage } from './image/decode.js';
 import { evalResizeCrop, imageTransform } from './image/image-transform.js';
+import { nativeImageStatus, type ImageKernels } from './image/native.js';
 import { convertToRgb } from './image/pil-image.js';
 import { parsePreprocessConfig } from './image/preprocess-config.js';
 
@@ -84,16 +86,10 @@ for name, paths in files.items():
 print(json.dumps({'torchvision': tv}), flush=True)
 for line in sys.stdin:
     paths = files[line.strip()]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for p in paths: transform(p)
-    print(time.perf_counter() - t0, flush=True)
+    print(json.dumps([time.perf_counter() - t0, time.process_time() - c0]), flush=True)
 `;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 interface Row {
   impl: string;
@@ -102,56 +98,10 @@ interface Row {
   rounds: number;
   images_per_s: number;
   ms_per_image: number;
+  cpu_ms_per_image: number;
   decode_ms?: number;
   resize_crop_normalize_ms?: number;
   note?: string;
-}
-
-/** The Python loop as a child process answering "run set X" with the seconds it took. */
-class PythonLoop {
-  private lines: string[] = [];
-  private waiters: ((line: string) => void)[] = [];
-  private constructor(private proc: ChildProcessWithoutNullStreams, readonly torchvision: boolean) {}
-
-  static async start(sets: Record<string, string[]>, dump: string): Promise<PythonLoop | null> {
-    const proc = spawn('/usr/bin/python3', ['-c', PY, JSON.stringify(sets), dump]);
-    let stderr = '';
-    proc.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const rl = createInterface({ input: proc.stdout });
-    const pending: string[] = [];
-    const waiters: ((line: string) => void)[] = [];
-    rl.on('line', (line) => {
-      const w = waiters.shift();
-      if (w) w(line);
-      else pending.push(line);
-    });
-    const exited = new Promise<string>((resolve) => proc.on('close', () => resolve('')));
-    const first = await Promise.race([
-      new Promise<string>((resolve) => (pending.length ? resolve(pending.shift() as string) : waiters.push(resolve))),
-      exited,
-    ]);
-    if (!first) {
-      console.error(`python loop failed (${stderr.trim().split('\n').pop()}); only openclip-ts rows are reported`);
-      return null;
-    }
-    const loop = new PythonLoop(proc, (JSON.parse(first) as { torchvision: boolean }).torchvision);
-    loop.lines = pending;
-    loop.waiters = waiters;
-    return loop;
-  }
-
-  round(set: string): Promise<number> {
-    this.proc.stdin.write(`${set}\n`);
-    return new Promise((resolve) => {
-      const take = (line: string) => resolve(Number(line));
-      if (this.lines.length) take(this.lines.shift() as string);
-      else this.waiters.push(take);
-    });
-  }
-
-  close(): void {
-    this.proc.stdin.end();
-  }
 }
 
 async function main(): Promise<void> {
@@ -164,82 +114,103 @@ async function main(): Promise<void> {
       jpeg_500x375: await makeJpegs(work, 8),
     };
     const cfg = parsePreprocessConfig({ image_size: 224 });
-    const transform = imageTransform(cfg);
+    const status = nativeImageStatus();
+    const impls: { impl: string; kernels: ImageKernels }[] = [
+      ...(status.addon ? [{ impl: `openclip-ts native kernels (${status.jpeg ? 'libjpeg-turbo' : 'sharp'} decode + C++ Pillow resampler)`, kernels: 'native' as const }] : []),
+      { impl: 'openclip-ts TypeScript kernels (sharp decode + TS Pillow resampler)', kernels: 'js' },
+    ];
     const rows: Row[] = [];
-    const parity: { file: string; max_abs_u8: number; differing: number }[] = [];
+    const parity: { impl: string; file: string; max_abs_u8: number; differing: number }[] = [];
     // The Python loop runs in a persistent process and its rounds alternate with ours, so both
     // see the same machine load (the machine is shared).
     const dump = join(work, 'pil.u8');
-    const py = await PythonLoop.start(sets, dump);
+    const py = await PythonLoop.start(PY, [JSON.stringify(sets), dump]);
+    const torchvision = py ? (py.ready as { torchvision: boolean }).torchvision : false;
     for (const [name, files] of Object.entries(sets)) {
       const bytes = files.map((f) => readFileSync(f));
-      for (const b of bytes) await transform(b);
-      const times: number[] = [];
-      const dec: number[] = [];
-      const pre: number[] = [];
-      const pyTimes: number[] = [];
+      const runs = impls.map((x) => ({ ...x, transform: imageTransform(cfg, { kernels: x.kernels }), wall: [] as number[], cpu: [] as number[], dec: [] as number[], pre: [] as number[] }));
+      for (const run of runs) for (const b of bytes) await run.transform(b);
+      const pyWall: number[] = [];
+      const pyCpu: number[] = [];
       for (let r = 0; r < ROUNDS; r++) {
-        const t0 = performance.now();
-        for (let i = 0; i < bytes.length; i++) await transform(bytes[i], { source: files[i] });
-        times.push(performance.now() - t0);
-        // Split the two stages on a second pass.
-        let d = 0;
-        let p = 0;
-        for (let i = 0; i < bytes.length; i++) {
-          const a = performance.now();
-          const img = await decodeImage(bytes[i], files[i]);
-          const b2 = performance.now();
-          transform.applyDecoded(img);
-          d += b2 - a;
-          p += performance.now() - b2;
+        for (const run of runs) {
+          const c0 = process.cpuUsage();
+          const t0 = performance.now();
+          for (let i = 0; i < bytes.length; i++) await run.transform(bytes[i], { source: files[i] });
+          run.wall.push(performance.now() - t0);
+          run.cpu.push(cpuSeconds(c0) * 1000);
+          // Split the two stages on a second pass.
+          let d = 0;
+          let p = 0;
+          for (let i = 0; i < bytes.length; i++) {
+            const a = performance.now();
+            const img = await decodeImage(bytes[i], files[i], run.kernels);
+            const b2 = performance.now();
+            run.transform.applyDecoded(img);
+            d += b2 - a;
+            p += performance.now() - b2;
+          }
+          run.dec.push(d / bytes.length);
+          run.pre.push(p / bytes.length);
         }
-        dec.push(d / bytes.length);
-        pre.push(p / bytes.length);
-        if (py) pyTimes.push(await py.round(name));
+        if (py) {
+          const [w, c] = JSON.parse(await py.round(name)) as [number, number];
+          pyWall.push(w * 1000);
+          pyCpu.push(c * 1000);
+        }
       }
-      const t = median(times);
-      rows.push({
-        impl: 'openclip-ts (sharp decode + TS Pillow resampler)', set: name, images: files.length, rounds: ROUNDS,
-        images_per_s: (1000 * files.length) / t, ms_per_image: t / files.length,
-        decode_ms: median(dec), resize_crop_normalize_ms: median(pre),
-      });
-      if (py) {
-        const tp = median(pyTimes) * 1000;
+      for (const run of runs) {
+        const t = median(run.wall);
         rows.push({
-          impl: py.torchvision ? 'python PIL + torchvision' : 'python PIL resize/crop + numpy ToTensor/Normalize (torchvision not installed)',
+          impl: run.impl, set: name, images: files.length, rounds: ROUNDS,
+          images_per_s: (1000 * files.length) / t, ms_per_image: t / files.length, cpu_ms_per_image: median(run.cpu) / files.length,
+          decode_ms: median(run.dec), resize_crop_normalize_ms: median(run.pre),
+        });
+      }
+      if (py) {
+        const tp = median(pyWall);
+        rows.push({
+          impl: torchvision ? 'python PIL + torchvision' : 'python PIL resize/crop + numpy ToTensor/Normalize (torchvision not installed)',
           set: name, images: files.length, rounds: ROUNDS, images_per_s: (1000 * files.length) / tp, ms_per_image: tp / files.length,
+          cpu_ms_per_image: median(pyCpu) / files.length,
         });
       }
     }
     if (py) {
       py.close();
+      // The script wrote PIL's uint8 crops before its ready line.
       const pil = new Uint8Array(readFileSync(dump));
-      let at = 0;
-      for (const files of Object.values(sets)) {
-        for (const f of files) {
-          const ours = convertToRgb(evalResizeCrop(await decodeImage(readFileSync(f), f), cfg));
-          let max = 0;
-          let diff = 0;
-          for (let i = 0; i < ours.length; i++) {
-            const d = Math.abs(ours[i] - pil[at + i]);
-            if (d) diff++;
-            if (d > max) max = d;
+      for (const { impl, kernels } of impls) {
+        let at = 0;
+        for (const files of Object.values(sets)) {
+          for (const f of files) {
+            const ours = convertToRgb(evalResizeCrop(await decodeImage(readFileSync(f), f, kernels), cfg, kernels));
+            let max = 0;
+            let diff = 0;
+            for (let i = 0; i < ours.length; i++) {
+              const d = Math.abs(ours[i] - pil[at + i]);
+              if (d) diff++;
+              if (d > max) max = d;
+            }
+            at += ours.length;
+            parity.push({ impl, file: f.split('/').pop() as string, max_abs_u8: max, differing: diff });
           }
-          at += ours.length;
-          parity.push({ file: f.split('/').pop() as string, max_abs_u8: max, differing: diff });
         }
       }
     }
-    const header = ['impl', 'set', 'images', 'images/s', 'ms/image', 'decode ms', 'resize+crop+norm ms'];
-    const table = rows.map((r) => [r.impl, r.set, String(r.images), r.images_per_s.toFixed(0), r.ms_per_image.toFixed(2), r.decode_ms?.toFixed(2) ?? '', r.resize_crop_normalize_ms?.toFixed(2) ?? '']);
+    const header = ['impl', 'set', 'images', 'images/s', 'ms/image', 'cpu ms/image', 'decode ms', 'resize+crop+norm ms'];
+    const table = rows.map((r) => [
+      r.impl, r.set, String(r.images), r.images_per_s.toFixed(0), r.ms_per_image.toFixed(2), r.cpu_ms_per_image.toFixed(2),
+      r.decode_ms?.toFixed(2) ?? '', r.resize_crop_normalize_ms?.toFixed(2) ?? '',
+    ]);
     const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
     const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
-    console.log(`eval preprocessing at 224, single thread (sharp.concurrency(1)), median of ${ROUNDS} rounds, ${cpus().length} CPUs shared`);
+    console.log(`eval preprocessing at 224, single thread (sharp.concurrency(1)), median of ${ROUNDS} alternating rounds, ${cpus().length} CPUs shared; addon: ${status.detail}`);
     console.log(line(header));
     for (const row of table) console.log(line(row));
     if (parity.length) {
       const worst = parity.reduce((a, b) => (b.max_abs_u8 > a.max_abs_u8 ? b : a));
-      console.log(`uint8 parity with PIL on all ${parity.length} benchmark files: worst max |diff| = ${worst.max_abs_u8} (${worst.file})`);
+      console.log(`uint8 parity with PIL on every benchmark file (${parity.length} file x implementation pairs): worst max |diff| = ${worst.max_abs_u8} (${worst.file}, ${worst.impl})`);
     }
     const outDir = join(repoRoot(), 'bench-results');
     mkdirSync(outDir, { recursive: true });

@@ -11,7 +11,7 @@
  *
  *   npm run bench -w @openclip/data     (BENCH_ROUNDS, BENCH_SAMPLES to change the size)
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -31,7 +31,7 @@ const PY = `
 import io, json, sys, tarfile, time
 import numpy as np
 from PIL import Image
-shards = json.loads(sys.argv[1]); batch = int(sys.argv[2])
+shards = json.loads(sys.argv[1]); batch = int(sys.argv[2]); dump = sys.argv[3]
 size = 224
 mean = np.array([0.48145466, 0.4578275, 0.40821073], np.float32).reshape(3, 1, 1)
 std = np.array([0.26862954, 0.26130258, 0.27577711], np.float32).reshape(3, 1, 1)
@@ -59,15 +59,16 @@ def samples():
                     cur, parts = key, {}
                 parts[ext] = data
             if parts: yield parts
-def epoch():
+def epoch(first=None):
     n, imgs, caps = 0, [], []
     for s in samples():
         imgs.append(transform(s['jpg'])); caps.append(s['txt'].decode('utf-8'))
         if len(imgs) == batch:
-            np.stack(imgs); n += len(imgs); imgs, caps = [], []
+            b = np.stack(imgs); n += len(imgs); imgs, caps = [], []
+            if first and n == batch: b.astype(np.float32).tofile(first)
     if imgs: np.stack(imgs); n += len(imgs)
     return n
-epoch()
+epoch(dump)
 print(json.dumps({'ready': True}), flush=True)
 for line in sys.stdin:
     t0, c0 = time.perf_counter(), time.process_time()
@@ -87,6 +88,8 @@ interface Row {
   samples_per_cpu_s: number;
   /** Median over rounds of (this samples/cpu-s) / (Python's samples/cpu-s in the same round), with min and max. */
   per_core_vs_python: { median: number; min: number; max: number } | null;
+  /** Largest |difference| between this pipeline's first batch and the Python loop's (0: the same work, the same floats). */
+  first_batch_max_abs_diff_vs_python: number | null;
 }
 
 interface Pipeline {
@@ -96,6 +99,7 @@ interface Pipeline {
   run: () => Promise<{ n: number; wall: number; cpu: number }>;
   rounds: { n: number; wall: number; cpu: number }[];
   close: () => Promise<void> | void;
+  firstBatch: Float32Array | null;
 }
 
 async function tsPipeline(trainData: string, workers: number, kernels: 'auto' | 'js'): Promise<Pipeline> {
@@ -104,11 +108,13 @@ async function tsPipeline(trainData: string, workers: number, kernels: 'auto' | 
     transform: { kind: 'preprocess', config: { image_size: 224 }, isTrain: false, kernels },
     tokenizer: { kind: 'tokenizer' }, log: (m) => console.error(m),
   });
+  let firstBatch: Float32Array | null = null;
   const pass = async () => {
     let n = 0;
     for await (const b of loader.epoch(0)) {
       if (b.imageShape[2] !== 224 || b.imageShape[3] !== 224) throw new Error(`unexpected batch shape ${b.imageShape}`);
       n += b.imageShape[0];
+      firstBatch ??= b.images.slice();
       loader.recycle(b);
     }
     if (n !== SAMPLES) throw new Error(`a pass produced ${n} of ${SAMPLES} samples`);
@@ -119,7 +125,7 @@ async function tsPipeline(trainData: string, workers: number, kernels: 'auto' | 
   const what = kernels === 'js' ? 'TypeScript resampler + sharp decode' : status.addon ? `native kernels${status.jpeg ? ' + libjpeg-turbo decode' : ' + sharp decode'}` : 'TypeScript + sharp (addon missing)';
   return {
     impl: `openclip-ts, ${workers === 0 ? 'in-process (--workers 0)' : `${workers} worker thread${workers > 1 ? 's' : ''}`}, ${what}`,
-    workers, kernels: kernels === 'js' || !status.addon ? 'js' : 'native', rounds: [],
+    workers, kernels: kernels === 'js' || !status.addon ? 'js' : 'native', rounds: [], firstBatch,
     run: async () => {
       const c0 = process.cpuUsage();
       const t0 = performance.now();
@@ -138,9 +144,12 @@ async function main(): Promise<void> {
   const pipelines: Pipeline[] = [];
   try {
     const made = await writeSyntheticDataset({ type: 'webdataset', out: work, numSamples: SAMPLES, shardSize: SHARD_SIZE, imageSize: 256, seed: 0, format: 'jpg' });
-    const py = await PythonLoop.start(PY, [JSON.stringify(expandUrls(made.trainData)), String(BATCH)]);
+    // Shards of 64 = one batch, so every pipeline's first batch (eval order) is the first shard, as Python's.
+    const firstDump = join(work, 'python-first-batch.f32');
+    const py = await PythonLoop.start(PY, [JSON.stringify(expandUrls(made.trainData)), String(BATCH), firstDump]);
+    const pyFirst = py ? new Float32Array(readFileSync(firstDump).buffer.slice(0)) : null;
     const pyPipe: Pipeline | null = py ? {
-      impl: 'python tarfile + PIL + numpy, 1 process', workers: null, kernels: null, rounds: [],
+      impl: 'python tarfile + PIL + numpy, 1 process', workers: null, kernels: null, rounds: [], firstBatch: null,
       run: async () => {
         const [n, wall, cpu] = JSON.parse(await py.round('epoch')) as [number, number, number];
         return { n, wall, cpu };
@@ -163,15 +172,21 @@ async function main(): Promise<void> {
         const ratios = p.rounds.map((x, i) => (x.n / x.cpu) / (pyPipe.rounds[i].n / pyPipe.rounds[i].cpu));
         vs = { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
       }
+      let diff: number | null = null;
+      if (pyFirst && p.firstBatch) {
+        diff = p.firstBatch.length === pyFirst.length ? 0 : Infinity;
+        for (let i = 0; i < p.firstBatch.length && diff !== Infinity; i++) diff = Math.max(diff, Math.abs(p.firstBatch[i] - pyFirst[i]));
+      }
       return {
         impl: p.impl, workers: p.workers, kernels: p.kernels, samples: n, rounds: ROUNDS, seconds: s, samples_per_s: n / s,
-        cpu_seconds: c, samples_per_cpu_s: n / c, per_core_vs_python: vs,
+        cpu_seconds: c, samples_per_cpu_s: n / c, per_core_vs_python: vs, first_batch_max_abs_diff_vs_python: diff,
       };
     });
-    const header = ['impl', 'samples', 'wall s', 'samples/s', 'cpu s', 'samples/cpu-s', 'per core vs python (min..max)'];
+    const header = ['impl', 'samples', 'wall s', 'samples/s', 'cpu s', 'samples/cpu-s', 'per core vs python (min..max)', 'batch 0 vs python'];
     const table = rows.map((r) => [
       r.impl, String(r.samples), r.seconds.toFixed(2), r.samples_per_s.toFixed(0), r.cpu_seconds.toFixed(2), r.samples_per_cpu_s.toFixed(0),
       r.per_core_vs_python ? `${r.per_core_vs_python.median.toFixed(2)}x (${r.per_core_vs_python.min.toFixed(2)}..${r.per_core_vs_python.max.toFixed(2)})` : '',
+      r.first_batch_max_abs_diff_vs_python === null ? '' : r.first_batch_max_abs_diff_vs_python === 0 ? 'identical' : `max |diff| ${r.first_batch_max_abs_diff_vs_python}`,
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
     const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');

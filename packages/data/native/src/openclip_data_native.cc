@@ -258,71 +258,84 @@ void HorizontalGeneric(const uint8_t* src, int w, int C, int y0, int rows, const
 }
 
 #ifdef OCD_X86
-// 3 or 4 bands, two source rows per step: the 4 bytes at a pixel of row y and of row y + 1 widen
-// to 8 int32 lanes [b0 b1 b2 b3 | b0 b1 b2 b3] and are multiplied by the broadcast coefficient.
-// With 3 bands the fourth lane is the next pixel's first byte, computed and then dropped; the
-// one read that could pass the end of src (the last pixel of the last row) goes through a copy.
+// 3 or 4 bands with 16-bit multiply-adds, exactly: each 22-bit coefficient k is split into
+// kh = k >> 11 (signed, |kh| < 2^13) and kl = k & 2047, both int16, and pmaddwd sums pixel pairs
+// times (kh, kh') and (kl, kl') into int32. Then sum(p * k) = (sum(p * kh) << 11) + sum(p * kl)
+// holds exactly in int32 (no partial sum exceeds the full sum's range by more than 255 * 2047 * taps).
+// One step takes two taps of two rows: 8 bytes at the tap pair of each row (two pixels and 2 or 0
+// spare bytes) are shuffled to int16 [c0 c0' c1 c1' c2 c2' c3 c3'] per 128-bit lane.
 template <int C>
 __attribute__((target("avx2"))) void HorizontalAvx2(const uint8_t* src, size_t srcLen, int w, int y0, int rows, const Axis& ax, int left, int tw, uint8_t* out) {
   const size_t stride = static_cast<size_t>(w) * C;
-  const __m256i half = _mm256_set1_epi32(kHalf);
   const size_t outStride = static_cast<size_t>(tw) * C;
-  auto load4 = [&](const uint8_t* p) -> int32_t {
-    int32_t v;
-    if (p + 4 <= src + srcLen) {
-      memcpy(&v, p, 4);
+  const int pairs = (ax.ksize + 1) / 2;
+  // Per output column and tap pair: (kh[t], kh[t+1]) and (kl[t], kl[t+1]) as two int16 in an int32.
+  thread_local std::vector<int32_t> coeffs;
+  coeffs.assign(static_cast<size_t>(tw) * pairs * 2, 0);
+  for (int xx = left; xx < left + tw; xx++) {
+    const int n = ax.bounds[xx * 2 + 1];
+    const int32_t* k = ax.fixed + static_cast<size_t>(xx) * ax.ksize;
+    int32_t* c = coeffs.data() + static_cast<size_t>(xx - left) * pairs * 2;
+    for (int t = 0; t < n; t++) {
+      const int32_t hi = k[t] >> 11;  // arithmetic shift: floor division
+      const int32_t lo = k[t] & 2047;
+      const int shift = (t & 1) * 16;
+      c[(t / 2) * 2] |= static_cast<int32_t>(static_cast<uint32_t>(hi & 0xffff) << shift);
+      c[(t / 2) * 2 + 1] |= static_cast<int32_t>(static_cast<uint32_t>(lo & 0xffff) << shift);
+    }
+  }
+  // Byte i of the 8 loaded -> int16 lane: [b0 b3 b1 b4 b2 b5 - -] (3 bands) or [b0 b4 b1 b5 b2 b6 b3 b7].
+  const __m256i shuf = C == 3
+      ? _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1, 0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1)
+      : _mm256_setr_epi8(0, -1, 4, -1, 1, -1, 5, -1, 2, -1, 6, -1, 3, -1, 7, -1, 0, -1, 4, -1, 1, -1, 5, -1, 2, -1, 6, -1, 3, -1, 7, -1);
+  const __m256i half = _mm256_set1_epi32(kHalf);
+  auto load8 = [&](const uint8_t* p, bool guarded) -> int64_t {
+    int64_t v = 0;
+    if (!guarded) {
+      memcpy(&v, p, 8);
     } else {
-      uint8_t t[4] = {0, 0, 0, 0};
-      memcpy(t, p, C);
-      memcpy(&v, t, 4);
+      const size_t avail = static_cast<size_t>(src + srcLen - p);
+      memcpy(&v, p, avail < 8 ? avail : 8);
     }
     return v;
   };
-  int y = 0;
-  for (; y + 1 < rows; y += 2) {
-    const uint8_t* r0 = src + (y0 + y) * stride;
-    const uint8_t* r1 = r0 + stride;
+  for (int y = 0; y < rows; y += 2) {
+    const int ra = y0 + y;
+    const int rb = y + 1 < rows ? ra + 1 : ra;  // an odd last row is computed twice, stored once
+    const uint8_t* r0 = src + ra * stride;
+    const uint8_t* r1 = src + rb * stride;
+    // An 8-byte read at a row's last pixel ends at (row + 1) * stride + 8 - C.
+    const bool guarded = (static_cast<size_t>(rb) + 1) * stride + 8 - C > srcLen;
     uint8_t* o0 = out + y * outStride;
-    uint8_t* o1 = o0 + outStride;
-    const bool lastPair = (y0 + y + 2) * stride >= srcLen;
-    for (int xx = left; xx < left + tw; xx++) {
+    uint8_t* o1 = y + 1 < rows ? o0 + outStride : nullptr;
+    const int32_t* c = coeffs.data();
+    for (int xx = left; xx < left + tw; xx++, c += pairs * 2) {
       const int xmin = ax.bounds[xx * 2];
       const int n = ax.bounds[xx * 2 + 1];
-      const int32_t* k = ax.fixed + static_cast<size_t>(xx) * ax.ksize;
-      __m256i s = half;
+      __m256i sh = _mm256_setzero_si256();
+      __m256i sl = _mm256_setzero_si256();
       const uint8_t* p0 = r0 + xmin * C;
       const uint8_t* p1 = r1 + xmin * C;
-      if (!lastPair || C == 4 || xmin + n < w) {
-        for (int x = 0; x < n; x++, p0 += C, p1 += C) {
-          int32_t a, b;
-          memcpy(&a, p0, 4);
-          memcpy(&b, p1, 4);
-          const __m256i px = _mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, b, a));
-          s = _mm256_add_epi32(s, _mm256_mullo_epi32(px, _mm256_set1_epi32(k[x])));
-        }
-      } else {
-        for (int x = 0; x < n; x++, p0 += C, p1 += C) {
-          const __m256i px = _mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, load4(p1), load4(p0)));
-          s = _mm256_add_epi32(s, _mm256_mullo_epi32(px, _mm256_set1_epi32(k[x])));
-        }
+      for (int t = 0; t < n; t += 2, p0 += 2 * C, p1 += 2 * C) {
+        const __m256i px = _mm256_shuffle_epi8(_mm256_setr_epi64x(load8(p0, guarded), 0, load8(p1, guarded), 0), shuf);
+        sh = _mm256_add_epi32(sh, _mm256_madd_epi16(px, _mm256_set1_epi32(c[t])));
+        sl = _mm256_add_epi32(sl, _mm256_madd_epi16(px, _mm256_set1_epi32(c[t + 1])));
       }
+      __m256i s = _mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32(sh, 11), sl), half);
       s = _mm256_srai_epi32(s, kPrecisionBits);
-      // int32 -> int16 -> uint8 with saturation is the clamp to 0..255.
-      const __m128i lo = _mm256_castsi256_si128(s);
-      const __m128i hi = _mm256_extracti128_si256(s, 1);
-      const __m128i b8 = _mm_packus_epi16(_mm_packs_epi32(lo, hi), _mm_setzero_si128());
-      const uint64_t both = static_cast<uint64_t>(_mm_cvtsi128_si64(b8));
-      uint8_t bytes[8];
-      memcpy(bytes, &both, 8);
-      for (int c = 0; c < C; c++) {
-        o0[c] = bytes[c];
-        o1[c] = bytes[4 + c];
-      }
+      // int32 -> int16 -> uint8 with saturation is the clamp to 0..255; lane 0 holds row a, lane 1 row b.
+      const __m256i b16 = _mm256_packs_epi32(s, s);
+      const __m256i b8 = _mm256_packus_epi16(b16, b16);
+      const uint32_t va = static_cast<uint32_t>(_mm256_extract_epi32(b8, 0));
+      const uint32_t vb = static_cast<uint32_t>(_mm256_extract_epi32(b8, 4));
+      memcpy(o0, &va, C);
       o0 += C;
-      o1 += C;
+      if (o1) {
+        memcpy(o1, &vb, C);
+        o1 += C;
+      }
     }
   }
-  if (y < rows) HorizontalScalar<C>(src, w, y0 + y, 1, ax, left, tw, out + y * outStride);
 }
 #endif
 

@@ -59,20 +59,20 @@ export interface ImageTransform {
 const SCRATCH_LIMIT = 4096 * 4096 * 3;
 
 /** The eval path: Resize / ResizeKeepRatio + CenterCrop(OrPad), in the image's own mode. */
-export function evalResizeCrop(img: PilImage, cfg: PreprocessConfig, kernels: ImageKernels = 'auto'): PilImage {
+export function evalResizeCrop(img: PilImage, cfg: PreprocessConfig, kernels: ImageKernels = 'auto', alloc?: (n: number) => Uint8Array): PilImage {
   const [th, tw] = outputSize(cfg);
   const filter = cfg.interpolation === 'bilinear' ? 'bilinear' : 'bicubic';
   const { width: w, height: h } = img;
   if (cfg.resize_mode === 'squash') {
-    return resizeImage(img, tw, th, filter, kernels);
+    return resizeAndCrop(img, tw, th, filter, { left: 0, top: 0, width: tw, height: th }, 0, kernels, alloc);
   }
   if (cfg.resize_mode === 'longest') {
     const [nw, nh] = keepRatioSize(w, h, th, tw, 1);
-    return resizeAndCrop(img, nw, nh, filter, centerCropOrPadRegion(nw, nh, th, tw), cfg.fill_color, kernels);
+    return resizeAndCrop(img, nw, nh, filter, centerCropOrPadRegion(nw, nh, th, tw), cfg.fill_color, kernels, alloc);
   }
   const [nw, nh] = th === tw ? shortestEdgeSize(w, h, th) : keepRatioSize(w, h, th, tw, 0);
   // torchvision CenterCrop pads with 0 (not fill_color) if the resized image is smaller.
-  return resizeAndCrop(img, nw, nh, filter, centerCropOrPadRegion(nw, nh, th, tw), 0, kernels);
+  return resizeAndCrop(img, nw, nh, filter, centerCropOrPadRegion(nw, nh, th, tw), 0, kernels, alloc);
 }
 
 function isPilImage(x: unknown): x is PilImage {
@@ -94,13 +94,18 @@ export function imageTransform(config: Partial<PreprocessConfig> | Record<string
   checkImageKernels(kernels, 'imageTransform');
   // Decoded JPEG pixels live here between decode and resize (both synchronous, so concurrent
   // calls of this transform never share it); it grows to the largest image seen.
+  // The same for the resized 8-bit pixels of the eval path, which ToTensor reads right after.
   // Images above SCRATCH_LIMIT bytes get their own memory.
-  let scratch = new Uint8Array(0);
-  const scratchOf = (n: number): Uint8Array => {
-    if (n > SCRATCH_LIMIT) return new Uint8Array(n);
-    if (scratch.length < n) scratch = new Uint8Array(n);
-    return scratch.subarray(0, n);
+  const reusable = () => {
+    let buf = new Uint8Array(0);
+    return (n: number): Uint8Array => {
+      if (n > SCRATCH_LIMIT) return new Uint8Array(n);
+      if (buf.length < n) buf = new Uint8Array(n);
+      return buf.subarray(0, n);
+    };
   };
+  const scratchOf = reusable();
+  const resizedOf = reusable();
   if (isTrain) {
     aug = parseAugmentationConfig(options.aug ?? {});
     if (aug.use_timm || aug.naflex) {
@@ -126,7 +131,7 @@ export function imageTransform(config: Partial<PreprocessConfig> | Record<string
   }
 
   const applyDecoded = (img: PilImage, opts: ImageTransformCallOptions = {}): ImageTensor => {
-    if (!isTrain) return toTensor(evalResizeCrop(img, cfg, kernels), cfg.mean, cfg.std, opts.out, kernels);
+    if (!isTrain) return toTensor(evalResizeCrop(img, cfg, kernels, resizedOf), cfg.mean, cfg.std, opts.out, kernels);
     const rng = opts.rng ?? baseRng;
     const a = aug as AugmentationConfig;
     const region = randomResizedCropRegion(img.width, img.height, a.scale, DEFAULT_CROP_RATIO, rng);

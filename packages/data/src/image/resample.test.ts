@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '@openclip/engine/rng';
+import { nativeImageStatus } from './native.js';
 import { nearestIndices, premultiply, resampleCoeffs, resampleU8, unpremultiplyInPlace } from './resample.js';
 
 test('coefficients: antialias support grows with the downscale factor and weights sum to one', () => {
@@ -67,4 +68,17 @@ test('premultiply / unpremultiply follow Pillow formulas', () => {
   assert.deepEqual([...pre.subarray(8)], [1, 2, 3, 255]);
   const back = unpremultiplyInPlace(pre.slice(), 4);
   assert.deepEqual([...back.subarray(0, 3)], [mul(200, 128), mul(100, 128), mul(50, 128)].map((c) => Math.min(255, Math.floor((255 * c) / 128))));
+});
+
+test('resampleU8 writes into a given dst (TypeScript and native kernels) and checks its length', () => {
+  const rng = new Rng(8);
+  const src = new Uint8Array(30 * 20 * 3).map(() => rng.randint(256));
+  const region = { left: 2, top: 1, width: 9, height: 7 };
+  const want = resampleU8(src, 30, 20, 3, 13, 11, 'bicubic', region, 'js');
+  for (const kernels of nativeImageStatus().addon ? (['js', 'native'] as const) : (['js'] as const)) {
+    const dst = new Uint8Array(9 * 7 * 3);
+    assert.equal(resampleU8(src, 30, 20, 3, 13, 11, 'bicubic', region, kernels, dst), dst, kernels);
+    assert.deepEqual([...dst], [...want], kernels);
+    assert.throws(() => resampleU8(src, 30, 20, 3, 13, 11, 'bicubic', region, kernels, new Uint8Array(10)), /dst holds 10 bytes, the 9x7x3 region needs 189/);
+  }
 });

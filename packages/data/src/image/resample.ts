@@ -119,17 +119,20 @@ function clip8(v: number): number {
  * bilinear/bicubic filter, returning only `region` of the result (default: all of it).
  * `kernels` picks the C++ twin of this code in `@openclip/data-native` (same coefficients,
  * same integer sums, same bytes) or the TypeScript code; `auto` uses the addon when it loaded.
+ * The result is written into `dst` when given (length region width x height x channels).
  */
 export function resampleU8(
   src: Uint8Array, w: number, h: number, channels: number,
-  outW: number, outH: number, filter: 'bilinear' | 'bicubic', region?: Region, kernels: ImageKernels = 'auto',
+  outW: number, outH: number, filter: 'bilinear' | 'bicubic', region?: Region, kernels: ImageKernels = 'auto', dst?: Uint8Array,
 ): Uint8Array {
   const r = region ?? { left: 0, top: 0, width: outW, height: outH };
   checkRegion(outW, outH, r);
   if (src.length !== w * h * channels) throw new Error(`resample: expected ${w * h * channels} bytes for ${w}x${h}x${channels}, got ${src.length}`);
+  const n = r.width * r.height * channels;
+  if (dst && dst.length !== n) throw new Error(`resample: dst holds ${dst.length} bytes, the ${r.width}x${r.height}x${channels} region needs ${n}`);
   const addon = imageAddon(kernels);
   if (addon) {
-    const out = new Uint8Array(r.width * r.height * channels);
+    const out = dst ?? new Uint8Array(n);
     if (out.length === 0) return out;
     const hc = outW !== w ? resampleCoeffs(w, outW, filter) : null;
     const vc = outH !== h ? resampleCoeffs(h, outH, filter) : null;
@@ -139,7 +142,10 @@ export function resampleU8(
     );
     return out;
   }
-  return resampleU8Js(src, w, h, channels, outW, outH, filter, r);
+  const out = resampleU8Js(src, w, h, channels, outW, outH, filter, r);
+  if (!dst) return out;
+  dst.set(out);
+  return dst;
 }
 
 /** The TypeScript resampler (what `resampleU8` runs without the addon). */

@@ -30,7 +30,9 @@ export function keepRatioSize(width: number, height: number, targetH: number, ta
   return [pyRound(width / ratio), pyRound(height / ratio)];
 }
 
-function resizeInside(img: PilImage, outW: number, outH: number, filter: ResampleFilter, r: Region, kernels: ImageKernels): Uint8Array | Int32Array {
+function resizeInside(
+  img: PilImage, outW: number, outH: number, filter: ResampleFilter, r: Region, kernels: ImageKernels, alloc?: (n: number) => Uint8Array,
+): Uint8Array | Int32Array {
   const { width: w, height: h, channels: C, data } = img;
   if (outW === w && outH === h) {
     // PIL returns an unmodified copy: only the crop remains.
@@ -52,17 +54,19 @@ function resizeInside(img: PilImage, outW: number, outH: number, filter: Resampl
     const pre = premultiply(data as Uint8Array, C as 2 | 4);
     return unpremultiplyInPlace(resampleU8(pre, w, h, C, outW, outH, filter, r, kernels), C as 2 | 4);
   }
-  return resampleU8(data as Uint8Array, w, h, C, outW, outH, filter, r, kernels);
+  return resampleU8(data as Uint8Array, w, h, C, outW, outH, filter, r, kernels, alloc?.(r.width * r.height * C));
 }
 
 /**
  * Resizes `img` to outW x outH and returns the window `region` of the result (which may
  * extend past the resized image: those pixels are padding with `fill`, per band as
  * torchvision pads PIL images, a palette index for mode 'P'). `kernels` selects the resampler
- * (`@openclip/data-native` or TypeScript; identical output).
+ * (`@openclip/data-native` or TypeScript; identical output). `alloc(n)` may supply the memory of
+ * an 8-bit resized result (a caller's reusable buffer).
  */
 export function resizeAndCrop(
   img: PilImage, outW: number, outH: number, filter: ResampleFilter, region: Region, fill = 0, kernels: ImageKernels = 'auto',
+  alloc?: (n: number) => Uint8Array,
 ): PilImage {
   const x0 = Math.max(0, region.left);
   const y0 = Math.max(0, region.top);
@@ -70,7 +74,8 @@ export function resizeAndCrop(
   const y1 = Math.min(outH, region.top + region.height);
   const inner: Region = { left: x0, top: y0, width: Math.max(0, x1 - x0), height: Math.max(0, y1 - y0) };
   const C = img.channels;
-  const inside = inner.width > 0 && inner.height > 0 ? resizeInside(img, outW, outH, filter, inner, kernels) : null;
+  const direct = inner.width === region.width && inner.height === region.height;
+  const inside = inner.width > 0 && inner.height > 0 ? resizeInside(img, outW, outH, filter, inner, kernels, direct ? alloc : undefined) : null;
   const base = { mode: img.mode, channels: C, width: region.width, height: region.height, ...(img.palette ? { palette: img.palette } : {}) };
   if (inside && inner.width === region.width && inner.height === region.height) return { ...base, data: inside };
   const Ctor = img.data.constructor as { new (n: number): Uint8Array | Int32Array };

@@ -6,7 +6,8 @@ export {
   parsePreprocessConfig, parseAugmentationConfig, outputSize,
   type PreprocessConfig, type AugmentationConfig, type ResizeMode, type InterpolationName,
 } from './image/preprocess-config.js';
-export { decodeImage, type ImageFormat } from './image/decode.js';
+export { decodeImage, decodeJpegNative, type ImageFormat } from './image/decode.js';
+export { nativeImageStatus, type ImageKernels, type NativeImageStatus } from './image/native.js';
 export { convertToRgb, makePilImage, type PilImage, type PilMode } from './image/pil-image.js';
 export { resampleCoeffs, resampleU8, resampleNearest, type ResampleFilter, type Region } from './image/resample.js';
 export { resizeImage, resizeAndCrop, cropImage, shortestEdgeSize, keepRatioSize } from './image/resize.js';

@@ -5,6 +5,7 @@
  */
 
 import type { Rng } from '@openclip/engine/rng';
+import type { ImageKernels } from '../image/native.js';
 import type { ImageTensor } from '../image/to-tensor.js';
 import type { TokenBatch, TokenizerSpec as PackageTokenizerSpec } from '@openclip/tokenizer';
 
@@ -39,7 +40,7 @@ export interface PreprocessSpec {
   /** OpenCLIP `--aug-cfg` (train only). */
   aug?: Record<string, unknown>;
   /** `imageTransform`'s `kernels`: 'auto' (default), 'native' or 'js'. */
-  kernels?: 'auto' | 'native' | 'js';
+  kernels?: ImageKernels;
 }
 
 /**

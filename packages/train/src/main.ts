@@ -203,12 +203,11 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     const trainable = [...model.params.entries()].filter(([k, v]) => v.trainable && !model.frozen.has(k)).map(([k]) => k);
     const groups = openclipParamGroups(new Map(trainable.map((k) => [k, { shape: model.params.get(k)!.shape }])), cfg.wd);
     const optimizer = new AdamW(model.params, { lr: cfg.lr, betas: [cfg.beta1, cfg.beta2], eps: cfg.eps, groups });
-    if (worldSize > 1 && teacherBuilt) throw new Error('distillation with more than one process is not supported yet: run distill in one process');
+    const teacher = teacherBuilt?.model ?? null;
     const step =
       worldSize > 1
-        ? new DistributedTrainStep(model, loss, optimizer, transport!, { trainable, gradClipNorm: cfg.gradClipNorm })
-        : new TrainStep(model, loss, optimizer, { trainable, gradClipNorm: cfg.gradClipNorm, teacher: teacherBuilt?.model ?? null });
-    if (worldSize > 1 && cfg.accumFreq !== 1) throw new Error('--accum-freq > 1 is not supported with more than one process yet');
+        ? new DistributedTrainStep(model, loss, optimizer, transport!, { trainable, gradClipNorm: cfg.gradClipNorm, teacher })
+        : new TrainStep(model, loss, optimizer, { trainable, gradClipNorm: cfg.gradClipNorm, teacher });
     const stepsPerEpoch = Math.floor(train.numBatches / cfg.accumFreq);
     if (stepsPerEpoch < 1) throw new Error(`--accum-freq ${cfg.accumFreq} is more than the ${train.numBatches} batches of an epoch`);
     const totalSteps = stepsPerEpoch * cfg.epochs;

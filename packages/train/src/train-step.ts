@@ -55,7 +55,7 @@ export function lossInput(out: ClipForwardOutput, teacher?: ClipForwardOutput | 
 }
 
 /** The keys OpenCLIP's accumulation caches and concatenates (everything batch-shaped). */
-const ACCUMULATED: (keyof ModelOutput)[] = ['image_features', 'text_features', 'logits', 'labels', 'dist_image_features', 'dist_text_features'];
+export const ACCUMULATED: (keyof ModelOutput)[] = ['image_features', 'text_features', 'logits', 'labels', 'dist_image_features', 'dist_text_features'];
 
 /**
  * The update half of a step: clip the gradients to `gradClipNorm` (when set), AdamW at `lr`, dispose
@@ -105,6 +105,12 @@ export class TrainStep {
 
   /** Runs one optimizer step over `microBatches` (one per accumulation step) at learning rate `lr`. */
   run(microBatches: MicroBatch[], lr: number): StepResult {
+    const r = this.grads(microBatches);
+    return { losses: r.losses, total: r.total, ...applyUpdate(this.model, this.optimizer, r.grads, lr, this.gradClipNorm) };
+  }
+
+  /** The step's gradients by parameter name (caller disposes), its loss terms and total, without the update. */
+  grads(microBatches: MicroBatch[]): { grads: Map<string, Tensor>; losses: Record<string, number>; total: number } {
     if (microBatches.length === 0) throw new Error('no micro-batches');
     const lossValues: Record<string, number> = {};
     let total = 0;
@@ -128,7 +134,7 @@ export class TrainStep {
     } else {
       grads = this.accumulate(microBatches, lossValues, (t) => (total = t));
     }
-    return { losses: lossValues, total, ...applyUpdate(this.model, this.optimizer, grads, lr, this.gradClipNorm) };
+    return { grads, losses: lossValues, total };
   }
 
   private named(grads: tf.NamedTensorMap): Map<string, Tensor> {

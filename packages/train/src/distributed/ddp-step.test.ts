@@ -1,6 +1,15 @@
-// Data-parallel gradients on 2 and 4 processes over loopback equal the single-process gradients
-// on the concatenated batch, for ClipLoss (local loss + gather with grad, gather with grad alone)
-// and SigLipLoss; ranks started from different inits agree after the parameter broadcast.
+// Data-parallel gradients on 2 and 4 loopback processes against independently computed
+// single-process expectations, for every ClipLoss mode, SigLipLoss, --accum-freq 2 and
+// distillation; ranks start from different inits and agree after the parameter broadcast.
+//
+// What OpenCLIP's DDP produces, as the gradient G of one process on the concatenated batch
+// (L: that process's loss; N ranks; DDP averages parameter gradients over ranks):
+// - --gather-with-grad (with or without --local-loss), SigLipLoss: G.
+// - neither flag: every rank computes the whole-batch loss but only its own features carry
+//   gradient, so the feature-side parameters get G/N, while logit_scale (and logit_bias), which
+//   every rank differentiates fully, get G.
+// - --local-loss alone: the gradient of L with the gathered "other side" detached:
+//   (CE(s·x_i·sg(T)ᵀ, i) + CE(s·t_i·sg(X)ᵀ, i))/2 averaged over the batch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,11 +19,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initEngine, tf } from '@openclip/engine';
-import { createLoss } from '@openclip/losses';
-import { lossInput } from '../train-step.js';
-import { testBatch, testModel, TRACKED } from './ddp-test-model.js';
+import { ClipLoss, createLoss, type ArrayTransport } from '@openclip/losses';
+import { TrainStep } from '../train-step.js';
+import { AdamW } from '../optim/adamw.js';
+import { DistributedTrainStep } from './ddp-step.js';
+import { microBatches, parseMode, testBatch, testModel, testTeacher, TEST_CONFIG, TRACKED } from './ddp-test-model.js';
 
 const script = fileURLToPath(new URL('./ddp-test-rank.js', import.meta.url));
+
+type Result = { losses: Record<string, number>; grads: Record<string, number[]> };
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -25,14 +38,14 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function distributed(world: number, modes: string[]): Promise<Record<string, Record<string, number[]>>[]> {
+async function distributed(world: number, modes: string[]): Promise<Record<string, Result>[]> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'ddp-'));
   await Promise.all(
     Array.from({ length: world }, (_, r) =>
       new Promise<void>((resolve, reject) => {
         const c = spawn(process.execPath, [script, String(r), String(world), String(port), modes.join(','), join(dir, `${r}.json`)], { stdio: ['ignore', 'inherit', 'inherit'] });
-        const timer = setTimeout(() => c.kill(), 120_000);
+        const timer = setTimeout(() => c.kill(), 180_000);
         c.on('exit', (code) => {
           clearTimeout(timer);
           if (code === 0) resolve();
@@ -44,38 +57,141 @@ async function distributed(world: number, modes: string[]): Promise<Record<strin
   return Array.from({ length: world }, (_, r) => JSON.parse(readFileSync(join(dir, `${r}.json`), 'utf8')).results);
 }
 
-async function single(siglip: boolean): Promise<Record<string, number[]>> {
-  await initEngine({ backend: 'cpu' });
+/** One process, the whole batch, the same micro-batches: the single-process training step's gradients. */
+function single(name: string): Result {
+  const mode = parseMode(name);
   const model = testModel(7);
-  const loss = createLoss({ model: 'test', siglip });
-  const b = testBatch();
-  const vars = TRACKED.map((k) => model.params.get(k)!);
-  const r = tf.variableGrads(() => tf.addN(Object.values(loss.call(lossInput(model.forward(b.images, b.tokens))))) as tf.Scalar, vars);
-  const out: Record<string, number[]> = {};
-  TRACKED.forEach((k, i) => (out[k] = Array.from(r.grads[vars[i].name].dataSync())));
-  tf.dispose([r.value, ...Object.values(r.grads), b.images, b.tokens]);
+  const teacher = mode.distill ? testTeacher() : null;
+  const loss = createLoss({ model: 'test', siglip: mode.siglip, lossDistImpl: mode.distImpl as never, distillModel: mode.distill ? 'teacher' : null, distillPretrained: mode.distill ? 'teacher' : null });
+  const full = testBatch();
+  const mbs = microBatches(full, mode, 0, 1);
+  const r = new TrainStep(model, loss, new AdamW(model.params, { lr: 0 }), { trainable: TRACKED, teacher }).grads(mbs);
+  const grads: Record<string, number[]> = {};
+  for (const k of TRACKED) grads[k] = Array.from(r.grads.get(k)!.dataSync());
+  tf.dispose([...r.grads.values(), ...mbs.flatMap((m) => [m.images, m.tokens]), full.images, full.tokens]);
+  loss.dispose();
   model.dispose();
-  return out;
+  teacher?.dispose();
+  return { losses: r.losses, grads };
 }
 
-function compare(got: Record<string, number[]>, want: Record<string, number[]>, what: string) {
-  for (const k of TRACKED) {
+/** --local-loss without --gather-with-grad: one process, the other side of each logit matrix detached. */
+function detachedOtherSide(): Result {
+  const model = testModel(7);
+  const loss = new ClipLoss();
+  const b = testBatch();
+  const [x0, t0] = tf.tidy(() => {
+    const o = model.forward(b.images, b.tokens);
+    return [o.imageFeatures!, o.textFeatures!];
+  });
+  const vars = TRACKED.map((k) => model.params.get(k)!);
+  const r = tf.variableGrads(() => {
+    const o = model.forward(b.images, b.tokens);
+    const perImage = tf.matMul(tf.mul(o.logitScale, o.imageFeatures!), t0, false, true);
+    const perText = tf.matMul(tf.mul(o.logitScale, o.textFeatures!), x0, false, true);
+    return loss.contrastive(perImage, perText) as tf.Scalar;
+  }, vars);
+  const grads: Record<string, number[]> = {};
+  TRACKED.forEach((k, i) => (grads[k] = Array.from(r.grads[vars[i].name].dataSync())));
+  const total = r.value.dataSync()[0];
+  tf.dispose([r.value, ...Object.values(r.grads), x0, t0, b.images, b.tokens]);
+  loss.dispose();
+  model.dispose();
+  return { losses: { contrastive_loss: total }, grads };
+}
+
+/** What OpenCLIP's DDP gives on `world` ranks in this mode, from one process (see the relations above). */
+function expected(name: string, world: number): Result {
+  const mode = parseMode(name);
+  if (mode.siglip || mode.gatherWithGrad) return single(name);
+  if (mode.localLoss) {
+    if (mode.accumFreq !== 1 || mode.distill) throw new Error(`no single-process expectation for mode ${name}`);
+    return detachedOtherSide();
+  }
+  const s = single(name);
+  for (const k of TRACKED) if (k !== 'logit_scale' && k !== 'logit_bias') s.grads[k] = s.grads[k].map((g) => g / world);
+  return s;
+}
+
+function compare(got: Record<string, number[]>, want: Record<string, number[]>, what: string, keys = TRACKED, allowZero = false) {
+  for (const k of keys) {
     let worst = 0;
     let scale = 0;
     for (let i = 0; i < want[k].length; i++) {
       worst = Math.max(worst, Math.abs(got[k][i] - want[k][i]));
       scale = Math.max(scale, Math.abs(want[k][i]));
     }
+    assert.ok(scale > 0 || allowZero, `${what}: ${k} has a zero expected gradient`);
     assert.ok(worst <= 1e-5 + 1e-4 * scale, `${what}: ${k} max error ${worst} (max |grad| ${scale})`);
   }
 }
 
-const MODES: Record<number, string[]> = { 2: ['local-gwg', 'gwg', 'siglip-bidir'], 4: ['local-gwg', 'siglip-bidir', 'siglip-gather', 'siglip-shift'] };
+const MODES: Record<number, string[]> = {
+  2: ['plain', 'local', 'local-gwg', 'gwg', 'siglip-bidir', 'accum-local-gwg', 'accum-gwg', 'accum-plain', 'accum-siglip-bidir', 'distill-local-gwg', 'distill-plain'],
+  4: ['plain', 'local', 'local-gwg', 'siglip-bidir', 'siglip-gather', 'siglip-shift', 'accum-local-gwg', 'accum-plain', 'distill-local-gwg'],
+};
 for (const world of [2, 4]) {
-  test(`${world} processes (${MODES[world].join(', ')}): averaged gradients equal the single-process gradients on the whole batch`, async () => {
-    const wantClip = await single(false);
-    const wantSiglip = await single(true);
+  test(`${world} processes (${MODES[world].join(', ')}): averaged gradients and losses match the single-process expectation`, async () => {
+    await initEngine({ backend: 'cpu' });
+    const want = Object.fromEntries(MODES[world].map((m) => [m, expected(m, world)]));
     const ranks = await distributed(world, MODES[world]);
-    for (const mode of MODES[world]) ranks.forEach((g, r) => compare(g[mode], mode.startsWith('siglip') ? wantSiglip : wantClip, `${mode} rank ${r}`));
+    for (const mode of MODES[world]) {
+      ranks.forEach((g, r) => compare(g[mode].grads, want[mode].grads, `${mode} rank ${r}`));
+      // each rank's loss covers its rows (local loss, SigLIP) or the whole batch; their mean is the whole batch's
+      for (const k of Object.keys(want[mode].losses)) {
+        const mean = ranks.reduce((a, g) => a + g[mode].losses[k], 0) / world;
+        assert.ok(Math.abs(mean - want[mode].losses[k]) <= 1e-5 * Math.max(1, Math.abs(want[mode].losses[k])), `${mode} ${k}: mean over ranks ${mean}, one process ${want[mode].losses[k]}`);
+      }
+    }
   });
 }
+
+/** A world of one rank, for running the data-parallel step in this process. */
+const alone: ArrayTransport = {
+  rank: 0,
+  worldSize: 1,
+  allReduce: async (d) => d,
+  allGather: async (d) => [d],
+  broadcast: async (d) => d!,
+  barrier: async () => {},
+  exchange: async (_f, _t, d) => d,
+};
+
+test('the backward re-run replays the forward: PatchDropout draws and BatchNorm running stats as in the one-pass step', async () => {
+  await initEngine({ backend: 'cpu' });
+  const configs = {
+    'patch dropout': { ...TEST_CONFIG, vision_cfg: { ...TEST_CONFIG.vision_cfg, patch_dropout: 0.5 } },
+    'ModifiedResNet BatchNorm': { ...TEST_CONFIG, vision_cfg: { image_size: 32, layers: [1, 1, 1, 1], width: 8, head_width: 8 } },
+  };
+  for (const [what, config] of Object.entries(configs)) {
+    const a = testModel(7, config);
+    const b = testModel(7, config);
+    const size = (config.vision_cfg as { image_size: number }).image_size;
+    const full = testBatch();
+    const images = tf.tidy(() => tf.transpose(tf.image.resizeBilinear(tf.transpose(full.images, [0, 2, 3, 1]) as tf.Tensor4D, [size, size]), [0, 3, 1, 2]));
+    const mb = { images, tokens: full.tokens };
+    const trainable = [...a.params.keys()];
+    const lossA = createLoss({ model: 'test' });
+    const lossB = createLoss({ model: 'test' });
+    const want = new TrainStep(a, lossA, new AdamW(a.params, { lr: 0 }), { trainable }).grads([mb]);
+    const ddp = new DistributedTrainStep(b, lossB, new AdamW(b.params, { lr: 0 }), alone, { trainable });
+    const got = await ddp.localGrads([mb]);
+    const asRecord = (m: Map<string, tf.Tensor>) => Object.fromEntries(trainable.map((k) => [k, Array.from(m.get(k)!.dataSync())]));
+    // (ModifiedResNet zero-initialises each block's last BatchNorm weight, so its branch has no gradient yet)
+    compare(asRecord(got.grads), asRecord(want.grads), what, trainable, true);
+    assert.ok(Math.abs(asRecord(want.grads)['visual.conv1.weight'][0]) > 0, `${what}: the stem has a gradient`);
+    for (const [k, v] of a.buffers) assert.deepEqual(Array.from(b.buffers.get(k)!.dataSync()), Array.from(v.dataSync()), `${what}: buffer ${k}`);
+    tf.dispose([...want.grads.values(), ...got.grads.values()]);
+    if (what.includes('BatchNorm')) {
+      // accumulation: one running-stats update per micro-batch
+      const key = [...b.buffers.keys()].find((k) => k.endsWith('num_batches_tracked'))!;
+      const before = b.buffers.get(key)!.dataSync()[0];
+      const halves = [0, 4].map((s) => ({ images: images.slice([s, 0, 0, 0], [4, -1, -1, -1]), tokens: full.tokens.slice([s, 0], [4, -1]) }));
+      const acc = await ddp.localGrads(halves);
+      assert.equal(b.buffers.get(key)!.dataSync()[0] - before, 2, `${what}: ${key} after two micro-batches`);
+      tf.dispose([...acc.grads.values(), ...halves.flatMap((h) => [h.images, h.tokens])]);
+    }
+    tf.dispose([images, full.images, full.tokens]);
+    for (const x of [lossA, lossB, a, b]) x.dispose();
+  }
+});

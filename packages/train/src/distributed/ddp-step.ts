@@ -1,19 +1,31 @@
 /**
  * The data-parallel train step (what DistributedDataParallel gives OpenCLIP): each rank forwards
- * its micro-batch, the loss runs its collectives (all-gather of features, SigLIP's neighbour
+ * its micro-batches, the loss runs its collectives (all-gather of features, SigLIP's neighbour
  * exchange) and returns the gradients of this rank's loss with respect to this rank's model
- * outputs; the parameter gradients follow from one backward pass through the model, are averaged
- * over ranks with one bucketed all-reduce, and every rank applies the same AdamW step.
+ * outputs; the parameter gradients follow from a backward pass through the model per micro-batch,
+ * are averaged over ranks with one all-reduce, and every rank applies the same AdamW step.
  *
  * TensorFlow.js tapes are synchronous while collectives are not, so the backward pass re-runs the
- * forward under the tape (with the output gradients as constants): two forwards per step.
+ * forward under the tape (with the output gradients as constants): two forwards per micro-batch.
+ * The re-run replays the first one exactly (PatchDropout's random stream and BatchNorm's running
+ * statistics are put back first), so the gradient belongs to the features the loss saw.
+ *
+ * `--accum-freq` > 1 is OpenCLIP's feature-caching accumulation across ranks: pass j of train.py
+ * computes the loss of the whole accumulated batch (cached features, micro-batch j fresh) and
+ * back-propagates into micro-batch j. Every pass sees the same features, so one loss evaluation
+ * gives the gradient rows of all micro-batches; `logit_scale` (and `logit_bias`) receive the
+ * gradient once per pass, accum_freq times in all, as in OpenCLIP. DDP all-reduces after each of
+ * OpenCLIP's backward calls; the sum of those averages is the average of the sums, so here the
+ * gradients are all-reduced once per optimizer step.
  */
 import { tf } from '@openclip/engine';
 import type { Tensor, Variable } from '@openclip/engine';
 import type { OpenClipModel } from '@openclip/models';
 import type { OpenClipLoss, GradKey } from '@openclip/losses';
 import type { AdamW } from '../optim/adamw.js';
-import { applyUpdate, lossInput, type MicroBatch, type StepResult } from '../train-step.js';
+import { ACCUMULATED, applyUpdate, lossInput, type MicroBatch, type StepResult } from '../train-step.js';
+import type { ModelOutput } from '@openclip/losses';
+import type { RngState } from '@openclip/engine';
 import type { ArrayTransport } from '@openclip/losses';
 
 const OUTPUT_KEYS: Record<GradKey, 'imageFeatures' | 'textFeatures' | 'logitScale' | 'logitBias' | 'logits'> = {
@@ -27,6 +39,25 @@ const OUTPUT_KEYS: Record<GradKey, 'imageFeatures' | 'textFeatures' | 'logitScal
 export interface DistributedStepOptions {
   trainable: string[];
   gradClipNorm?: number | null;
+  /** Frozen teacher for distillation (runs on every rank on its own micro-batches, no gradient). */
+  teacher?: OpenClipModel | null;
+}
+
+/** What a forward pass changes besides its outputs: PatchDropout's random stream and BatchNorm buffers. */
+interface ForwardState {
+  rng: RngState | null;
+  buffers: Tensor[];
+}
+
+function saveForwardState(model: OpenClipModel): ForwardState {
+  const rng = (model as unknown as { visual?: { rng?: { getState(): RngState } } }).visual?.rng;
+  return { rng: rng ? rng.getState() : null, buffers: [...model.buffers.values()].map((b) => tf.keep(tf.clone(b))) };
+}
+
+function restoreForwardState(model: OpenClipModel, s: ForwardState): void {
+  const rng = (model as unknown as { visual?: { rng?: { setState(s: RngState): void } } }).visual?.rng;
+  if (rng && s.rng) rng.setState(s.rng);
+  [...model.buffers.values()].forEach((b, i) => b.assign(s.buffers[i]));
 }
 
 /** Broadcasts rank 0's parameters and buffers to every rank (DDP's start-up sync). */
@@ -57,6 +88,7 @@ export class DistributedTrainStep {
   private readonly vars: Variable[];
   private readonly names: string[];
   private readonly gradClipNorm: number | null;
+  private readonly teacher: OpenClipModel | null;
 
   constructor(
     readonly model: OpenClipModel,
@@ -75,41 +107,72 @@ export class DistributedTrainStep {
       return v;
     });
     this.gradClipNorm = options.gradClipNorm ?? null;
+    this.teacher = options.teacher ?? null;
   }
 
-  /** Gradients of this rank's loss, before averaging over ranks (exposed for tests). */
-  async localGrads(mb: MicroBatch): Promise<{ grads: Map<string, Tensor>; losses: Record<string, number>; total: number }> {
-    const out = tf.tidy(() => this.model.forward(mb.images, mb.tokens) as unknown as tf.TensorContainer) as unknown as ReturnType<OpenClipModel['forward']>;
-    let r;
+  /**
+   * Gradients of this rank's loss summed over its micro-batches (one per accumulation step),
+   * before averaging over ranks (exposed for tests). `losses` / `total` are this rank's values of
+   * the loss over the whole accumulated batch.
+   */
+  async localGrads(microBatches: MicroBatch | MicroBatch[]): Promise<{ grads: Map<string, Tensor>; losses: Record<string, number>; total: number }> {
+    const mbs = Array.isArray(microBatches) ? microBatches : [microBatches];
+    if (mbs.length === 0) throw new Error('no micro-batches');
+    const states: ForwardState[] = [];
+    const outs: ModelOutput[] = [];
+    let input: ModelOutput | null = null;
+    let outGrads: LossAndGradsGrads = {};
     try {
-      r = await this.loss.lossAndGrads(lossInput(out));
-    } finally {
-      tf.dispose(out as unknown as tf.TensorContainer);
-    }
-    const losses = Object.fromEntries(Object.entries(r.losses).map(([k, v]) => [k, v.dataSync()[0]]));
-    const total = r.total.dataSync()[0];
-    tf.dispose([...Object.values(r.losses), r.total]);
-    const outGrads = r.grads;
-    try {
-      const g = tf.variableGrads(() => {
-        const fresh = this.model.forward(mb.images, mb.tokens);
-        const terms: Tensor[] = [];
-        for (const [key, grad] of Object.entries(outGrads) as [GradKey, Tensor | undefined][]) {
-          const y = fresh[OUTPUT_KEYS[key]] as Tensor | undefined;
-          if (!grad || !y) continue;
-          terms.push(tf.sum(tf.mul(y, grad)));
-        }
-        return tf.addN(terms) as tf.Scalar;
-      }, this.vars);
-      g.value.dispose();
-      const grads = new Map<string, Tensor>();
-      this.vars.forEach((v, i) => {
-        const t = g.grads[v.name];
-        grads.set(this.names[i], t ?? tf.zerosLike(v));
+      // pass 1: every micro-batch's outputs (and the teacher's), no tape
+      for (const mb of mbs) {
+        states.push(saveForwardState(this.model));
+        outs.push(
+          tf.tidy(() => {
+            const teacher = this.teacher ? this.teacher.forward(mb.images, mb.tokens) : null;
+            return lossInput(this.model.forward(mb.images, mb.tokens), teacher) as unknown as tf.TensorContainer;
+          }) as unknown as ModelOutput,
+        );
+      }
+      input = mbs.length === 1 ? outs[0] : concatOutputs(outs);
+      const r = await this.loss.lossAndGrads(input);
+      const losses = Object.fromEntries(Object.entries(r.losses).map(([k, v]) => [k, v.dataSync()[0]]));
+      const total = r.total.dataSync()[0];
+      tf.dispose([...Object.values(r.losses), r.total]);
+      outGrads = r.grads;
+      // pass 2: replay each micro-batch's forward under the tape, weighted by its rows of the output gradients
+      const sums = new Map<string, Tensor>();
+      let row = 0;
+      mbs.forEach((mb, j) => {
+        const n = mb.images.shape[0]!;
+        restoreForwardState(this.model, states[j]);
+        const g = tf.variableGrads(() => {
+          const fresh = this.model.forward(mb.images, mb.tokens);
+          const terms: Tensor[] = [];
+          for (const [key, grad] of Object.entries(outGrads) as [GradKey, Tensor | undefined][]) {
+            const y = fresh[OUTPUT_KEYS[key]] as Tensor | undefined;
+            if (!grad || !y) continue;
+            const rows = mbs.length > 1 && ACCUMULATED.includes(key) ? tf.slice(grad, row, n) : grad;
+            terms.push(tf.sum(tf.mul(y, rows)));
+          }
+          return tf.addN(terms) as tf.Scalar;
+        }, this.vars);
+        g.value.dispose();
+        this.vars.forEach((v, i) => {
+          const t = g.grads[v.name] ?? tf.zerosLike(v);
+          const prev = sums.get(this.names[i]);
+          if (prev) {
+            sums.set(this.names[i], tf.add(prev, t));
+            tf.dispose([prev, t]);
+          } else sums.set(this.names[i], t);
+        });
+        row += n;
       });
-      return { grads, losses, total };
+      return { grads: sums, losses, total };
     } finally {
       tf.dispose(Object.values(outGrads).filter(Boolean) as Tensor[]);
+      if (input && mbs.length > 1) tf.dispose(input as unknown as tf.TensorContainer);
+      for (const o of outs) tf.dispose(o as unknown as tf.TensorContainer);
+      for (const s of states) tf.dispose(s.buffers);
     }
   }
 
@@ -135,10 +198,25 @@ export class DistributedTrainStep {
     return out;
   }
 
+  /** One optimizer step over `microBatches` (one per accumulation step) at learning rate `lr`. */
   async run(microBatches: MicroBatch[], lr: number): Promise<StepResult> {
-    if (microBatches.length !== 1) throw new Error('--accum-freq > 1 is not supported with more than one process yet; use a larger --batch-size or one process');
-    const local = await this.localGrads(microBatches[0]);
+    const local = await this.localGrads(microBatches);
     const grads = await this.averageGrads(local.grads);
     return { losses: local.losses, total: local.total, ...applyUpdate(this.model, this.optimizer, grads, lr, this.gradClipNorm) };
   }
+}
+
+type LossAndGradsGrads = Partial<Record<GradKey, Tensor>>;
+
+/** The accumulated loss input: batch-shaped outputs concatenated in micro-batch order, the rest from the last. */
+function concatOutputs(outs: ModelOutput[]): ModelOutput {
+  const last = outs[outs.length - 1];
+  const m: ModelOutput = { ...last };
+  const rec = m as unknown as Record<string, Tensor>;
+  for (const key of ACCUMULATED) {
+    if (!last[key]) continue;
+    rec[key] = tf.concat(outs.map((o) => o[key] as Tensor), 0);
+  }
+  for (const key of ['logit_scale', 'logit_bias', 'dist_logit_scale'] as const) if (last[key]) rec[key] = tf.clone(last[key]!);
+  return m;
 }

@@ -1,5 +1,6 @@
 // Two processes (openclip launch) with --local-loss --gather-with-grad at batch B per rank follow
-// the same loss curve, and end with the same weights (to float noise), as one process at batch 2B.
+// the same loss curve, and end with the same weights (to float noise), as one process at batch 2B;
+// likewise with --accum-freq 2, and for distillation from a teacher checkpoint.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -11,14 +12,16 @@ function losses(lines: string[]): number[] {
   return lines.flatMap((l) => [...l.matchAll(/ Loss: ([0-9.]+) \(/g)].map((m) => Number(m[1])));
 }
 
-test('2 processes at batch 8 equal 1 process at batch 16 (loss curve and final weights)', () => {
-  const dir = tempDir('ddp');
+/** One process at batch 2B against two at batch B: per-step losses (mean of the ranks' local losses) and final weights. */
+function sameRun(dir: string, extra: string[], command: 'train' | 'distill' = 'train'): void {
   const model = tinyModelConfig(dir);
-  const common = ['--dataset-type', 'synthetic', '--train-num-samples', '64', '--epochs', '2', '--local-loss', '--gather-with-grad'];
+  const common = ['--dataset-type', 'synthetic', '--train-num-samples', '64', '--epochs', '2', '--local-loss', '--gather-with-grad', ...extra];
   const base = shortRun(model, join(dir, 'logs'), 'x').filter((a, i, arr) => !(a === '--batch-size' || arr[i - 1] === '--batch-size' || a === '--name' || arr[i - 1] === '--name'));
-  const one = openclip(['train', ...common, ...base, '--batch-size', '16', '--name', 'one']);
+  const accum = extra.includes('--accum-freq') ? Number(extra[extra.indexOf('--accum-freq') + 1]) : 1;
+  const batch = 16 / accum;
+  const one = openclip([command, ...common, ...base, '--batch-size', String(batch), '--name', 'one']);
   assert.equal(one.status, 0, one.stderr);
-  const two = openclip(['launch', '--nproc-per-node', '2', '--', 'train', ...common, ...base, '--batch-size', '8', '--name', 'two', '--log-local']);
+  const two = openclip(['launch', '--nproc-per-node', '2', '--', command, ...common, ...base, '--batch-size', String(batch / 2), '--name', 'two', '--log-local']);
   assert.equal(two.status, 0, two.stderr);
   const single = losses(one.stdout.split('\n'));
   const r0 = losses(two.stdout.split('\n').filter((l) => !l.startsWith('[1]')));
@@ -42,4 +45,21 @@ test('2 processes at batch 8 equal 1 process at batch 16 (loss curve and final w
     }
   }
   assert.ok(Math.sqrt(diff / norm) < 1e-3, `relative weight difference ${Math.sqrt(diff / norm)}`);
+}
+
+test('2 processes at batch 8 equal 1 process at batch 16 (loss curve and final weights)', () => {
+  sameRun(tempDir('ddp'), []);
+});
+
+test('--accum-freq 2: 2 processes at batch 4 equal 1 process at batch 8 (loss curve and final weights)', () => {
+  sameRun(tempDir('ddp-accum'), ['--accum-freq', '2']);
+});
+
+test('distill: 2 processes at batch 8 equal 1 process at batch 16 (loss curve and final weights)', () => {
+  const dir = tempDir('ddp-distill');
+  // the teacher: a short run of the same tiny model
+  const teacher = openclip(['train', '--dataset-type', 'synthetic', '--train-num-samples', '32', '--epochs', '1', ...shortRun(tinyModelConfig(dir), join(dir, 'teacher-logs'), 'teacher')]);
+  assert.equal(teacher.status, 0, teacher.stderr);
+  const ckpt = join(dir, 'teacher-logs', 'teacher', 'checkpoints', 'epoch_1.safetensors');
+  sameRun(dir, ['--distill-model', tinyModelConfig(dir), '--distill-pretrained', ckpt], 'distill');
 });

@@ -157,41 +157,50 @@ const alone: ArrayTransport = {
   exchange: async (_f, _t, d) => d,
 };
 
-test('the backward re-run replays the forward: PatchDropout draws and BatchNorm running stats as in the one-pass step', async () => {
+test('one tape with one micro-batch, a replayed forward with several: PatchDropout draws and BatchNorm running stats as in the one-process step', async () => {
   await initEngine({ backend: 'cpu' });
   const configs = {
     'patch dropout': { ...TEST_CONFIG, vision_cfg: { ...TEST_CONFIG.vision_cfg, patch_dropout: 0.5 } },
     'ModifiedResNet BatchNorm': { ...TEST_CONFIG, vision_cfg: { image_size: 32, layers: [1, 1, 1, 1], width: 8, head_width: 8 } },
   };
   for (const [what, config] of Object.entries(configs)) {
-    const a = testModel(7, config);
-    const b = testModel(7, config);
     const size = (config.vision_cfg as { image_size: number }).image_size;
     const full = testBatch();
     const images = tf.tidy(() => tf.transpose(tf.image.resizeBilinear(tf.transpose(full.images, [0, 2, 3, 1]) as tf.Tensor4D, [size, size]), [0, 3, 1, 2]));
-    const mb = { images, tokens: full.tokens };
-    const trainable = [...a.params.keys()];
-    const lossA = createLoss({ model: 'test' });
-    const lossB = createLoss({ model: 'test' });
-    const want = new TrainStep(a, lossA, new AdamW(a.params, { lr: 0 }), { trainable }).grads([mb]);
-    const ddp = new DistributedTrainStep(b, lossB, new AdamW(b.params, { lr: 0 }), alone, { trainable });
-    const got = await ddp.localGrads([mb]);
-    const asRecord = (m: Map<string, tf.Tensor>) => Object.fromEntries(trainable.map((k) => [k, Array.from(m.get(k)!.dataSync())]));
-    // (ModifiedResNet zero-initialises each block's last BatchNorm weight, so its branch has no gradient yet)
-    compare(asRecord(got.grads), asRecord(want.grads), what, trainable, true);
-    assert.ok(Math.abs(asRecord(want.grads)['visual.conv1.weight'][0]) > 0, `${what}: the stem has a gradient`);
-    for (const [k, v] of a.buffers) assert.deepEqual(Array.from(b.buffers.get(k)!.dataSync()), Array.from(v.dataSync()), `${what}: buffer ${k}`);
-    tf.dispose([...want.grads.values(), ...got.grads.values()]);
-    if (what.includes('BatchNorm')) {
-      // accumulation: one running-stats update per micro-batch
-      const key = [...b.buffers.keys()].find((k) => k.endsWith('num_batches_tracked'))!;
-      const before = b.buffers.get(key)!.dataSync()[0];
-      const halves = [0, 4].map((s) => ({ images: images.slice([s, 0, 0, 0], [4, -1, -1, -1]), tokens: full.tokens.slice([s, 0], [4, -1]) }));
-      const acc = await ddp.localGrads(halves);
-      assert.equal(b.buffers.get(key)!.dataSync()[0] - before, 2, `${what}: ${key} after two micro-batches`);
-      tf.dispose([...acc.grads.values(), ...halves.flatMap((h) => [h.images, h.tokens])]);
+    const whole = { images, tokens: full.tokens };
+    const halves = [0, 4].map((s) => ({ images: images.slice([s, 0, 0, 0], [4, -1, -1, -1]), tokens: full.tokens.slice([s, 0], [4, -1]) }));
+    for (const accum of [1, 2]) {
+      const a = testModel(7, config);
+      const b = testModel(7, config);
+      const trainable = [...a.params.keys()];
+      const lossA = createLoss({ model: 'test' });
+      const lossB = createLoss({ model: 'test' });
+      const want = new TrainStep(a, lossA, new AdamW(a.params, { lr: 0 }), { trainable }).grads([whole]);
+      const ddp = new DistributedTrainStep(b, lossB, new AdamW(b.params, { lr: 0 }), alone, { trainable });
+      const bnKey = [...b.buffers.keys()].find((k) => k.endsWith('num_batches_tracked'));
+      const before = bnKey ? b.buffers.get(bnKey)!.dataSync()[0] : 0;
+      let forwards = 0;
+      const forward = b.forward.bind(b);
+      b.forward = (...args: Parameters<typeof b.forward>) => (forwards++, forward(...args));
+      const got = await ddp.localGrads(accum === 1 ? [whole] : halves);
+      assert.equal(forwards, accum === 1 ? 1 : 4, `${what}: forward passes with ${accum} micro-batch(es)`);
+      const asRecord = (m: Map<string, tf.Tensor>, scaleLogit = 1) => Object.fromEntries(trainable.map((k) => [k, Array.from(m.get(k)!.dataSync(), (x) => (k === 'logit_scale' ? x * scaleLogit : x))]));
+      if (accum === 1) {
+        // (ModifiedResNet zero-initialises each block's last BatchNorm weight, so its branch has no gradient yet)
+        compare(asRecord(got.grads), asRecord(want.grads), `${what}, one micro-batch`, trainable, true);
+        assert.ok(Math.abs(asRecord(want.grads)['visual.conv1.weight'][0]) > 0, `${what}: the stem has a gradient`);
+        for (const [k, v] of a.buffers) assert.deepEqual(Array.from(b.buffers.get(k)!.dataSync()), Array.from(v.dataSync()), `${what}: buffer ${k}`);
+      } else if (!bnKey) {
+        // two micro-batches draw PatchDropout's noise in the order one batch of 8 does, so the replayed
+        // forwards give the one-pass gradient; logit_scale is differentiated once per pass (twice)
+        compare(asRecord(got.grads), asRecord(want.grads, 2), `${what}, two micro-batches`, trainable);
+      } else {
+        // BatchNorm statistics differ between batches of 4 and 8; the replay updates them once per micro-batch
+        assert.equal(b.buffers.get(bnKey)!.dataSync()[0] - before, 2, `${what}: ${bnKey} after two micro-batches`);
+      }
+      tf.dispose([...want.grads.values(), ...got.grads.values()]);
+      for (const x of [lossA, lossB, a, b]) x.dispose();
     }
-    tf.dispose([images, full.images, full.tokens]);
-    for (const x of [lossA, lossB, a, b]) x.dispose();
+    tf.dispose([images, full.images, full.tokens, ...halves.flatMap((h) => [h.images, h.tokens])]);
   }
 });

@@ -313,28 +313,15 @@ export class DistributedTrainStep {
   async averageGrads(grads: Map<string, Tensor>): Promise<Map<string, Tensor>> {
     if (this.transport.worldSize === 1) return grads;
     const list = this.names.map((n) => grads.get(n)!);
-    const data = list.map((t) => t.dataSync() as Float32Array);
     const sparse = list.map((t, i) => ROW_SPARSE.test(this.names[i]) && t.rank === 2);
-    // rows per sparse table: union over ranks of the rows with a nonzero entry
-    const maskSize = list.reduce((a, t, i) => a + (sparse[i] ? t.shape[0]! : 0), 0);
-    const rowsOf: (Int32Array | null)[] = list.map(() => null);
+    // rows per sparse table: the union over ranks of the rows with a nonzero entry (read as a row mask)
+    const rowsOf: (Tensor | null)[] = list.map(() => null);
+    const masks = list.map((t, i) => (sparse[i] ? (tf.tidy(() => tf.cast(tf.any(tf.notEqual(t, 0), 1), 'float32').dataSync()) as Float32Array) : null));
+    const maskSize = masks.reduce((a, m) => a + (m ? m.length : 0), 0);
     if (maskSize > 0) {
       const mask = new Float32Array(maskSize);
       let m = 0;
-      list.forEach((t, i) => {
-        if (!sparse[i]) return;
-        const [rows, cols] = t.shape as [number, number];
-        const d = data[i];
-        for (let r = 0; r < rows; r++) {
-          for (let c = r * cols, end = c + cols; c < end; c++) {
-            if (d[c] !== 0) {
-              mask[m + r] = 1;
-              break;
-            }
-          }
-        }
-        m += rows;
-      });
+      for (const x of masks) if (x) mask.set(x, (m += x.length) - x.length);
       const union = await this.transport.allReduce(mask, 'max');
       m = 0;
       list.forEach((t, i) => {
@@ -342,38 +329,29 @@ export class DistributedTrainStep {
         const rows = t.shape[0]!;
         const picked: number[] = [];
         for (let r = 0; r < rows; r++) if (union[m + r] !== 0) picked.push(r);
-        rowsOf[i] = Int32Array.from(picked);
+        rowsOf[i] = tf.tensor1d(picked, 'int32');
         m += rows;
       });
     }
-    const sizeOf = (i: number) => (rowsOf[i] ? rowsOf[i]!.length * list[i].shape[1]! : list[i].size);
-    const flat = new Float32Array(list.reduce((a, _t, i) => a + sizeOf(i), 0));
+    // what travels: dense tensors whole, sparse tables as their picked rows
+    const parts = list.map((t, i) => (rowsOf[i] ? tf.gather(t, rowsOf[i]!) : t));
+    const flat = new Float32Array(parts.reduce((a, t) => a + t.size, 0));
     let o = 0;
-    list.forEach((t, i) => {
-      const rows = rowsOf[i];
-      if (!rows) flat.set(data[i], o);
-      else {
-        const cols = t.shape[1]!;
-        rows.forEach((r, k) => flat.set(data[i].subarray(r * cols, (r + 1) * cols), o + k * cols));
-      }
-      o += sizeOf(i);
-    });
+    for (const t of parts) {
+      flat.set(t.dataSync() as Float32Array, o);
+      o += t.size;
+    }
     const mean = await this.transport.allReduce(flat, 'mean');
     const out = new Map<string, Tensor>();
     o = 0;
     this.names.forEach((n, i) => {
       const rows = rowsOf[i];
-      let values: Float32Array;
-      if (!rows) values = mean.subarray(o, o + list[i].size);
-      else {
-        const cols = list[i].shape[1]!;
-        values = new Float32Array(list[i].size);
-        rows.forEach((r, k) => values.set(mean.subarray(o + k * cols, o + (k + 1) * cols), r * cols));
-      }
-      out.set(n, tf.tensor(values, list[i].shape, 'float32'));
-      o += sizeOf(i);
+      const values = mean.subarray(o, o + parts[i].size);
+      o += parts[i].size;
+      if (!rows) out.set(n, tf.tensor(values, list[i].shape, 'float32'));
+      else out.set(n, tf.tidy(() => tf.scatterND(tf.expandDims(rows, 1), tf.tensor(values, parts[i].shape, 'float32'), list[i].shape)));
     });
-    tf.dispose(list);
+    tf.dispose([...list, ...parts.filter((t, i) => rowsOf[i] !== null && t !== list[i]), ...(rowsOf.filter(Boolean) as Tensor[])]);
     return out;
   }
 

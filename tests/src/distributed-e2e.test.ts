@@ -30,7 +30,11 @@ function sameRun(dir: string, extra: string[], command: 'train' | 'distill' = 't
   assert.equal(r0.length, 8);
   assert.equal(r1.length, 8);
   // with local loss each rank logs its rows' loss; their mean is the loss of the whole batch
-  single.forEach((l, i) => assert.ok(Math.abs(l - (r0[i] + r1[i]) / 2) < 2e-4, `step ${i + 1}: ${l} vs ${(r0[i] + r1[i]) / 2}`));
+  // Float noise: the two runs sum in another order (two half-batch GEMMs and an all-reduce against
+  // one full-batch GEMM), and AdamW's first steps move weights by ≈ lr·sign(g), so weights with
+  // near-zero gradients can step apart: CI measured drifts of 2e-4 (step 5) and 3.1e-4 (step 8)
+  // on a correct run, so the bound is 1e-3 (4e-4 of the loss), with the weights checked below.
+  single.forEach((l, i) => assert.ok(Math.abs(l - (r0[i] + r1[i]) / 2) < 1e-3, `step ${i + 1}: ${l} vs ${(r0[i] + r1[i]) / 2}`));
   const a = loadCheckpoint(join(dir, 'logs', 'one', 'checkpoints', 'epoch_2.safetensors')).model;
   const b = loadCheckpoint(join(dir, 'logs', 'two', 'checkpoints', 'epoch_2.safetensors')).model;
   // AdamW's first steps move each weight by about lr·sign(g), so weights whose gradient is near

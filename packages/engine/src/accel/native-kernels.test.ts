@@ -189,39 +189,32 @@ test('adamwStep matches an independent AdamW computation on every backend', asyn
   }
 });
 
-test('without the addon the engine falls back and says why; requiring openblas then fails clearly', () => {
+/** In a fresh process with `env` set: the tier `auto` picks, its detail, and the error from requiring `tier`. */
+function probeFallback(env: Record<string, string>, tier: string): { tier: string; detail: string; err: string } {
   const script = `
     import { initEngine } from ${JSON.stringify(new URL('../index.js', import.meta.url).href)};
     const info = await initEngine({ backend: 'wasm' });
     let err = '';
-    try { await initEngine({ backend: 'wasm', accel: 'openblas' }); } catch (e) { err = e.message; }
+    try { await initEngine({ backend: 'wasm', accel: ${JSON.stringify(tier)} }); } catch (e) { err = e.message; }
     console.log(JSON.stringify({ tier: info.accel.tier, detail: info.accel.detail, err }));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
     encoding: 'utf8',
-    env: { ...process.env, OPENCLIP_NATIVE: '0' },
+    env: { ...process.env, ...env },
     cwd: fileURLToPath(new URL('.', import.meta.url)),
   });
   assert.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+test('without the addon the engine falls back and says why; requiring openblas then fails clearly', () => {
+  const out = probeFallback({ OPENCLIP_NATIVE: '0' }, 'openblas');
   assert.equal(out.tier, ort.addon ? 'ort' : 'js');
   assert.match(out.detail, /native tier unavailable: disabled by OPENCLIP_NATIVE=0/);
   assert.match(out.err, /acceleration tier 'openblas' is not available: disabled by OPENCLIP_NATIVE=0/);
 });
 
 test('with neither the addon nor onnxruntime-node the engine runs its JavaScript kernels and says why', () => {
-  const script = `
-    import { initEngine } from ${JSON.stringify(new URL('../index.js', import.meta.url).href)};
-    const info = await initEngine({ backend: 'wasm' });
-    let err = '';
-    try { await initEngine({ backend: 'wasm', accel: 'ort' }); } catch (e) { err = e.message; }
-    console.log(JSON.stringify({ tier: info.accel.tier, detail: info.accel.detail, err }));`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-    encoding: 'utf8',
-    env: { ...process.env, OPENCLIP_NATIVE: '0', OPENCLIP_ORT: '0' },
-    cwd: fileURLToPath(new URL('.', import.meta.url)),
-  });
-  assert.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  const out = probeFallback({ OPENCLIP_NATIVE: '0', OPENCLIP_ORT: '0' }, 'ort');
   assert.equal(out.tier, 'js');
   assert.match(out.detail, /native tier unavailable: disabled by OPENCLIP_NATIVE=0; ort tier unavailable: disabled by OPENCLIP_ORT=0/);
   assert.match(out.err, /acceleration tier 'ort' is not available: disabled by OPENCLIP_ORT=0/);

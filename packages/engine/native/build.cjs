@@ -7,14 +7,7 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-function headerDirs() {
-  const dirs = [];
-  try {
-    dirs.push(path.dirname(require.resolve('node-api-headers/include/node_api.h')));
-  } catch { /* optional */ }
-  dirs.push(path.resolve(path.dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node', '/usr/local/include/node');
-  return dirs.filter((d) => fs.existsSync(path.join(d, 'node_api.h')));
-}
+const headerDirs = require('./header-dirs.cjs');
 
 function main() {
   if (process.env.OPENCLIP_NATIVE_BUILD === '0') {

@@ -4,7 +4,7 @@
  * dozen elementwise kernels per parameter of a composed update.
  */
 import { tf } from './tf.js';
-import { ADAMW } from './accel/fused-kernels.js';
+import { ADAMW, adamwInPlace } from './accel/fused-kernels.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -40,6 +40,7 @@ export function adamwStep(param: tf.Variable, grad: tf.Tensor, m: tf.Variable, v
     }
   }
   if (param.dtype !== 'float32' || grad.dtype !== 'float32') throw new Error(`adamwStep: '${param.name}' must be float32`);
+  if (adamwInPlace(param, grad, m, v, attrs)) return;
   let outs: tf.Tensor[];
   if (tf.getKernel(ADAMW, tf.getBackend())) {
     outs = tf.engine().runKernel(ADAMW, { p: param, g: grad, m, v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];

@@ -1,16 +1,18 @@
 /**
  * Backend selection. Order, best first: `tensorflow` (tfjs-node-gpu / tfjs-node, when
- * installed and loadable), `wasm`, `cpu`. `OPENCLIP_BACKEND` or an explicit request (the CLI's
- * `--backend`) picks one; it then must load or we fail. On top of the backend an acceleration
- * tier is installed (accel/tiers.ts): 'openblas' (native addon) when it loads, else 'none';
- * `OPENCLIP_ACCEL` or the `accel` option pick one explicitly.
+ * installed and loadable), `native` (tensors in process memory, kernels from the OpenBLAS
+ * addon or ONNX Runtime), `wasm` (4 GB heap; JavaScript kernels when no native code loads),
+ * `cpu`. `OPENCLIP_BACKEND` or an explicit request (the CLI's `--backend`) picks one; it then
+ * must load or we fail. On top of the backend an acceleration tier is installed
+ * (accel/tiers.ts); `OPENCLIP_ACCEL` or the `accel` option pick one explicitly.
  */
 import { createRequire } from 'node:module';
 import { tf } from './tf.js';
 import { numThreads } from './threads.js';
-import { type AccelInfo, type AccelRequest, parseAccelRequest, setupAccel } from './accel/tiers.js';
+import { type AccelInfo, type AccelRequest, nativeBackendUnavailable, parseAccelRequest, setupAccel } from './accel/tiers.js';
+import { NATIVE_BACKEND, registerNativeBackend } from './accel/native-backend.js';
 
-export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['tensorflow', 'native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export interface BackendStatus {
@@ -37,7 +39,7 @@ export interface EngineInfo {
 interface Candidate {
   name: BackendName;
   /** Makes the backend usable; returns a short description, or throws why not. */
-  load(): Promise<string>;
+  load(accel: AccelRequest): Promise<string>;
 }
 
 const require = createRequire(import.meta.url);
@@ -71,6 +73,14 @@ async function loadWasm(): Promise<string> {
   return `tfjs-backend-wasm ${wasm.version_wasm}${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ' (SIMD)' : ''}`;
 }
 
+async function loadNativeBackend(accel: AccelRequest): Promise<string> {
+  const why = nativeBackendUnavailable(accel, numThreads());
+  if (why) throw new Error(why);
+  registerNativeBackend();
+  if (!(await tf.setBackend(NATIVE_BACKEND))) throw new Error('native backend failed to initialise');
+  return 'tfjs-backend-cpu tensors in process memory with native kernels';
+}
+
 async function loadCpu(): Promise<string> {
   if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend failed to initialise');
   // The cpu backend prints a suggestion to install tfjs-node on first use; we report backends ourselves.
@@ -80,6 +90,7 @@ async function loadCpu(): Promise<string> {
 
 const CANDIDATES: Candidate[] = [
   { name: 'tensorflow', load: loadTensorflow },
+  { name: 'native', load: loadNativeBackend },
   { name: 'wasm', load: loadWasm },
   { name: 'cpu', load: loadCpu },
 ];
@@ -125,7 +136,7 @@ export async function initEngine(options: InitOptions = {}): Promise<EngineInfo>
   for (const c of order) {
     if (chosen && !options.probeAll) break;
     try {
-      const detail = await c.load();
+      const detail = await c.load(accelRequest);
       statuses.push({ name: c.name, available: true, detail });
       chosen ??= c.name;
     } catch (e) {

@@ -13,6 +13,8 @@ export interface KernelBackend {
   makeOutput?(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap?(t: TensorInfo): Numeric;
   makeTensorInfo?(shape: number[], dtype: tf.DataType, values?: Numeric): TensorInfo;
+  /** The native backend's recycling allocator (zero-filled unless `overwrite`). */
+  allocValues?(dtype: 'float32' | 'int32', n: number, overwrite?: boolean): Float32Array | Int32Array;
   data?: { get(id: object): { values: Numeric } };
   disposeData(id: object, force?: boolean): boolean;
   incRef(id: object): void;
@@ -30,21 +32,27 @@ export function sizeOf(shape: readonly number[]): number {
 }
 
 /**
- * Allocates an output. On wasm, create every output of a kernel BEFORE taking views: an
+ * Allocates an output (zero-filled, unless `overwrite` promises the kernel writes every element). On wasm, create every output of a kernel BEFORE taking views: an
  * allocation can grow the heap, which detaches views taken earlier.
  */
-export function makeOutput(backend: KernelBackend, shape: number[], dtype: tf.DataType): TensorInfo {
+export function makeOutput(backend: KernelBackend, shape: number[], dtype: tf.DataType, overwrite = false): TensorInfo {
   // (the cpu backend also has a makeOutput, with another signature)
   if (isWasm(backend)) return backend.makeOutput!(shape, dtype);
   const n = sizeOf(shape);
-  const values = dtype === 'int32' ? new Int32Array(n) : dtype === 'bool' ? new Uint8Array(n) : new Float32Array(n);
+  const values = backend.allocValues && (dtype === 'float32' || dtype === 'int32')
+    ? backend.allocValues(dtype, n, overwrite)
+    : dtype === 'int32' ? new Int32Array(n) : dtype === 'bool' ? new Uint8Array(n) : new Float32Array(n);
   return backend.makeTensorInfo!(shape, dtype, values);
 }
 
 /** The live values of a tensor (a view of the wasm heap, or the cpu backend's own array). */
 export function view(backend: KernelBackend, t: TensorInfo): Numeric {
   if (backend.typedArrayFromHeap) return backend.typedArrayFromHeap(t);
-  return backend.data!.get(t.dataId).values;
+  const entry = backend.data!.get(t.dataId);
+  // tfjs-cpu's Cast from int32 to float32 keeps the Int32Array; give the entry the array its dtype implies
+  if (t.dtype === 'float32' && !(entry.values instanceof Float32Array)) entry.values = Float32Array.from(entry.values);
+  else if (t.dtype === 'int32' && !(entry.values instanceof Int32Array)) entry.values = Int32Array.from(entry.values);
+  return entry.values;
 }
 
 export function viewF32(backend: KernelBackend, t: TensorInfo): Float32Array {

@@ -18,6 +18,7 @@ import {
   sizeOf,
   view,
 } from './backend-memory.js';
+import { NATIVE_BACKEND } from './native-backend.js';
 
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: KernelBackend; attrs: Record<string, unknown> };
 
@@ -79,7 +80,7 @@ export function setIm2colLimit(floats: number): void {
  * Conv2DBackpropFilter (NHWC) as im2col + one matrix product per chunk of images, through the
  * backend's current BatchMatMul (OpenBLAS on the openblas tier): dW[kh,kw,ci,co] = colsᵀ · dy.
  */
-function conv2dBackpropFilterIm2col(fallback: tf.KernelFunc): tf.KernelFunc {
+function conv2dBackpropFilterIm2col(fallback: tf.KernelFunc, backendName: string): tf.KernelFunc {
   return (args) => {
     const { inputs, backend: b, attrs } = args as unknown as KernelArgs;
     const { x, dy } = inputs;
@@ -92,7 +93,7 @@ function conv2dBackpropFilterIm2col(fallback: tf.KernelFunc): tf.KernelFunc {
     const top = info.padInfo.top, left = info.padInfo.left;
     const P = KH * KW * CI, rowsPerImage = OH * OW;
     const chunk = Math.max(1, Math.min(N, Math.floor(im2colLimit / Math.max(1, rowsPerImage * P))));
-    const mm = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
+    const mm = tf.getKernel('BatchMatMul', backendName)!.kernelFunc;
     let acc: Float32Array | null = null;
     let result: TensorInfo | null = null;
     for (let n0 = 0; n0 < N; n0 += chunk) {
@@ -178,14 +179,20 @@ function wasmFusedMatMul(args: KernelArgs): TensorInfo {
 /** Kernels wasm 4.22 lacks that a training step can need; served by the cpu backend's implementation. */
 export const WASM_BRIDGED = ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'Einsum'] as const;
 
-/** Installs the completeness kernels for one backend ('cpu' or 'wasm'); idempotent. */
+/** Installs the completeness kernels for one backend ('cpu', 'native' or 'wasm'); idempotent. */
 export function installCompleteKernels(backendName: string): void {
   overrideKernel({ kernelName: 'UnsortedSegmentSum', backendName, kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc });
+  if (backendName === NATIVE_BACKEND) {
+    // the cpu kernel computes the filter gradient with scalar loops; im2col puts it on the tier's GEMM
+    const own = originalKernel('Conv2DBackpropFilter', backendName)!.kernelFunc;
+    overrideKernel({ kernelName: 'Conv2DBackpropFilter', backendName, kernelFunc: conv2dBackpropFilterIm2col(own, backendName) });
+    return;
+  }
   if (backendName !== 'wasm') return;
   for (const name of WASM_BRIDGED) {
     if (originalKernel(name, 'wasm')) continue; // a later tfjs has its own
     const bridged = bridgeToCpu(name);
-    const kernelFunc = name === 'Conv2DBackpropFilter' ? conv2dBackpropFilterIm2col(bridged) : bridged;
+    const kernelFunc = name === 'Conv2DBackpropFilter' ? conv2dBackpropFilterIm2col(bridged, 'wasm') : bridged;
     overrideKernel({ kernelName: name, backendName, kernelFunc });
   }
   overrideKernel({ kernelName: '_FusedMatMul', backendName, kernelFunc: wasmFusedMatMul as unknown as tf.KernelFunc });

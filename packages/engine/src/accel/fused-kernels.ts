@@ -43,23 +43,22 @@ function registerGradients(): void {
   });
 }
 
-let fusedOn = false;
+const fusedOn = new Set<string>();
 
 /** Whether ops should take the fused path: the current backend has the fused kernels. */
 export function fusedOpsActive(): boolean {
-  return fusedOn && tf.getBackend() === 'wasm';
+  return fusedOn.has(tf.getBackend());
 }
 
-export function installFusedKernels(addon: NativeAddon): void {
+export function installFusedKernels(addon: NativeAddon, backendName: string): void {
   registerGradients();
-  const backendName = 'wasm';
   const layerNorm = ({ inputs: { x, gamma, beta }, backend, attrs }: KernelArgs) => {
     const C = x.shape[x.shape.length - 1];
     const R = sizeOf(x.shape) / C;
     const statShape = x.shape.slice(0, -1);
-    const y = makeOutput(backend, x.shape, 'float32');
-    const mean = makeOutput(backend, statShape, 'float32');
-    const rstd = makeOutput(backend, statShape, 'float32');
+    const y = makeOutput(backend, x.shape, 'float32', true);
+    const mean = makeOutput(backend, statShape, 'float32', true);
+    const rstd = makeOutput(backend, statShape, 'float32', true);
     addon.layerNormFwd(viewF32(backend, x), viewF32(backend, gamma), viewF32(backend, beta), R, C, attrs.eps as number,
       viewF32(backend, y), viewF32(backend, mean), viewF32(backend, rstd));
     return [y, mean, rstd];
@@ -67,7 +66,7 @@ export function installFusedKernels(addon: NativeAddon): void {
   const layerNormGrad = ({ inputs: { dy, x, mean, rstd, gamma }, backend }: KernelArgs) => {
     const C = x.shape[x.shape.length - 1];
     const R = sizeOf(x.shape) / C;
-    const dx = makeOutput(backend, x.shape, 'float32');
+    const dx = makeOutput(backend, x.shape, 'float32', true);
     const dg = makeOutput(backend, [C], 'float32');
     const db = makeOutput(backend, [C], 'float32');
     addon.layerNormBwd(viewF32(backend, dy), viewF32(backend, x), viewF32(backend, mean), viewF32(backend, rstd), viewF32(backend, gamma),
@@ -75,49 +74,86 @@ export function installFusedKernels(addon: NativeAddon): void {
     return [dx, dg, db];
   };
   const gelu = ({ inputs: { x }, backend }: KernelArgs) => {
-    const y = makeOutput(backend, x.shape, 'float32');
+    const y = makeOutput(backend, x.shape, 'float32', true);
     addon.geluFwd(viewF32(backend, x), viewF32(backend, y));
     return y;
   };
   const geluGrad = ({ inputs: { dy, x }, backend }: KernelArgs) => {
-    const dx = makeOutput(backend, x.shape, 'float32');
+    const dx = makeOutput(backend, x.shape, 'float32', true);
     addon.geluBwd(viewF32(backend, dy), viewF32(backend, x), viewF32(backend, dx));
     return dx;
   };
   const fns: Record<string, (a: KernelArgs) => unknown> = { [LAYER_NORM]: layerNorm, [LAYER_NORM_GRAD]: layerNormGrad, [GELU]: gelu, [GELU_GRAD]: geluGrad };
   for (const [kernelName, fn] of Object.entries(fns)) overrideKernel({ kernelName, backendName, kernelFunc: fn as unknown as tf.KernelFunc });
   installAdamW(backendName, addon);
-  fusedOn = true;
+  fusedOn.add(backendName);
 }
 
-export function uninstallFusedKernels(): void {
-  fusedOn = false;
-  restoreKernels('wasm', [LAYER_NORM, LAYER_NORM_GRAD, GELU, GELU_GRAD]);
-  installAdamW('wasm', null);
+export function uninstallFusedKernels(backendName: string): void {
+  fusedOn.delete(backendName);
+  restoreKernels(backendName, [LAYER_NORM, LAYER_NORM_GRAD, GELU, GELU_GRAD]);
+  installAdamW(backendName, null);
+}
+
+type AdamWLoop = NativeAddon['adamw'];
+
+/** The AdamW arithmetic as a JS loop (outputs may alias the inputs: each element is read before it is written). */
+export const adamwJs: AdamWLoop = (P, G, Mm, V, PO, MO, VO, lr, beta1, beta2, eps, weightDecay, step) => {
+  const bc1 = 1 - beta1 ** step, bc2sqrt = Math.sqrt(1 - beta2 ** step);
+  const decay = 1 - lr * weightDecay, stepSize = lr / bc1;
+  for (let i = 0; i < P.length; i++) {
+    const gi = G[i];
+    const mi = beta1 * Mm[i] + (1 - beta1) * gi;
+    const vi = beta2 * V[i] + (1 - beta2) * gi * gi;
+    PO[i] = P[i] * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2sqrt + eps);
+    MO[i] = mi;
+    VO[i] = vi;
+  }
+};
+
+/** Per backend whose tensors are plain typed arrays: the loop that updates a parameter in place. */
+const inPlaceAdamW = new Map<string, AdamWLoop>();
+
+/** Lets adamwStep update parameters in their own memory on `backendName` (null: never). */
+export function setInPlaceAdamW(backendName: string, loop: AdamWLoop | null): void {
+  if (loop) inPlaceAdamW.set(backendName, loop);
+  else inPlaceAdamW.delete(backendName);
+}
+
+type DataEntry = { values: Float32Array; refCount: number };
+
+/**
+ * AdamW written into the parameter's and moments' own arrays (no new tensors, as PyTorch's
+ * optimizer does), when the backend allows it and nothing else shares their memory. Returns
+ * false when the caller must take the kernel path.
+ */
+export function adamwInPlace(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor,
+  a: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number }): boolean {
+  const loop = inPlaceAdamW.get(tf.getBackend());
+  if (!loop) return false;
+  const backend = tf.backend() as unknown as { data: { get(id: object): DataEntry | undefined }; mutable?(id: object): boolean };
+  const data = backend.data;
+  const ids = [p.dataId, m.dataId, v.dataId];
+  if (new Set([...ids, g.dataId]).size !== 4 || !backend.mutable) return false;
+  if (!ids.every((id) => backend.mutable!(id))) return false;
+  const entries = ids.map((id) => data.get(id));
+  if (entries.some((e) => !(e?.values instanceof Float32Array))) return false;
+  const ge = data.get(g.dataId);
+  if (!ge || !(ge.values instanceof Float32Array)) return false;
+  const [P, Mm, V] = entries.map((e) => e!.values);
+  loop(P, ge.values, Mm, V, P, Mm, V, a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, a.step);
+  return true;
 }
 
 /** Registers the AdamW kernel for a backend: native when an addon is given, else a JS loop. */
 export function installAdamW(backendName: string, addon: NativeAddon | null): void {
   const kernelFunc = ({ inputs: { p, g, m, v }, backend, attrs }: KernelArgs) => {
-    const po = makeOutput(backend, p.shape, 'float32');
-    const mo = makeOutput(backend, p.shape, 'float32');
-    const vo = makeOutput(backend, p.shape, 'float32');
+    const po = makeOutput(backend, p.shape, 'float32', true);
+    const mo = makeOutput(backend, p.shape, 'float32', true);
+    const vo = makeOutput(backend, p.shape, 'float32', true);
     const a = attrs as { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number };
     const [P, G, Mm, V, PO, MO, VO] = [p, g, m, v, po, mo, vo].map((t) => viewF32(backend, t));
-    if (addon) {
-      addon.adamw(P, G, Mm, V, PO, MO, VO, a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, a.step);
-    } else {
-      const bc1 = 1 - a.beta1 ** a.step, bc2sqrt = Math.sqrt(1 - a.beta2 ** a.step);
-      const decay = 1 - a.lr * a.weightDecay, stepSize = a.lr / bc1, b1 = a.beta1, b2 = a.beta2;
-      for (let i = 0; i < P.length; i++) {
-        const gi = G[i];
-        const mi = b1 * Mm[i] + (1 - b1) * gi;
-        const vi = b2 * V[i] + (1 - b2) * gi * gi;
-        PO[i] = P[i] * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2sqrt + a.eps);
-        MO[i] = mi;
-        VO[i] = vi;
-      }
-    }
+    (addon ? addon.adamw : adamwJs)(P, G, Mm, V, PO, MO, VO, a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, a.step);
     return [po, mo, vo];
   };
   overrideKernel({ kernelName: ADAMW, backendName, kernelFunc: kernelFunc as unknown as tf.KernelFunc });

@@ -87,7 +87,7 @@ export function unpackKernel(orig: () => tf.KernelConfig) {
     const n = value.shape[axis];
     const outShape = value.shape.filter((_, i) => i !== axis);
     const outer = sizeOf(value.shape.slice(0, axis)), inner = sizeOf(value.shape.slice(axis + 1));
-    const outs = Array.from({ length: n }, () => makeOutput(backend, outShape, value.dtype));
+    const outs = Array.from({ length: n }, () => makeOutput(backend, outShape, value.dtype, true));
     const src = view(backend, value);
     outs.forEach((o, i) => {
       const dst = view(backend, o);
@@ -108,7 +108,7 @@ export function gatherKernel(orig: () => tf.KernelConfig) {
     const rows = x.shape[0], row = sizeOf(x.shape.slice(1)), n = sizeOf(indices.shape);
     const idx0 = view(backend, indices);
     for (let i = 0; i < n; i++) if (idx0[i] < 0 || idx0[i] >= rows) return orig().kernelFunc(args as any);
-    const out = makeOutput(backend, [...indices.shape, ...x.shape.slice(1)], x.dtype);
+    const out = makeOutput(backend, [...indices.shape, ...x.shape.slice(1)], x.dtype, true);
     const src = view(backend, x), dst = view(backend, out), ids = view(backend, indices);
     for (let i = 0; i < n; i++) dst.set(src.subarray(ids[i] * row, (ids[i] + 1) * row), i * row);
     return out;

@@ -86,6 +86,44 @@ const CASES: Case[] = [
       return [ops.gelu(ops.layerNorm(x, g, b)), ...tf.grads(f)([x, g, b])];
     },
   },
+  ...(['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'squaredDifference'] as const).map((op): Case => ({
+    name: `${op} with broadcasting (same shape, row, column, scalar, both sides)`,
+    inputs: [{ shape: [3, 4, 5, 6] }, { shape: [6] }, { shape: [3, 4, 5, 1] }, { shape: [4, 1, 6] }, { shape: [3, 1, 5, 1] }, { shape: [1, 4, 1, 6] }],
+    fn: (a, row, col, mid, l, r) => {
+      const f = (x: tf.Tensor, y: tf.Tensor) => (op === 'div' ? tf.div(x, tf.add(tf.abs(y), 0.5)) : tf[op](x, y));
+      return [f(a, a), f(a, row), f(row, a), f(a, col), f(col, a), f(a, mid), f(a, tf.scalar(0.7)), f(tf.scalar(1.3), a), f(l, r)];
+    },
+  })),
+  {
+    name: 'binary gradients with broadcasting',
+    inputs: [{ shape: [4, 3, 5] }, { shape: [3, 1] }],
+    fn: (a, b) => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.div(tf.sub(tf.add(x, y), tf.mul(x, y)), tf.add(tf.square(y), 1)), x)))([a, b]),
+  },
+  { name: 'cast int32 to float32 then arithmetic', inputs: [{ shape: [5, 7], dtype: 'int32' }, { shape: [7] }], fn: (i, x) => tf.mul(tf.cast(i, 'float32'), x) },
+  {
+    name: 'softmax (last axis) with gradient',
+    inputs: [{ shape: [2, 3, 7, 9] }, { shape: [2, 3, 7, 9] }],
+    fn: (x, w) => [tf.softmax(tf.mul(x, 5)), tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.softmax(a), w)))(x)],
+  },
+  {
+    name: 'slice, splitV, concat, stack and pad (with gradients)',
+    inputs: [{ shape: [4, 6, 5, 3] }, { shape: [4, 2, 5, 3] }],
+    fn: (x, y) => [
+      tf.slice(x, [1, 2, 0, 1], [2, 3, 5, 2]),
+      tf.slice(x, [0, 1, 0, 0], [4, 1, 5, 3]),
+      tf.slice(x, [0, 0, 2, 0], [-1, -1, 1, -1]),
+      ...tf.split(x, [1, 3, 2], 1),
+      tf.concat([x, y, x], 1),
+      tf.concat([x, x], 3),
+      tf.stack([x, x, x], 0),
+      tf.stack([x, x], 2),
+      tf.stack([x, x], 4),
+      tf.pad(y, [[0, 1], [2, 0], [1, 1], [0, 0]]),
+      tf.pad(y, [[1, 0], [0, 0], [0, 0], [2, 1]], 1.5),
+      ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.concat([tf.slice(a, [0, 1, 0, 0], [4, 2, 5, 3]), b, tf.stack(tf.unstack(a, 1).slice(0, 2), 1)], 1))))([x, y]),
+    ],
+  },
+  { name: 'int32 slice and concat', inputs: [{ shape: [5, 8], dtype: 'int32' }], fn: (x) => [tf.slice(x, [1, 2], [3, 4]), tf.concat([x, x], 1)] },
   {
     name: 'attention with causal mask and gradients',
     inputs: [{ shape: [2, 2, 5, 4] }, { shape: [2, 2, 5, 4] }, { shape: [2, 2, 5, 4] }],
@@ -117,7 +155,8 @@ function run(c: Case, seed: number): Float32Array[] | Int32Array[] {
 const native = loadNative(1);
 const ort = loadOrt(1);
 
-for (const tier of ['js', 'ort', 'openblas']) test(`kernels of the ${tier} tier match the cpu backend, without leaks`, async (t) => {
+const COMBOS: [string, string][] = [['wasm', 'js'], ['wasm', 'ort'], ['wasm', 'openblas'], ['native', 'ort'], ['native', 'openblas']];
+for (const [backend, tier] of COMBOS) test(`kernels of the ${backend} backend's ${tier} tier match the cpu backend, without leaks`, async (t) => {
   if (tier === 'openblas' && !native.blas) {
     t.skip(`openblas tier unavailable: ${native.detail}`);
     return;
@@ -130,7 +169,8 @@ for (const tier of ['js', 'ort', 'openblas']) test(`kernels of the ${tier} tier 
   for (const [i, c] of CASES.entries()) {
     await initEngine({ backend: 'cpu', accel: 'none' });
     const want = run(c, 100 + i);
-    const info = await initEngine({ backend: 'wasm', accel: tier });
+    const info = await initEngine({ backend, accel: tier });
+    assert.equal(info.backend, backend);
     assert.equal(info.accel.tier, tier);
     const before = tf.memory().numTensors;
     const got = run(c, 100 + i);
@@ -169,8 +209,8 @@ test('adamwStep matches an independent AdamW computation on every backend', asyn
     }
   });
   const tiers: [string, string][] = [['cpu', 'none'], ['wasm', 'none'], ['wasm', 'js']];
-  if (native.blas) tiers.push(['wasm', 'openblas']);
-  if (ort.addon) tiers.push(['wasm', 'ort']);
+  if (native.blas) tiers.push(['wasm', 'openblas'], ['native', 'openblas']);
+  if (ort.addon) tiers.push(['wasm', 'ort'], ['native', 'ort']);
   for (const [backend, accel] of tiers) {
     await initEngine({ backend, accel });
     const before = tf.memory().numTensors;
@@ -223,9 +263,36 @@ test('with neither the addon nor onnxruntime-node the engine runs its JavaScript
 test('a tier request on a non-wasm backend is noted, not an error', async () => {
   const info = await initEngine({ backend: 'cpu', accel: 'openblas' });
   assert.equal(info.accel.tier, 'none');
-  assert.match(info.accel.detail, /tier 'openblas' applies to the wasm backend only/);
+  assert.match(info.accel.detail, /tier 'openblas' applies to the native and wasm backends only/);
 });
 
 test('OPENCLIP_ACCEL with an unknown tier is a clear error', async () => {
   await assert.rejects(initEngine({ accel: 'gpu' }), /accel option: unknown acceleration tier 'gpu' \(choose one of: auto, openblas, ort, js, none\)/);
+});
+
+test('the native backend never writes an array it handed out or was given, and recycles freed ones', async (t) => {
+  if (!native.blas && !ort.addon) {
+    t.skip('neither the addon nor onnxruntime-node loads: no native backend here');
+    return;
+  }
+  await initEngine({ backend: 'native' });
+  const n = 4096;
+  const given = new Float32Array(n).fill(1);
+  const [pv, mv, vv] = tf.tidy(() => [tf.variable(tf.tensor1d(given)), tf.variable(tf.zeros([n])), tf.variable(tf.zeros([n]))]);
+  const g = tf.fill([n], 0.5);
+  for (let step = 1; step <= 3; step++) adamwStep(pv, g, mv, vv, { lr: 0.1, step });
+  assert.ok(given.every((x) => x === 1), 'the array passed to tf.tensor was written');
+  const held = pv.dataSync();
+  const copy = held.slice();
+  adamwStep(pv, g, mv, vv, { lr: 0.1, step: 4 });
+  assert.deepEqual(held, copy, 'an array returned by dataSync() changed after a further step');
+  assert.notDeepEqual(pv.dataSync(), copy, 'the parameter did not change');
+  // a freed kernel output is reused for the next output of its size, unless it was handed out
+  const x = tf.fill([n], 2);
+  const a = tf.exp(x);
+  const out = a.dataSync();
+  a.dispose();
+  const b = tf.exp(tf.mul(x, 0.5));
+  assert.ok(out.every((v) => Math.abs(v - Math.exp(2)) < 1e-3), 'a handed-out array was recycled');
+  tf.dispose([pv, mv, vv, g, x, b]);
 });

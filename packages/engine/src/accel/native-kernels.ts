@@ -49,12 +49,11 @@ function geometry(a: TensorInfo, b: TensorInfo, ta: boolean, tb: boolean): Geome
   return { M, N, K, batch, strideA: batchA === 1 ? 0 : M * K, strideB: batchB === 1 ? 0 : K * N, outShape: [...batchShape, M, N] };
 }
 
-export function installNativeKernels(addon: NativeAddon): void {
-  const backendName = 'wasm';
+export function installNativeKernels(addon: NativeAddon, backendName: string): void {
   const orig = (name: string) => originalKernel(name, backendName)!;
 
   const product = (backend: KernelBackend, a: TensorInfo, b: TensorInfo, g: Geometry, ta: boolean, tb: boolean, bias: TensorInfo | null) => {
-    const out = makeOutput(backend, g.outShape, 'float32');
+    const out = makeOutput(backend, g.outShape, 'float32', g.K > 0);
     addon.sgemm(ta, tb, g.batch, g.M, g.N, g.K, viewF32(backend, a), g.strideA, viewF32(backend, b), g.strideB, viewF32(backend, out),
       g.M * g.N, bias ? viewF32(backend, bias) : null);
     return out;
@@ -87,7 +86,11 @@ export function installNativeKernels(addon: NativeAddon): void {
     const { inputs: { x }, backend, attrs } = args;
     if (x.dtype !== 'float32' && x.dtype !== 'int32') return orig('Transpose').kernelFunc(args as any);
     const perm = attrs.perm as number[];
-    const out = makeOutput(backend, perm.map((p) => x.shape[p]), x.dtype);
+    if (perm.every((p, i) => p === i)) {
+      backend.incRef(x.dataId);
+      return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+    }
+    const out = makeOutput(backend, perm.map((p) => x.shape[p]), x.dtype, true);
     addon.transpose(view(backend, x) as Float32Array, x.shape, perm, view(backend, out) as Float32Array);
     return out;
   };
@@ -106,7 +109,7 @@ export function installNativeKernels(addon: NativeAddon): void {
   const unary = (name: 'Exp' | 'Erf', fn: (x: Float32Array, y: Float32Array) => void) => (args: KernelArgs) => {
     const { inputs: { x }, backend } = args;
     if (x.dtype !== 'float32') return orig(name).kernelFunc(args as any);
-    const out = makeOutput(backend, x.shape, 'float32');
+    const out = makeOutput(backend, x.shape, 'float32', true);
     fn(viewF32(backend, x), viewF32(backend, out));
     return out;
   };
@@ -130,6 +133,6 @@ export function installNativeKernels(addon: NativeAddon): void {
 export const NATIVE_KERNEL_NAMES = ['GatherV2', 'BatchMatMul', '_FusedMatMul', 'Transpose', 'Sum', 'Exp', 'Erf', 'Identity', 'Unpack'] as const;
 
 /** Puts back the backend's own kernels (re-install the completeness kernels afterwards). */
-export function uninstallNativeKernels(): void {
-  restoreKernels('wasm', NATIVE_KERNEL_NAMES);
+export function uninstallNativeKernels(backendName: string): void {
+  restoreKernels(backendName, NATIVE_KERNEL_NAMES);
 }

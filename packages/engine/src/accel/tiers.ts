@@ -6,11 +6,14 @@
  * kernel a training step needs) go in on every tier.
  */
 import { installCompleteKernels } from './complete-kernels.js';
-import { installFusedKernels, installAdamW, uninstallFusedKernels } from './fused-kernels.js';
+import { adamwJs, installFusedKernels, installAdamW, setInPlaceAdamW, uninstallFusedKernels } from './fused-kernels.js';
 import { loadNative } from './native.js';
 import { installNativeKernels, uninstallNativeKernels } from './native-kernels.js';
 import { installJsKernels, uninstallJsKernels } from './js-kernels.js';
 import { loadOrt } from './ort.js';
+import type { NativeAddon } from './native.js';
+import { NATIVE_BACKEND } from './native-backend.js';
+import { installElementwiseKernels, uninstallElementwiseKernels } from './native-elementwise.js';
 
 export const ACCEL_TIERS = ['openblas', 'ort', 'js', 'none'] as const;
 export type AccelTier = (typeof ACCEL_TIERS)[number];
@@ -25,8 +28,8 @@ export interface AccelInfo {
   openblasCoretype?: string;
 }
 
-let installed: AccelTier = 'none';
-let installedThreads = 0;
+/** The tier installed on each backend (and the thread count it was installed for). */
+const installed = new Map<string, { tier: AccelTier; threads: number }>();
 
 export function parseAccelRequest(value: string | undefined, source: string): AccelRequest {
   if (value === undefined || value === '' || value === 'auto') return 'auto';
@@ -34,33 +37,72 @@ export function parseAccelRequest(value: string | undefined, source: string): Ac
   throw new Error(`${source}: unknown acceleration tier '${value}' (choose one of: auto, ${ACCEL_TIERS.join(', ')})`);
 }
 
+/** The tiers the `native` backend runs on: its kernels need native code. */
+export const NATIVE_BACKEND_TIERS = ['openblas', 'ort'] as const;
+
 /**
- * Installs the kernels for `backendName`. Tiers apply to wasm; on other backends a request is
- * noted, not an error. Throws only when 'openblas' or 'ort' was requested on wasm and cannot load.
+ * Whether the `native` backend can run for this request: null when it can, else why not
+ * (the addon and onnxruntime-node are both missing, or a wasm-only tier was asked for).
+ */
+export function nativeBackendUnavailable(request: AccelRequest, threads: number): string | null {
+  if (request === 'js' || request === 'none') return `tier '${request}' runs on the wasm backend only`;
+  const why: string[] = [];
+  if (request === 'auto' || request === 'openblas') {
+    const st = loadNative(threads);
+    if (st.addon && st.blas) return null;
+    why.push(`openblas: ${st.detail}`);
+  }
+  if (request === 'auto' || request === 'ort') {
+    const st = loadOrt(threads);
+    if (st.addon) return null;
+    why.push(`ort: ${st.detail}`);
+  }
+  return why.join('; ');
+}
+
+/** Installs a native-code tier ('openblas' or 'ort') on a backend, replacing whatever was there. */
+function installNativeTier(backendName: string, tier: 'openblas' | 'ort', addon: NativeAddon, threads: number): void {
+  const cur = installed.get(backendName);
+  if (cur && cur.tier === tier && cur.threads === threads) return;
+  reset(backendName);
+  installNativeKernels(addon, backendName);
+  installFusedKernels(addon, backendName);
+  if (backendName === NATIVE_BACKEND) {
+    installElementwiseKernels(addon, backendName);
+    // the addon's loop tolerates outputs aliasing inputs; ONNX Runtime's graph is not relied on for that
+    setInPlaceAdamW(backendName, tier === 'openblas' ? addon.adamw : adamwJs);
+  }
+  installed.set(backendName, { tier, threads });
+}
+
+/**
+ * Installs the kernels for `backendName`. Tiers apply to `native` (openblas, ort) and `wasm`
+ * (openblas, ort, js, none); on other backends a request is noted, not an error. Throws when a
+ * tier asked for by name cannot load.
  */
 export function setupAccel(backendName: string, request: AccelRequest, threads: number): AccelInfo {
   if (backendName === 'cpu') {
     installCompleteKernels('cpu');
     installAdamW('cpu', null);
-    const note = request !== 'auto' && request !== 'none' ? ` (tier '${request}' applies to the wasm backend only)` : '';
+    const note = request !== 'auto' && request !== 'none' ? ` (tier '${request}' applies to the native and wasm backends only)` : '';
     return { tier: 'none', detail: `pure JavaScript kernels (+ scatter-add UnsortedSegmentSum, fused AdamW)${note}` };
   }
-  if (backendName !== 'wasm') {
-    const note = request !== 'auto' && request !== 'none' ? ` (tier '${request}' applies to the wasm backend only)` : '';
+  if (backendName !== 'wasm' && backendName !== NATIVE_BACKEND) {
+    const note = request !== 'auto' && request !== 'none' ? ` (tier '${request}' applies to the native and wasm backends only)` : '';
     return { tier: 'none', detail: `${backendName} backend's own kernels${note}` };
   }
-  installCompleteKernels('wasm');
+  const onNative = backendName === NATIVE_BACKEND;
+  const where = onNative ? 'tensors in process memory' : 'tensors on the wasm heap';
+  installCompleteKernels(backendName);
+  if (onNative && (request === 'js' || request === 'none')) {
+    throw new Error(`acceleration tier '${request}' runs on the wasm backend only (--backend wasm)`);
+  }
   let why = 'off by request';
   if (request === 'auto' || request === 'openblas') {
     const st = loadNative(threads);
     if (st.addon && st.blas) {
-      if (installed !== 'openblas') {
-        reset();
-        installNativeKernels(st.addon);
-        installFusedKernels(st.addon);
-        installed = 'openblas';
-      }
-      return { tier: 'openblas', detail: `${st.detail}, ${threads} thread${threads === 1 ? '' : 's'}`, openblasCoretype: st.coretypeSource };
+      installNativeTier(backendName, 'openblas', st.addon, threads);
+      return { tier: 'openblas', detail: `${st.detail}, ${threads} thread${threads === 1 ? '' : 's'}; ${where}`, openblasCoretype: st.coretypeSource };
     }
     if (request === 'openblas') throw new Error(`acceleration tier 'openblas' is not available: ${st.detail}`);
     why = `native tier unavailable: ${st.detail}`;
@@ -68,38 +110,35 @@ export function setupAccel(backendName: string, request: AccelRequest, threads: 
   if (request === 'auto' || request === 'ort') {
     const st = loadOrt(threads);
     if (st.addon) {
-      if (installed !== 'ort' || installedThreads !== threads) {
-        reset();
-        installNativeKernels(st.addon);
-        installFusedKernels(st.addon);
-        installed = 'ort';
-        installedThreads = threads;
-      }
-      return { tier: 'ort', detail: `${st.detail}, ${threads} thread${threads === 1 ? '' : 's'}; ${why}` };
+      installNativeTier(backendName, 'ort', st.addon, threads);
+      return { tier: 'ort', detail: `${st.detail}, ${threads} thread${threads === 1 ? '' : 's'}; ${where}; ${why}` };
     }
     if (request === 'ort') throw new Error(`acceleration tier 'ort' is not available: ${st.detail}`);
     why = `${why}; ort tier unavailable: ${st.detail}`;
   }
+  if (onNative) throw new Error(`the native backend needs the openblas or ort tier: ${why}`);
   if (request === 'auto' || request === 'js') {
-    if (installed !== 'js') {
-      reset();
+    if (installed.get(backendName)?.tier !== 'js') {
+      reset(backendName);
       installJsKernels();
-      installed = 'js';
+      installed.set(backendName, { tier: 'js', threads });
     }
     return { tier: 'js', detail: `JavaScript kernels on the wasm heap (XNNPACK-steered matmuls, fused AdamW); ${why}` };
   }
-  if (installed !== 'none') reset();
+  if (installed.get(backendName)) reset(backendName);
   return { tier: 'none', detail: `wasm's own kernels (+ completeness kernels); ${why}` };
 }
 
-/** Back to wasm's own kernels plus the completeness kernels. */
-function reset(): void {
-  uninstallNativeKernels();
-  uninstallFusedKernels();
-  uninstallJsKernels();
-  installed = 'none';
-  installCompleteKernels('wasm');
-  installAdamW('wasm', null);
+/** Back to the backend's own kernels plus the completeness kernels. */
+function reset(backendName: string): void {
+  uninstallNativeKernels(backendName);
+  uninstallFusedKernels(backendName);
+  uninstallElementwiseKernels(backendName);
+  setInPlaceAdamW(backendName, null);
+  if (backendName === 'wasm') uninstallJsKernels();
+  installed.delete(backendName);
+  installCompleteKernels(backendName);
+  installAdamW(backendName, null);
 }
 
 /** The tiers that can run on the wasm backend here, slowest first (loads nothing twice). */

@@ -92,4 +92,11 @@ for (const [caseName, cfg] of Object.entries(CASES)) {
     }
     compare(await runStep('wasm', 'openblas', cfg), ref, `${caseName} on wasm+openblas`);
   });
+  test(`${caseName} CLIP training step: the native backend on every tier matches the cpu backend`, async (t) => {
+    const ref = await runStep('cpu', 'none', cfg);
+    if (ortAvailable) compare(await runStep('native', 'ort', cfg), ref, `${caseName} on native+ort`);
+    else t.diagnostic('onnxruntime-node not available: native+ort not exercised');
+    if (nativeAvailable) compare(await runStep('native', 'openblas', cfg), ref, `${caseName} on native+openblas`);
+    else t.diagnostic('native addon/OpenBLAS not available: native+openblas not exercised');
+  });
 }

@@ -1,0 +1,161 @@
+/**
+ * The `native` backend: TensorFlow.js's cpu backend class (tensors are typed arrays in Node's
+ * own memory, bounded by RAM — no 4 GB wasm heap) carrying every cpu kernel, with the hot ones
+ * replaced by native kernels (OpenBLAS addon or ONNX Runtime, see tiers.ts) and the
+ * elementwise, softmax and data-movement kernels of native-elementwise.ts.
+ *
+ * Memory: a training step frees and allocates the same array sizes every step. Arrays the
+ * engine's kernels allocate (makeOutput) are recycled through a pool keyed by length, so a
+ * steady run allocates almost nothing (no page faults, no garbage-collector storms). An array
+ * is recycled only when no live tensor holds it and it was never handed out (readSync / read,
+ * i.e. dataSync() / data()). Pooled arrays unused for POOL_MAX_AGE_MS are dropped, and
+ * `releaseMemory()` drops them all and collects, so RSS falls after a large evaluation.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { tf } from '../tf.js';
+
+export const NATIVE_BACKEND = 'native';
+
+type Pooled = Float32Array | Int32Array;
+type DataEntry = { values: unknown; refCount: number };
+
+const POOL_MAX_AGE_MS = 20_000;
+
+let collect: (() => void) | null | undefined;
+/** V8's full collection (exposed at run time), or null where the runtime refuses. */
+function fullGc(): (() => void) | null {
+  if (collect === undefined) {
+    try {
+      setFlagsFromString('--expose-gc');
+      collect = runInNewContext('gc') as () => void;
+    } catch {
+      collect = null;
+    }
+  }
+  return collect;
+}
+
+export class NativeMemoryBackend extends MathBackendCPU {
+  /** Arrays this backend allocated and may recycle. */
+  private readonly owned = new WeakSet<Pooled>();
+  /** Arrays that left the backend (dataSync/data): never recycled. */
+  private readonly escaped = new WeakSet<object>();
+  /** How many data entries hold each array (cpu kernels may pass an input's array on). */
+  private readonly holders = new WeakMap<object, number>();
+  private readonly pool = new Map<string, { arr: Pooled; at: number }[]>();
+  private pooledBytes = 0;
+  private lastTrim = 0;
+
+  constructor() {
+    super();
+    // the cpu backend suggests installing tfjs-node on first use; the engine reports backends itself
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+    const data = this.data as unknown as { set(id: object, v: DataEntry): void; delete(id: object): boolean; get(id: object): DataEntry | undefined };
+    const set = data.set.bind(data), del = data.delete.bind(data);
+    data.set = (id, v) => {
+      if (v.values && typeof v.values === 'object') this.holders.set(v.values, (this.holders.get(v.values) ?? 0) + 1);
+      set(id, v);
+    };
+    data.delete = (id) => {
+      const e = data.get(id);
+      const ok = del(id);
+      if (ok && e?.values && typeof e.values === 'object') this.release(e.values);
+      return ok;
+    };
+  }
+
+  /** A zero-filled (or, with `overwrite`, unspecified) array of n elements, recycled when one is free. */
+  allocValues(dtype: 'float32' | 'int32', n: number, overwrite = false): Pooled {
+    const key = `${dtype}:${n}`;
+    const list = this.pool.get(key);
+    const hit = list?.pop();
+    if (hit) {
+      this.pooledBytes -= hit.arr.byteLength;
+      if (!overwrite) hit.arr.fill(0);
+      return hit.arr;
+    }
+    this.trim(false);
+    const arr = dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
+    this.owned.add(arr);
+    return arr;
+  }
+
+  private release(values: object): void {
+    const h = (this.holders.get(values) ?? 1) - 1;
+    if (h > 0) {
+      this.holders.set(values, h);
+      return;
+    }
+    this.holders.delete(values);
+    const arr = values as Pooled;
+    if (!this.owned.has(arr) || this.escaped.has(arr) || arr.length < 1024) return;
+    const key = `${arr instanceof Int32Array ? 'int32' : 'float32'}:${arr.length}`;
+    let list = this.pool.get(key);
+    if (!list) this.pool.set(key, (list = []));
+    list.push({ arr, at: Date.now() });
+    this.pooledBytes += arr.byteLength;
+  }
+
+  /**
+   * Whether a kernel may write into this tensor's own array: the backend allocated it, one data
+   * entry holds it, that entry has one reference, and it never left the backend (a user's
+   * array passed to tf.tensor, or one returned by dataSync, is never written).
+   */
+  mutable(dataId: object): boolean {
+    const e = (this.data as unknown as { get(id: object): DataEntry | undefined }).get(dataId);
+    if (!e || e.refCount !== 1 || !e.values || typeof e.values !== 'object') return false;
+    const v = e.values as Pooled;
+    return this.owned.has(v) && !this.escaped.has(v) && (this.holders.get(v) ?? 0) === 1;
+  }
+
+  /** Drops pooled arrays unused for POOL_MAX_AGE_MS (all of them with `all`); collects when that freed much. */
+  trim(all: boolean): void {
+    const now = Date.now();
+    if (!all && now - this.lastTrim < 1000) return;
+    this.lastTrim = now;
+    let dropped = 0;
+    for (const [key, list] of this.pool) {
+      const keep = all ? [] : list.filter((e) => now - e.at < POOL_MAX_AGE_MS);
+      for (const e of list) if (!keep.includes(e)) dropped += e.arr.byteLength;
+      if (keep.length) this.pool.set(key, keep);
+      else this.pool.delete(key);
+    }
+    this.pooledBytes -= dropped;
+    if (all || dropped > 256 * 2 ** 20) fullGc()?.();
+  }
+
+  /** Bytes held by the pool (free for reuse). */
+  get poolBytes(): number {
+    return this.pooledBytes;
+  }
+
+  override readSync(dataId: object): ReturnType<MathBackendCPU['readSync']> {
+    const v = super.readSync(dataId);
+    if (v && typeof v === 'object') this.escaped.add(v as object);
+    return v;
+  }
+}
+
+let registered = false;
+
+/** Registers the backend and copies the cpu backend's kernels onto it (idempotent). */
+export function registerNativeBackend(): void {
+  if (registered) return;
+  registered = true;
+  tf.registerBackend(NATIVE_BACKEND, () => new NativeMemoryBackend(), 0);
+  for (const k of tf.getKernelsForBackend('cpu')) {
+    if (!tf.getKernel(k.kernelName, NATIVE_BACKEND)) tf.registerKernel({ ...k, backendName: NATIVE_BACKEND });
+  }
+}
+
+/**
+ * Gives freed tensor memory back to the system: drops the native backend's pool of recycled
+ * arrays and runs a full garbage collection. Call after a large evaluation; training needs no call.
+ */
+export function releaseMemory(): void {
+  const b = tf.engine().registry[NATIVE_BACKEND] as NativeMemoryBackend | undefined;
+  if (b) b.trim(true);
+  else fullGc()?.();
+}

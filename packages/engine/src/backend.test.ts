@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { initEngine, engineInfo } from './backend.js';
 import { tf } from './tf.js';
 
@@ -7,13 +8,15 @@ test('auto picks an available backend and reports every candidate', async () => 
   const info = await initEngine({ probeAll: true });
   assert.equal(tf.getBackend(), info.backend);
   assert.ok(info.backends.find((b) => b.name === info.backend)?.available);
-  assert.deepEqual(info.backends.map((b) => b.name).sort(), ['cpu', 'tensorflow', 'wasm']);
+  assert.deepEqual(info.backends.map((b) => b.name).sort(), ['cpu', 'native', 'tensorflow', 'wasm']);
   assert.equal(engineInfo(), info);
   assert.ok(info.threads >= 1);
 });
 
 test('an explicit backend is used, and computes', async () => {
-  for (const name of ['cpu', 'wasm']) {
+  const names = ['cpu', 'wasm'];
+  if ((await initEngine({ probeAll: true })).backends.find((b) => b.name === 'native')?.available) names.push('native');
+  for (const name of names) {
     const info = await initEngine({ backend: name });
     assert.equal(info.backend, name);
     assert.equal(info.selectedBy, 'flag');
@@ -45,4 +48,27 @@ test('tensorflow is reported unavailable with a reason when tfjs-node is absent'
   const t = info.backends.find((b) => b.name === 'tensorflow')!;
   if (!t.available) assert.match(t.detail, /tfjs-node/);
   else assert.equal(info.backend, 'tensorflow');
+});
+
+test('auto takes the native backend when a native tier loads, else wasm, and says why', () => {
+  const probe = (env: Record<string, string>) => {
+    const script = `
+      import { initEngine } from ${JSON.stringify(new URL('./index.js', import.meta.url).href)};
+      const info = await initEngine({ probeAll: true });
+      console.log(JSON.stringify({ backend: info.backend, tier: info.accel.tier, native: info.backends.find((b) => b.name === 'native') }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as { backend: string; tier: string; native: { available: boolean; detail: string } };
+  };
+  const none = probe({ OPENCLIP_NATIVE: '0', OPENCLIP_ORT: '0', OPENCLIP_BACKEND: 'auto' });
+  assert.equal(none.backend, 'wasm');
+  assert.equal(none.tier, 'js');
+  assert.equal(none.native.available, false);
+  assert.match(none.native.detail, /openblas: disabled by OPENCLIP_NATIVE=0; ort: disabled by OPENCLIP_ORT=0/);
+  const jsOnly = probe({ OPENCLIP_ACCEL: 'js', OPENCLIP_BACKEND: 'auto' });
+  assert.equal(jsOnly.backend, 'wasm');
+  assert.match(jsOnly.native.detail, /tier 'js' runs on the wasm backend only/);
+  const auto = probe({ OPENCLIP_BACKEND: 'auto' });
+  if (auto.native.available) assert.equal(auto.backend, 'native');
+  assert.ok(['openblas', 'ort', 'js'].includes(auto.tier));
 });

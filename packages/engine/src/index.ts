@@ -13,6 +13,7 @@ export { initEngine, engineInfo, BACKEND_NAMES } from './backend.js';
 export type { BackendName, BackendStatus, EngineInfo, InitOptions } from './backend.js';
 export { numThreads } from './threads.js';
 export { ACCEL_TIERS, availableTiers } from './accel/tiers.js';
+export { NATIVE_BACKEND, releaseMemory } from './accel/native-backend.js';
 export type { AccelInfo, AccelTier } from './accel/tiers.js';
 
 // Optimizer update kernel

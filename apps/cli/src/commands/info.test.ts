@@ -14,7 +14,7 @@ test('openclip info --json prints one object naming the chosen backend', () => {
   const r = openclip(['info', '--json']);
   assert.equal(r.status, 0, r.stderr);
   const info = JSON.parse(r.stdout);
-  assert.ok(['tensorflow', 'wasm', 'cpu'].includes(info.backend), info.backend);
+  assert.ok(['tensorflow', 'native', 'wasm', 'cpu'].includes(info.backend), info.backend);
   assert.ok(info.backends.some((b: { name: string; available: boolean }) => b.name === info.backend && b.available));
   assert.equal(info.tfjsVersion, '4.22.0');
   assert.ok(['openblas', 'ort', 'js', 'none'].includes(info.accel.tier), info.accel.tier);

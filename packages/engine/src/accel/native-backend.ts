@@ -37,6 +37,14 @@ function fullGc(): (() => void) | null {
   return collect;
 }
 
+/** Two full collections (the first can leave buffers that only its finalisation made unreachable). */
+function collectGarbage(): void {
+  const gc = fullGc();
+  if (!gc) return;
+  gc();
+  gc();
+}
+
 export class NativeMemoryBackend extends MathBackendCPU {
   /** Arrays this backend allocated and may recycle. */
   private readonly owned = new WeakSet<Pooled>();
@@ -76,7 +84,7 @@ export class NativeMemoryBackend extends MathBackendCPU {
       if (!overwrite) hit.arr.fill(0);
       return hit.arr;
     }
-    this.trim(false);
+    if (this.trim(false) > 256 * 2 ** 20) collectGarbage();
     const arr = dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
     this.owned.add(arr);
     return arr;
@@ -110,10 +118,10 @@ export class NativeMemoryBackend extends MathBackendCPU {
     return this.owned.has(v) && !this.escaped.has(v) && (this.holders.get(v) ?? 0) === 1;
   }
 
-  /** Drops pooled arrays unused for POOL_MAX_AGE_MS (all of them with `all`); collects when that freed much. */
-  trim(all: boolean): void {
+  /** Drops pooled arrays unused for POOL_MAX_AGE_MS (all of them with `all`); returns the bytes dropped. */
+  trim(all: boolean): number {
     const now = Date.now();
-    if (!all && now - this.lastTrim < 1000) return;
+    if (!all && now - this.lastTrim < 1000) return 0;
     this.lastTrim = now;
     let dropped = 0;
     for (const [key, list] of this.pool) {
@@ -123,7 +131,7 @@ export class NativeMemoryBackend extends MathBackendCPU {
       else this.pool.delete(key);
     }
     this.pooledBytes -= dropped;
-    if (all || dropped > 256 * 2 ** 20) fullGc()?.();
+    return dropped;
   }
 
   /** Bytes held by the pool (free for reuse). */
@@ -156,6 +164,7 @@ export function registerNativeBackend(): void {
  */
 export function releaseMemory(): void {
   const b = tf.engine().registry[NATIVE_BACKEND] as NativeMemoryBackend | undefined;
-  if (b) b.trim(true);
-  else fullGc()?.();
+  b?.trim(true);
+  // (outside trim's frame, which may still hold the dropped arrays)
+  collectGarbage();
 }

@@ -10,6 +10,7 @@ import { adamwStep } from '../adamw.js';
 import { loadNative } from './native.js';
 import { loadOrt } from './ort.js';
 import { setIm2colLimit } from './complete-kernels.js';
+import { releaseMemory } from './native-backend.js';
 
 // Every overridden kernel of the js and openblas tiers (all matmul transpose/batch/broadcast cases, fused bias + activations,
 // transposes, sums, exp/erf, unstack, layer norm / GELU with gradients) against the cpu backend.
@@ -295,4 +296,26 @@ test('the native backend never writes an array it handed out or was given, and r
   const b = tf.exp(tf.mul(x, 0.5));
   assert.ok(out.every((v) => Math.abs(v - Math.exp(2)) < 1e-3), 'a handed-out array was recycled');
   tf.dispose([pv, mv, vv, g, x, b]);
+});
+
+test('freed tensors give their memory back: RSS falls after a large computation and releaseMemory()', async (t) => {
+  if (!native.blas && !ort.addon) {
+    t.skip('neither the addon nor onnxruntime-node loads: no native backend here');
+    return;
+  }
+  await initEngine({ backend: 'native' });
+  releaseMemory();
+  const base = process.memoryUsage().rss;
+  // ~1.3 GB of kernel outputs alive at once, then freed
+  const peak = tf.tidy(() => {
+    const x = tf.randomNormal([64, 1024, 1024]);
+    const ys = [tf.exp(x), tf.mul(x, 2), tf.add(x, 1), tf.softmax(x)];
+    return process.memoryUsage().rss + ys.length * 0;
+  });
+  assert.ok(peak - base > 1.0e9, `expected RSS to grow by over 1 GB, grew ${((peak - base) / 2 ** 20).toFixed(0)} MB`);
+  releaseMemory();
+  await new Promise((r) => setTimeout(r, 200)); // V8 frees array buffers on a background thread after the collection
+  const after = process.memoryUsage().rss;
+  t.diagnostic(`RSS ${(base / 2 ** 20).toFixed(0)} MB → ${(peak / 2 ** 20).toFixed(0)} MB → ${(after / 2 ** 20).toFixed(0)} MB after dispose + releaseMemory()`);
+  assert.ok(after - base < 0.25 * (peak - base), `RSS stayed at ${(after / 2 ** 20).toFixed(0)} MB (base ${(base / 2 ** 20).toFixed(0)}, peak ${(peak / 2 ** 20).toFixed(0)})`);
 });

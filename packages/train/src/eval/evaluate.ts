@@ -3,7 +3,7 @@
  * contrastive validation loss (sample-weighted over batches), retrieval metrics over the whole
  * validation set, CoCa's generative loss, and zero-shot top-1/top-5 on an image-folder set.
  */
-import { tf } from '@openclip/engine';
+import { releaseMemory, tf } from '@openclip/engine';
 import { SYNTHETIC_CLASSNAMES, SYNTHETIC_TEMPLATES, classFolderName, withArticle, type Batch, type DataLoader } from '@openclip/data';
 import { accuracy, buildZeroShotClassifier, zeroShotLogits, IMAGENET_CLASSNAMES, OPENAI_IMAGENET_TEMPLATES, type OpenClipModel, type Template } from '@openclip/models';
 import type { TextTokenizer } from '@openclip/tokenizer';
@@ -102,6 +102,7 @@ export async function evaluateRetrieval(model: OpenClipModel, loader: DataLoader
   };
   const metrics: Metrics = { ...clipMetrics(cat(imgs), cat(txts), n, dim, scale), clip_val_loss: lossSum / n, epoch, num_samples: n };
   if (hasGen) metrics.val_generative_loss = genSum / n;
+  releaseMemory(); // an evaluation's activations go back to the system, not only to the tensor pool
   return metrics;
 }
 
@@ -136,5 +137,6 @@ export async function evaluateZeroShot(
     classifier.dispose();
   }
   if (n === 0) throw new Error('zero-shot set produced no images');
+  releaseMemory();
   return { [`${prefix}-zeroshot-val-top1`]: top1 / n, [`${prefix}-zeroshot-val-top5`]: topk / n };
 }

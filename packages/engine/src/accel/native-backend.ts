@@ -8,7 +8,8 @@
  * engine's kernels allocate (makeOutput) are recycled through a pool keyed by length, so a
  * steady run allocates almost nothing (no page faults, no garbage-collector storms). An array
  * is recycled only when no live tensor holds it and it was never handed out (readSync / read,
- * i.e. dataSync() / data()). Pooled arrays unused for POOL_MAX_AGE_MS are dropped, and
+ * i.e. dataSync() / data()). The pool stays within a quarter of the live tensor bytes (oldest
+ * dropped first); pooled arrays unused for POOL_MAX_AGE_MS are dropped, and
  * `releaseMemory()` drops them all and collects, so RSS falls after a large evaluation.
  */
 import { setFlagsFromString } from 'node:v8';
@@ -22,6 +23,7 @@ type Pooled = Float32Array | Int32Array;
 type DataEntry = { values: unknown; refCount: number };
 
 const POOL_MAX_AGE_MS = 20_000;
+const POOL_MIN_CAP = 256 * 2 ** 20;
 
 let collect: (() => void) | null | undefined;
 /** V8's full collection (exposed at run time), or null where the runtime refuses. */
@@ -104,6 +106,27 @@ export class NativeMemoryBackend extends MathBackendCPU {
     if (!list) this.pool.set(key, (list = []));
     list.push({ arr, at: Date.now() });
     this.pooledBytes += arr.byteLength;
+    this.cap();
+  }
+
+  /**
+   * Keeps the pool within a quarter of the live tensor bytes (at least POOL_MIN_CAP): arrays
+   * of sizes nothing asks for again must not add to the peak. The oldest go first.
+   */
+  private cap(): void {
+    const live = (tf.engine() as unknown as { state: { numBytes: number } }).state.numBytes;
+    const limit = Math.max(POOL_MIN_CAP, live / 4);
+    if (this.pooledBytes <= limit) return;
+    const all: { key: string; at: number; bytes: number }[] = [];
+    for (const [key, list] of this.pool) for (const e of list) all.push({ key, at: e.at, bytes: e.arr.byteLength });
+    all.sort((a, b) => a.at - b.at);
+    for (const e of all) {
+      if (this.pooledBytes <= limit) break;
+      const list = this.pool.get(e.key)!;
+      list.shift();
+      if (list.length === 0) this.pool.delete(e.key);
+      this.pooledBytes -= e.bytes;
+    }
   }
 
   /**

@@ -78,6 +78,15 @@ const CASES: Case[] = [
       setIm2colLimit(1 << 25);
     }
   } },
+  { name: 'conv2d forward and input gradient (3x3 stride 1 and 2, padded; 1x1; 7x7 valid)', inputs: [{ shape: [3, 9, 8, 4] }, { shape: [3, 3, 4, 5] }, { shape: [1, 1, 4, 6] }, { shape: [7, 7, 4, 2] }], fn: (x, w3, w1, w7) => [
+    tf.conv2d(x as tf.Tensor4D, w3 as tf.Tensor4D, 1, 'same'),
+    tf.conv2d(x as tf.Tensor4D, w3 as tf.Tensor4D, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]),
+    tf.conv2d(x as tf.Tensor4D, w1 as tf.Tensor4D, 1, 'valid'),
+    tf.conv2d(x as tf.Tensor4D, w7 as tf.Tensor4D, 1, 'valid'),
+    ...tf.grads((a: tf.Tensor, f: tf.Tensor, f1: tf.Tensor) => tf.add(
+      tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'))),
+      tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, f1 as tf.Tensor4D, 1, 'valid')))))([x, w3, w1]),
+  ] },
   { name: 'identity (clone)', inputs: [{ shape: [3, 4] }], fn: (x) => tf.clone(x) },
   {
     name: 'layerNorm + gelu with gradients',

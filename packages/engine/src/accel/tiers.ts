@@ -14,6 +14,7 @@ import { loadOrt } from './ort.js';
 import type { NativeAddon } from './native.js';
 import { NATIVE_BACKEND } from './native-backend.js';
 import { installElementwiseKernels, uninstallElementwiseKernels } from './native-elementwise.js';
+import { installConvKernels, uninstallConvKernels } from './native-conv.js';
 
 export const ACCEL_TIERS = ['openblas', 'ort', 'js', 'none'] as const;
 export type AccelTier = (typeof ACCEL_TIERS)[number];
@@ -69,6 +70,7 @@ function installNativeTier(backendName: string, tier: 'openblas' | 'ort', addon:
   installFusedKernels(addon, backendName);
   if (backendName === NATIVE_BACKEND) {
     installElementwiseKernels(addon, backendName);
+    installConvKernels(backendName);
     // the addon's loop tolerates outputs aliasing inputs; ONNX Runtime's graph is not relied on for that
     setInPlaceAdamW(backendName, tier === 'openblas' ? addon.adamw : adamwJs);
   }
@@ -134,6 +136,7 @@ function reset(backendName: string): void {
   uninstallNativeKernels(backendName);
   uninstallFusedKernels(backendName);
   uninstallElementwiseKernels(backendName);
+  uninstallConvKernels(backendName);
   setInPlaceAdamW(backendName, null);
   if (backendName === 'wasm') uninstallJsKernels();
   installed.delete(backendName);

@@ -1,0 +1,141 @@
+/**
+ * Convolutions of the `native` backend as matrix products on the tier's GEMM (tfjs-cpu runs
+ * them as scalar JavaScript loops): Conv2D forward as im2col × filter, and Conv2DBackpropInput as
+ * dy × filterᵀ scattered back (col2im). NHWC, any stride and padding, dilation 1; other cases
+ * fall back to the backend's own kernel. Images are processed in chunks so the column buffer
+ * stays under IM2COL_LIMIT floats. (The filter gradient is complete-kernels.ts's im2col kernel.)
+ */
+import { tf } from '../tf.js';
+import { type KernelBackend, type TensorInfo, dispose, makeOutput, originalKernel, overrideKernel, restoreKernels, view } from './backend-memory.js';
+
+type KernelArgs = { inputs: Record<string, TensorInfo>; backend: KernelBackend; attrs: Record<string, unknown> };
+const IM2COL_LIMIT = 1 << 24;
+
+interface Geometry {
+  N: number; H: number; W: number; CI: number; OH: number; OW: number; CO: number;
+  KH: number; KW: number; sh: number; sw: number; top: number; left: number;
+}
+
+function geometry(xShape: number[], filterShape: number[], attrs: Record<string, unknown>): Geometry | null {
+  const dil = attrs.dilations as number | [number, number] | undefined;
+  if (attrs.dataFormat === 'NCHW' || (dil !== undefined && dil !== 1 && !(Array.isArray(dil) && dil[0] === 1 && dil[1] === 1))) return null;
+  const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number],
+    attrs.strides as [number, number], 1, attrs.pad as 'valid', attrs.dimRoundingMode as 'round' | undefined, false, 'channelsLast');
+  return {
+    N: info.batchSize, H: info.inHeight, W: info.inWidth, CI: info.inChannels, OH: info.outHeight, OW: info.outWidth, CO: info.outChannels,
+    KH: info.filterHeight, KW: info.filterWidth, sh: info.strideHeight, sw: info.strideWidth, top: info.padInfo.top, left: info.padInfo.left,
+  };
+}
+
+/** Rows [n0, n0+nb) images × OH·OW positions of the im2col matrix (each row KH·KW·CI, zero outside the image). */
+function im2col(x: Float32Array, g: Geometry, n0: number, nb: number, cols: Float32Array): void {
+  const P = g.KH * g.KW * g.CI;
+  let r = 0;
+  for (let n = n0; n < n0 + nb; n++) {
+    const xBase = n * g.H * g.W * g.CI;
+    for (let oh = 0; oh < g.OH; oh++) for (let ow = 0; ow < g.OW; ow++, r++) {
+      let c = r * P;
+      for (let kh = 0; kh < g.KH; kh++) {
+        const xr = oh * g.sh + kh - g.top;
+        for (let kw = 0; kw < g.KW; kw++, c += g.CI) {
+          const xc = ow * g.sw + kw - g.left;
+          if (xr < 0 || xr >= g.H || xc < 0 || xc >= g.W) cols.fill(0, c, c + g.CI);
+          else cols.set(x.subarray(xBase + (xr * g.W + xc) * g.CI, xBase + (xr * g.W + xc + 1) * g.CI), c);
+        }
+      }
+    }
+  }
+}
+
+/** Adds the columns back into their image positions (the adjoint of im2col). */
+function col2imAdd(cols: Float32Array, g: Geometry, n0: number, nb: number, dx: Float32Array): void {
+  const P = g.KH * g.KW * g.CI;
+  let r = 0;
+  for (let n = n0; n < n0 + nb; n++) {
+    const xBase = n * g.H * g.W * g.CI;
+    for (let oh = 0; oh < g.OH; oh++) for (let ow = 0; ow < g.OW; ow++, r++) {
+      let c = r * P;
+      for (let kh = 0; kh < g.KH; kh++) {
+        const xr = oh * g.sh + kh - g.top;
+        for (let kw = 0; kw < g.KW; kw++, c += g.CI) {
+          const xc = ow * g.sw + kw - g.left;
+          if (xr < 0 || xr >= g.H || xc < 0 || xc >= g.W) continue;
+          const d = xBase + (xr * g.W + xc) * g.CI;
+          for (let i = 0; i < g.CI; i++) dx[d + i] += cols[c + i];
+        }
+      }
+    }
+  }
+}
+
+/** A 1×1, stride-1, unpadded convolution needs no im2col: the NHWC input already is the matrix. */
+function pointwise(g: Geometry): boolean {
+  return g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.top === 0 && g.left === 0;
+}
+
+function chunkOf(g: Geometry): number {
+  return Math.max(1, Math.min(g.N, Math.floor(IM2COL_LIMIT / Math.max(1, g.OH * g.OW * g.KH * g.KW * g.CI))));
+}
+
+export function installConvKernels(backendName: string): void {
+  const mm = (backend: KernelBackend, a: TensorInfo, b: TensorInfo, ta: boolean, tb: boolean) =>
+    tf.getKernel('BatchMatMul', backendName)!.kernelFunc({ inputs: { a, b } as any, backend: backend as any, attrs: { transposeA: ta, transposeB: tb } as any }) as TensorInfo;
+
+  const conv2d = (args: KernelArgs) => {
+    const { inputs: { x, filter }, backend, attrs } = args;
+    const g = x.dtype === 'float32' && filter.dtype === 'float32' ? geometry(x.shape, filter.shape, attrs) : null;
+    if (!g) return originalKernel('Conv2D', backendName)!.kernelFunc(args as any);
+    const P = g.KH * g.KW * g.CI, rowsPer = g.OH * g.OW;
+    const w = { ...filter, shape: [P, g.CO] };
+    if (pointwise(g)) {
+      const y = mm(backend, { ...x, shape: [g.N * rowsPer, g.CI] }, w, false, false);
+      return { ...y, shape: [g.N, g.OH, g.OW, g.CO] };
+    }
+    const out = makeOutput(backend, [g.N, g.OH, g.OW, g.CO], 'float32', true);
+    const o = view(backend, out);
+    const chunk = chunkOf(g);
+    for (let n0 = 0; n0 < g.N; n0 += chunk) {
+      const nb = Math.min(chunk, g.N - n0);
+      const cols = makeOutput(backend, [nb * rowsPer, P], 'float32', true);
+      im2col(view(backend, x) as Float32Array, g, n0, nb, view(backend, cols) as Float32Array);
+      const part = mm(backend, cols, w, false, false);
+      o.set(view(backend, part), n0 * rowsPer * g.CO);
+      dispose(backend, cols, part);
+    }
+    return out;
+  };
+
+  const backpropInput = (args: KernelArgs) => {
+    const { inputs: { dy, filter }, backend, attrs } = args;
+    const inShape = attrs.inputShape as number[];
+    const g = dy.dtype === 'float32' && filter.dtype === 'float32' ? geometry(inShape, filter.shape, attrs) : null;
+    if (!g) return originalKernel('Conv2DBackpropInput', backendName)!.kernelFunc(args as any);
+    const P = g.KH * g.KW * g.CI, rowsPer = g.OH * g.OW;
+    const w = { ...filter, shape: [P, g.CO] };
+    if (pointwise(g)) {
+      const dx = mm(backend, { ...dy, shape: [g.N * rowsPer, g.CO] }, w, false, true);
+      return { ...dx, shape: inShape };
+    }
+    const dx = makeOutput(backend, inShape, 'float32');
+    const dxv = view(backend, dx) as Float32Array;
+    const chunk = chunkOf(g);
+    for (let n0 = 0; n0 < g.N; n0 += chunk) {
+      const nb = Math.min(chunk, g.N - n0);
+      const whole = nb === g.N;
+      const dyPart = whole ? { ...dy, shape: [nb * rowsPer, g.CO] } : makeOutput(backend, [nb * rowsPer, g.CO], 'float32', true);
+      if (!whole) view(backend, dyPart).set(view(backend, dy).subarray(n0 * rowsPer * g.CO, (n0 + nb) * rowsPer * g.CO));
+      const cols = mm(backend, dyPart, w, false, true); // [rows, P]
+      col2imAdd(view(backend, cols) as Float32Array, g, n0, nb, dxv);
+      dispose(backend, cols);
+      if (!whole) dispose(backend, dyPart);
+    }
+    return dx;
+  };
+
+  overrideKernel({ kernelName: 'Conv2D', backendName, kernelFunc: conv2d as unknown as tf.KernelFunc });
+  overrideKernel({ kernelName: 'Conv2DBackpropInput', backendName, kernelFunc: backpropInput as unknown as tf.KernelFunc });
+}
+
+export function uninstallConvKernels(backendName: string): void {
+  restoreKernels(backendName, ['Conv2D', 'Conv2DBackpropInput']);
+}

@@ -1,9 +1,9 @@
 /**
  * Kernels of the `native` backend for the work the cpu backend's JavaScript kernels do slowly:
  * elementwise arithmetic with broadcasting (tfjs-cpu takes a modulo or an index conversion per
- * element), softmax over the last axis (tfjs-cpu composes five broadcasting kernels), and the
- * data movement of Slice, SplitV, Concat, Pack and PadV2 (row copies instead of per-element
- * index arithmetic). Plain loops over the tensors' own typed arrays, with the tier's vectorised
+ * element), softmax over the last axis (tfjs-cpu composes five broadcasting kernels), Mean
+ * (the tier's Sum), tiled average pooling and its gradient, and the data movement of Slice,
+ * SplitV, Concat, Pack and PadV2 (row copies instead of per-element index arithmetic). Plain loops over the tensors' own typed arrays, with the tier's vectorised
  * exp for softmax; anything else (dtypes, shapes) falls back to the backend's own kernel.
  */
 import { tf } from '../tf.js';
@@ -308,7 +308,74 @@ function padKernel(backendName: string) {
   };
 }
 
-export const ELEMENTWISE_KERNEL_NAMES = [...Object.keys(BINARY), 'Softmax', 'Slice', 'SplitV', 'Concat', 'Pack', 'PadV2'];
+/** Mean as the tier's native Sum scaled by 1/n (tfjs-cpu transposes and loops in JavaScript). */
+function meanKernel(backendName: string, reduceSum: NativeAddon['reduceSum']) {
+  return (args: KernelArgs) => {
+    const { inputs: { x }, backend, attrs } = args;
+    if (x.dtype !== 'float32') return originalKernel('Mean', backendName)!.kernelFunc(args as any);
+    const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape);
+    let [outShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
+    const n = axes.reduce((a, ax) => a * x.shape[ax], 1);
+    if (attrs.keepDims) outShape = tf.backend_util.expandShapeToKeepDim(outShape, axes);
+    const out = makeOutput(backend, outShape, 'float32');
+    const o = viewF32(backend, out);
+    reduceSum(viewF32(backend, x), x.shape, axes, o);
+    const inv = 1 / n;
+    for (let i = 0; i < o.length; i++) o[i] *= inv;
+    return out;
+  };
+}
+
+/** NHWC pooling geometry when the windows tile the input without padding (ModifiedResNet's k×k, stride k). */
+function tiledPool(xShape: number[], attrs: Record<string, unknown>): { N: number; H: number; W: number; C: number; k: number; OH: number; OW: number } | null {
+  const fs = attrs.filterSize as number | [number, number], st = attrs.strides as number | [number, number];
+  const [kh, kw] = Array.isArray(fs) ? fs : [fs, fs];
+  const [sh, sw] = Array.isArray(st) ? st : [st, st];
+  if (attrs.pad !== 'valid' || kh !== kw || sh !== kh || sw !== kw || xShape.length !== 4) return null;
+  const [N, H, W, C] = xShape;
+  return { N, H, W, C, k: kh, OH: Math.floor(H / kh), OW: Math.floor(W / kw) };
+}
+
+function avgPoolKernel(backendName: string) {
+  return (args: KernelArgs) => {
+    const { inputs: { x }, backend, attrs } = args;
+    const g = x.dtype === 'float32' ? tiledPool(x.shape, attrs) : null;
+    if (!g) return originalKernel('AvgPool', backendName)!.kernelFunc(args as any);
+    const out = makeOutput(backend, [g.N, g.OH, g.OW, g.C], 'float32');
+    const X = viewF32(backend, x), O = viewF32(backend, out);
+    const inv = 1 / (g.k * g.k);
+    for (let n = 0; n < g.N; n++) for (let oh = 0; oh < g.OH; oh++) for (let ow = 0; ow < g.OW; ow++) {
+      const o = ((n * g.OH + oh) * g.OW + ow) * g.C;
+      for (let i = 0; i < g.k; i++) for (let j = 0; j < g.k; j++) {
+        const src = ((n * g.H + oh * g.k + i) * g.W + ow * g.k + j) * g.C;
+        for (let c = 0; c < g.C; c++) O[o + c] += X[src + c];
+      }
+      for (let c = 0; c < g.C; c++) O[o + c] *= inv;
+    }
+    return out;
+  };
+}
+
+function avgPoolGradKernel(backendName: string) {
+  return (args: KernelArgs) => {
+    const { inputs: { dy, input }, backend, attrs } = args;
+    const g = dy.dtype === 'float32' ? tiledPool(input.shape, attrs) : null;
+    if (!g) return originalKernel('AvgPoolGrad', backendName)!.kernelFunc(args as any);
+    const dx = makeOutput(backend, input.shape, 'float32');
+    const D = viewF32(backend, dy), X = viewF32(backend, dx);
+    const inv = 1 / (g.k * g.k);
+    for (let n = 0; n < g.N; n++) for (let oh = 0; oh < g.OH; oh++) for (let ow = 0; ow < g.OW; ow++) {
+      const o = ((n * g.OH + oh) * g.OW + ow) * g.C;
+      for (let i = 0; i < g.k; i++) for (let j = 0; j < g.k; j++) {
+        const dst = ((n * g.H + oh * g.k + i) * g.W + ow * g.k + j) * g.C;
+        for (let c = 0; c < g.C; c++) X[dst + c] = D[o + c] * inv;
+      }
+    }
+    return dx;
+  };
+}
+
+export const ELEMENTWISE_KERNEL_NAMES = [...Object.keys(BINARY), 'Softmax', 'Slice', 'SplitV', 'Concat', 'Pack', 'PadV2', 'Mean', 'AvgPool', 'AvgPoolGrad'];
 
 /** Installs these kernels on the `native` backend; `addon` supplies the vectorised exp. */
 export function installElementwiseKernels(addon: NativeAddon, backendName: string): void {
@@ -319,6 +386,9 @@ export function installElementwiseKernels(addon: NativeAddon, backendName: strin
     Concat: concatKernel(backendName),
     Pack: packKernel(backendName),
     PadV2: padKernel(backendName),
+    Mean: meanKernel(backendName, (x, shape, axes, y) => addon.reduceSum(x, shape, axes, y)),
+    AvgPool: avgPoolKernel(backendName),
+    AvgPoolGrad: avgPoolGradKernel(backendName),
   };
   for (const name of Object.keys(BINARY)) kernels[name] = binaryKernel(name, backendName);
   for (const [kernelName, fn] of Object.entries(kernels)) overrideKernel({ kernelName, backendName, kernelFunc: fn as unknown as tf.KernelFunc });

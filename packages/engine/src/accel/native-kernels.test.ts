@@ -87,6 +87,11 @@ const CASES: Case[] = [
       tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'))),
       tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, f1 as tf.Tensor4D, 1, 'valid')))))([x, w3, w1]),
   ] },
+  { name: 'mean over axes, avgPool k×k (tiled and not) with gradients', inputs: [{ shape: [2, 8, 6, 5] }], fn: (x) => [
+    tf.mean(x, [0, 1, 2]), tf.mean(x, -1, true), tf.mean(x),
+    tf.avgPool(x as tf.Tensor4D, 2, 2, 'valid'), tf.avgPool(x as tf.Tensor4D, 3, 1, 'same'),
+    ...tf.grads((a: tf.Tensor) => tf.sum(tf.square(tf.add(tf.avgPool(a as tf.Tensor4D, 2, 2, 'valid'), tf.mean(a, [0, 1, 2])))))([x]),
+  ] },
   { name: 'identity (clone)', inputs: [{ shape: [3, 4] }], fn: (x) => tf.clone(x) },
   {
     name: 'layerNorm + gelu with gradients',

@@ -6,6 +6,7 @@
 import { tf } from './tf.js';
 import type { Tensor } from './tf.js';
 import { GELU, LAYER_NORM, fusedOpsActive } from './accel/fused-kernels.js';
+import { BATCH_NORM, fusedBatchNormActive } from './accel/batch-norm-kernels.js';
 
 /** `x · weightᵀ + bias` with PyTorch's nn.Linear layout: weight [out, in], x [..., in]. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
@@ -35,6 +36,25 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
     if (beta) y = tf.add(y, beta);
     return y;
   });
+}
+
+/**
+ * Training-mode batch normalisation over the last axis (nn.BatchNorm2d on NHWC activations):
+ * y = (x − μ)/√(σ² + eps)·γ + β with the batch mean μ and biased variance σ² over every other
+ * axis, which are returned too (for the running statistics).
+ */
+export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): { y: Tensor; mean: Tensor; variance: Tensor } {
+  const C = x.shape[x.rank - 1]!;
+  if (fusedBatchNormActive() && x.dtype === 'float32' && gamma.rank === 1 && beta.rank === 1 && gamma.size === C && beta.size === C) {
+    const [y, mean, variance] = tf.engine().runKernel(BATCH_NORM, { x, gamma, beta }, { eps }) as Tensor[];
+    return { y, mean, variance };
+  }
+  return tf.tidy(() => {
+    const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+    const { mean, variance } = tf.moments(x, axes);
+    const y = tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gamma), beta);
+    return { y, mean, variance };
+  }) as unknown as { y: Tensor; mean: Tensor; variance: Tensor };
 }
 
 /** Exact GELU, x·Φ(x) (nn.GELU with approximate='none'). */

@@ -92,6 +92,15 @@ const CASES: Case[] = [
     tf.avgPool(x as tf.Tensor4D, 2, 2, 'valid'), tf.avgPool(x as tf.Tensor4D, 3, 1, 'same'),
     ...tf.grads((a: tf.Tensor) => tf.sum(tf.square(tf.add(tf.avgPool(a as tf.Tensor4D, 2, 2, 'valid'), tf.mean(a, [0, 1, 2])))))([x]),
   ] },
+  {
+    name: 'batch norm (training statistics) with gradients',
+    inputs: [{ shape: [3, 5, 4, 6] }, { shape: [6] }, { shape: [6] }, { shape: [3, 5, 4, 6] }],
+    fn: (x, g, b, w) => {
+      const xs = tf.add(tf.mul(x, 3), 1.5);
+      const r = ops.batchNormTrain(xs, g, b);
+      return [r.y, r.mean, r.variance, ...tf.grads((a: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(ops.batchNormTrain(a, gg, bb).y, w)))([xs, g, b])];
+    },
+  },
   { name: 'identity (clone)', inputs: [{ shape: [3, 4] }], fn: (x) => tf.clone(x) },
   {
     name: 'layerNorm + gelu with gradients',

@@ -15,6 +15,7 @@ import type { NativeAddon } from './native.js';
 import { NATIVE_BACKEND } from './native-backend.js';
 import { installElementwiseKernels, uninstallElementwiseKernels } from './native-elementwise.js';
 import { installConvKernels, uninstallConvKernels } from './native-conv.js';
+import { installBatchNormKernels, uninstallBatchNormKernels } from './batch-norm-kernels.js';
 
 export const ACCEL_TIERS = ['openblas', 'ort', 'js', 'none'] as const;
 export type AccelTier = (typeof ACCEL_TIERS)[number];
@@ -71,6 +72,7 @@ function installNativeTier(backendName: string, tier: 'openblas' | 'ort', addon:
   if (backendName === NATIVE_BACKEND) {
     installElementwiseKernels(addon, backendName);
     installConvKernels(backendName);
+    installBatchNormKernels(backendName);
     // the addon's loop tolerates outputs aliasing inputs; ONNX Runtime's graph is not relied on for that
     setInPlaceAdamW(backendName, tier === 'openblas' ? addon.adamw : adamwJs);
   }
@@ -137,6 +139,7 @@ function reset(backendName: string): void {
   uninstallFusedKernels(backendName);
   uninstallElementwiseKernels(backendName);
   uninstallConvKernels(backendName);
+  uninstallBatchNormKernels(backendName);
   setInPlaceAdamW(backendName, null);
   if (backendName === 'wasm') uninstallJsKernels();
   installed.delete(backendName);

@@ -43,8 +43,7 @@ export class BatchNorm2d {
     }
     const n = x.size / this.channels;
     return tf.tidy(() => {
-      const { mean, variance } = tf.moments(x, [0, 1, 2]);
-      const y = tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, BN_EPS))), this.weight), this.bias);
+      const { y, mean, variance } = ops.batchNormTrain(x, this.weight, this.bias, BN_EPS);
       this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
       this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - BN_MOMENTUM), tf.mul(variance, (BN_MOMENTUM * n) / Math.max(n - 1, 1))));
       this.numBatchesTracked.assign(tf.add(this.numBatchesTracked, tf.scalar(1, 'int32')));

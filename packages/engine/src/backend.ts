@@ -1,6 +1,6 @@
 /**
  * Backend selection. Order, best first: `tensorflow` (tfjs-node-gpu / tfjs-node, when
- * installed and loadable), `wasm`, `cpu`. `OPENCLIP_BACKEND` or an explicit request (the CLI's
+ * installed and loadable), `webgpu` (Dawn, on a hardware adapter), `wasm`, `cpu`. `OPENCLIP_BACKEND` or an explicit request (the CLI's
  * `--backend`) picks one; it then must load or we fail. On top of the backend an acceleration
  * tier is installed (accel/tiers.ts): 'openblas' (native addon) when it loads, else 'none';
  * `OPENCLIP_ACCEL` or the `accel` option pick one explicitly.
@@ -9,8 +9,9 @@ import { createRequire } from 'node:module';
 import { tf } from './tf.js';
 import { numThreads } from './threads.js';
 import { type AccelInfo, type AccelRequest, parseAccelRequest, setupAccel } from './accel/tiers.js';
+import { loadWebgpu } from './webgpu/load.js';
 
-export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export interface BackendStatus {
@@ -36,8 +37,8 @@ export interface EngineInfo {
 
 interface Candidate {
   name: BackendName;
-  /** Makes the backend usable; returns a short description, or throws why not. */
-  load(): Promise<string>;
+  /** Makes the backend usable; returns a short description, or throws why not. `named`: asked for by name. */
+  load(named: boolean): Promise<string>;
 }
 
 const require = createRequire(import.meta.url);
@@ -80,6 +81,8 @@ async function loadCpu(): Promise<string> {
 
 const CANDIDATES: Candidate[] = [
   { name: 'tensorflow', load: loadTensorflow },
+  // WebGPU (Dawn): in auto order only on a hardware adapter; see webgpu/load.ts.
+  { name: 'webgpu', load: loadWebgpu },
   { name: 'wasm', load: loadWasm },
   { name: 'cpu', load: loadCpu },
 ];
@@ -125,7 +128,7 @@ export async function initEngine(options: InitOptions = {}): Promise<EngineInfo>
   for (const c of order) {
     if (chosen && !options.probeAll) break;
     try {
-      const detail = await c.load();
+      const detail = await c.load(requested !== 'auto');
       statuses.push({ name: c.name, available: true, detail });
       chosen ??= c.name;
     } catch (e) {

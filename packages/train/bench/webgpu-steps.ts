@@ -109,7 +109,7 @@ async function runMemory(steps: number, batch: number): Promise<void> {
     const b = makeBatch(rng, batch, 64, 77);
     step.run([b], 1e-4);
     tf.dispose([b.images, b.tokens]);
-    if (i % 50 === 0 || i === 1) {
+    if (i % 10 === 0 || i === 1) {
       const g = webgpuMemory()!;
       rows.push({ step: i, numTensors: tf.memory().numTensors, gpuBytesInUse: g.bytesInUse, gpuBytesAllocated: g.bytesAllocated, rssMB: process.memoryUsage().rss / 2 ** 20 });
     }

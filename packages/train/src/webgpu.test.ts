@@ -5,7 +5,8 @@
 // a CPU Vulkan driver included (`npm run setup:lavapipe`); skips, saying why, when there is none.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initEngine, webgpuStatus } from '@openclip/engine';
+import { initEngine, webgpuStatus, tf } from '@openclip/engine';
+import { AdamW } from './optim/adamw.js';
 import { CASES, compare, runCase } from './test-support/step-case.js';
 
 async function adapterMissing(): Promise<string | null> {
@@ -27,3 +28,14 @@ for (const [name, c] of Object.entries(CASES)) {
     compare(await runCase(c, 'webgpu', 'none'), want, `${name} on webgpu`);
   });
 }
+
+test('AdamW updates on the GPU on webgpu (the engine kernel, not a read-back of every parameter)', { skip: missing ?? false }, async () => {
+  await initEngine({ backend: 'webgpu' });
+  const w = tf.variable(tf.ones([4, 4]), true, 'webgpu-test.w');
+  const opt = new AdamW(new Map([['w', w]]), { lr: 1e-3 });
+  assert.equal(opt.kernel, 'engine');
+  opt.step(new Map([['w', tf.onesLike(w)]]));
+  assert.ok(Math.abs((w.dataSync() as Float32Array)[0] - (1 - 1e-3 * 0.01 - 1e-3)) < 1e-5, `updated value ${w.dataSync()[0]}`);
+  opt.dispose();
+  w.dispose();
+});

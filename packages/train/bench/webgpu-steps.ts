@@ -11,8 +11,11 @@
  * clamp, and the loss read back (which waits for the GPU). Every case runs in its own process
  * (peak RSS per case). Writes bench-results/webgpu-steps.json.
  *
+ * A tf.profile of one step of the first model gives the kernel time by kernel (what fused
+ * kernels would pay for).
+ *
  * Options: --models tiny,bench_small,ViT-B-32  --batch N (default 32; ViT-B-32: 8)  --steps 5
- * --warmup 2  --compare wasm|cpu|none  --memory-steps 500 (0 skips)  --no-torch
+ * --warmup 2  --compare wasm|cpu|none  --memory-steps 500 (0 skips)  --no-torch  --no-profile
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -117,6 +120,31 @@ async function runMemory(steps: number, batch: number): Promise<void> {
   console.log(JSON.stringify(rows));
 }
 
+/** Child: tf.profile of one step of `model` on webgpu; kernel time (GPU timestamps when the adapter has timestamp-query) by kernel name. */
+async function runProfile(model: string, batch: number): Promise<void> {
+  await initEngine({ backend: 'webgpu' });
+  const m = createModel(modelSource(model).config, { seed: 0 });
+  const vision = m.config.vision_cfg as { image_size: number | number[] };
+  const size = Array.isArray(vision.image_size) ? vision.image_size[0] : vision.image_size;
+  const step = makeStep(m);
+  const b = makeBatch(new Rng(3), batch, size, Number((m.config.text_cfg as { context_length?: number }).context_length ?? 77));
+  step.run([b], 1e-4);
+  const t0 = performance.now();
+  const info = await tf.profile(() => {
+    step.run([b], 1e-4);
+  });
+  const wallMs = performance.now() - t0;
+  const by = new Map<string, { count: number; ms: number }>();
+  for (const k of info.kernels) {
+    const e = by.get(k.name) ?? { count: 0, ms: 0 };
+    e.count++;
+    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    by.set(k.name, e);
+  }
+  const kernels = [...by.entries()].map(([name, e]) => ({ name, ...e })).sort((x, y) => y.ms - x.ms);
+  console.log(JSON.stringify({ model, batch, wallMs, kernels }));
+}
+
 function child(args: string[]): string {
   const script = fileURLToPath(import.meta.url);
   const r = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
@@ -148,6 +176,7 @@ async function main(): Promise<void> {
       child: { type: 'string' },
       model: { type: 'string' },
       'case-backend': { type: 'string', default: 'webgpu' },
+      'no-profile': { type: 'boolean', default: false },
     },
   });
   const int = (k: string, v: string | undefined, min: number) => {
@@ -158,6 +187,7 @@ async function main(): Promise<void> {
   if (values.backend !== 'webgpu') throw new Error(`--backend: this bench measures the webgpu backend (got '${values.backend}'); other backends are measured by each package's own bench (npm run bench)`);
   const steps = int('steps', values.steps, 1), warmup = int('warmup', values.warmup, 0);
   if (values.child === 'case') return runCase(values.model!, values['case-backend']!, int('batch', values.batch, 1), steps, warmup);
+  if (values.child === 'profile') return runProfile(values.model!, int('batch', values.batch, 1));
   if (values.child === 'memory') return runMemory(int('memory-steps', values['memory-steps'], 1), int('batch', values.batch, 1));
 
   const models = values.models!.split(',').filter(Boolean);
@@ -199,6 +229,15 @@ async function main(): Promise<void> {
         (typeof torch === 'string' ? `  torch: ${torch}` : `  PyTorch OpenCLIP ${torch.samplesPerSecond.toFixed(2)} samples/s → ratio ${(gpu.samplesPerSecond / torch.samplesPerSecond).toFixed(2)}`),
     );
   }
+  let profile: unknown = null;
+  if (!values['no-profile']) {
+    const batch = values.batch ? int('batch', values.batch, 1) : 32;
+    const p = JSON.parse(child(['--child', 'profile', '--model', models[0], '--batch', String(batch)])) as { wallMs: number; kernels: Array<{ name: string; count: number; ms: number }> };
+    profile = p;
+    const total = p.kernels.reduce((s, k) => s + k.ms, 0);
+    console.log(`profile of one ${models[0]} step (batch ${batch}) on webgpu: ${p.kernels.reduce((s, k) => s + k.count, 0)} kernels, ${total.toFixed(0)} ms kernel time, ${p.wallMs.toFixed(0)} ms wall`);
+    for (const k of p.kernels.slice(0, 12)) console.log(`  ${k.name.padEnd(24)} ${String(k.count).padStart(5)} calls ${k.ms.toFixed(1).padStart(9)} ms  ${((100 * k.ms) / total).toFixed(1)}%`);
+  }
   let memory: unknown = null;
   if (memorySteps > 0) {
     const batch = values.batch ? int('batch', values.batch, 1) : 32;
@@ -211,7 +250,7 @@ async function main(): Promise<void> {
   }
   const dir = join(repoRoot(), 'bench-results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'webgpu-steps.json'), JSON.stringify({ adapter: adapter.adapter, reason: adapter.reason, steps, warmup, rows, memory }, null, 2) + '\n');
+  writeFileSync(join(dir, 'webgpu-steps.json'), JSON.stringify({ adapter: adapter.adapter, reason: adapter.reason, steps, warmup, rows, profile, memory }, null, 2) + '\n');
   console.log(`wrote ${join(dir, 'webgpu-steps.json')}`);
 }
 

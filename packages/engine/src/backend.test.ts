@@ -8,7 +8,7 @@ test('auto picks an available backend and reports every candidate', async () => 
   const info = await initEngine({ probeAll: true });
   assert.equal(tf.getBackend(), info.backend);
   assert.ok(info.backends.find((b) => b.name === info.backend)?.available);
-  assert.deepEqual(info.backends.map((b) => b.name).sort(), ['cpu', 'native', 'tensorflow', 'wasm']);
+  assert.deepEqual(info.backends.map((b) => b.name).sort(), ['cpu', 'native', 'tensorflow', 'wasm', 'webgpu']);
   assert.equal(engineInfo(), info);
   assert.ok(info.threads >= 1);
 });

@@ -1,18 +1,20 @@
 /**
  * Backend selection. Order, best first: `tensorflow` (tfjs-node-gpu / tfjs-node, when
- * installed and loadable), `native` (tensors in process memory, kernels from the OpenBLAS
- * addon or ONNX Runtime), `wasm` (4 GB heap; JavaScript kernels when no native code loads),
- * `cpu`. `OPENCLIP_BACKEND` or an explicit request (the CLI's `--backend`) picks one; it then
- * must load or we fail. On top of the backend an acceleration tier is installed
- * (accel/tiers.ts); `OPENCLIP_ACCEL` or the `accel` option pick one explicitly.
+ * installed and loadable), `webgpu` (Dawn, on a hardware adapter), `native` (tensors in
+ * process memory, kernels from the OpenBLAS addon or ONNX Runtime), `wasm` (4 GB heap;
+ * JavaScript kernels when no native code loads), `cpu`. `OPENCLIP_BACKEND` or an explicit
+ * request (the CLI's `--backend`) picks one; it then must load or we fail. On top of the backend
+ * an acceleration tier is installed (accel/tiers.ts); `OPENCLIP_ACCEL` or the `accel` option
+ * pick one explicitly.
  */
 import { createRequire } from 'node:module';
 import { tf } from './tf.js';
 import { numThreads } from './threads.js';
 import { type AccelInfo, type AccelRequest, nativeBackendUnavailable, parseAccelRequest, setupAccel } from './accel/tiers.js';
 import { NATIVE_BACKEND, registerNativeBackend } from './accel/native-backend.js';
+import { loadWebgpu } from './webgpu/load.js';
 
-export const BACKEND_NAMES = ['tensorflow', 'native', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export interface BackendStatus {
@@ -38,8 +40,11 @@ export interface EngineInfo {
 
 interface Candidate {
   name: BackendName;
-  /** Makes the backend usable; returns a short description, or throws why not. */
-  load(accel: AccelRequest): Promise<string>;
+  /**
+   * Makes the backend usable; returns a short description, or throws why not. `named`: asked
+   * for by name; `accel`: the acceleration tier requested.
+   */
+  load(named: boolean, accel: AccelRequest): Promise<string>;
 }
 
 const require = createRequire(import.meta.url);
@@ -90,7 +95,9 @@ async function loadCpu(): Promise<string> {
 
 const CANDIDATES: Candidate[] = [
   { name: 'tensorflow', load: loadTensorflow },
-  { name: 'native', load: loadNativeBackend },
+  // WebGPU (Dawn): in auto order only on a hardware adapter; see webgpu/load.ts.
+  { name: 'webgpu', load: loadWebgpu },
+  { name: 'native', load: (_named, accel) => loadNativeBackend(accel) },
   { name: 'wasm', load: loadWasm },
   { name: 'cpu', load: loadCpu },
 ];
@@ -136,7 +143,7 @@ export async function initEngine(options: InitOptions = {}): Promise<EngineInfo>
   for (const c of order) {
     if (chosen && !options.probeAll) break;
     try {
-      const detail = await c.load(accelRequest);
+      const detail = await c.load(requested !== 'auto', accelRequest);
       statuses.push({ name: c.name, available: true, detail });
       chosen ??= c.name;
     } catch (e) {

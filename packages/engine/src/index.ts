@@ -16,6 +16,11 @@ export { ACCEL_TIERS, availableTiers } from './accel/tiers.js';
 export { NATIVE_BACKEND, releaseMemory } from './accel/native-backend.js';
 export type { AccelInfo, AccelTier } from './accel/tiers.js';
 
+// WebGPU (Dawn) backend: adapter report, GPU memory
+export { webgpuStatus, webgpuMemory } from './webgpu/load.js';
+export type { WebGpuStatus, WebGpuMemory } from './webgpu/load.js';
+export type { WebGpuAdapterReport } from './webgpu/adapter.js';
+
 // Optimizer update kernel
 export { adamwStep } from './adamw.js';
 export type { AdamWOptions } from './adamw.js';

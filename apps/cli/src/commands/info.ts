@@ -1,5 +1,5 @@
 import { BaseCommand } from '../base-command.js';
-import type { AccelInfo, BackendStatus } from '@openclip/engine';
+import { webgpuStatus, type AccelInfo, type BackendStatus, type WebGpuStatus } from '@openclip/engine';
 
 export interface InfoResult {
   backend: string;
@@ -12,11 +12,13 @@ export interface InfoResult {
   platform: string;
   arch: string;
   node: string;
+  /** The WebGPU adapter Dawn offered (vendor, architecture, fallback/software, limits, features) and why webgpu was or was not chosen; null when not probed. */
+  webgpu: WebGpuStatus | null;
 }
 
 export default class Info extends BaseCommand<InfoResult> {
-  static override summary = 'Show the TensorFlow.js backend chosen and the ones available, threads and platform';
-  static override examples = ['<%= config.bin %> info', '<%= config.bin %> info --json', 'OPENCLIP_BACKEND=cpu <%= config.bin %> info', 'OPENCLIP_ACCEL=none <%= config.bin %> info'];
+  static override summary = 'Show the TensorFlow.js backend chosen and the ones available, the WebGPU adapter, threads and platform';
+  static override examples = ['<%= config.bin %> info', '<%= config.bin %> info --json', 'OPENCLIP_BACKEND=cpu <%= config.bin %> info', 'OPENCLIP_ACCEL=none <%= config.bin %> info', '<%= config.bin %> info --backend webgpu'];
 
   async run(): Promise<InfoResult> {
     const { flags } = await this.parse(Info);
@@ -31,6 +33,7 @@ export default class Info extends BaseCommand<InfoResult> {
       platform: e.platform,
       arch: e.arch,
       node: e.node,
+      webgpu: webgpuStatus(),
     });
   }
 
@@ -43,5 +46,15 @@ export default class Info extends BaseCommand<InfoResult> {
     this.log(`platform     ${r.platform}-${r.arch}, node ${r.node}`);
     this.log('backends:');
     for (const b of r.backends) this.log(`  ${b.available ? '✓' : '✗'} ${b.name.padEnd(12)} ${b.detail}`);
+    const w = r.webgpu;
+    if (!w) return;
+    this.log(`webgpu       ${r.backend === 'webgpu' ? 'chosen' : 'not chosen'}: ${w.reason}`);
+    const a = w.adapter;
+    if (!a) return;
+    this.log(`  adapter    ${a.description || a.device || '(no description)'}`);
+    this.log(`  vendor     ${a.vendor || '?'}, architecture ${a.architecture || '?'}, device ${a.device || '?'}`);
+    this.log(`  kind       ${a.software ? 'software (CPU implementation)' : 'hardware'}, fallback adapter: ${a.fallback ? 'yes' : 'no'}, feature level ${a.featureLevel}${a.dawnOptions.length ? `, Dawn options ${a.dawnOptions.join(' ')}` : ''}`);
+    this.log(`  limits     ${Object.entries(a.limits).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    this.log(`  features   ${a.features.join(', ') || '(none)'}`);
   }
 }

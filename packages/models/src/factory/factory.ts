@@ -38,7 +38,7 @@ export interface FactoryOptions extends CreateModelOptions {
   cacheDir?: string;
   /** Progress of a pretrained download. */
   onDownloadProgress?: (p: DownloadProgress) => void;
-  /** Select the engine backend first ('auto', 'tensorflow', 'wasm', 'cpu'). */
+  /** Select the engine backend first ('auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'). */
   backend?: string;
   /** Strict checkpoint loading (default true, as OpenCLIP's load_checkpoint). */
   strict?: boolean;

@@ -73,8 +73,9 @@ export interface AdamWOptions {
   /**
    * The update kernel: 'exact' runs `adamwUpdate` (torch's float32 rounding, state as
    * Float32Arrays); 'engine' runs the engine's fused `adamwStep` in the backend's memory (native on
-   * the openblas tier; state as variables); 'auto' (default) takes 'engine' on an accelerated tier
-   * and 'exact' otherwise.
+   * the openblas tier, WGSL on webgpu; state as variables); 'auto' (default) takes 'engine' on an
+   * accelerated tier and on the webgpu backend (where 'exact' would read every parameter back
+   * from the GPU each step), and 'exact' otherwise.
    */
   kernel?: AdamWKernel;
 }
@@ -125,7 +126,8 @@ export class AdamW {
     this.lr = options.lr;
     const kernel = options.kernel ?? 'auto';
     if (!['auto', 'exact', 'engine'].includes(kernel)) throw new Error(`AdamW: unknown kernel '${kernel}' (auto, exact, engine)`);
-    this.kernel = kernel === 'auto' ? ((engineInfo()?.accel?.tier ?? 'none') !== 'none' ? 'engine' : 'exact') : kernel;
+    const info = engineInfo();
+    this.kernel = kernel === 'auto' ? ((info?.accel?.tier ?? 'none') !== 'none' || info?.backend === 'webgpu' ? 'engine' : 'exact') : kernel;
     const checks: [string, number, boolean][] = [
       ['lr', options.lr, options.lr >= 0],
       ['beta1', beta1, beta1 >= 0 && beta1 < 1],

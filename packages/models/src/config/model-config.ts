@@ -4,6 +4,7 @@
  * by one parser that rejects unknown keys (naming the nearest valid one) and ill-typed values.
  */
 import { didYouMean } from './nearest.js';
+import { timmModelReason } from '../towers/timm/timm-registry.js';
 
 /** Vision tower options (`CLIPVisionCfg`). `layers` as a 4-list selects ModifiedResNet. */
 export interface VisionConfig {
@@ -331,7 +332,8 @@ export function modelConfigToJson(cfg: ModelConfig): Record<string, unknown> {
  */
 export function externalTowerReason(cfg: ModelConfig): string | null {
   if (cfg.vision_cfg.timm_model_name) {
-    return `vision_cfg.timm_model_name '${cfg.vision_cfg.timm_model_name}' needs a timm/HF tower, which openclip-ts does not implement (only OpenCLIP's native VisionTransformer and ModifiedResNet)`;
+    const reason = timmModelReason(cfg.vision_cfg.timm_model_name);
+    if (reason) return `vision_cfg.timm_model_name: ${reason}`;
   }
   if (cfg.text_cfg.hf_model_name) {
     return `text_cfg.hf_model_name '${cfg.text_cfg.hf_model_name}' needs a timm/HF tower (a Hugging Face transformers text model), which openclip-ts does not implement`;

@@ -4,6 +4,7 @@ import { initEngine, tf } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
 import { readModelConfigFile } from '../../config/registry.js';
 import { createModel } from '../../model/create.js';
+import { adaptStateDict } from '../../factory/factory.js';
 import type { CLIP } from '../../model/clip.js';
 import { asFloat, asTokens, compare, keyOrder, readAll } from '../../model/fixtures.test-helper.js';
 import { registerTimmModel } from './timm-registry.js';
@@ -122,5 +123,23 @@ for (const c of cases) {
       assert.deepEqual(got, want, `unlocked_groups=${k}`);
       model.dispose();
     }
+  });
+}
+
+for (const c of cases.filter((x) => x.forceImageSize !== null)) {
+  test(`${c.name}: forceImageSize ${c.forceImageSize} resamples pos_embed as timm's set_input_size after loading`, async () => {
+    await initEngine({ backend: 'wasm' });
+    registerTimmModel(c.timm.name, { family: c.timm.family, args: c.timm.args });
+    const model = createModel(readModelConfigFile(c.config), { initWeights: false, forceImageSize: c.forceImageSize! }) as CLIP;
+    model.loadStateDict(adaptStateDict(model, readAll(c.weights)), { strict: true, source: c.weights });
+    const ref = readAll(c.outputs);
+    const px = ref.get('force_size.pixels')!;
+    const images = tf.tensor4d(asFloat(px), px.shape as [number, number, number, number]);
+    const f = model.encodeImage(images);
+    const r = compare(f.dataSync() as Float32Array, asFloat(ref.get('force_size.image_features')!), c.tolerance.features_atol, c.tolerance.features_rtol);
+    assert.ok(r.ok, `max abs error ${r.maxAbs}`);
+    console.log(`force-size ${c.name} ${c.forceImageSize} max abs ${r.maxAbs.toExponential(2)}`);
+    tf.dispose([f, images]);
+    model.dispose();
   });
 }

@@ -113,6 +113,7 @@ export {
   createModelAndTransforms,
   createModelFromPretrained,
   getTokenizer,
+  getTokenizerAsync,
   loadCheckpointInto,
   adaptStateDict,
   mergePreprocessConfig,
@@ -167,5 +168,8 @@ export {
   HF_CONFIG_NAME,
   LOCAL_DIR_CHECKPOINT_NAMES,
   HubTestServer,
+  downloadHfTokenizer,
+  TOKENIZER_FILES,
+  TOKENIZER_DOWNLOAD_FILES,
 } from './hub/index.js';
 export type { HubDownloadOptions, DownloadProgress, CacheLookup, PretrainedLocation, OpenClipConfigFile, HubFile, HubFaults, RecordedRequest } from './hub/index.js';

@@ -21,7 +21,8 @@ import type { LoadStateDictReport } from '../model/state-dict.js';
 import { HF_CONFIG_NAME, parseHfHubSpec, resolvePretrained } from '../hub/resolve-pretrained.js';
 import type { OpenClipConfigFile } from '../hub/resolve-pretrained.js';
 import { lookupCache } from '../hub/hf-cache.js';
-import type { DownloadProgress } from '../hub/hf-download.js';
+import type { DownloadProgress, HubDownloadOptions } from '../hub/hf-download.js';
+import { downloadHfTokenizer } from '../hub/hf-tokenizer-download.js';
 import '../coca/coca.js';
 import { TimmModel } from '../towers/timm/timm-model.js';
 import { TimmVisionTransformer } from '../towers/timm/timm-vit.js';
@@ -243,6 +244,27 @@ export interface GetTokenizerOptions {
  * the HF cache), as `@openclip/tokenizer`'s `tokenizerForTextConfig` selects.
  */
 export function getTokenizer(nameOrConfig: ModelSpec, options: GetTokenizerOptions = {}): TextTokenizer {
+  const { config, name } = tokenizerModelConfig(nameOrConfig, options);
+  return tokenizerForTextConfig(config.text_cfg as unknown as TextConfigLike, {
+    modelName: name || undefined,
+    contextLength: options.contextLength,
+    cacheDir: options.cacheDir,
+  });
+}
+
+/**
+ * `getTokenizer` that first downloads the Hugging Face tokenizer named by `text_cfg.hf_tokenizer_name`
+ * into the HF cache when it is not there (as Python's `AutoTokenizer.from_pretrained`), through the
+ * Hub client (`HF_ENDPOINT`, `HF_TOKEN`, `HF_HUB_OFFLINE` honoured).
+ */
+export async function getTokenizerAsync(nameOrConfig: ModelSpec, options: GetTokenizerOptions & Omit<HubDownloadOptions, 'cacheDir'> = {}): Promise<TextTokenizer> {
+  const { config } = tokenizerModelConfig(nameOrConfig, options);
+  const hf = config.text_cfg.hf_tokenizer_name;
+  if (hf) await downloadHfTokenizer(hf, { ...options, cacheDir: options.cacheDir });
+  return getTokenizer(nameOrConfig, options);
+}
+
+function tokenizerModelConfig(nameOrConfig: ModelSpec, options: GetTokenizerOptions): { config: ModelConfig; name: string } {
   let config: ModelConfig;
   let name = '';
   if (typeof nameOrConfig === 'string' && nameOrConfig.startsWith('local-dir:')) {
@@ -260,9 +282,5 @@ export function getTokenizer(nameOrConfig: ModelSpec, options: GetTokenizerOptio
     config = r.config;
     name = r.name ?? '';
   }
-  return tokenizerForTextConfig(config.text_cfg as unknown as TextConfigLike, {
-    modelName: name || undefined,
-    contextLength: options.contextLength,
-    cacheDir: options.cacheDir,
-  });
+  return { config, name };
 }

@@ -1,12 +1,13 @@
 /**
- * Names of OpenCLIP model configs whose towers come from timm or Hugging Face transformers
- * that this port does not build (EVA, ConvNeXt, ViTamin, MobileCLIP, PE-Core, Swin, ViT-RelPos, HF
- * text towers; the SigLIP/SigLIP2 and vit_medium timm configs are built-in configs). They are recognised so that asking for one gives "needs a timm/HF tower" instead of "unknown model".
+ * Names of OpenCLIP model configs whose towers come from timm or Hugging Face transformers that
+ * this port does not build (EVA02-E, ConvNeXt, ViTamin, MobileCLIP, Swin, ViT-RelPos, HF text
+ * towers; the SigLIP/SigLIP2, EVA01/EVA02, PE-Core and vit_medium timm configs are built-in
+ * configs). They are recognised so that asking for one gives "needs a timm/HF tower" instead of
+ * "unknown model".
  */
 export const EXTERNAL_TOWER_MODELS: readonly string[] = [
-  'EVA01-g-14', 'EVA01-g-14-plus', 'EVA02-B-16', 'EVA02-E-14', 'EVA02-E-14-plus', 'EVA02-L-14', 'EVA02-L-14-336',
+  'EVA02-E-14', 'EVA02-E-14-plus',
   'MobileCLIP-B', 'MobileCLIP-S1', 'MobileCLIP-S2',
-  'PE-Core-B-16', 'PE-Core-L-14-336', 'PE-Core-S-16-384', 'PE-Core-T-16-384', 'PE-Core-bigG-14-448',
   'ViTamin-B', 'ViTamin-B-LTT', 'ViTamin-L', 'ViTamin-L-256', 'ViTamin-L-336', 'ViTamin-L-384', 'ViTamin-L2',
   'ViTamin-L2-256', 'ViTamin-L2-336', 'ViTamin-L2-384', 'ViTamin-S', 'ViTamin-S-LTT', 'ViTamin-XL-256',
   'ViTamin-XL-336', 'ViTamin-XL-384',

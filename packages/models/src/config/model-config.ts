@@ -35,8 +35,8 @@ export interface VisionConfig {
   scale_fc: boolean;
   timm_model_name: string | null;
   timm_model_pretrained: boolean;
-  timm_pool: string;
-  timm_proj: string;
+  timm_pool: string | null;
+  timm_proj: string | null;
   timm_proj_bias: boolean;
   timm_drop: number;
   timm_drop_path: number | null;
@@ -146,8 +146,8 @@ const VISION_FIELDS: Record<string, Field> = {
   ...BLOCK,
   timm_model_name: { kind: 'string|null', def: null },
   timm_model_pretrained: { kind: 'bool', def: false },
-  timm_pool: { kind: 'string', def: 'avg' },
-  timm_proj: { kind: 'string', def: 'linear' },
+  timm_pool: { kind: 'string|null', def: 'avg' },
+  timm_proj: { kind: 'string|null', def: 'linear' },
   timm_proj_bias: { kind: 'bool', def: false },
   timm_drop: { kind: 'number', def: 0 },
   timm_drop_path: { kind: 'number|null', def: null },

@@ -25,7 +25,6 @@ import type { DownloadProgress, HubDownloadOptions } from '../hub/hf-download.js
 import { downloadHfTokenizer } from '../hub/hf-tokenizer-download.js';
 import '../coca/coca.js';
 import { TimmModel } from '../towers/timm/timm-model.js';
-import { TimmVisionTransformer } from '../towers/timm/timm-vit.js';
 
 export interface FactoryOptions extends CreateModelOptions {
   /** A checkpoint file (.safetensors / .bin / .pt), or a pretrained tag of the model (e.g. 'openai', 'laion2b_s34b_b79k'). */
@@ -143,11 +142,11 @@ export function adaptStateDict(model: OpenClipModel, sd: Map<string, RawTensor>)
  */
 function resizeTimmPosEmbed(model: OpenClipModel, sd: Map<string, RawTensor>): void {
   const visual = (model as { visual?: unknown }).visual;
-  if (!(visual instanceof TimmModel) || !(visual.trunk instanceof TimmVisionTransformer)) return;
+  if (!(visual instanceof TimmModel)) return;
   const key = `${visual.prefix}.trunk.pos_embed`;
   const theirs = sd.get(key);
   const mine = visual.trunk.posEmbed;
-  if (!theirs || theirs.shape.length !== 3 || theirs.shape[1] === mine.shape[1]) return;
+  if (!mine || !theirs || theirs.shape.length !== 3 || theirs.shape[1] === mine.shape[1]) return;
   const extra = visual.trunk.noEmbedClass ? 0 : visual.trunk.numPrefixTokens;
   const tmp = new Map([[key, { ...theirs, shape: [theirs.shape[1]!, theirs.shape[2]!] }]]);
   resizePosEmbed(tmp, visual.trunk.gridSize, { key, extraTokens: extra });

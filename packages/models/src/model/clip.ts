@@ -197,6 +197,7 @@ export class CLIP implements OpenClipModel {
   }
 
   dispose(): void {
+    if (this.visual instanceof TimmModel) this.visual.dispose();
     this.store.dispose();
   }
 }

@@ -9,6 +9,7 @@ import type { VisionConfig } from '../../config/model-config.js';
 import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
 import type { ActivationHook } from '../vision-transformer.js';
+import { TimmEva } from './timm-eva.js';
 import { TimmLinear, TimmMlp, groupParameters } from './timm-layers.js';
 import { timmModelSpec } from './timm-registry.js';
 import type { TimmArgs } from './timm-registry.js';
@@ -21,7 +22,7 @@ export interface TimmModelOptions {
   rng?: Rng;
 }
 
-export type TimmTrunk = TimmVisionTransformer;
+export type TimmTrunk = TimmVisionTransformer | TimmEva;
 
 const DEFAULT_INIT = { weight: undefined, bias: undefined };
 
@@ -62,7 +63,9 @@ export class TimmModel {
       trunkOptions = { ...common, numClasses: 0, globalPool: pool || undefined };
     }
     const trunkPrefix = join(prefix, 'trunk');
-    this.trunk = new TimmVisionTransformer(store, trunkPrefix, args, trunkOptions);
+    this.trunk = spec.family === 'vit'
+      ? new TimmVisionTransformer(store, trunkPrefix, args, trunkOptions)
+      : new TimmEva(store, trunkPrefix, args, trunkOptions);
     let prev = this.trunk.numFeatures;
     if (proj === 'linear') {
       this.headProj = new TimmLinear(store, join(prefix, 'head.proj'), prev, o.outputDim, cfg.timm_proj_bias, DEFAULT_INIT);
@@ -100,6 +103,11 @@ export class TimmModel {
       if (this.headMlp) x = this.headMlp.apply(x);
       return x;
     });
+  }
+
+  /** Frees tensors the trunk holds outside the parameter store (RoPE tables). */
+  dispose(): void {
+    if (this.trunk instanceof TimmEva) this.trunk.dispose();
   }
 
   /** The trunk's parameter names (relative to `<prefix>.trunk.`) in timm's layer groups. */

@@ -114,8 +114,6 @@ const UNSUPPORTED: Record<string, string> = {
   vit_relpos_medium_patch16_cls_224: 'VisionTransformerRelPos (relative position bias) is not implemented',
 };
 
-const EVA_PENDING = 'timm Eva towers (RoPE, SwiGLU) are not implemented yet';
-
 const registry = new Map<string, TimmModelSpec>(Object.entries(BUILTIN));
 
 export class UnknownTimmModelError extends Error {
@@ -143,10 +141,8 @@ export function hasTimmModel(name: string): boolean {
 /** Why a timm name cannot be built here, or null when it can. */
 export function timmModelReason(name: string): string | null {
   if (name in UNSUPPORTED) return `timm model '${name}': ${UNSUPPORTED[name]}`;
-  const spec = registry.get(name);
-  if (spec?.family === 'eva') return `timm model '${name}': ${EVA_PENDING}`;
-  if (spec) return null;
-  return `unknown timm model '${name}'; supported timm towers: ${listTimmModels().filter((n) => registry.get(n)!.family === 'vit' && !(n in UNSUPPORTED)).join(', ')}`;
+  if (registry.has(name)) return null;
+  return `unknown timm model '${name}'; supported timm towers: ${listTimmModels().filter((n) => !(n in UNSUPPORTED)).join(', ')}`;
 }
 
 export function timmModelSpec(name: string): TimmModelSpec {

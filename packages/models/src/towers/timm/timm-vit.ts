@@ -47,27 +47,38 @@ export function patchifyNchw(x: Tensor, patch: [number, number], grid: [number, 
   });
 }
 
-/**
- * timm's PatchDropout (train mode): keeps the prefix tokens and max(1, int(L·(1-p))) patch tokens
- * picked by the order of normal noise (the draws are ours, not PyTorch's).
- */
-export function dropPatchTokens(x: Tensor, prefix: number, rate: number, rng: Rng): Tensor {
+/** The patch positions timm's PatchDropout keeps per image (train mode): max(1, int(L·(1-p))) picked by the order of normal noise (our draws). */
+export function patchKeepIndices(b: number, n: number, rate: number, rng: Rng): Int32Array[] {
+  const keep = Math.max(1, Math.floor(n * (1 - rate)));
+  const noise = new Float64Array(n);
+  const order = Array.from({ length: n }, (_, i) => i);
+  const out: Int32Array[] = [];
+  for (let i = 0; i < b; i++) {
+    for (let j = 0; j < n; j++) noise[j] = rng.normal();
+    order.sort((p, q) => noise[p] - noise[q] || p - q);
+    out.push(Int32Array.from(order.slice(0, keep)));
+  }
+  return out;
+}
+
+/** Keeps the `prefix` tokens and, per image, the patch tokens at `keep` (positions after the prefix). */
+export function gatherKeptTokens(x: Tensor, prefix: number, keep: Int32Array[]): Tensor {
   return tf.tidy(() => {
     const [b, t, d] = x.shape as [number, number, number];
-    const n = t - prefix;
-    const keep = Math.max(1, Math.floor(n * (1 - rate)));
-    const idx = new Int32Array(b * (prefix + keep));
-    const noise = new Float64Array(n);
-    const order = Array.from({ length: n }, (_, i) => i);
+    const k = keep[0].length;
+    const idx = new Int32Array(b * (prefix + k));
     for (let i = 0; i < b; i++) {
-      for (let j = 0; j < n; j++) noise[j] = rng.normal();
-      order.sort((p, q) => noise[p] - noise[q] || p - q);
-      const row = i * (prefix + keep);
+      const row = i * (prefix + k);
       for (let j = 0; j < prefix; j++) idx[row + j] = i * t + j;
-      for (let j = 0; j < keep; j++) idx[row + prefix + j] = i * t + prefix + order[j];
+      for (let j = 0; j < k; j++) idx[row + prefix + j] = i * t + prefix + keep[i][j];
     }
-    return tf.reshape(tf.gather(tf.reshape(x, [b * t, d]), tf.tensor1d(idx, 'int32')), [b, prefix + keep, d]);
+    return tf.reshape(tf.gather(tf.reshape(x, [b * t, d]), tf.tensor1d(idx, 'int32')), [b, prefix + k, d]);
   });
+}
+
+/** timm's PatchDropout (train mode) on [B, T, D] tokens with `prefix` leading tokens kept. */
+export function dropPatchTokens(x: Tensor, prefix: number, rate: number, rng: Rng): Tensor {
+  return gatherKeptTokens(x, prefix, patchKeepIndices(x.shape[0]!, x.shape[1]! - prefix, rate, rng));
 }
 
 /** Pools [B, T, D] tokens as timm's `global_pool_nlc`. */

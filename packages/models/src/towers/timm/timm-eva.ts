@@ -5,7 +5,7 @@
  * EVA attention (fused qkv with `q_bias`/`v_bias`, or separate `q_proj`/`k_proj`/`v_proj` with no k
  * bias; inner `norm` with scale_attn_inner) or PE's `AttentionRope` (fused biased `qkv`), SwiGLU MLP
  * (`fc1_g`/`fc1_x`, inner `norm`) or GELU MLP, layer scale (`gamma_1`/`gamma_2`), pre / post /
- * fc norms, token / avg / MAP pooling and the classifier `head` OpenCLIP uses as projection.
+ * fc norms, residual post-norm blocks (EVA02-E), token / avg / MAP pooling and the classifier `head` OpenCLIP uses as projection.
  */
 import { tf, ops, Rng } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
@@ -90,6 +90,8 @@ interface EvaBlockOptions {
   act: ActivationName;
   eps: number;
   numPrefixTokens: number;
+  /** timm's EvaBlockPostNorm (EVA02-E): x + norm1(attn(x)), then x + norm2(mlp(x)). */
+  postNorm: boolean;
 }
 
 /** EVA attention / PE's AttentionRope: q, k, v projections, RoPE on the patch tokens of q and k, inner norm, proj. */
@@ -182,7 +184,7 @@ class SwiGlu {
   }
 }
 
-/** timm `EvaBlock` (pre-norm): x + γ1·attn(norm1(x), rope), then x + γ2·mlp(norm2(x)). */
+/** timm `EvaBlock` (pre-norm): x + γ1·attn(norm1(x), rope), then x + γ2·mlp(norm2(x)); or `EvaBlockPostNorm`. */
 class EvaBlock {
   readonly gamma1: tf.Variable | null;
   readonly gamma2: tf.Variable | null;
@@ -190,20 +192,38 @@ class EvaBlock {
   readonly attn: EvaAttention;
   readonly norm2: LayerNorm;
   readonly mlp: SwiGlu | TimmMlp;
+  readonly postNorm: boolean;
   constructor(store: ParamStore, prefix: string, dim: number, heads: number, o: EvaBlockOptions) {
+    this.postNorm = o.postNorm;
+    if (o.postNorm && o.initValues !== null) throw new Error(`${prefix}: post-norm Eva blocks have no layer scale (init_values)`);
+    if (o.swiglu && !o.scaleMlp) throw new Error(`${prefix}: swiglu_mlp without scale_mlp (timm's GluMlp) is not supported`);
+    const hidden = Math.floor(dim * o.mlpRatio);
+    const mlp = () => (o.swiglu
+      ? new SwiGlu(store, join(prefix, 'mlp'), dim, hidden, o.scaleMlp, o.eps)
+      : new TimmMlp(store, join(prefix, 'mlp'), dim, hidden, dim, o.act, { norm: o.scaleMlp, eps: o.eps }));
+    // Registration (= state_dict) order differs between the two block types.
+    if (o.postNorm) {
+      this.gamma1 = null;
+      this.gamma2 = null;
+      this.attn = new EvaAttention(store, join(prefix, 'attn'), dim, heads, o);
+      this.norm1 = new LayerNorm(store, join(prefix, 'norm1'), dim, o.eps);
+      this.mlp = mlp();
+      this.norm2 = new LayerNorm(store, join(prefix, 'norm2'), dim, o.eps);
+      return;
+    }
     this.gamma1 = o.initValues !== null ? store.param(join(prefix, 'gamma_1'), [dim], constant(o.initValues)) : null;
     this.gamma2 = o.initValues !== null ? store.param(join(prefix, 'gamma_2'), [dim], constant(o.initValues)) : null;
     this.norm1 = new LayerNorm(store, join(prefix, 'norm1'), dim, o.eps);
     this.attn = new EvaAttention(store, join(prefix, 'attn'), dim, heads, o);
     this.norm2 = new LayerNorm(store, join(prefix, 'norm2'), dim, o.eps);
-    const hidden = Math.floor(dim * o.mlpRatio);
-    if (o.swiglu && !o.scaleMlp) throw new Error(`${prefix}: swiglu_mlp without scale_mlp (timm's GluMlp) is not supported`);
-    this.mlp = o.swiglu
-      ? new SwiGlu(store, join(prefix, 'mlp'), dim, hidden, o.scaleMlp, o.eps)
-      : new TimmMlp(store, join(prefix, 'mlp'), dim, hidden, dim, o.act, { norm: o.scaleMlp, eps: o.eps });
+    this.mlp = mlp();
   }
   apply(x: Tensor, rope: { sin: Tensor; cos: Tensor } | null): Tensor {
     return tf.tidy(() => {
+      if (this.postNorm) {
+        const x1 = tf.add(x, this.norm1.apply(this.attn.apply(x, rope)));
+        return tf.add(x1, this.norm2.apply(this.mlp.apply(x1)));
+      }
       let a = this.attn.apply(this.norm1.apply(x), rope);
       if (this.gamma1) a = tf.mul(a, this.gamma1);
       const x1 = tf.add(x, a);
@@ -250,7 +270,6 @@ export class TimmEva {
     this.imageSize = o.imageSize;
     this.gridSize = [Math.floor(o.imageSize[0] / p), Math.floor(o.imageSize[1] / p)];
     if (this.gridSize[0] < 1 || this.gridSize[1] < 1) throw new Error(`${where}: image size ${o.imageSize} is smaller than patch ${p}`);
-    if (args.use_post_norm) throw new Error(`${where}: Eva residual post-norm blocks (use_post_norm) are not supported`);
     if (args.reg_tokens) throw new Error(`${where}: Eva register tokens are not supported`);
     const d = args.embed_dim;
     const heads = args.num_heads;
@@ -295,7 +314,7 @@ export class TimmEva {
     const blockOptions: EvaBlockOptions = {
       attnType, qkvBias: args.qkv_bias ?? true, qkvFused: args.qkv_fused ?? true, scaleAttnInner: args.scale_attn_inner ?? false,
       swiglu: args.swiglu_mlp ?? false, scaleMlp: args.scale_mlp ?? false, mlpRatio: args.mlp_ratio ?? 4, initValues: args.init_values ?? null,
-      act, eps: this.eps, numPrefixTokens: this.numPrefixTokens,
+      act, eps: this.eps, numPrefixTokens: this.numPrefixTokens, postNorm: args.use_post_norm ?? false,
     };
     for (let i = 0; i < args.depth; i++) this.blocks.push(new EvaBlock(store, join(prefix, `blocks.${i}`), d, heads, blockOptions));
     this.norm = postNorm ? new LayerNorm(store, join(prefix, 'norm'), d, this.eps) : null;

@@ -143,3 +143,19 @@ for (const c of cases.filter((x) => x.forceImageSize !== null)) {
     model.dispose();
   });
 }
+
+test('a checkpoint missing a trunk key fails naming it; an unknown timm name lists the supported ones', { skip }, async () => {
+  await initEngine({ backend: 'cpu' });
+  const c = cases[0];
+  const model = build(c);
+  const weights = readAll(c.weights);
+  const key = [...weights.keys()].find((k) => k.startsWith('visual.trunk.blocks.'))!;
+  weights.delete(key);
+  assert.throws(() => model.loadStateDict(weights, { strict: true, source: c.weights }), (e: Error) => e.message.includes(key));
+  model.dispose();
+  const cfg = readModelConfigFile(c.config);
+  cfg.vision_cfg.timm_model_name = 'vit_base_patch16_siglip_999';
+  assert.throws(() => createModel(cfg), /unknown timm model 'vit_base_patch16_siglip_999'; supported timm towers: .*vit_base_patch16_siglip_224.*vit_pe_core_base_patch16_224/);
+  cfg.vision_cfg.timm_model_name = 'vit_relpos_medium_patch16_cls_224';
+  assert.throws(() => createModel(cfg), /VisionTransformerRelPos \(relative position bias\) is not implemented/);
+});

@@ -99,6 +99,10 @@ const BUILTIN: Record<string, TimmModelSpec> = {
   },
   eva_giant_patch14_224: { family: 'eva', args: { img_size: 224, patch_size: 14, embed_dim: 1408, depth: 40, num_heads: 16, mlp_ratio: 6144 / 1408 } },
   eva02_base_patch16_clip_224: evaClip(16, 224, 768, 12, 12),
+  eva02_enormous_patch14_clip_224: {
+    family: 'eva',
+    args: { img_size: 224, patch_size: 14, embed_dim: 1792, depth: 64, num_heads: 16, mlp_ratio: 15360 / 1792, use_post_norm: true, global_pool: 'token' },
+  },
   eva02_large_patch14_clip_224: evaClip(14, 224, 1024, 24, 16),
   eva02_large_patch14_clip_336: evaClip(14, 336, 1024, 24, 16),
   vit_pe_core_tiny_patch16_384: peCore(16, 384, 192, 12, 3, 24),
@@ -110,7 +114,6 @@ const BUILTIN: Record<string, TimmModelSpec> = {
 
 /** Names of OpenCLIP 3.1.0 timm towers this port knows but cannot build yet, with the reason. */
 const UNSUPPORTED: Record<string, string> = {
-  eva02_enormous_patch14_clip_224: 'Eva with residual post-norm blocks (use_post_norm) is not implemented',
   vit_relpos_medium_patch16_cls_224: 'VisionTransformerRelPos (relative position bias) is not implemented',
 };
 

@@ -1,12 +1,11 @@
 /**
  * Names of OpenCLIP model configs whose towers come from timm or Hugging Face transformers that
- * this port does not build (EVA02-E, ConvNeXt, ViTamin, MobileCLIP, Swin, ViT-RelPos, HF text
- * towers; the SigLIP/SigLIP2, EVA01/EVA02, PE-Core and vit_medium timm configs are built-in
- * configs). They are recognised so that asking for one gives "needs a timm/HF tower" instead of
- * "unknown model".
+ * this port does not build (ConvNeXt, ViTamin, MobileCLIP, Swin, HF text towers; the timm
+ * VisionTransformer-family configs — SigLIP/SigLIP2, EVA01/EVA02, PE-Core, vit_medium,
+ * vit_relpos — are built-in configs). They are recognised so that asking for one gives "needs a
+ * timm/HF tower" instead of "unknown model".
  */
 export const EXTERNAL_TOWER_MODELS: readonly string[] = [
-  'EVA02-E-14', 'EVA02-E-14-plus',
   'MobileCLIP-B', 'MobileCLIP-S1', 'MobileCLIP-S2',
   'ViTamin-B', 'ViTamin-B-LTT', 'ViTamin-L', 'ViTamin-L-256', 'ViTamin-L-336', 'ViTamin-L-384', 'ViTamin-L2',
   'ViTamin-L2-256', 'ViTamin-L2-336', 'ViTamin-L2-384', 'ViTamin-S', 'ViTamin-S-LTT', 'ViTamin-XL-256',
@@ -15,5 +14,5 @@ export const EXTERNAL_TOWER_MODELS: readonly string[] = [
   'convnext_small', 'convnext_tiny', 'convnext_xlarge', 'convnext_xxlarge', 'convnext_xxlarge_320',
   'coca_roberta-ViT-B-32', 'mt5-base-ViT-B-32', 'mt5-xl-ViT-H-14', 'nllb-clip-base', 'nllb-clip-base-siglip',
   'nllb-clip-large', 'nllb-clip-large-siglip', 'roberta-ViT-B-32', 'xlm-roberta-base-ViT-B-32', 'xlm-roberta-large-ViT-H-14',
-  'swin_base_patch4_window7_224', 'vit_relpos_medium_patch16_cls_224',
+  'swin_base_patch4_window7_224',
 ];

@@ -10,6 +10,7 @@ import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
 import type { ActivationHook } from '../vision-transformer.js';
 import { TimmEva } from './timm-eva.js';
+import { TimmRelPosTransformer } from './timm-relpos.js';
 import { TimmLinear, TimmMlp, groupParameters } from './timm-layers.js';
 import { timmModelSpec } from './timm-registry.js';
 import type { TimmArgs } from './timm-registry.js';
@@ -22,7 +23,7 @@ export interface TimmModelOptions {
   rng?: Rng;
 }
 
-export type TimmTrunk = TimmVisionTransformer | TimmEva;
+export type TimmTrunk = TimmVisionTransformer | TimmEva | TimmRelPosTransformer;
 
 const DEFAULT_INIT = { weight: undefined, bias: undefined };
 
@@ -63,9 +64,9 @@ export class TimmModel {
       trunkOptions = { ...common, numClasses: 0, globalPool: pool || undefined };
     }
     const trunkPrefix = join(prefix, 'trunk');
-    this.trunk = spec.family === 'vit'
-      ? new TimmVisionTransformer(store, trunkPrefix, args, trunkOptions)
-      : new TimmEva(store, trunkPrefix, args, trunkOptions);
+    if (spec.family === 'vit') this.trunk = new TimmVisionTransformer(store, trunkPrefix, args, trunkOptions);
+    else if (spec.family === 'eva') this.trunk = new TimmEva(store, trunkPrefix, args, trunkOptions);
+    else this.trunk = new TimmRelPosTransformer(store, trunkPrefix, args, trunkOptions);
     let prev = this.trunk.numFeatures;
     if (proj === 'linear') {
       this.headProj = new TimmLinear(store, join(prefix, 'head.proj'), prev, o.outputDim, cfg.timm_proj_bias, DEFAULT_INIT);
@@ -107,7 +108,7 @@ export class TimmModel {
 
   /** Frees tensors the trunk holds outside the parameter store (RoPE tables). */
   dispose(): void {
-    if (this.trunk instanceof TimmEva) this.trunk.dispose();
+    if (!(this.trunk instanceof TimmVisionTransformer)) this.trunk.dispose();
   }
 
   /** The trunk's parameter names (relative to `<prefix>.trunk.`) in timm's layer groups. */

@@ -156,6 +156,7 @@ test('a checkpoint missing a trunk key fails naming it; an unknown timm name lis
   const cfg = readModelConfigFile(c.config);
   cfg.vision_cfg.timm_model_name = 'vit_base_patch16_siglip_999';
   assert.throws(() => createModel(cfg), /unknown timm model 'vit_base_patch16_siglip_999'; supported timm towers: .*vit_base_patch16_siglip_224.*vit_pe_core_base_patch16_224/);
-  cfg.vision_cfg.timm_model_name = 'vit_relpos_medium_patch16_cls_224';
-  assert.throws(() => createModel(cfg), /VisionTransformerRelPos \(relative position bias\) is not implemented/);
+  cfg.vision_cfg.timm_model_name = c.timm.name;
+  cfg.vision_cfg.timm_pool = 'rot_attn';
+  assert.throws(() => createModel(cfg), /timm_pool 'rot_attn'.* is not supported/);
 });

@@ -6,7 +6,7 @@
  */
 
 /** The timm class an architecture is built with. */
-export type TimmFamily = 'vit' | 'eva';
+export type TimmFamily = 'vit' | 'eva' | 'vit_relpos';
 
 /** timm keyword arguments (snake_case, timm's names) of VisionTransformer and Eva that this port reads. */
 export interface TimmArgs {
@@ -46,6 +46,8 @@ export interface TimmArgs {
   use_post_norm?: boolean;
   attn_pool_num_heads?: number | null;
   attn_pool_mlp_ratio?: number | null;
+  // VisionTransformerRelPos-only
+  rel_pos_dim?: number;
 }
 
 export interface TimmModelSpec {
@@ -105,6 +107,10 @@ const BUILTIN: Record<string, TimmModelSpec> = {
   },
   eva02_large_patch14_clip_224: evaClip(14, 224, 1024, 24, 16),
   eva02_large_patch14_clip_336: evaClip(14, 336, 1024, 24, 16),
+  vit_relpos_medium_patch16_cls_224: {
+    family: 'vit_relpos',
+    args: { img_size: 224, patch_size: 16, embed_dim: 512, depth: 12, num_heads: 8, qkv_bias: false, fc_norm: false, rel_pos_dim: 256, class_token: true, global_pool: 'token' },
+  },
   vit_pe_core_tiny_patch16_384: peCore(16, 384, 192, 12, 3, 24),
   vit_pe_core_small_patch16_384: peCore(16, 384, 384, 12, 6, 24),
   vit_pe_core_base_patch16_224: peCore(16, 224, 768, 12, 12, 14),
@@ -112,10 +118,8 @@ const BUILTIN: Record<string, TimmModelSpec> = {
   vit_pe_core_gigantic_patch14_448: peCore(14, 448, 1536, 50, 16, 32, { mlp_ratio: 8960 / 1536, class_token: false, rope_grid_offset: 0 }),
 };
 
-/** Names of OpenCLIP 3.1.0 timm towers this port knows but cannot build yet, with the reason. */
-const UNSUPPORTED: Record<string, string> = {
-  vit_relpos_medium_patch16_cls_224: 'VisionTransformerRelPos (relative position bias) is not implemented',
-};
+/** Names of timm towers this port knows but cannot build, with the reason (none at present). */
+const UNSUPPORTED: Record<string, string> = {};
 
 const registry = new Map<string, TimmModelSpec>(Object.entries(BUILTIN));
 
@@ -128,7 +132,7 @@ export class UnknownTimmModelError extends Error {
 
 /** Adds (or replaces) a timm architecture under `name`. */
 export function registerTimmModel(name: string, spec: TimmModelSpec): void {
-  if (spec.family !== 'vit' && spec.family !== 'eva') throw new Error(`timm model '${name}': unknown family '${String(spec.family)}' (vit, eva)`);
+  if (!['vit', 'eva', 'vit_relpos'].includes(spec.family)) throw new Error(`timm model '${name}': unknown family '${String(spec.family)}' (vit, eva, vit_relpos)`);
   registry.set(name, { family: spec.family, args: { ...spec.args } });
 }
 

@@ -66,7 +66,8 @@ test('getTokenizerAsync downloads text_cfg.hf_tokenizer_name on first use, then 
   const n = server.requests.length;
   const offline = await getTokenizerAsync('ViT-B-16-SigLIP', { cacheDir, endpoint, offline: true });
   assert.deepEqual([...offline.tokenize(['a bird']).data.subarray(0, 3)], [3, 5, 1]);
-  assert.equal(server.requests.length, n, 'offline use makes no request');
+  await getTokenizerAsync('ViT-B-16-SigLIP', { cacheDir, endpoint });
+  assert.equal(server.requests.length, n, 'once cached, the tokenizer is used without asking the Hub (online or offline)');
 });
 
 test('a repo without tokenizer.json fails naming the tokenizer and the file; local paths are not downloaded', async () => {

@@ -5,6 +5,7 @@
  * `@openclip/tokenizer` finds the folder in the cache.
  */
 import { existsSync } from 'node:fs';
+import { lookupCache } from './hf-cache.js';
 import { hfHubDownload, HubError } from './hf-download.js';
 import type { HubDownloadOptions } from './hf-download.js';
 
@@ -26,8 +27,8 @@ export const TOKENIZER_DOWNLOAD_FILES = ['tokenizer.json', 'tokenizer_config.jso
 
 /**
  * Downloads the tokenizer files of hub repo `name` (`org/name`, `hf-hub:org/name`, `org/name@rev`)
- * into the cache, unless `name` is a local path (`local-dir:` or an existing file/folder), and
- * returns the snapshot folder (null for local paths). Files absent from the repo other than
+ * into the cache, unless `name` is a local path (`local-dir:` or an existing file/folder) or its
+ * `tokenizer.json` is cached already, and returns the snapshot folder (null for local paths). Files absent from the repo other than
  * `tokenizer.json` are skipped; a repo without `tokenizer.json` fails naming it.
  */
 export async function downloadHfTokenizer(name: string, options: HubDownloadOptions = {}): Promise<string | null> {
@@ -39,6 +40,9 @@ export async function downloadHfTokenizer(name: string, options: HubDownloadOpti
     revision ??= repo.slice(at + 1);
     repo = repo.slice(0, at);
   }
+  // First use only: a cached tokenizer.json is used as it is, without asking the Hub.
+  const hit = lookupCache(repo, 'tokenizer.json', { revision, cacheDir: options.cacheDir });
+  if (hit.status === 'cached') return hit.path.slice(0, hit.path.length - 'tokenizer.json'.length - 1);
   let folder: string | null = null;
   for (const file of TOKENIZER_DOWNLOAD_FILES) {
     try {

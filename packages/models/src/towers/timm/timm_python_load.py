@@ -23,6 +23,7 @@ from safetensors.torch import load_file  # noqa: E402
 def main(generator, cases_file):
     spec = importlib.util.spec_from_file_location('timm_towers_fixtures', generator)
     gen = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = gen  # timm's register_model looks the module up
     spec.loader.exec_module(gen)  # registers the tiny timm architectures
     torch.set_num_threads(1)
     out = {}

@@ -21,6 +21,7 @@ from safetensors.torch import load_file  # noqa: E402
 
 
 def main(generator, cases_file):
+    sys.dont_write_bytecode = True  # leave no __pycache__ beside the generator
     spec = importlib.util.spec_from_file_location('timm_towers_fixtures', generator)
     gen = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = gen  # timm's register_model looks the module up

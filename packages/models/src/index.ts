@@ -46,6 +46,20 @@ export { VisionTransformer, AttentionalPooler, sinCos2dPosEmbed, toPair } from '
 export type { ActivationHook, VisionTowerOptions } from './towers/vision-transformer.js';
 export { ModifiedResNet, Bottleneck, BatchNorm2d, AttentionPool2d, Conv2d } from './towers/modified-resnet.js';
 export { TextTransformer, textPoolIndices } from './towers/text-transformer.js';
+export { TimmModel } from './towers/timm/timm-model.js';
+export type { TimmModelOptions, TimmTrunk } from './towers/timm/timm-model.js';
+export { TimmVisionTransformer, globalPoolTokens, patchifyNchw, dropPatchTokens } from './towers/timm/timm-vit.js';
+export { AttentionPoolLatent, TimmAttention, TimmBlock, TimmMlp, TimmLinear, groupParameters } from './towers/timm/timm-layers.js';
+export type { GroupRule } from './towers/timm/timm-layers.js';
+export {
+  registerTimmModel,
+  listTimmModels,
+  hasTimmModel,
+  timmModelReason,
+  timmModelSpec,
+  UnknownTimmModelError,
+} from './towers/timm/timm-registry.js';
+export type { TimmArgs, TimmFamily, TimmModelSpec } from './towers/timm/timm-registry.js';
 export type { TextTowerOptions } from './towers/text-transformer.js';
 
 // Weight initialisation
@@ -64,7 +78,7 @@ export type { InitSpec } from './init/initializers.js';
 
 // CLIP models and createModel
 export { CLIP, CustomTextCLIP, l2Normalize, buildVisionTower, lockImageTower, lockTextTower } from './model/clip.js';
-export type { ModelBuildOptions } from './model/clip.js';
+export type { ModelBuildOptions, VisionTower } from './model/clip.js';
 export { createModel, resolveModelConfig, registerModelBuilder } from './model/create.js';
 export type { CreateModelOptions, ResolvedModelConfig, ModelBuilder } from './model/create.js';
 export { loadStateDictInto, StateDictError } from './model/state-dict.js';
@@ -99,6 +113,7 @@ export {
   createModelAndTransforms,
   createModelFromPretrained,
   getTokenizer,
+  getTokenizerAsync,
   loadCheckpointInto,
   adaptStateDict,
   mergePreprocessConfig,
@@ -153,5 +168,8 @@ export {
   HF_CONFIG_NAME,
   LOCAL_DIR_CHECKPOINT_NAMES,
   HubTestServer,
+  downloadHfTokenizer,
+  TOKENIZER_FILES,
+  TOKENIZER_DOWNLOAD_FILES,
 } from './hub/index.js';
 export type { HubDownloadOptions, DownloadProgress, CacheLookup, PretrainedLocation, OpenClipConfigFile, HubFile, HubFaults, RecordedRequest } from './hub/index.js';

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, appendFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initEngine, tf, Rng, type RawTensor, type TensorToWrite } from '@openclip/engine';
-import { createModelAndTransforms, getTokenizer, modelConfigToJson, type OpenClipModel, type Template } from '@openclip/models';
+import { createModelAndTransforms, getTokenizerAsync, modelConfigToJson, type OpenClipModel, type Template } from '@openclip/models';
 import { createLoss, collectiveFromTransport, type ArrayTransport } from '@openclip/losses';
 import { DistributedTrainStep, broadcastModel } from './distributed/ddp-step.js';
 import { createDataLoader, SYNTHETIC_CLASSNAMES, type DataLoader, type DataPosition } from '@openclip/data';
@@ -140,7 +140,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     if (cfg.lockText) (model as unknown as { lockTextTower(l: number, ln: boolean): void }).lockTextTower(cfg.lockTextUnlockedLayers, cfg.lockTextFreezeLayerNorm);
     if (cfg.gradCheckpointing) log.info('--grad-checkpointing: TensorFlow.js keeps activations for the backward pass; the flag trades nothing here and is accepted for compatibility');
     const contextLength = cfg.forceContextLength ?? model.config.text_cfg.context_length;
-    const tokenizer = getTokenizer(cfg.model, { contextLength, cacheDir: cfg.cacheDir ?? undefined });
+    const tokenizer = await getTokenizerAsync(cfg.model, { contextLength, cacheDir: cfg.cacheDir ?? undefined });
     log.info(`Model ${cfg.model}${built.checkpoint ? ` (weights: ${built.checkpoint})` : ' (random init)'}: ${model.numParams().toLocaleString('en-US')} parameters`);
 
     // data

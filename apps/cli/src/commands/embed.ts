@@ -8,7 +8,7 @@ import { Flags } from '@oclif/core';
 import { SingleBar } from 'cli-progress';
 import { saveSafetensors, tf } from '@openclip/engine';
 import { IMAGE_FOLDER_EXTENSIONS } from '@openclip/data';
-import { createModelAndTransforms, getTokenizer } from '@openclip/models';
+import { createModelAndTransforms, getTokenizerAsync } from '@openclip/models';
 import type { DownloadProgress } from '@openclip/models';
 import { BaseCommand } from '../base-command.js';
 
@@ -159,7 +159,7 @@ export default class Embed extends BaseCommand<EmbedResult> {
         tensors.image_features = { dtype: 'F32', shape: [imagePaths.length, embedDim], data: out };
       }
       if (texts.length) {
-        const tokenizer = getTokenizer(spec, { cacheDir: flags['cache-dir'] });
+        const tokenizer = await getTokenizerAsync(spec, { cacheDir: flags['cache-dir'] });
         const out = new Float32Array(texts.length * embedDim);
         bar?.start(texts.length, 0, { what: 'texts' });
         for (let start = 0; start < texts.length; start += bs) {

@@ -38,6 +38,19 @@ function textConfigFromFile(path: string): TextConfigLike {
   return textCfg;
 }
 
+/** First use of a model's Hugging Face tokenizer: download it into the HF cache through the models package's Hub client. */
+async function downloadTokenizer(name: string, cacheDir: string | undefined): Promise<void> {
+  let hub: { downloadHfTokenizer?: (n: string, o: { cacheDir?: string }) => Promise<unknown> } | null = null;
+  try {
+    hub = await import(`${MODELS_PACKAGE}/hub`);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw e;
+  }
+  // Without the models package the tokenizer must already be in the cache (tokenizerForTextConfig says so).
+  if (typeof hub?.downloadHfTokenizer === 'function') await hub.downloadHfTokenizer(name, { cacheDir });
+}
+
 async function textConfigFromRegistry(name: string): Promise<TextConfigLike> {
   let models: { getModelConfig?: (name: string) => { text_cfg?: TextConfigLike } } | null = null;
   try {
@@ -110,6 +123,7 @@ export default class Tokenize extends BaseCommand<TokenizeResult> {
       if (texts.length === 0) throw new Error('no text to tokenize: pass captions as arguments or --jsonl FILE');
       let textCfg: TextConfigLike = {};
       if (flags.model) textCfg = existsSync(flags.model) ? textConfigFromFile(flags.model) : await textConfigFromRegistry(flags.model);
+      if (textCfg.hf_tokenizer_name) await downloadTokenizer(textCfg.hf_tokenizer_name, flags['cache-dir']);
       tokenizer = tokenizerForTextConfig(textCfg, {
         modelName: flags.model ? basename(flags.model).replace(/\.json$/, '') : undefined,
         contextLength: flags['context-length'],

@@ -92,9 +92,11 @@ test('every built-in config parses; the registry lists them in natural order', (
 test('unknown model names list the nearest known names; timm/HF models say why', () => {
   assert.throws(() => getModelConfig('ViT-B-33'), (e: Error) => e instanceof UnknownModelError && /'ViT-B-32'/.test(e.message));
   assert.throws(() => getModelConfig('rn50'), (e: Error) => e instanceof UnknownModelError && /'RN50'/.test(e.message));
-  assert.throws(() => getModelConfig('ViT-SO400M-14-SigLIP-384'), /needs a timm\/HF tower/);
-  const timm = { ...tiny(), vision_cfg: { timm_model_name: 'vit_base_patch16_siglip_224', image_size: 224 } };
-  assert.match(externalTowerReason(parseModelConfig(timm)) ?? '', /needs a timm\/HF tower/);
+  assert.throws(() => getModelConfig('roberta-ViT-B-32'), /needs a timm\/HF tower/);
+  const siglip = { ...tiny(), vision_cfg: { timm_model_name: 'vit_base_patch16_siglip_224', image_size: 224 } };
+  assert.equal(externalTowerReason(parseModelConfig(siglip)), null, 'timm SigLIP towers are built here');
+  const timm = { ...tiny(), vision_cfg: { timm_model_name: 'vit_base_patch16_siglip_225', image_size: 224 } };
+  assert.match(externalTowerReason(parseModelConfig(timm)) ?? '', /unknown timm model 'vit_base_patch16_siglip_225'; supported timm towers: .*vit_base_patch16_siglip_224/);
   const hf = { ...tiny(), text_cfg: { hf_model_name: 'xlm-roberta-base' } };
   assert.match(externalTowerReason(parseModelConfig(hf)) ?? '', /needs a timm\/HF tower/);
 });

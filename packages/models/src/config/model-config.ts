@@ -4,6 +4,7 @@
  * by one parser that rejects unknown keys (naming the nearest valid one) and ill-typed values.
  */
 import { didYouMean } from './nearest.js';
+import { timmModelReason } from '../towers/timm/timm-registry.js';
 
 /** Vision tower options (`CLIPVisionCfg`). `layers` as a 4-list selects ModifiedResNet. */
 export interface VisionConfig {
@@ -34,8 +35,8 @@ export interface VisionConfig {
   scale_fc: boolean;
   timm_model_name: string | null;
   timm_model_pretrained: boolean;
-  timm_pool: string;
-  timm_proj: string;
+  timm_pool: string | null;
+  timm_proj: string | null;
   timm_proj_bias: boolean;
   timm_drop: number;
   timm_drop_path: number | null;
@@ -145,8 +146,8 @@ const VISION_FIELDS: Record<string, Field> = {
   ...BLOCK,
   timm_model_name: { kind: 'string|null', def: null },
   timm_model_pretrained: { kind: 'bool', def: false },
-  timm_pool: { kind: 'string', def: 'avg' },
-  timm_proj: { kind: 'string', def: 'linear' },
+  timm_pool: { kind: 'string|null', def: 'avg' },
+  timm_proj: { kind: 'string|null', def: 'linear' },
   timm_proj_bias: { kind: 'bool', def: false },
   timm_drop: { kind: 'number', def: 0 },
   timm_drop_path: { kind: 'number|null', def: null },
@@ -331,7 +332,8 @@ export function modelConfigToJson(cfg: ModelConfig): Record<string, unknown> {
  */
 export function externalTowerReason(cfg: ModelConfig): string | null {
   if (cfg.vision_cfg.timm_model_name) {
-    return `vision_cfg.timm_model_name '${cfg.vision_cfg.timm_model_name}' needs a timm/HF tower, which openclip-ts does not implement (only OpenCLIP's native VisionTransformer and ModifiedResNet)`;
+    const reason = timmModelReason(cfg.vision_cfg.timm_model_name);
+    if (reason) return `vision_cfg.timm_model_name: ${reason}`;
   }
   if (cfg.text_cfg.hf_model_name) {
     return `text_cfg.hf_model_name '${cfg.text_cfg.hf_model_name}' needs a timm/HF tower (a Hugging Face transformers text model), which openclip-ts does not implement`;

@@ -133,7 +133,7 @@ export function getModelConfig(name: string): ModelConfig {
   ensureBuiltins();
   const cfg = configs.get(name);
   if (!cfg && EXTERNAL_TOWER_MODELS.includes(name)) {
-    throw new ModelConfigError(`model '${name}' is an OpenCLIP config that needs a timm/HF tower, which openclip-ts does not implement (native towers only: ViT-*, RN*, coca_* and configs with the same schema)`);
+    throw new ModelConfigError(`model '${name}' is an OpenCLIP config that needs a timm/HF tower, which openclip-ts does not implement (native towers and the timm ViT towers of the built-in SigLIP / ViT configs)`);
   }
   if (!cfg) {
     const hint = didYouMean(name, configs.keys(), 3);

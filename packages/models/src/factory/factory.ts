@@ -21,8 +21,10 @@ import type { LoadStateDictReport } from '../model/state-dict.js';
 import { HF_CONFIG_NAME, parseHfHubSpec, resolvePretrained } from '../hub/resolve-pretrained.js';
 import type { OpenClipConfigFile } from '../hub/resolve-pretrained.js';
 import { lookupCache } from '../hub/hf-cache.js';
-import type { DownloadProgress } from '../hub/hf-download.js';
+import type { DownloadProgress, HubDownloadOptions } from '../hub/hf-download.js';
+import { downloadHfTokenizer } from '../hub/hf-tokenizer-download.js';
 import '../coca/coca.js';
+import { TimmModel } from '../towers/timm/timm-model.js';
 
 export interface FactoryOptions extends CreateModelOptions {
   /** A checkpoint file (.safetensors / .bin / .pt), or a pretrained tag of the model (e.g. 'openai', 'laion2b_s34b_b79k'). */
@@ -122,6 +124,7 @@ export function adaptStateDict(model: OpenClipModel, sd: Map<string, RawTensor>)
     const patch = v.patch_size === null ? null : typeof v.patch_size === 'number' ? [v.patch_size, v.patch_size] : v.patch_size;
     if (patch) resizePosEmbed(out, [Math.floor(img[0]! / patch[0]!), Math.floor(img[1]! / patch[1]!)]);
   }
+  resizeTimmPosEmbed(model, out);
   for (const key of ['positional_embedding', 'text.positional_embedding']) {
     const mine = params.get(key);
     const theirs = out.get(key);
@@ -130,6 +133,25 @@ export function adaptStateDict(model: OpenClipModel, sd: Map<string, RawTensor>)
   const bias = params.get('logit_bias');
   if (bias && !out.has('logit_bias')) out.set('logit_bias', { dtype: 'F32', shape: bias.shape, data: new Float32Array(bias.size) });
   return out;
+}
+
+/**
+ * A timm trunk's `pos_embed` [1, N, D] from a checkpoint at another grid, resampled as timm's
+ * `set_input_size` does after OpenCLIP loads the weights (`--force-image-size`): bicubic with
+ * antialiasing, prefix tokens kept unless the trunk does not embed them (`no_embed_class`).
+ */
+function resizeTimmPosEmbed(model: OpenClipModel, sd: Map<string, RawTensor>): void {
+  const visual = (model as { visual?: unknown }).visual;
+  if (!(visual instanceof TimmModel)) return;
+  const key = `${visual.prefix}.trunk.pos_embed`;
+  const theirs = sd.get(key);
+  const mine = visual.trunk.posEmbed;
+  if (!mine || !theirs || theirs.shape.length !== 3 || theirs.shape[1] === mine.shape[1]) return;
+  const extra = visual.trunk.noEmbedClass ? 0 : visual.trunk.numPrefixTokens;
+  const tmp = new Map([[key, { ...theirs, shape: [theirs.shape[1]!, theirs.shape[2]!] }]]);
+  resizePosEmbed(tmp, visual.trunk.gridSize, { key, extraTokens: extra });
+  const r = tmp.get(key)!;
+  sd.set(key, { ...r, shape: [1, r.shape[0]!, r.shape[1]!] });
 }
 
 /** Loads a checkpoint file into `model` (strict by default), after OpenCLIP's fix-ups. */
@@ -221,6 +243,27 @@ export interface GetTokenizerOptions {
  * the HF cache), as `@openclip/tokenizer`'s `tokenizerForTextConfig` selects.
  */
 export function getTokenizer(nameOrConfig: ModelSpec, options: GetTokenizerOptions = {}): TextTokenizer {
+  const { config, name } = tokenizerModelConfig(nameOrConfig, options);
+  return tokenizerForTextConfig(config.text_cfg as unknown as TextConfigLike, {
+    modelName: name || undefined,
+    contextLength: options.contextLength,
+    cacheDir: options.cacheDir,
+  });
+}
+
+/**
+ * `getTokenizer` that first downloads the Hugging Face tokenizer named by `text_cfg.hf_tokenizer_name`
+ * into the HF cache when it is not there (as Python's `AutoTokenizer.from_pretrained`), through the
+ * Hub client (`HF_ENDPOINT`, `HF_TOKEN`, `HF_HUB_OFFLINE` honoured).
+ */
+export async function getTokenizerAsync(nameOrConfig: ModelSpec, options: GetTokenizerOptions & Omit<HubDownloadOptions, 'cacheDir'> = {}): Promise<TextTokenizer> {
+  const { config } = tokenizerModelConfig(nameOrConfig, options);
+  const hf = config.text_cfg.hf_tokenizer_name;
+  if (hf) await downloadHfTokenizer(hf, { ...options, cacheDir: options.cacheDir });
+  return getTokenizer(nameOrConfig, options);
+}
+
+function tokenizerModelConfig(nameOrConfig: ModelSpec, options: GetTokenizerOptions): { config: ModelConfig; name: string } {
   let config: ModelConfig;
   let name = '';
   if (typeof nameOrConfig === 'string' && nameOrConfig.startsWith('local-dir:')) {
@@ -238,9 +281,5 @@ export function getTokenizer(nameOrConfig: ModelSpec, options: GetTokenizerOptio
     config = r.config;
     name = r.name ?? '';
   }
-  return tokenizerForTextConfig(config.text_cfg as unknown as TextConfigLike, {
-    modelName: name || undefined,
-    contextLength: options.contextLength,
-    cacheDir: options.cacheDir,
-  });
+  return { config, name };
 }

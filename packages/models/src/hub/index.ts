@@ -16,6 +16,7 @@ export {
   LOCAL_DIR_CHECKPOINT_NAMES,
 } from './resolve-pretrained.js';
 export type { PretrainedLocation, OpenClipConfigFile } from './resolve-pretrained.js';
+export { downloadHfTokenizer, TOKENIZER_FILES, TOKENIZER_DOWNLOAD_FILES } from './hf-tokenizer-download.js';
 export { HubTestServer } from './hub-test-server.js';
 export type { HubFile, HubFaults, RecordedRequest } from './hub-test-server.js';
 export { writeHubFolder, pushFolderToHub, modelCard } from './push-to-hub.js';

@@ -12,6 +12,7 @@ import { createRepo, uploadFiles } from '@huggingface/hub';
 import { saveSafetensors, type TensorToWrite } from '@openclip/engine/safetensors';
 import type { PreprocessConfig } from '@openclip/data';
 import { locateHfTokenizer } from '@openclip/tokenizer';
+import { TOKENIZER_FILES } from './hf-tokenizer-download.js';
 import type { OpenClipModel } from '../model/types.js';
 import { modelConfigToJson } from '../config/model-config.js';
 import { hubEndpoint } from './hf-download.js';
@@ -30,18 +31,6 @@ export interface HubFolderOptions {
   cacheDir?: string;
 }
 
-/** Files of a Hugging Face tokenizer folder that `AutoTokenizer.from_pretrained` may read. */
-const TOKENIZER_FILES = [
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'special_tokens_map.json',
-  'added_tokens.json',
-  'vocab.json',
-  'merges.txt',
-  'vocab.txt',
-  'spiece.model',
-  'sentencepiece.bpe.model',
-];
 
 /**
  * For a model whose text tower uses a Hugging Face tokenizer (`text_cfg.hf_tokenizer_name`),

@@ -12,6 +12,7 @@ import { ModifiedResNet } from '../towers/modified-resnet.js';
 import { ParamStore } from '../towers/params.js';
 import { TextTransformer } from '../towers/text-transformer.js';
 import { VisionTransformer } from '../towers/vision-transformer.js';
+import { TimmModel } from '../towers/timm/timm-model.js';
 import type { ActivationHook } from '../towers/vision-transformer.js';
 import { loadStateDictInto } from './state-dict.js';
 import type { LoadStateDictOptions, LoadStateDictReport, StateDictInput } from './state-dict.js';
@@ -29,9 +30,13 @@ export function l2Normalize(x: Tensor): Tensor {
   return tf.tidy(() => tf.div(x, tf.maximum(tf.norm(x, 'euclidean', -1, true), 1e-12)));
 }
 
-/** The vision tower OpenCLIP's `_build_vision_tower` picks: ModifiedResNet for a 4-list of layers, else VisionTransformer. */
-export function buildVisionTower(store: ParamStore, prefix: string, cfg: ModelConfig, rng: Rng): VisionTransformer | ModifiedResNet {
+/** A vision tower: OpenCLIP's native ViT or ModifiedResNet, or a timm trunk in OpenCLIP's TimmModel adapter. */
+export type VisionTower = VisionTransformer | ModifiedResNet | TimmModel;
+
+/** The vision tower OpenCLIP's `_build_vision_tower` picks: TimmModel for timm_model_name, ModifiedResNet for a 4-list of layers, else VisionTransformer. */
+export function buildVisionTower(store: ParamStore, prefix: string, cfg: ModelConfig, rng: Rng): VisionTower {
   const v = cfg.vision_cfg;
+  if (v.timm_model_name) return new TimmModel(store, prefix, v, { outputDim: cfg.embed_dim, rng });
   if (Array.isArray(v.layers)) return new ModifiedResNet(store, prefix, v, { outputDim: cfg.embed_dim });
   return new VisionTransformer(store, prefix, v, { outputDim: cfg.embed_dim, quickGelu: cfg.quick_gelu, rng });
 }
@@ -60,7 +65,7 @@ export class CLIP implements OpenClipModel {
   readonly config: ModelConfig;
   readonly modelClass: ModelClassName;
   readonly store: ParamStore;
-  readonly visual: VisionTransformer | ModifiedResNet;
+  readonly visual: VisionTower;
   readonly text: TextTransformer;
   readonly logitScale: tf.Variable;
   readonly logitBias: tf.Variable | null;
@@ -122,7 +127,7 @@ export class CLIP implements OpenClipModel {
   /** Image features [B, E]; `hook` sees intermediate activations (see VisionTransformer). */
   encodeImage(images: Tensor, options: EncodeOptions = {}, hook?: ActivationHook): Tensor {
     return tf.tidy(() => {
-      const f = this.visual instanceof VisionTransformer ? this.visual.forward(images, hook) : this.visual.forward(images);
+      const f = this.visual instanceof ModifiedResNet ? this.visual.forward(images) : this.visual.forward(images, hook);
       return options.normalize ? l2Normalize(f) : f;
     });
   }
@@ -161,7 +166,8 @@ export class CLIP implements OpenClipModel {
   /**
    * OpenCLIP's lock_image_tower: freezes the vision tower, then unfreezes its last
    * `unlockedGroups` groups (ViT: [conv1, class/pos embedding, ln_pre], each block, [last block,
-   * ln_post], proj). ModifiedResNet supports 0 only; `freezeBnStats` keeps its BatchNorm on running stats.
+   * ln_post], proj; timm trunks: timm's layer groups, OpenCLIP's head stays trainable). ModifiedResNet
+   * supports 0 only; `freezeBnStats` keeps its BatchNorm on running stats.
    */
   lockImageTower(unlockedGroups = 0, freezeBnStats = false): void {
     lockImageTower(this.store, this.visual, unlockedGroups, freezeBnStats);
@@ -191,6 +197,7 @@ export class CLIP implements OpenClipModel {
   }
 
   dispose(): void {
+    if (this.visual instanceof TimmModel) this.visual.dispose();
     this.store.dispose();
   }
 }
@@ -208,8 +215,12 @@ function setTrainable(store: ParamStore, names: Iterable<string>, trainable: boo
 const under = (store: ParamStore, prefix: string) => [...store.params.keys()].filter((n) => n === prefix || n.startsWith(`${prefix}.`));
 
 /** Freezes `tower`'s parameters and unfreezes the last `unlocked` groups, as OpenCLIP's VisionTransformer.lock / ModifiedResNet.lock. */
-export function lockImageTower(store: ParamStore, tower: VisionTransformer | ModifiedResNet, unlocked: number, freezeBnStats: boolean): void {
+export function lockImageTower(store: ParamStore, tower: VisionTower, unlocked: number, freezeBnStats: boolean): void {
   const p = tower.prefix;
+  if (tower instanceof TimmModel) {
+    setTrainable(store, tower.lock(unlocked).freeze, false);
+    return;
+  }
   setTrainable(store, under(store, p), false);
   if (tower instanceof ModifiedResNet) {
     if (unlocked !== 0) throw new Error('lockImageTower: partial unlocking (unlocked groups > 0) is not supported for ModifiedResNet (as in OpenCLIP)');

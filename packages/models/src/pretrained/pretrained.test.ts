@@ -10,7 +10,8 @@ import {
   listPretrainedTagsByModel,
   splitHfHub,
 } from './pretrained.js';
-import { hasModelConfig } from '../config/registry.js';
+import { getModelConfig, hasModelConfig } from '../config/registry.js';
+import { externalTowerReason } from '../config/model-config.js';
 
 test('the registry lists every family of OpenCLIP 3.1.0, with a quickgelu alias for each QuickGELU tag', () => {
   const pairs = listPretrained();
@@ -120,12 +121,16 @@ test('pretrained configs carry hub id, file, preprocessing and QuickGELU as Open
   assert.deepEqual(splitHfHub('laion/CoCa-ViT-B-32-laion2B-s13B-b90k/'), { repoId: 'laion/CoCa-ViT-B-32-laion2B-s13B-b90k', filename: undefined });
 });
 
-test('every pair is listed with its tower family; runnable only for native towers with a built-in config (HF tokenizers allowed)', () => {
+test('every pair is listed with its tower family; runnable for native towers and built timm towers with a built-in config (HF tokenizers allowed)', () => {
   const rows = listPretrainedInfo();
   assert.equal(rows.length, listPretrained().length, 'nothing is omitted');
   for (const r of rows) {
     assert.match(r.hf_hub_id, /^[\w.-]+\/[\w.-]+$/);
-    if (r.architecture !== 'native' && r.architecture !== 'native+hf-tokenizer') {
+    if (r.architecture === 'timm') {
+      const built = hasModelConfig(r.model) && externalTowerReason(getModelConfig(r.model)) === null;
+      assert.equal(r.runnable, built, `${r.model}: runnable must follow the timm towers built here`);
+      if (!built) assert.ok(r.needs);
+    } else if (r.architecture !== 'native' && r.architecture !== 'native+hf-tokenizer') {
       assert.equal(r.runnable, false, `${r.model} needs ${r.needs}`);
       assert.ok(r.needs);
     } else {
@@ -134,6 +139,10 @@ test('every pair is listed with its tower family; runnable only for native tower
   }
   const by = (m: string) => rows.find((r) => r.model === m)!;
   assert.equal(by('ViT-SO400M-14-SigLIP').architecture, 'timm');
+  for (const m of ['ViT-B-16-SigLIP', 'ViT-B-16-SigLIP2', 'ViT-SO400M-14-SigLIP', 'ViT-B-32-SigLIP2-256', 'ViT-gopt-16-SigLIP2-384', 'ViT-SO400M-16-SigLIP-i18n-256']) {
+    assert.equal(by(m).runnable, true, `${m} runs here`);
+  }
+  assert.equal(by('nllb-clip-base-siglip').runnable, false, 'the NLLB text tower is a Hugging Face model');
   assert.equal(by('EVA02-B-16').architecture, 'timm');
   assert.equal(by('roberta-ViT-B-32').architecture, 'hf-text');
   assert.equal(by('nllb-clip-base-siglip').architecture, 'timm+hf-text');

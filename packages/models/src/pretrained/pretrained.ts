@@ -6,7 +6,8 @@
  * also described for this port: which tower family it needs and whether it runs here.
  * Imports no tensor code (the CLI lists the registry without loading TensorFlow.js).
  */
-import { hasModelConfig } from '../config/registry.js';
+import { externalTowerReason } from '../config/model-config.js';
+import { getModelConfig, hasModelConfig } from '../config/registry.js';
 import { architectureOf, PRETRAINED_TABLE, type Architecture, type PretrainedEntry } from './pretrained-table.js';
 
 export type { PretrainedEntry, Architecture, Interpolation, ResizeMode } from './pretrained-table.js';
@@ -119,13 +120,15 @@ export function listPretrainedInfo(options: { model?: string } = {}): Pretrained
     let r = runnableCache.get(model);
     if (!r) {
       const a = architectureOf(model);
-      // Native towers run here; an HF tokenizer (CLIPA, MetaCLIP 2) is handled by @openclip/tokenizer.
+      // Native towers run here; an HF tokenizer (CLIPA, MetaCLIP 2, SigLIP) is handled by @openclip/tokenizer;
+      // timm towers run when the built-in config's timm model is one this port builds.
       const nativeTowers = a.architecture === 'native' || a.architecture === 'native+hf-tokenizer';
-      const has = nativeTowers && builtinHas(model);
+      const timmBuilt = a.architecture === 'timm' && builtinHas(model) && externalTowerReason(getModelConfig(model)) === null;
+      const has = (nativeTowers && builtinHas(model)) || timmBuilt;
       r = {
         architecture: a.architecture,
         runnable: has,
-        needs: !nativeTowers ? a.needs : has ? undefined : `model config '${model}' is not among the built-in configs`,
+        needs: has ? undefined : !nativeTowers ? a.needs : `model config '${model}' is not among the built-in configs`,
       };
       runnableCache.set(model, r);
     }

@@ -1,0 +1,212 @@
+/**
+ * timm's transformer layers under timm's parameter names: `Attention` (fused `qkv`, per-head
+ * `q_norm`/`k_norm`, `proj`), `Mlp` (`fc1` → act → `fc2`), the pre-norm `Block` (`norm1`, `attn`,
+ * `ls1`, `norm2`, `mlp`, `ls2`), `AttentionPoolLatent` (the MAP head: `latent`, `q`, `kv`, `proj`,
+ * `norm`, `mlp`) and timm's parameter grouping (`group_matcher` + `group_parameters`).
+ */
+import { tf, ops } from '@openclip/engine';
+import type { Tensor } from '@openclip/engine';
+import { constant, normal, torchDefaultBias, torchDefaultWeight, zeros } from '../../init/initializers.js';
+import type { InitSpec } from '../../init/initializers.js';
+import { LayerNorm, activate, mergeHeads, splitHeads, splitQkvHeads } from '../layers.js';
+import type { ActivationName } from '../layers.js';
+import { join } from '../params.js';
+import type { ParamStore } from '../params.js';
+
+/** timm's `act_layer` names this port runs. */
+export function timmActivation(name: string | undefined, where: string): ActivationName {
+  if (name === undefined || name === 'gelu') return 'gelu';
+  if (name === 'gelu_tanh') return 'gelu_tanh';
+  if (name === 'quick_gelu') return 'quick_gelu';
+  throw new Error(`${where}: act_layer '${name}' is not supported (gelu, gelu_tanh, quick_gelu)`);
+}
+
+/** timm's ViT init for nn.Linear (trunc_normal std .02, zero bias); drawn as normal(.02) here. */
+export const TIMM_LINEAR: { weight: InitSpec; bias: InitSpec } = { weight: normal(0.02), bias: zeros };
+
+/** nn.Linear under timm's names (`<prefix>.weight` [out, in], `<prefix>.bias`). */
+export class TimmLinear {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | null;
+  constructor(store: ParamStore, prefix: string, inF: number, outF: number, bias: boolean, init: { weight?: InitSpec; bias?: InitSpec } = TIMM_LINEAR) {
+    this.weight = store.param(join(prefix, 'weight'), [outF, inF], init.weight ?? torchDefaultWeight(inF));
+    this.bias = bias ? store.param(join(prefix, 'bias'), [outF], init.bias ?? torchDefaultBias(inF)) : null;
+  }
+  apply(x: Tensor): Tensor {
+    return ops.linear(x, this.weight, this.bias);
+  }
+}
+
+/** timm `Mlp`: fc1 → act → (norm) → fc2. */
+export class TimmMlp {
+  readonly fc1: TimmLinear;
+  readonly norm: LayerNorm | null;
+  readonly fc2: TimmLinear;
+  constructor(store: ParamStore, prefix: string, inF: number, hidden: number, outF: number, readonly act: ActivationName,
+    o: { bias?: [boolean, boolean]; eps?: number; norm?: boolean; init?: { weight?: InitSpec; bias?: InitSpec } } = {}) {
+    const [b1, b2] = o.bias ?? [true, true];
+    this.fc1 = new TimmLinear(store, join(prefix, 'fc1'), inF, hidden, b1, o.init);
+    this.norm = o.norm ? new LayerNorm(store, join(prefix, 'norm'), hidden, o.eps ?? 1e-6) : null;
+    this.fc2 = new TimmLinear(store, join(prefix, 'fc2'), hidden, outF, b2, o.init);
+  }
+  apply(x: Tensor): Tensor {
+    return tf.tidy(() => {
+      let h = activate(this.fc1.apply(x), this.act);
+      if (this.norm) h = this.norm.apply(h);
+      return this.fc2.apply(h);
+    });
+  }
+}
+
+/** timm `LayerScale` (`gamma`). */
+export class TimmLayerScale {
+  readonly gamma: tf.Variable;
+  constructor(store: ParamStore, prefix: string, dim: number, initValue: number) {
+    this.gamma = store.param(join(prefix, 'gamma'), [dim], constant(initValue));
+  }
+  apply(x: Tensor): Tensor {
+    return tf.mul(x, this.gamma);
+  }
+}
+
+/** timm `Attention`: fused qkv [3·D, D], optional q/k LayerNorm over the head dimension, proj. */
+export class TimmAttention {
+  readonly qkv: TimmLinear;
+  readonly qNorm: LayerNorm | null;
+  readonly kNorm: LayerNorm | null;
+  readonly proj: TimmLinear;
+  readonly headDim: number;
+  constructor(store: ParamStore, prefix: string, dim: number, readonly heads: number, o: { qkvBias: boolean; qkNorm: boolean; eps: number }) {
+    if (dim % heads !== 0) throw new Error(`${prefix}: embed_dim ${dim} is not divisible by ${heads} heads`);
+    this.headDim = dim / heads;
+    this.qkv = new TimmLinear(store, join(prefix, 'qkv'), dim, 3 * dim, o.qkvBias);
+    this.qNorm = o.qkNorm ? new LayerNorm(store, join(prefix, 'q_norm'), this.headDim, o.eps) : null;
+    this.kNorm = o.qkNorm ? new LayerNorm(store, join(prefix, 'k_norm'), this.headDim, o.eps) : null;
+    this.proj = new TimmLinear(store, join(prefix, 'proj'), dim, dim, true);
+  }
+  apply(x: Tensor): Tensor {
+    return tf.tidy(() => {
+      const [q0, k0, v] = splitQkvHeads(this.qkv.apply(x), this.heads);
+      const q = this.qNorm ? this.qNorm.apply(q0) : q0;
+      const k = this.kNorm ? this.kNorm.apply(k0) : k0;
+      return this.proj.apply(mergeHeads(ops.attention(q, k, v)));
+    });
+  }
+}
+
+export interface TimmBlockOptions {
+  mlpRatio: number;
+  qkvBias: boolean;
+  qkNorm: boolean;
+  initValues: number | null;
+  act: ActivationName;
+  eps: number;
+}
+
+/** timm `Block`: x + ls1(attn(norm1(x))), then x + ls2(mlp(norm2(x))). */
+export class TimmBlock {
+  readonly norm1: LayerNorm;
+  readonly attn: TimmAttention;
+  readonly ls1: TimmLayerScale | null;
+  readonly norm2: LayerNorm;
+  readonly mlp: TimmMlp;
+  readonly ls2: TimmLayerScale | null;
+  constructor(store: ParamStore, prefix: string, dim: number, heads: number, o: TimmBlockOptions) {
+    this.norm1 = new LayerNorm(store, join(prefix, 'norm1'), dim, o.eps);
+    this.attn = new TimmAttention(store, join(prefix, 'attn'), dim, heads, { qkvBias: o.qkvBias, qkNorm: o.qkNorm, eps: o.eps });
+    this.ls1 = o.initValues ? new TimmLayerScale(store, join(prefix, 'ls1'), dim, o.initValues) : null;
+    this.norm2 = new LayerNorm(store, join(prefix, 'norm2'), dim, o.eps);
+    this.mlp = new TimmMlp(store, join(prefix, 'mlp'), dim, Math.floor(dim * o.mlpRatio), dim, o.act);
+    this.ls2 = o.initValues ? new TimmLayerScale(store, join(prefix, 'ls2'), dim, o.initValues) : null;
+  }
+  apply(x: Tensor): Tensor {
+    return tf.tidy(() => {
+      let a = this.attn.apply(this.norm1.apply(x));
+      if (this.ls1) a = this.ls1.apply(a);
+      const x1 = tf.add(x, a);
+      let m = this.mlp.apply(this.norm2.apply(x1));
+      if (this.ls2) m = this.ls2.apply(m);
+      return tf.add(x1, m);
+    });
+  }
+}
+
+/**
+ * timm `AttentionPoolLatent` (MAP head) with one latent query: q(latent) attends over kv(x), then
+ * proj, then a residual MLP on norm(x); the latent token is returned ([B, D]).
+ */
+export class AttentionPoolLatent {
+  readonly latent: tf.Variable;
+  readonly q: TimmLinear;
+  readonly kv: TimmLinear;
+  readonly proj: TimmLinear;
+  readonly norm: LayerNorm;
+  readonly mlp: TimmMlp;
+  readonly headDim: number;
+  constructor(store: ParamStore, prefix: string, dim: number, readonly heads: number, mlpRatio: number, act: ActivationName, eps: number) {
+    if (dim % heads !== 0) throw new Error(`${prefix}: embed_dim ${dim} is not divisible by ${heads} attention-pool heads`);
+    this.headDim = dim / heads;
+    this.latent = store.param(join(prefix, 'latent'), [1, 1, dim], normal(dim ** -0.5));
+    this.q = new TimmLinear(store, join(prefix, 'q'), dim, dim, true);
+    this.kv = new TimmLinear(store, join(prefix, 'kv'), dim, 2 * dim, true);
+    this.proj = new TimmLinear(store, join(prefix, 'proj'), dim, dim, true);
+    this.norm = new LayerNorm(store, join(prefix, 'norm'), dim, eps);
+    this.mlp = new TimmMlp(store, join(prefix, 'mlp'), dim, Math.floor(dim * mlpRatio), dim, act);
+  }
+  apply(x: Tensor): Tensor {
+    return tf.tidy(() => {
+      const [b, n, d] = x.shape as [number, number, number];
+      const q1 = splitHeads(this.q.apply(this.latent), this.heads); // [1, H, 1, hd]
+      const q = tf.tile(q1, [b, 1, 1, 1]);
+      const kv = tf.transpose(tf.reshape(this.kv.apply(x), [b, n, 2, this.heads, this.headDim]), [2, 0, 3, 1, 4]);
+      const [k, v] = tf.unstack(kv);
+      let y = this.proj.apply(tf.reshape(mergeHeads(ops.attention(q, k, v)), [b, 1, d]));
+      y = tf.add(y, this.mlp.apply(this.norm.apply(y)));
+      return tf.reshape(y, [b, d]);
+    });
+  }
+}
+
+/** One rule of a timm `group_matcher`: a regex and the group ordinal prefix; `merge` joins the previous group (MATCH_PREV_GROUP). */
+export interface GroupRule {
+  re: RegExp;
+  ordinal: number;
+  /** Use the first capture group as a second ordinal (e.g. the block index). */
+  indexed: boolean;
+  merge?: boolean;
+}
+
+/**
+ * timm's `group_parameters(model, group_matcher)`: parameter names (relative to the trunk) in
+ * layer groups 0..N, in order; names no rule matches go to the last group.
+ */
+export function groupParameters(names: readonly string[], rules: readonly GroupRule[]): string[][] {
+  const MERGE = 99999;
+  const keyOf = (name: string): number[] => {
+    for (const r of rules) {
+      const m = r.re.exec(name);
+      if (m && m.index === 0) {
+        if (r.merge) return [r.ordinal, MERGE];
+        return r.indexed ? [r.ordinal, Number(m[1])] : [r.ordinal];
+      }
+    }
+    return [Infinity];
+  };
+  const byKey = new Map<string, { key: number[]; names: string[] }>();
+  for (const n of names) {
+    const key = keyOf(n);
+    const id = key.join(',');
+    if (!byKey.has(id)) byKey.set(id, { key, names: [] });
+    byKey.get(id)!.names.push(n);
+  }
+  const cmp = (a: number[], b: number[]) => {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+    return a.length - b.length;
+  };
+  const groups: string[][] = [];
+  for (const { key, names: ns } of [...byKey.values()].sort((a, b) => cmp(a.key, b.key))) {
+    if (groups.length === 0 || key[key.length - 1] !== MERGE) groups.push([]);
+    groups[groups.length - 1].push(...ns);
+  }
+  return groups;
+}

@@ -1,0 +1,131 @@
+/**
+ * OpenCLIP's `TimmModel` adapter: a timm trunk under `<prefix>.trunk.*` built as OpenCLIP builds
+ * it from `timm_pool` / `timm_proj` / `timm_proj_bias`, plus OpenCLIP's own head under
+ * `<prefix>.head.*` (`proj` Linear or `mlp`), and its `lock` (timm's layer groups).
+ */
+import { tf, Rng } from '@openclip/engine';
+import type { Tensor } from '@openclip/engine';
+import type { VisionConfig } from '../../config/model-config.js';
+import { join } from '../params.js';
+import type { ParamStore } from '../params.js';
+import type { ActivationHook } from '../vision-transformer.js';
+import { TimmEva } from './timm-eva.js';
+import { TimmRelPosTransformer } from './timm-relpos.js';
+import { TimmLinear, TimmMlp, groupParameters } from './timm-layers.js';
+import { timmModelSpec } from './timm-registry.js';
+import type { TimmArgs } from './timm-registry.js';
+import { TimmVisionTransformer } from './timm-vit.js';
+import type { TimmTrunkOptions } from './timm-vit.js';
+
+export interface TimmModelOptions {
+  /** The model's embed_dim. */
+  outputDim: number;
+  rng?: Rng;
+}
+
+export type TimmTrunk = TimmVisionTransformer | TimmEva | TimmRelPosTransformer;
+
+const DEFAULT_INIT = { weight: undefined, bias: undefined };
+
+export class TimmModel {
+  readonly kind = 'timm' as const;
+  readonly timmName: string;
+  readonly trunk: TimmTrunk;
+  readonly headProj: TimmLinear | null = null;
+  readonly headMlp: TimmMlp | null = null;
+  readonly outputDim: number;
+  private trainingMode = false;
+
+  constructor(private readonly store: ParamStore, readonly prefix: string, cfg: VisionConfig, o: TimmModelOptions) {
+    const name = cfg.timm_model_name;
+    if (!name) throw new Error(`${prefix}: vision_cfg.timm_model_name is not set`);
+    this.timmName = name;
+    const spec = timmModelSpec(name);
+    if (cfg.timm_model_pretrained) {
+      throw new Error(`${prefix}: vision_cfg.timm_model_pretrained (timm's ImageNet weights) cannot be downloaded here; load an OpenCLIP checkpoint instead`);
+    }
+    if (cfg.timm_drop > 0) throw new Error(`${prefix}: vision_cfg.timm_drop ${cfg.timm_drop} (head dropout) is not supported; use 0`);
+    if (cfg.timm_drop_path !== null && cfg.timm_drop_path > 0) throw new Error(`${prefix}: vision_cfg.timm_drop_path ${cfg.timm_drop_path} (stochastic depth) is not supported; use 0 or null`);
+    const pool = cfg.timm_pool ?? '';
+    if (pool === 'abs_attn' || pool === 'rot_attn') throw new Error(`${prefix}: timm_pool '${pool}' (OpenCLIP's attention-pool heads for CNN trunks) is not supported for ${name}`);
+    const proj = cfg.timm_proj ?? '';
+    if (proj && !['linear', 'mlp', 'none'].includes(proj)) throw new Error(`${prefix}: vision_cfg.timm_proj must be 'linear', 'mlp', 'none' or empty, got '${proj}'`);
+    const extraProj = proj === 'linear' || proj === 'mlp';
+    const size = typeof cfg.image_size === 'number' ? [cfg.image_size, cfg.image_size] as [number, number] : [cfg.image_size[0], cfg.image_size[1]] as [number, number];
+    const common = { imageSize: size, patchDropRate: cfg.patch_dropout > 0 ? cfg.patch_dropout : 0, rng: o.rng ?? new Rng(0) };
+    let args: TimmArgs = spec.args;
+    let trunkOptions: TimmTrunkOptions;
+    if (!extraProj) {
+      // timm.create_model(name, num_classes=proj_dim, global_pool=pool): the pool is a constructor argument.
+      args = { ...args, global_pool: pool };
+      trunkOptions = { ...common, numClasses: proj === 'none' ? 0 : o.outputDim };
+    } else {
+      // Built with its defaults, then reset_classifier(0, global_pool=pool or unchanged).
+      trunkOptions = { ...common, numClasses: 0, globalPool: pool || undefined };
+    }
+    const trunkPrefix = join(prefix, 'trunk');
+    if (spec.family === 'vit') this.trunk = new TimmVisionTransformer(store, trunkPrefix, args, trunkOptions);
+    else if (spec.family === 'eva') this.trunk = new TimmEva(store, trunkPrefix, args, trunkOptions);
+    else this.trunk = new TimmRelPosTransformer(store, trunkPrefix, args, trunkOptions);
+    let prev = this.trunk.numFeatures;
+    if (proj === 'linear') {
+      this.headProj = new TimmLinear(store, join(prefix, 'head.proj'), prev, o.outputDim, cfg.timm_proj_bias, DEFAULT_INIT);
+      prev = o.outputDim;
+    } else if (proj === 'mlp') {
+      this.headMlp = new TimmMlp(store, join(prefix, 'head.mlp'), prev, 2 * o.outputDim, o.outputDim, 'gelu', { bias: [true, cfg.timm_proj_bias], init: DEFAULT_INIT });
+      prev = o.outputDim;
+    }
+    this.outputDim = prev;
+  }
+
+  get training(): boolean {
+    return this.trainingMode;
+  }
+
+  set training(mode: boolean) {
+    this.trainingMode = mode;
+    this.trunk.training = mode;
+  }
+
+  get imageSize(): [number, number] {
+    return this.trunk.imageSize;
+  }
+
+  /** Image features [B, outputDim]; `hook` sees the trunk's activations. */
+  forward(images: Tensor, hook?: ActivationHook): Tensor {
+    const [h, w] = this.trunk.imageSize;
+    if (images.rank !== 4 || images.shape[1] !== 3) throw new Error(`${this.prefix}: expected NCHW images [B, 3, ${h}, ${w}], got [${images.shape}]`);
+    if (images.shape[2] !== h || images.shape[3] !== w) {
+      throw new Error(`${this.prefix}: images are ${images.shape[2]}x${images.shape[3]} but the model was built for ${h}x${w} (vision_cfg.image_size; use forceImageSize to change it)`);
+    }
+    return tf.tidy(() => {
+      let x = this.trunk.forward(images, hook);
+      if (this.headProj) x = this.headProj.apply(x);
+      if (this.headMlp) x = this.headMlp.apply(x);
+      return x;
+    });
+  }
+
+  /** Frees tensors the trunk holds outside the parameter store (RoPE tables). */
+  dispose(): void {
+    if (!(this.trunk instanceof TimmVisionTransformer)) this.trunk.dispose();
+  }
+
+  /** The trunk's parameter names (relative to `<prefix>.trunk.`) in timm's layer groups. */
+  trunkGroups(): string[][] {
+    const p = `${this.prefix}.trunk.`;
+    const names = [...this.store.params.keys()].filter((n) => n.startsWith(p)).map((n) => n.slice(p.length));
+    return groupParameters(names, this.trunk.groupRules()).map((g) => g.map((n) => p + n));
+  }
+
+  /**
+   * OpenCLIP's TimmModel.lock: unlocked 0 freezes the whole trunk; otherwise the trunk's timm
+   * groups except the last `unlocked` are frozen. OpenCLIP's own head is never frozen.
+   */
+  lock(unlocked: number): { freeze: string[] } {
+    const groups = this.trunkGroups();
+    if (!unlocked) return { freeze: groups.flat() };
+    const maxId = groups.length - 1 - unlocked;
+    return { freeze: groups.slice(0, Math.max(0, maxId + 1)).flat() };
+  }
+}

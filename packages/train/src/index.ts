@@ -25,6 +25,8 @@ export type { MicroBatch, StepResult, TrainStepOptions } from './train-step.js';
 // Checkpoints (model safetensors + state safetensors pairs)
 export { saveCheckpoint, loadCheckpoint, readCheckpointMeta, findLatestCheckpoint, deleteCheckpoint, checkpointPaths, CheckpointError, CHECKPOINT_FORMAT } from './checkpoint/checkpoint.js';
 export type { CheckpointMeta, CheckpointContents } from './checkpoint/checkpoint.js';
+export { chooseResumeLatest, surveyCheckpoints, removeStaleTemporaries } from './checkpoint/resume-latest.js';
+export type { ResumeChoice, PairStatus } from './checkpoint/resume-latest.js';
 
 // Evaluation (zero-shot, retrieval, validation loss)
 export { clipMetrics } from './eval/retrieval-metrics.js';

@@ -16,7 +16,8 @@ import { AdamW } from './optim/adamw.js';
 import { openclipParamGroups } from './optim/param-groups.js';
 import { createLrScheduler } from './scheduler/lr-schedule.js';
 import { TrainStep, type MicroBatch } from './train-step.js';
-import { saveCheckpoint, loadCheckpoint, findLatestCheckpoint, deleteCheckpoint } from './checkpoint/checkpoint.js';
+import { saveCheckpoint, loadCheckpoint, deleteCheckpoint } from './checkpoint/checkpoint.js';
+import { chooseResumeLatest, removeStaleTemporaries } from './checkpoint/resume-latest.js';
 import { TensorBoardWriter } from './logging/tensorboard.js';
 import { writePlot, type Panel } from './logging/plot.js';
 import { RunLogger, writeParams, type LogSink } from './run-logger.js';
@@ -103,6 +104,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
   if (logDir && master) {
     mkdirSync(ckptDir!, { recursive: true });
     writeParams(logDir, cfg);
+    for (const f of removeStaleTemporaries(ckptDir!)) log.info(`removed ${join(ckptDir!, f)}, left by an interrupted save of a process that no longer runs`);
   }
   const engine = await initEngine({ backend: options.backend });
   log.info(
@@ -222,10 +224,10 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     let dataResume: DataPosition | null = null;
     const history: { losses: [number, number][]; evals: [number, Metrics][] } = { losses: [], evals: [] };
     if (cfg.resume) {
-      const path = cfg.resume === 'latest' ? (ckptDir ? findLatestCheckpoint(ckptDir) : null) : cfg.resume;
-      if (!path) {
-        log.info(`--resume latest: no checkpoint in ${ckptDir ?? '(logging disabled)'}; starting from scratch`);
-      } else {
+      const choice = cfg.resume === 'latest' ? (ckptDir ? chooseResumeLatest(ckptDir, { startOver: cfg.resumeStartOver, moveBroken: master }) : { path: null, notes: ['--resume latest: logging is disabled, so there is no checkpoint folder; starting from scratch'] }) : { path: cfg.resume, notes: [] };
+      for (const n of choice.notes) log.info(n);
+      const path = choice.path;
+      if (path) {
         const ck = loadCheckpoint(path);
         model.loadStateDict(ck.model as Map<string, RawTensor>, { strict: true, source: ck.modelPath } as never);
         optimizer.loadStateTensors(ck.state, ck.statePath);

@@ -10,7 +10,7 @@ import { initEngine, tf, Rng, type RawTensor, type TensorToWrite } from '@opencl
 import { createModelAndTransforms, getTokenizer, modelConfigToJson, type OpenClipModel, type Template } from '@openclip/models';
 import { createLoss, collectiveFromTransport, type ArrayTransport } from '@openclip/losses';
 import { DistributedTrainStep, broadcastModel } from './distributed/ddp-step.js';
-import { createDataLoader, SYNTHETIC_CLASSNAMES, type DataLoader, type DataPosition } from '@openclip/data';
+import { createDataLoader, capWorkers, SYNTHETIC_CLASSNAMES, type DataLoader, type DataPosition } from '@openclip/data';
 import type { TrainConfig } from './config/train-config.js';
 import { AdamW } from './optim/adamw.js';
 import { openclipParamGroups } from './optim/param-groups.js';
@@ -150,7 +150,8 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     const common = {
       datasetType: cfg.datasetType as 'auto' | 'webdataset' | 'csv' | 'synthetic',
       batchSize: cfg.batchSize,
-      workers: cfg.workers,
+      workers: capWorkers(cfg.workers, (m) => log.info(`data: ${m}`)), // said once, not per loader
+      maxSkipRatio: cfg.maxSkipRatio,
       rank,
       worldSize,
       seed: cfg.seed,

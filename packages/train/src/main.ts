@@ -18,6 +18,7 @@ import { createLrScheduler } from './scheduler/lr-schedule.js';
 import { TrainStep, type MicroBatch } from './train-step.js';
 import { saveCheckpoint, loadCheckpoint, deleteCheckpoint } from './checkpoint/checkpoint.js';
 import { chooseResumeLatest, removeStaleTemporaries } from './checkpoint/resume-latest.js';
+import { captureRng, gatherRankStates, restoreRng, savedRankState } from './checkpoint/run-state.js';
 import { TensorBoardWriter } from './logging/tensorboard.js';
 import { writePlot, type Panel } from './logging/plot.js';
 import { RunLogger, writeParams, type LogSink } from './run-logger.js';
@@ -235,14 +236,15 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
         startEpoch = ck.meta.epoch;
         globalStep = ck.meta.step;
         samplesSeen = ck.meta.samplesSeen;
-        const saved = ck.meta.data as { position?: DataPosition | null };
-        dataResume = saved.position ?? null;
+        const saved = savedRankState(ck.meta.data, rank, worldSize, ck.statePath);
+        dataResume = saved && saved.position.batch > 0 ? saved.position : null;
+        restoreRng(model, saved?.rng, ck.statePath);
         const h = ck.meta.extra?.history as typeof history | undefined;
         if (h) {
           history.losses = h.losses;
           history.evals = h.evals;
         }
-        log.info(`=> resuming checkpoint '${path}' (epoch ${startEpoch}, step ${globalStep})`);
+        log.info(`=> resuming checkpoint '${path}' (epoch ${startEpoch}, step ${globalStep}${dataResume ? `, batch ${dataResume.batch} of the epoch` : ''})`);
       }
     }
 
@@ -333,6 +335,16 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
           else log.info(line);
           tb?.addScalars({ 'train/loss': r.total, ...Object.fromEntries(Object.entries(r.losses).map(([k, v]) => [`train/${k}`, v])), 'train/scale': r.logitScale, 'train/lr': lr, 'train/samples_per_second': sps, 'train/data_time': dataTime / 1000 / lossCount, 'train/batch_time': batchTime / 1000 / lossCount }, globalStep);
         }
+        if (cfg.saveEveryNSteps && globalStep % cfg.saveEveryNSteps === 0 && stepInEpoch < stepsPerEpoch) {
+          // a step-level save: epoch_latest with this epoch's data position, so a resume continues here
+          const ranks = await gatherRankStates(transport, { position: train.position(), rng: captureRng(model) });
+          if (master && ckptDir) {
+            const { tensors: optState, hyper } = optimizer.stateTensors();
+            const meta = { epoch, step: globalStep, samplesSeen, name: cfg.name, modelConfig: modelConfigToJson(model.config), trainConfig: cfg, rng: ranks[0].rng, data: { epoch, ranks }, extra: { optimizer: hyper, history } };
+            saveCheckpoint(ckptDir, 'epoch_latest', snapshotModel(model), optState, meta);
+            log.debug(`Saved step checkpoint ${join(ckptDir, 'epoch_latest.safetensors')} (step ${globalStep}, batch ${train.position().batch} of epoch ${epoch})`);
+          }
+        }
         if (options.maxSteps !== undefined && globalStep >= options.maxSteps) {
           stopped = true;
           break;
@@ -355,6 +367,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
         tb?.addScalars(Object.fromEntries(Object.entries(metrics).map(([k, v]) => [`val/${k}`, v])), completed);
       }
       // checkpoints (rank 0 only), as OpenCLIP: every --save-frequency epochs and at the end
+      const ranks = await gatherRankStates(transport, { position: { ...train.position(), epoch: completed, batch: 0, cursors: train.position().cursors.map(() => 0) }, rng: captureRng(model) });
       if (master && ckptDir) {
         const { tensors: optState, hyper } = optimizer.stateTensors();
         const meta = {
@@ -364,8 +377,8 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
           name: cfg.name,
           modelConfig: modelConfigToJson(model.config),
           trainConfig: cfg,
-          rng: {},
-          data: { position: null, epoch: completed },
+          rng: ranks[0].rng,
+          data: { epoch: completed, ranks },
           extra: { optimizer: hyper, history },
         };
         const modelTensors = snapshotModel(model);
@@ -375,7 +388,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
           log.info(`Saved checkpoint ${join(ckptDir, `epoch_${completed}.safetensors`)}`);
           if (cfg.deletePreviousCheckpoint && completed > 1) deleteCheckpoint(ckptDir, `epoch_${completed - 1}`);
         }
-        if (cfg.saveMostRecent) saveCheckpoint(ckptDir, 'epoch_latest', modelTensors, optState, meta);
+        if (cfg.saveMostRecent || cfg.saveEveryNSteps) saveCheckpoint(ckptDir, 'epoch_latest', modelTensors, optState, meta);
       }
       if (master && logDir) {
         const evalKeys = [...new Set(history.evals.flatMap(([, m]) => Object.keys(m)))].filter((k) => /top1|top5|R@1$|R@5$|R@10$/.test(k));

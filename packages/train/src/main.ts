@@ -40,8 +40,6 @@ export interface TrainRunOptions {
   logLocal?: boolean;
   /** Stop after this many optimizer steps in total (tests, smoke runs); the run is then not finished. */
   maxSteps?: number;
-  /** Render curves.png every epoch instead of once at the end (the memory bench's baseline). */
-  pngEachEpoch?: boolean;
 }
 
 export interface EpochRecord {
@@ -398,7 +396,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
           { title: 'training loss', xLabel: 'step', series: [{ name: 'loss', points: history.losses }] },
           { title: 'evaluation', xLabel: 'epoch', series: evalKeys.map((k) => ({ name: k, points: history.evals.filter(([, m]) => k in m).map(([e, m]) => [e, m[k]] as [number, number]) })) },
         ];
-        await writePlot(join(logDir, 'curves'), cfg.name, panels, { png: completed === cfg.epochs || options.pngEachEpoch === true }); // PNG once: rasterising each epoch grew RSS
+        await writePlot(join(logDir, 'curves'), cfg.name, panels);
       }
       if (worldSize > 1) await transport!.barrier(); // checkpoint written before anyone moves on
     }

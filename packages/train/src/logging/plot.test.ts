@@ -30,10 +30,3 @@ test('writePlot writes an HTML page and a PNG', async () => {
   assert.ok(files.includes(`${base}.png`) && existsSync(`${base}.png`), 'png rendered by sharp');
   assert.deepEqual([...readFileSync(`${base}.png`).subarray(1, 4)].map((c) => String.fromCharCode(c)).join(''), 'PNG');
 });
-
-test('writePlot with png: false writes only the HTML page (the trainer renders the PNG once, at the end)', async () => {
-  const base = join(mkdtempSync(join(tmpdir(), 'plot-')), 'curves');
-  const files = await writePlot(base, 'run', [{ title: 'loss', xLabel: 'step', series: [{ name: 'loss', points: [[0, 1], [1, 0.5]] }] }], { png: false });
-  assert.deepEqual(files, [`${base}.html`]);
-  assert.ok(!existsSync(`${base}.png`));
-});

@@ -81,17 +81,14 @@ export function renderSvg(panels: Panel[], width = 800, panelHeight = 300): stri
 }
 
 /**
- * Writes `<base>.html` (always) and, unless `png` is false, `<base>.png` (when sharp is installed
- * and can rasterise SVG). Rasterising costs native memory that is not all given back (librsvg /
- * font caches): a PNG every epoch grew a training process by ~1.5 MB per epoch, so the trainer
- * rewrites the HTML each epoch and renders the PNG at the end of the run. Returns the files written.
+ * Writes `<base>.html` (always) and `<base>.png` (when sharp is installed and can rasterise SVG).
+ * Returns the files written.
  */
-export async function writePlot(base: string, title: string, panels: Panel[], options: { png?: boolean } = {}): Promise<string[]> {
+export async function writePlot(base: string, title: string, panels: Panel[]): Promise<string[]> {
   const svg = renderSvg(panels);
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title></head><body style="font-family:sans-serif"><h2>${esc(title)}</h2>${svg}</body></html>\n`;
   writeFileSync(`${base}.html`, html);
   const written = [`${base}.html`];
-  if (options.png === false) return written;
   try {
     const sharp = (await import('sharp')).default;
     await sharp(Buffer.from(svg)).png().toFile(`${base}.png`);

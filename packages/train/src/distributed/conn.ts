@@ -43,6 +43,8 @@ export class Conn {
   private failure: Error | null = null;
   private onFail: ((e: Error) => void) | null = null;
   private opTimeoutMs = 0;
+  /** This process's rank once the link is open: errors handed to callers start with it. */
+  private self = -1;
 
   constructor(
     readonly socket: Socket,
@@ -151,7 +153,8 @@ export class Conn {
   }
 
   /** The rendezvous is over: each receive waits at most `opTimeoutMs`; failures go to `onFail`. */
-  open(peer: number, opTimeoutMs: number, onFail: (e: Error) => void): void {
+  open(self: number, peer: number, opTimeoutMs: number, onFail: (e: Error) => void): void {
+    this.self = self;
     this.peer = peer;
     this.opTimeoutMs = opTimeoutMs;
     this.onFail = onFail;
@@ -197,8 +200,10 @@ export class Conn {
     });
   }
 
-  fail(e: Error): void {
+  fail(cause: Error): void {
     if (this.failure) return;
+    const mine = `rank ${this.self}: `;
+    const e = this.self >= 0 && !cause.message.startsWith(mine) ? new TransportError(mine + cause.message) : cause;
     this.failure = e;
     if (this.controlWaiter) {
       if (this.controlWaiter.timer) clearTimeout(this.controlWaiter.timer);
@@ -211,7 +216,7 @@ export class Conn {
     }
     this.waiters.clear();
     this.socket.destroy(); // the link is unusable; the peer learns at once
-    this.onFail?.(e);
+    this.onFail?.(cause);
   }
 
   get failed(): Error | null {

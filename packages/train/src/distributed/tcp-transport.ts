@@ -86,7 +86,7 @@ export class TcpTransport {
     const t = new TcpTransport(rank, worldSize);
     for (const [peer, c] of conns) {
       t.links.set(peer, c);
-      c.open(peer, opTimeoutMs, (e) => t.onPeerFailure(e));
+      c.open(rank, peer, opTimeoutMs, (e) => t.onPeerFailure(e));
     }
     return t;
   }
@@ -94,11 +94,11 @@ export class TcpTransport {
   private onPeerFailure(e: Error): void {
     if (this.closed || this.failure) return;
     this.failure = e;
-    for (const l of this.links.values()) l.fail(new TransportError(`rank ${this.rank}: ${e.message}`));
+    for (const l of this.links.values()) l.fail(e); // each link prefixes this rank
   }
 
   private link(peer: number): Conn {
-    if (this.failure) throw new TransportError(`rank ${this.rank}: ${this.failure.message}`);
+    if (this.failure) throw new TransportError(this.failure.message.startsWith(`rank ${this.rank}: `) ? this.failure.message : `rank ${this.rank}: ${this.failure.message}`);
     const l = this.links.get(peer);
     if (!l) throw new TransportError(`rank ${this.rank}: no connection to rank ${peer}`);
     return l;

@@ -23,6 +23,8 @@ function sameRun(dir: string, extra: string[], command: 'train' | 'distill' = 't
   assert.equal(one.status, 0, one.stderr);
   const two = openclip(['launch', '--nproc-per-node', '2', '--', command, ...common, ...base, '--batch-size', String(batch / 2), '--name', 'two', '--log-local']);
   assert.equal(two.status, 0, two.stderr);
+  // openclip launch hands every rank a generated secret: no unauthenticated warning, and never printed
+  assert.doesNotMatch(two.stdout + two.stderr, /OPENCLIP_DIST_SECRET is not set/);
   const single = losses(one.stdout.split('\n'));
   const r0 = losses(two.stdout.split('\n').filter((l) => !l.startsWith('[1]')));
   const r1 = losses(two.stdout.split('\n').filter((l) => l.startsWith('[1]')));

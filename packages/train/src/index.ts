@@ -25,6 +25,8 @@ export type { MicroBatch, StepResult, TrainStepOptions } from './train-step.js';
 // Checkpoints (model safetensors + state safetensors pairs)
 export { saveCheckpoint, loadCheckpoint, readCheckpointMeta, findLatestCheckpoint, deleteCheckpoint, checkpointPaths, CheckpointError, CHECKPOINT_FORMAT } from './checkpoint/checkpoint.js';
 export type { CheckpointMeta, CheckpointContents } from './checkpoint/checkpoint.js';
+export { chooseResumeLatest, surveyCheckpoints, removeStaleTemporaries } from './checkpoint/resume-latest.js';
+export type { ResumeChoice, PairStatus } from './checkpoint/resume-latest.js';
 
 // Evaluation (zero-shot, retrieval, validation loss)
 export { clipMetrics } from './eval/retrieval-metrics.js';
@@ -41,7 +43,8 @@ export type { Panel, Series } from './logging/plot.js';
 // Distributed (rank discovery, TCP collectives)
 export { discoverWorld, expandSlurmHostlist, WorldError, DEFAULT_MASTER_PORT } from './distributed/world.js';
 export type { WorldInfo, Launcher } from './distributed/world.js';
-export { TcpTransport, TransportError } from './distributed/tcp-transport.js';
+export { TcpTransport, TransportError, DEFAULT_DIST_TIMEOUT_S } from './distributed/tcp-transport.js';
+export { transportOptionsFromEnv, SECRET_ENV, TIMEOUT_ENV, BIND_ENV } from './distributed/dist-env.js';
 export type { TransportOptions } from './distributed/tcp-transport.js';
 export { runEvaluation } from './eval/run-eval.js';
 export type { EvalOptions, EvalResult } from './eval/run-eval.js';

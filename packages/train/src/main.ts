@@ -10,13 +10,15 @@ import { initEngine, tf, Rng, type RawTensor, type TensorToWrite } from '@opencl
 import { createModelAndTransforms, getTokenizerAsync, modelConfigToJson, type OpenClipModel, type Template } from '@openclip/models';
 import { createLoss, collectiveFromTransport, type ArrayTransport } from '@openclip/losses';
 import { DistributedTrainStep, broadcastModel } from './distributed/ddp-step.js';
-import { createDataLoader, SYNTHETIC_CLASSNAMES, type DataLoader, type DataPosition } from '@openclip/data';
+import { createDataLoader, capWorkers, SYNTHETIC_CLASSNAMES, type DataLoader, type DataPosition } from '@openclip/data';
 import type { TrainConfig } from './config/train-config.js';
 import { AdamW } from './optim/adamw.js';
 import { openclipParamGroups } from './optim/param-groups.js';
 import { createLrScheduler } from './scheduler/lr-schedule.js';
 import { TrainStep, type MicroBatch } from './train-step.js';
-import { saveCheckpoint, loadCheckpoint, findLatestCheckpoint, deleteCheckpoint } from './checkpoint/checkpoint.js';
+import { saveCheckpoint, loadCheckpoint, deleteCheckpoint } from './checkpoint/checkpoint.js';
+import { chooseResumeLatest, removeStaleTemporaries } from './checkpoint/resume-latest.js';
+import { captureRng, gatherRankStates, restoreRng, savedRankState } from './checkpoint/run-state.js';
 import { TensorBoardWriter } from './logging/tensorboard.js';
 import { writePlot, type Panel } from './logging/plot.js';
 import { RunLogger, writeParams, type LogSink } from './run-logger.js';
@@ -103,6 +105,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
   if (logDir && master) {
     mkdirSync(ckptDir!, { recursive: true });
     writeParams(logDir, cfg);
+    for (const f of removeStaleTemporaries(ckptDir!)) log.info(`removed ${join(ckptDir!, f)}, left by an interrupted save of a process that no longer runs`);
   }
   const engine = await initEngine({ backend: options.backend });
   log.info(
@@ -148,7 +151,8 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     const common = {
       datasetType: cfg.datasetType as 'auto' | 'webdataset' | 'csv' | 'synthetic',
       batchSize: cfg.batchSize,
-      workers: cfg.workers,
+      workers: capWorkers(cfg.workers, (m) => log.info(`data: ${m}`)), // said once, not per loader
+      maxSkipRatio: cfg.maxSkipRatio,
       rank,
       worldSize,
       seed: cfg.seed,
@@ -222,24 +226,25 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     let dataResume: DataPosition | null = null;
     const history: { losses: [number, number][]; evals: [number, Metrics][] } = { losses: [], evals: [] };
     if (cfg.resume) {
-      const path = cfg.resume === 'latest' ? (ckptDir ? findLatestCheckpoint(ckptDir) : null) : cfg.resume;
-      if (!path) {
-        log.info(`--resume latest: no checkpoint in ${ckptDir ?? '(logging disabled)'}; starting from scratch`);
-      } else {
+      const choice = cfg.resume === 'latest' ? (ckptDir ? chooseResumeLatest(ckptDir, { startOver: cfg.resumeStartOver, moveBroken: master }) : { path: null, notes: ['--resume latest: logging is disabled, so there is no checkpoint folder; starting from scratch'] }) : { path: cfg.resume, notes: [] };
+      for (const n of choice.notes) log.info(n);
+      const path = choice.path;
+      if (path) {
         const ck = loadCheckpoint(path);
         model.loadStateDict(ck.model as Map<string, RawTensor>, { strict: true, source: ck.modelPath } as never);
         optimizer.loadStateTensors(ck.state, ck.statePath);
         startEpoch = ck.meta.epoch;
         globalStep = ck.meta.step;
         samplesSeen = ck.meta.samplesSeen;
-        const saved = ck.meta.data as { position?: DataPosition | null };
-        dataResume = saved.position ?? null;
+        const saved = savedRankState(ck.meta.data, rank, worldSize, ck.statePath);
+        dataResume = saved && saved.position.batch > 0 ? saved.position : null;
+        restoreRng(model, saved?.rng, ck.statePath);
         const h = ck.meta.extra?.history as typeof history | undefined;
         if (h) {
           history.losses = h.losses;
           history.evals = h.evals;
         }
-        log.info(`=> resuming checkpoint '${path}' (epoch ${startEpoch}, step ${globalStep})`);
+        log.info(`=> resuming checkpoint '${path}' (epoch ${startEpoch}, step ${globalStep}${dataResume ? `, batch ${dataResume.batch} of the epoch` : ''})`);
       }
     }
 
@@ -330,6 +335,16 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
           else log.info(line);
           tb?.addScalars({ 'train/loss': r.total, ...Object.fromEntries(Object.entries(r.losses).map(([k, v]) => [`train/${k}`, v])), 'train/scale': r.logitScale, 'train/lr': lr, 'train/samples_per_second': sps, 'train/data_time': dataTime / 1000 / lossCount, 'train/batch_time': batchTime / 1000 / lossCount }, globalStep);
         }
+        if (cfg.saveEveryNSteps && globalStep % cfg.saveEveryNSteps === 0 && stepInEpoch < stepsPerEpoch) {
+          // a step-level save: epoch_latest with this epoch's data position, so a resume continues here
+          const ranks = await gatherRankStates(transport, { position: train.position(), rng: captureRng(model) });
+          if (master && ckptDir) {
+            const { tensors: optState, hyper } = optimizer.stateTensors();
+            const meta = { epoch, step: globalStep, samplesSeen, name: cfg.name, modelConfig: modelConfigToJson(model.config), trainConfig: cfg, rng: ranks[0].rng, data: { epoch, ranks }, extra: { optimizer: hyper, history } };
+            saveCheckpoint(ckptDir, 'epoch_latest', snapshotModel(model), optState, meta);
+            log.debug(`Saved step checkpoint ${join(ckptDir, 'epoch_latest.safetensors')} (step ${globalStep}, batch ${train.position().batch} of epoch ${epoch})`);
+          }
+        }
         if (options.maxSteps !== undefined && globalStep >= options.maxSteps) {
           stopped = true;
           break;
@@ -352,6 +367,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
         tb?.addScalars(Object.fromEntries(Object.entries(metrics).map(([k, v]) => [`val/${k}`, v])), completed);
       }
       // checkpoints (rank 0 only), as OpenCLIP: every --save-frequency epochs and at the end
+      const ranks = await gatherRankStates(transport, { position: { ...train.position(), epoch: completed, batch: 0, cursors: train.position().cursors.map(() => 0) }, rng: captureRng(model) });
       if (master && ckptDir) {
         const { tensors: optState, hyper } = optimizer.stateTensors();
         const meta = {
@@ -361,8 +377,8 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
           name: cfg.name,
           modelConfig: modelConfigToJson(model.config),
           trainConfig: cfg,
-          rng: {},
-          data: { position: null, epoch: completed },
+          rng: ranks[0].rng,
+          data: { epoch: completed, ranks },
           extra: { optimizer: hyper, history },
         };
         const modelTensors = snapshotModel(model);
@@ -372,7 +388,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
           log.info(`Saved checkpoint ${join(ckptDir, `epoch_${completed}.safetensors`)}`);
           if (cfg.deletePreviousCheckpoint && completed > 1) deleteCheckpoint(ckptDir, `epoch_${completed - 1}`);
         }
-        if (cfg.saveMostRecent) saveCheckpoint(ckptDir, 'epoch_latest', modelTensors, optState, meta);
+        if (cfg.saveMostRecent || cfg.saveEveryNSteps) saveCheckpoint(ckptDir, 'epoch_latest', modelTensors, optState, meta);
       }
       if (master && logDir) {
         const evalKeys = [...new Set(history.evals.flatMap(([, m]) => Object.keys(m)))].filter((k) => /top1|top5|R@1$|R@5$|R@10$/.test(k));

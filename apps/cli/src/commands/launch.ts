@@ -1,7 +1,9 @@
 import { Args, Flags } from '@oclif/core';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { SECRET_ENV } from '@openclip/train';
 import { BaseCommand } from '../base-command.js';
 
 export interface LaunchResult {
@@ -22,7 +24,7 @@ async function freePort(): Promise<number> {
 export default class Launch extends BaseCommand<LaunchResult> {
   static override summary = 'Start N openclip processes on this machine as one data-parallel job (like torchrun --standalone)';
   static override description =
-    'Sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT for each process, prefixes their output with the rank, and stops them all when one fails.';
+    'Sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT for each process, and a fresh random OPENCLIP_DIST_SECRET (kept if already set) so only these processes can join the job; prefixes their output with the rank, and stops them all when one fails.';
   static override examples = ['<%= config.bin %> launch --nproc-per-node 2 -- train --dataset-type synthetic --train-num-samples 1024 --model ViT-Tiny-8-64-demo --precision fp32'];
   static override strict = false;
   static override flags = {
@@ -39,13 +41,14 @@ export default class Launch extends BaseCommand<LaunchResult> {
     const n = flags['nproc-per-node'];
     const port = flags['master-port'] ?? (await freePort());
     const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+    const secret = process.env[SECRET_ENV] || randomBytes(32).toString('hex'); // never printed
     const children: ChildProcess[] = [];
     const codes: (number | null)[] = new Array(n).fill(null);
     let failed = false;
     await Promise.all(
       Array.from({ length: n }, (_, rank) => {
         const child = spawn(process.execPath, [bin, ...rest], {
-          env: { ...process.env, RANK: String(rank), WORLD_SIZE: String(n), LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: String(n), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) },
+          env: { ...process.env, RANK: String(rank), WORLD_SIZE: String(n), LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: String(n), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), [SECRET_ENV]: secret },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         children.push(child);

@@ -1,6 +1,6 @@
 import { BaseCommand } from '../base-command.js';
 import { trainFlags, givenTrainValues } from '../train-flags.js';
-import { parseTrainConfig, runTraining, TrainConfigError, discoverWorld, TcpTransport, type TrainRunResult } from '@openclip/train';
+import { parseTrainConfig, runTraining, TrainConfigError, discoverWorld, TcpTransport, transportOptionsFromEnv, type TrainRunResult } from '@openclip/train';
 
 export interface TrainResult {
   name: string;
@@ -44,8 +44,7 @@ export default class Train extends BaseCommand<TrainResult> {
       // torchrun / SLURM / MPI / Kubernetes / openclip launch hand the world over in the environment
       const world = discoverWorld(process.env, cfg.distUrl);
       if (world.worldSize > 1) {
-        const timeoutMs = Number(process.env.OPENCLIP_DIST_TIMEOUT_S ?? 600) * 1000;
-        transport = await TcpTransport.connect({ rank: world.rank, worldSize: world.worldSize, masterAddr: world.masterAddr, masterPort: world.masterPort, timeoutMs });
+        transport = await TcpTransport.connect(transportOptionsFromEnv(world, process.env, (l) => process.stderr.write(`${l}\n`)));
       }
       r = await runTraining(cfg, { backend: flags.backend as string | undefined, transport, logLocal: cfg.logLocal, log: (l) => (this.jsonEnabled() ? process.stderr.write(`${l}\n`) : this.log(l)) });
     } catch (e) {

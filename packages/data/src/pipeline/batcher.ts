@@ -47,6 +47,67 @@ export interface BatcherOptions {
    * epoch starts, nor on how samples are split over ranks and workers.
    */
   augmentSeed?: number;
+  /**
+   * Stop when more than this fraction of the samples read this epoch could not be loaded
+   * (default DEFAULT_MAX_SKIP_RATIO; 1 never stops for skips). Whatever it is, a full pass over
+   * the worker's share that yields no loadable sample stops the epoch.
+   */
+  maxSkipRatio?: number;
+}
+
+/** `--max-skip-ratio`'s default: more than half the samples unloadable means the data is broken. */
+export const DEFAULT_MAX_SKIP_RATIO = 0.5;
+/** Samples read before the skip ratio is judged (unless it is 0). */
+const MIN_READ_FOR_RATIO = 64;
+/** Distinct bad samples remembered per epoch so one drawn again is not reported (or counted) twice. */
+const MAX_REMEMBERED_SKIPS = 1 << 20;
+
+/**
+ * Skips of one worker's epoch: each bad sample is reported once (a wrapping training stream
+ * may draw it again to make up a batch), and the epoch stops when the data is mostly broken.
+ */
+class EpochHealth {
+  read = 0;
+  skipped = 0;
+  passRead = 0;
+  passLoaded = 0;
+  private readonly seen = new Set<string>();
+  private readonly reasons = new Map<string, number>();
+  constructor(
+    private readonly report: (e: SkipEvent) => void,
+    private readonly maxRatio: number,
+  ) {}
+
+  skip(e: SkipEvent): void {
+    if (e.reason !== 'shard-error') this.skipped++; // a shard error is not a sample read
+    this.reasons.set(e.reason, (this.reasons.get(e.reason) ?? 0) + 1);
+    const id = `${e.reason} ${e.where}`;
+    if (this.seen.has(id)) return;
+    if (this.seen.size < MAX_REMEMBERED_SKIPS) this.seen.add(id);
+    this.report(e);
+  }
+
+  private why(): string {
+    return [...this.reasons].map(([r, n]) => `${r} ${n}`).join(', ');
+  }
+
+  /** Throws when the skip ratio is over the limit. */
+  check(): void {
+    if (this.maxRatio >= 1 || this.skipped === 0) return;
+    if (this.maxRatio > 0 && this.read < MIN_READ_FOR_RATIO) return;
+    if (this.skipped > this.maxRatio * this.read) {
+      throw new Error(`${this.skipped} of the ${this.read} samples read this epoch could not be loaded (${this.why()}), more than --max-skip-ratio ${this.maxRatio} allows; fix the data (the first bad samples are listed above) or raise --max-skip-ratio`);
+    }
+  }
+
+  /** At the end of a full pass: throws when it yielded no loadable sample. */
+  endPass(): void {
+    if (this.passRead > 0 && this.passLoaded === 0) {
+      throw new Error(`a full pass over this worker's share of the data (${this.passRead} samples) yielded no loadable sample (${this.why()}); check --train-data (the first bad samples are listed above)`);
+    }
+    this.passRead = 0;
+    this.passLoaded = 0;
+  }
 }
 
 interface Ready {
@@ -175,6 +236,8 @@ export async function* produceBatches(stream: AsyncIterator<RawItem>, opts: Batc
   }
   let delivered = 0;
   let ended = false;
+  const health = new EpochHealth(opts.onSkip, opts.maxSkipRatio ?? DEFAULT_MAX_SKIP_RATIO);
+  const onSkip = (e: SkipEvent) => health.skip(e);
   const buffer = new BatchBuffer(opts.batchSize, opts.pool, opts.shared);
   const concurrency = Math.max(1, opts.concurrency ?? 4);
   while (!ended && (opts.quota === null || delivered < opts.quota)) {
@@ -184,9 +247,11 @@ export async function* produceBatches(stream: AsyncIterator<RawItem>, opts: Batc
     const settle = async () => {
       const r = await inflight.shift()!;
       if (r) {
+        health.passLoaded++;
         ready.push(r);
         buffer.place(ready, ready.length - 1);
       }
+      health.check();
     };
     while (ready.length < opts.batchSize) {
       if (ended || ready.length + inflight.length >= opts.batchSize || inflight.length >= concurrency) {
@@ -201,13 +266,23 @@ export async function* produceBatches(stream: AsyncIterator<RawItem>, opts: Batc
       }
       cursor++;
       const item = r.value;
+      if (item.kind === 'pass') {
+        while (inflight.length) await settle(); // this pass's samples are all judged
+        health.endPass();
+        continue;
+      }
+      if (item.kind === 'sample') {
+        health.read++;
+        health.passRead++;
+      }
       if (item.kind === 'skip') {
-        opts.onSkip({ reason: item.reason, where: item.where, message: item.message });
+        onSkip({ reason: item.reason, where: item.where, message: item.message });
+        health.check();
         continue;
       }
       // Tentative slot: after everything kept or pending; a failure shifts later samples down in place().
       const rng = opts.augmentSeed === undefined ? undefined : deriveRng(opts.augmentSeed, keyHash(item.key));
-      inflight.push(prepare(item, opts.tokenize !== null, opts.transform, opts.onSkip, buffer.slot(ready.length + inflight.length), rng));
+      inflight.push(prepare(item, opts.tokenize !== null, opts.transform, onSkip, buffer.slot(ready.length + inflight.length), rng));
     }
     if (ready.length === 0) break;
     if (ready.length < opts.batchSize && opts.quota !== null) {

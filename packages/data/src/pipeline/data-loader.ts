@@ -19,6 +19,7 @@ import { produceBatches, type WorkerBatch } from './batcher.js';
 import { mapStyleCounts, webdatasetEvalCounts, webdatasetTrainCounts } from './epoch-counts.js';
 import { sampleStream, workerQuotas, type SourceDescriptor, type StreamContext } from './sample-stream.js';
 import { sampleShuffleSizes } from './shuffle-buffer.js';
+import { capWorkers } from './worker-cap.js';
 import { SkipCounter, type SkipStats } from './skip-stats.js';
 import { buildTokenizer, buildTransform, type TokenizeFn, type TokenizerSpec, type TransformFn, type TransformSpec } from './specs.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker.js';
@@ -68,6 +69,8 @@ export interface DataLoaderOptions {
    * garbage-collect) that memory again each batch (~25% more CPU measured). false transfers ArrayBuffers.
    */
   sharedMemory?: boolean;
+  /** `--max-skip-ratio`: stop when more than this fraction of an epoch's samples cannot be loaded (default 0.5). */
+  maxSkipRatio?: number;
 }
 
 export interface Batch extends WorkerBatch {
@@ -119,6 +122,7 @@ class InProcessSource implements BatchSource {
     private readonly skips: SkipCounter,
     private readonly augmentRng: Rng,
     private readonly seed: number,
+    private readonly maxSkipRatio: number | undefined,
   ) {}
   start(epoch: number, skipItems: number, quota: number | null): void {
     // augmentations re-seeded per epoch, as in the worker threads
@@ -126,7 +130,7 @@ class InProcessSource implements BatchSource {
     const augmentSeed = deriveSeed(this.seed, epoch, 3);
     this.abortCtl = new AbortController();
     const signal = this.abortCtl.signal;
-    const { source, ctx, fns, skips, pool } = this;
+    const { source, ctx, fns, skips, pool, maxSkipRatio } = this;
     this.it = (async function* () {
       const [transform, tokenize] = await fns;
       yield* produceBatches(sampleStream(source, { ...ctx, epoch }, signal), {
@@ -138,6 +142,7 @@ class InProcessSource implements BatchSource {
         onSkip: (e) => skips.add(e),
         augmentSeed,
         pool,
+        maxSkipRatio,
       });
     })();
   }
@@ -313,6 +318,11 @@ export class DataLoader {
     return sources;
   }
 
+  /** Worker lanes actually used (`--workers` after the cap; 1 for in-process loading). */
+  get workerCount(): number {
+    return this.numWorkers;
+  }
+
   /** The position after the last batch handed out (store it in a checkpoint; pass it back as `resume`). */
   position(): DataPosition {
     return { ...this.pos, cursors: this.pos.cursors.slice() };
@@ -411,9 +421,12 @@ export async function createDataLoader(o: DataLoaderOptions): Promise<DataLoader
   if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new Error(`rank ${rank} is outside world size ${worldSize}`);
   const batchSize = positiveInt('--batch-size', o.batchSize);
   if (!Number.isInteger(o.workers) || o.workers < 0) throw new Error(`--workers must be a non-negative integer, got ${o.workers}`);
+  if (o.maxSkipRatio !== undefined && !(o.maxSkipRatio >= 0 && o.maxSkipRatio <= 1)) throw new Error(`--max-skip-ratio must be between 0 and 1, got ${o.maxSkipRatio}`);
   const prefetch = positiveInt('prefetch', o.prefetch ?? 2);
   const seed = o.seed ?? 0;
-  const numWorkers = Math.max(1, o.workers);
+  const log = o.log ?? ((m: string) => process.stderr.write(`openclip data: ${m}\n`));
+  const workers = capWorkers(o.workers, log);
+  const numWorkers = Math.max(1, workers);
   const type = resolveDatasetType(o.data, o.datasetType ?? 'auto');
   let source: SourceDescriptor;
   let counts: ReturnType<typeof mapStyleCounts>;
@@ -436,7 +449,7 @@ export async function createDataLoader(o: DataLoaderOptions): Promise<DataLoader
       if (!resampled && urls.length < numWorkers * worldSize) {
         throw new Error(`number of shards must be >= total workers: ${urls.length} shards < ${numWorkers} workers x ${worldSize} ranks; lower --workers, add shards or use --dataset-resampled`);
       }
-      counts = webdatasetTrainCounts({ numSamples, batchSize, worldSize, workers: o.workers, floor: o.floor });
+      counts = webdatasetTrainCounts({ numSamples, batchSize, worldSize, workers, floor: o.floor });
     } else {
       counts = webdatasetEvalCounts({ numSamples: o.numSamples ?? 0, batchSize });
     }
@@ -465,14 +478,13 @@ export async function createDataLoader(o: DataLoaderOptions): Promise<DataLoader
 
   const tokenizer = type === 'imagefolder' ? null : o.tokenizer ?? null;
   if (type !== 'imagefolder' && !tokenizer) throw new Error(`a tokenizer is required for ${type} data (captions)`);
-  const log = o.log ?? ((m: string) => process.stderr.write(`openclip data: ${m}\n`));
 
   let makeSources: (ctx: Omit<StreamContext, 'epoch' | 'worker'>, skips: SkipCounter) => BatchSource[];
-  if (o.workers === 0) {
+  if (workers === 0) {
     const augmentRng = streamRng(seed, 0, { rank, worldSize, worker: 0, numWorkers }, 3);
     const fns = Promise.all([buildTransform(o.transform, augmentRng), tokenizer ? buildTokenizer(tokenizer) : Promise.resolve(null)]) as Promise<[TransformFn, TokenizeFn | null]>;
     await fns;
-    makeSources = (ctx, skips) => [new InProcessSource(source, { ...ctx, worker: 0 }, fns, skips, augmentRng, seed)];
+    makeSources = (ctx, skips) => [new InProcessSource(source, { ...ctx, worker: 0 }, fns, skips, augmentRng, seed, o.maxSkipRatio)];
   } else {
     if (typeof o.transform === 'function' || typeof tokenizer === 'function') {
       throw new Error('worker threads (--workers > 0) need the transform and tokenizer as specs (plain options) so each thread builds its own; pass functions only with workers: 0');
@@ -480,10 +492,10 @@ export async function createDataLoader(o: DataLoaderOptions): Promise<DataLoader
     const transformSpec = o.transform;
     const tokenizerSpec = tokenizer as TokenizerSpec | null;
     makeSources = (ctx, skips) =>
-      Array.from({ length: numWorkers }, (_, w) => new ThreadSource({ source, context: { ...ctx, worker: w }, transform: transformSpec, tokenizer: tokenizerSpec, sharedMemory: o.sharedMemory ?? true }, prefetch, skips));
+      Array.from({ length: numWorkers }, (_, w) => new ThreadSource({ source, context: { ...ctx, worker: w }, transform: transformSpec, tokenizer: tokenizerSpec, sharedMemory: o.sharedMemory ?? true, maxSkipRatio: o.maxSkipRatio }, prefetch, skips));
   }
   const loader = new DataLoader(
-    { isTrain: o.isTrain, batchSize, workers: o.workers, prefetch, rank, worldSize, seed },
+    { isTrain: o.isTrain, batchSize, workers, prefetch, rank, worldSize, seed },
     source,
     counts,
     counts.numWorkerBatches,

@@ -29,7 +29,9 @@ export interface StreamContext extends WorkerSlot {
 
 export type RawItem =
   | { kind: 'sample'; where: string; key: string; text?: string; label?: number; load: () => Promise<Uint8Array> | Uint8Array; missing?: string }
-  | { kind: 'skip'; reason: SkipReason; where: string; message: string };
+  | { kind: 'skip'; reason: SkipReason; where: string; message: string }
+  /** End of one full pass over this worker's share (training streams that wrap around). */
+  | { kind: 'pass' };
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
@@ -108,6 +110,7 @@ async function* webdatasetStream(src: Extract<SourceDescriptor, { kind: 'webdata
       yield item;
     }
     if (signal?.aborted) return;
+    yield { kind: 'pass' };
     if (samples === 0) throw new Error(`rank ${ctx.rank} worker ${ctx.worker}: its shards (${mine.join(', ')}) hold no samples`);
   }
 }
@@ -172,6 +175,7 @@ async function* mapStyleStream(src: Exclude<SourceDescriptor, { kind: 'webdatase
   if (order.length === 0) return;
   do {
     for (const i of order) yield mapItem(src, i);
+    if (ctx.isTrain) yield { kind: 'pass' };
   } while (ctx.isTrain);
 }
 

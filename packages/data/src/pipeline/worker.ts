@@ -18,6 +18,8 @@ export interface WorkerInit {
   tokenizer: TokenizerSpec | null;
   /** Batch image arrays in SharedArrayBuffer memory instead of transferred ArrayBuffers. */
   sharedMemory: boolean;
+  /** `--max-skip-ratio` (see BatcherOptions). */
+  maxSkipRatio?: number;
 }
 
 export type ToWorker =
@@ -102,6 +104,7 @@ async function main(): Promise<void> {
         augmentSeed,
         pool,
         shared: init.sharedMemory,
+        maxSkipRatio: init.maxSkipRatio,
       });
       for await (const batch of batches) {
         if (state.abort.signal.aborted) break;

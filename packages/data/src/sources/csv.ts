@@ -7,6 +7,7 @@
 import { createReadStream, accessSync, constants } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'csv-parse';
+import { findQuoteProblem } from './csv-quote-scan.js';
 
 export interface CsvOptions {
   separator?: string;
@@ -71,7 +72,13 @@ export async function readCsvDataset(file: string, opts: CsvOptions = {}): Promi
     }
   } catch (e) {
     const err = e as Error & { code?: string; lines?: number };
-    if (err.code && err.code.startsWith('CSV_')) throw new Error(`${file} line ${err.lines ?? '?'}: ${err.message}`);
+    if (err.code && err.code.startsWith('CSV_')) {
+      // the parser names the line where it gave up; a quoting error began where its quote opened
+      const q = /QUOTE/.test(err.code) ? await findQuoteProblem(file, separator).catch(() => null) : null;
+      if (q?.kind === 'unclosed') throw new Error(`${file} line ${q.openedAt}: a quoted field opens here and is never closed (the parser reached line ${err.lines ?? q.foundAt} still inside it)`);
+      if (q?.kind === 'bad-closing') throw new Error(`${file} line ${q.foundAt}: a quoted field opened at line ${q.openedAt} is closed and followed by more text (double a quote inside a quoted field: "")`);
+      throw new Error(`${file} line ${err.lines ?? '?'}: ${err.message}`);
+    }
     throw err;
   }
   if (header === null) throw new Error(`${file}: empty CSV (expected a header line with '${imgKey}' and '${captionKey}')`);

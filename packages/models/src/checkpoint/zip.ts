@@ -106,9 +106,11 @@ export class ZipArchive {
       readExactly(this.fd, packed, dataStart, this.path, name);
       let inflated: Buffer;
       try {
-        inflated = inflateRawSync(packed);
+        // never inflate past the declared size: a small entry claiming 100 bytes may expand to gigabytes
+        inflated = inflateRawSync(packed, { maxOutputLength: Math.max(1, e.size) });
       } catch (err) {
-        throw new CheckpointFormatError(this.path, `cannot inflate: ${(err as Error).message}`, name);
+        const tooBig = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+        throw new CheckpointFormatError(this.path, tooBig ? `inflates to more than its declared ${e.size} bytes (corrupt or hostile archive); refused` : `cannot inflate: ${(err as Error).message}`, name);
       }
       if (inflated.byteLength !== e.size) throw new CheckpointFormatError(this.path, `inflated to ${inflated.byteLength} bytes, expected ${e.size}`, name);
       out = new Uint8Array(new ArrayBuffer(e.size));

@@ -4,7 +4,7 @@ import { TcpTransport } from '../distributed/tcp-transport.js';
 const [rank, worldSize, port] = process.argv.slice(2, 5).map(Number);
 const sizesMB = process.argv[5].split(',').map(Number);
 const repeats = Number(process.argv[6] ?? 3);
-const t = await TcpTransport.connect({ rank, worldSize, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 60_000 });
+const t = await TcpTransport.connect({ rank, worldSize, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 60_000, secret: 'bench' });
 const rows: { mb: number; seconds: number[] }[] = [];
 for (const mb of sizesMB) {
   const data = new Float32Array((mb * 1024 * 1024) / 4).fill(rank + 1);

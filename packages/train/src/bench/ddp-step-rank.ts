@@ -17,7 +17,7 @@ const alone = process.argv[7] === 'alone';
 const WARMUP = 3;
 
 await initEngine({});
-const transport = alone ? null : await TcpTransport.connect({ rank, worldSize: world, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 60_000 });
+const transport = alone ? null : await TcpTransport.connect({ rank, worldSize: world, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 60_000, secret: 'bench' });
 const { model } = await createModelAndTransforms('ViT-Tiny-8-64-demo', { seed: 1 });
 model.train();
 const inner = createLoss({ model: 'ViT-Tiny-8-64-demo', collective: transport ? collectiveFromTransport(transport) : undefined, localLoss: true, gatherWithGrad: true });

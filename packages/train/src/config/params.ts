@@ -3,6 +3,7 @@
  * with its name, type and default, in one table. The CLI builds its flags from this table and
  * `parseTrainConfig` validates a parsed set against it, so the two never drift apart.
  */
+import { FAULT_PARAMS } from './fault-params.js';
 
 export type ParamType = 'string' | 'int' | 'float' | 'bool' | 'floats' | 'ints' | 'kwargs';
 
@@ -21,6 +22,8 @@ export interface ParamSpec {
    * with a clear message instead of silently doing something else).
    */
   unsupported?: (value: unknown) => string | null;
+  /** An openclip-ts flag that OpenCLIP does not have (config/fault-params.ts). */
+  openclipTs?: boolean;
 }
 
 function camel(flag: string): string {
@@ -154,6 +157,7 @@ export const TRAIN_PARAMS: readonly ParamSpec[] = [
   }),
   p('remote-sync-frequency', 'int', 300, 'Remote sync', 'Seconds between remote syncs'),
   p('remote-sync-protocol', 'string', 's3', 'Remote sync', 'Remote sync protocol', { choices: ['s3', 'fsspec'] }),
+  ...FAULT_PARAMS,
 ];
 
 export const PARAMS_BY_FLAG: ReadonlyMap<string, ParamSpec> = new Map(TRAIN_PARAMS.map((s) => [s.flag, s]));

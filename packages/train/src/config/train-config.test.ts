@@ -6,9 +6,18 @@ import { parseTrainConfig, pythonFloatRepr, parseKwargs, defaultRunName, TrainCo
 const fp32 = { precision: 'fp32' };
 
 test('the table has every OpenCLIP 3.1.0 flag once', () => {
-  assert.equal(TRAIN_PARAMS.length, 90);
-  assert.equal(new Set(TRAIN_PARAMS.map((p) => p.flag)).size, 90);
-  assert.equal(new Set(TRAIN_PARAMS.map((p) => p.key)).size, 90);
+  const upstream = TRAIN_PARAMS.filter((p) => !p.openclipTs);
+  assert.equal(upstream.length, 90);
+  assert.equal(new Set(TRAIN_PARAMS.map((p) => p.flag)).size, TRAIN_PARAMS.length);
+  assert.equal(new Set(TRAIN_PARAMS.map((p) => p.key)).size, TRAIN_PARAMS.length);
+});
+
+test('openclip-ts flags are checked at start', () => {
+  assert.equal(parseTrainConfig(fp32).maxSkipRatio, 0.5);
+  assert.throws(() => parseTrainConfig({ ...fp32, 'max-skip-ratio': '1.5' }), /--max-skip-ratio must be between 0 and 1, got 1\.5/);
+  assert.throws(() => parseTrainConfig({ ...fp32, 'save-every-n-steps': '0' }), /--save-every-n-steps must be at least 1/);
+  assert.throws(() => parseTrainConfig({ ...fp32, 'resume-start-over': true }), /--resume-start-over only applies to --resume latest/);
+  assert.equal(parseTrainConfig({ ...fp32, resume: 'latest', 'resume-start-over': true }).resumeStartOver, true);
 });
 
 test('defaults are OpenCLIP params.py defaults', () => {

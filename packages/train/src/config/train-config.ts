@@ -150,6 +150,12 @@ export interface TrainConfig {
   deletePreviousCheckpoint: boolean;
   /** --resume */
   resume: string | null;
+  /** --resume-start-over (openclip-ts) */
+  resumeStartOver: boolean;
+  /** --save-every-n-steps (openclip-ts) */
+  saveEveryNSteps: number | null;
+  /** --max-skip-ratio (openclip-ts) */
+  maxSkipRatio: number;
   /** --logs */
   logs: string;
   /** --log-local */
@@ -368,6 +374,9 @@ export function parseTrainConfig(values: Record<string, unknown>, options: Parse
     if (typeof c[k] === 'number' && (c[k] as number) < 1) problems.push(`--${TRAIN_PARAMS.find((s) => s.key === k)!.flag} must be at least 1, got ${c[k]}`);
   }
   if (c.workers < 0) problems.push(`--workers must be 0 or more, got ${c.workers}`);
+  if (!(c.maxSkipRatio >= 0 && c.maxSkipRatio <= 1)) problems.push(`--max-skip-ratio must be between 0 and 1, got ${c.maxSkipRatio}`);
+  if (c.saveEveryNSteps !== null && c.saveEveryNSteps < 1) problems.push(`--save-every-n-steps must be at least 1, got ${c.saveEveryNSteps}`);
+  if (c.resumeStartOver && c.resume !== 'latest') problems.push('--resume-start-over only applies to --resume latest');
   if (c.warmup < 0) problems.push(`--warmup must be 0 or more, got ${c.warmup}`);
   if (c.trainDataUpsamplingFactors !== null) {
     if (!c.datasetResampled) problems.push('--train-data-upsampling-factors is only supported together with --dataset-resampled');

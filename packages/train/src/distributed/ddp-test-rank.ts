@@ -16,7 +16,7 @@ const [rank, world, port] = process.argv.slice(2, 5).map(Number);
 const modes = process.argv[5].split(',');
 const out = process.argv[6];
 await initEngine({ backend: 'cpu' });
-const transport = await TcpTransport.connect({ rank, worldSize: world, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 30_000 });
+const transport = await TcpTransport.connect({ rank, worldSize: world, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 30_000, secret: 'ddp-test' });
 try {
   const results: Record<string, { losses: Record<string, number>; grads: Record<string, number[]> }> = {};
   for (const name of modes) {

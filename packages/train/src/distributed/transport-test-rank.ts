@@ -12,7 +12,15 @@ function pattern(r: number, n: number): Float32Array {
 }
 
 try {
-  const t = await TcpTransport.connect({ rank, worldSize, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: scenario === 'missing' ? 1500 : 20_000 });
+  const t = await TcpTransport.connect({
+    rank,
+    worldSize,
+    masterAddr: '127.0.0.1',
+    masterPort: port,
+    timeoutMs: scenario === 'missing' ? 1500 : 20_000,
+    opTimeoutMs: scenario === 'stall' ? 1000 : 20_000,
+    secret: process.env.OPENCLIP_DIST_SECRET ?? 'transport-test',
+  });
   const out: Record<string, unknown> = { rank };
   if (scenario === 'ops') {
     out.sum = Array.from(await t.allReduce(pattern(rank, 11), 'sum'));
@@ -27,6 +35,15 @@ try {
     const big = new Float32Array(1 << 20).fill(rank + 1);
     const r = await t.allReduce(big, 'sum');
     out.bigOk = r.every((v) => v === (n * (n + 1)) / 2);
+  } else if (scenario === 'stall') {
+    await t.barrier();
+    if (rank === 1) process.kill(process.pid, 'SIGSTOP'); // stopped, socket still open
+    try {
+      await t.allReduce(new Float32Array(4));
+      out.error = null;
+    } catch (e) {
+      out.error = (e as Error).message;
+    }
   } else if (scenario === 'die') {
     await t.barrier();
     if (rank === worldSize - 1) process.exit(3); // dies mid-run

@@ -1,0 +1,239 @@
+/**
+ * One framed TCP connection to another rank. During the rendezvous it yields control messages
+ * one at a time (`control()`, each with a deadline); after `open()` it multiplexes data frames
+ * by (sequence, step) for the collectives, each receive bounded by the collective timeout.
+ *
+ * Nothing from the peer is believed: frames are size-checked as their header arrives, control
+ * bodies must be JSON objects with a type, bodies must hold whole float32 values, and only one
+ * frame is read before the peer has proven membership (the caller's handshake), so an
+ * unauthenticated peer can never make this process buffer more than one control message.
+ */
+import type { Socket } from 'node:net';
+import { CONTROL, FrameReader, MAX_CONTROL_BYTES, parseControl, header, type Frame } from './frames.js';
+
+export class TransportError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TransportError';
+  }
+}
+
+/** The largest data frame: what a Buffer can hold (broadcast and all-gather send whole arrays). */
+const MAX_DATA_BYTES = 2 ** 32 - 1;
+/** TCP keepalive probes start after this much silence, so a vanished host is noticed. */
+const KEEPALIVE_MS = 30_000;
+
+interface Waiter {
+  resolve: (b: Buffer) => void;
+  reject: (e: Error) => void;
+  timer?: NodeJS.Timeout;
+}
+
+export class Conn {
+  /** The peer's rank once known (-1 before its hello). */
+  peer = -1;
+  private readonly reader: FrameReader;
+  private frames: Frame[] = [];
+  private held: Buffer[] = [];
+  private gated = true;
+  private mode: 'control' | 'data' = 'control';
+  private controlWaiter: Waiter | null = null;
+  private readonly inbox = new Map<string, Buffer[]>();
+  private readonly waiters = new Map<string, Waiter>();
+  private failure: Error | null = null;
+  private onFail: ((e: Error) => void) | null = null;
+  private opTimeoutMs = 0;
+  /** This process's rank once the link is open: errors handed to callers start with it. */
+  private self = -1;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly label: () => string,
+  ) {
+    this.reader = new FrameReader((seq) => (seq === CONTROL ? MAX_CONTROL_BYTES : this.gated ? 0 : MAX_DATA_BYTES));
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, KEEPALIVE_MS);
+    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('error', (e) => this.fail(new TransportError(`connection to ${this.label()} failed: ${e.message}`)));
+    socket.on('close', () => this.fail(new TransportError(`${this.label()} disconnected`)));
+  }
+
+  private onData(d: Buffer): void {
+    if (this.failure) return;
+    if (this.gated && (this.frames.length || this.held.length)) {
+      this.held.push(d); // one unauthenticated frame at a time
+      return;
+    }
+    let got: Frame[];
+    try {
+      got = this.reader.push(d, this.gated ? 1 : Infinity);
+    } catch (e) {
+      return this.protocolError((e as Error).message);
+    }
+    // while gated, frames are read one at a time: what follows the first waits, unparsed
+    if (this.reader.consumed < d.length) this.held.push(d.subarray(this.reader.consumed));
+    for (const f of got) this.onFrame(f);
+  }
+
+  private onFrame(f: Frame): void {
+    if (f.seq !== CONTROL && this.gated) return this.protocolError('sent data before the handshake finished');
+    if (f.seq === CONTROL && this.mode === 'control') {
+      this.frames.push(f);
+      this.flushControl();
+      return;
+    }
+    if (f.seq === CONTROL) {
+      let msg;
+      try {
+        msg = parseControl(f.body);
+      } catch (e) {
+        return this.protocolError((e as Error).message);
+      }
+      if (msg.type === 'abort') return this.fail(new TransportError(`${this.label()} aborted: ${String(msg.reason ?? 'no reason given')}`));
+      return this.protocolError(`unexpected control message '${msg.type}' after the rendezvous`);
+    }
+    if (f.body.length % 4 !== 0) return this.protocolError(`sent a frame of ${f.body.length} bytes, not a whole number of float32 values`);
+    const key = `${f.seq}:${f.step}`;
+    const w = this.waiters.get(key);
+    if (w) {
+      this.waiters.delete(key);
+      if (w.timer) clearTimeout(w.timer);
+      w.resolve(f.body);
+      return;
+    }
+    const q = this.inbox.get(key) ?? [];
+    q.push(f.body);
+    this.inbox.set(key, q);
+  }
+
+  private protocolError(what: string): void {
+    this.fail(new TransportError(`protocol error from ${this.label()}: ${what}`));
+    this.socket.destroy();
+  }
+
+  private flushControl(): void {
+    if (!this.controlWaiter || !this.frames.length) return;
+    const w = this.controlWaiter;
+    this.controlWaiter = null;
+    if (w.timer) clearTimeout(w.timer);
+    w.resolve(this.frames.shift()!.body);
+  }
+
+  /** The next control message, or a TransportError on timeout, bad frame or close. */
+  async control(deadline: number, what: string): Promise<Record<string, unknown> & { type: string }> {
+    const body = await new Promise<Buffer>((resolve, reject) => {
+      if (this.failure) return reject(this.failure);
+      const w: Waiter = { resolve, reject };
+      w.timer = setTimeout(() => {
+        this.controlWaiter = null;
+        reject(new TransportError(`${what}: timed out`));
+      }, Math.max(0, deadline - Date.now()));
+      this.controlWaiter = w;
+      if (!this.frames.length) this.release(); // pull the next held frame, if one came
+      this.flushControl();
+    });
+    try {
+      return parseControl(body);
+    } catch (e) {
+      throw new TransportError(`${what}: ${(e as Error).message}`);
+    }
+  }
+
+  private release(): void {
+    const held = this.held;
+    this.held = [];
+    for (const d of held) this.onData(d);
+  }
+
+  /** The peer proved membership: its data frames may arrive (they wait in the inbox). */
+  trust(): void {
+    if (!this.gated) return;
+    this.gated = false;
+    this.release();
+  }
+
+  /** The rendezvous is over: each receive waits at most `opTimeoutMs`; failures go to `onFail`. */
+  open(self: number, peer: number, opTimeoutMs: number, onFail: (e: Error) => void): void {
+    this.self = self;
+    this.peer = peer;
+    this.opTimeoutMs = opTimeoutMs;
+    this.onFail = onFail;
+    this.trust();
+    this.mode = 'data';
+    const early = this.frames; // control frames not yet read: an abort, or a protocol error
+    this.frames = [];
+    for (const f of early) this.onFrame(f);
+    if (this.failure) onFail(this.failure);
+  }
+
+  writeControl(buf: Buffer): void {
+    this.socket.write(buf);
+  }
+
+  send(seq: number, step: number, body: Uint8Array): void {
+    if (this.failure) throw this.failure;
+    this.socket.write(header(seq, step, body.byteLength));
+    if (body.byteLength) this.socket.write(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+  }
+
+  /** The body tagged (seq, step); `what` names the collective in a timeout. */
+  recv(seq: number, step: number, what: string): Promise<Buffer> {
+    const key = `${seq}:${step}`;
+    const q = this.inbox.get(key);
+    if (q?.length) {
+      const b = q.shift()!;
+      if (!q.length) this.inbox.delete(key);
+      return Promise.resolve(b);
+    }
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      const w: Waiter = { resolve, reject };
+      if (this.opTimeoutMs > 0) {
+        w.timer = setTimeout(() => {
+          this.waiters.delete(key);
+          const e = new TransportError(`${what}: timed out after ${this.opTimeoutMs / 1000} s waiting for ${this.label()} (stopped, overloaded or out of step; OPENCLIP_DIST_TIMEOUT_S sets the limit)`);
+          this.fail(e);
+          reject(e);
+        }, this.opTimeoutMs);
+      }
+      this.waiters.set(key, w);
+    });
+  }
+
+  fail(cause: Error): void {
+    if (this.failure) return;
+    const mine = `rank ${this.self}: `;
+    const e = this.self >= 0 && !cause.message.startsWith(mine) ? new TransportError(mine + cause.message) : cause;
+    this.failure = e;
+    if (this.controlWaiter) {
+      if (this.controlWaiter.timer) clearTimeout(this.controlWaiter.timer);
+      this.controlWaiter.reject(e);
+      this.controlWaiter = null;
+    }
+    for (const w of this.waiters.values()) {
+      if (w.timer) clearTimeout(w.timer);
+      w.reject(e);
+    }
+    this.waiters.clear();
+    this.socket.destroy(); // the link is unusable; the peer learns at once
+    this.onFail?.(cause);
+  }
+
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  /** Flushes what was written, then closes (destroy() would drop unsent frames). */
+  close(): void {
+    if (this.failure) return this.destroy(); // a failed peer may never acknowledge a graceful close
+    this.failure = new TransportError('transport closed');
+    this.socket.end();
+    this.socket.setTimeout(30_000, () => this.socket.destroy());
+  }
+
+  destroy(): void {
+    this.failure ??= new TransportError('connection dropped');
+    this.socket.destroy();
+    this.socket.setTimeout(0);
+  }
+}

@@ -269,6 +269,8 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
       return m;
     };
 
+    // the data workers start on the first epoch now, so its first batches are ready after the evaluation below
+    if (startEpoch < cfg.epochs) await train.prepare(startEpoch, { resume: dataResume && dataResume.epoch === startEpoch ? dataResume : null });
     if (startEpoch === 0 && globalStep === 0 && zeroShot.length && master) {
       const m: Metrics = {};
       for (const z of zeroShot) Object.assign(m, await evaluateZeroShot(model, tokenizer, z.loader, z.classnames, z.templates, z.prefix));
@@ -353,6 +355,8 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
       for (const mb of accum) tf.dispose([mb.images, mb.tokens]);
       bar?.stop();
       if (stopped) break;
+      // the next epoch's first batches are prepared while this one is evaluated and saved
+      if (epoch + 1 < cfg.epochs) await train.prepare(epoch + 1);
       const completed = epoch + 1;
       const metrics = master ? await evaluateAll(completed) : {};
       if (worldSize > 1) await transport!.barrier(); // the others wait while rank 0 evaluates

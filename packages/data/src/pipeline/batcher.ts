@@ -133,6 +133,14 @@ async function prepare(
     onSkip({ reason: 'empty-caption', where: item.where, message: 'caption is empty' });
     return null;
   }
+  if (item.decoded && transform.decoded) {
+    try {
+      return { key: item.key, image: transform.decoded(item.decoded(), item.where, out, rng), text: item.text, label: item.label };
+    } catch (e) {
+      onSkip({ reason: 'corrupt-image', where: item.where, message: (e as Error).message });
+      return null;
+    }
+  }
   let bytes: Uint8Array;
   try {
     bytes = await item.load();

@@ -276,6 +276,8 @@ export class DataLoader {
   private pos: DataPosition;
   private readonly numWorkers: number;
   private active = false;
+  /** The epoch (and resume position) `prepare` started the workers on, until `epoch()` takes it. */
+  private prepared: string | null = null;
 
   constructor(
     private readonly opts: Required<Pick<DataLoaderOptions, 'isTrain' | 'batchSize' | 'workers' | 'prefetch'>> & { rank: number; worldSize: number; seed: number },
@@ -333,20 +335,18 @@ export class DataLoader {
     return this.skips.stats();
   }
 
-  /** Iterates one epoch's batches for this rank; `resume` continues from a saved position of the same epoch. */
-  async *epoch(epoch: number, options: { resume?: DataPosition | null } = {}): AsyncGenerator<Batch> {
+  /**
+   * Where each worker starts an epoch: its quota, the stream items to skip, and (resume) the batches
+   * already delivered and whose turn is next.
+   */
+  private plan(epoch: number, resume: DataPosition | null | undefined): { remaining: (number | null)[]; cursors: number[]; index: number; turn: number } {
     if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`epoch must be a non-negative integer, got ${epoch}`);
-    if (this.active) throw new Error('another epoch of this data loader is still being iterated; finish it or break out of it first');
     const ctx = this.context();
-    const quotas = workerQuotas(this.source, { ...ctx, epoch }, this.numWorkerBatches);
-    const remaining = quotas.slice();
+    const remaining = workerQuotas(this.source, { ...ctx, epoch }, this.numWorkerBatches);
     const cursors = new Array(this.numWorkers).fill(0);
     const W = this.numWorkers;
-    // Workers take turns (batch i from worker i mod W); a worker out of quota or data is passed over.
-    const done = (w: number) => remaining[w] === 0;
     let index = 0;
     let turn = 0;
-    const resume = options.resume;
     if (resume) {
       if (!this.opts.isTrain) throw new Error('resuming a position is only supported for training data');
       if (resume.epoch !== epoch) throw new Error(`data position is for epoch ${resume.epoch}, not ${epoch}`);
@@ -357,16 +357,49 @@ export class DataLoader {
         );
       }
       for (; index < resume.batch; index++) {
-        if (remaining.every((_, w) => done(w))) throw new Error(`data position batch ${resume.batch} is past the end of epoch ${epoch}`);
-        while (done(turn % W)) turn++;
+        if (remaining.every((r) => r === 0)) throw new Error(`data position batch ${resume.batch} is past the end of epoch ${epoch}`);
+        while (remaining[turn % W] === 0) turn++;
         const w = turn++ % W;
         remaining[w] = (remaining[w] as number) - 1;
       }
       resume.cursors.forEach((c, w) => (cursors[w] = c));
     }
+    return { remaining, cursors, index, turn };
+  }
+
+  /**
+   * Starts the workers on an epoch before it is iterated (e.g. while the model is evaluated between
+   * epochs), so its first batches are ready when `epoch()` asks for them. A following `epoch()` with
+   * the same epoch and resume position continues this start; any other call abandons it. The workers
+   * still hold at most `prefetch` batches each.
+   */
+  async prepare(epoch: number, options: { resume?: DataPosition | null } = {}): Promise<void> {
+    if (this.active) throw new Error('cannot prepare an epoch while another epoch of this data loader is being iterated');
+    const { remaining, cursors } = this.plan(epoch, options.resume);
+    const sources = await this.startSources();
+    if (this.prepared) for (const s of sources) s.abort();
+    sources.forEach((s, w) => s.start(epoch, cursors[w], remaining[w]));
+    this.prepared = preparedKey(epoch, options.resume);
+  }
+
+  /** Iterates one epoch's batches for this rank; `resume` continues from a saved position of the same epoch. */
+  async *epoch(epoch: number, options: { resume?: DataPosition | null } = {}): AsyncGenerator<Batch> {
+    if (this.active) throw new Error('another epoch of this data loader is still being iterated; finish it or break out of it first');
+    const resume = options.resume;
+    const { remaining, cursors, index: resumeIndex, turn: resumeTurn } = this.plan(epoch, resume);
+    const W = this.numWorkers;
+    // Workers take turns (batch i from worker i mod W); a worker out of quota or data is passed over.
+    const done = (w: number) => remaining[w] === 0;
+    let index = resumeIndex;
+    let turn = resumeTurn;
     const sources = await this.startSources();
     this.active = true;
-    sources.forEach((s, w) => s.start(epoch, cursors[w], remaining[w]));
+    const key = preparedKey(epoch, resume);
+    if (this.prepared !== key) {
+      if (this.prepared) for (const s of sources) s.abort();
+      sources.forEach((s, w) => s.start(epoch, cursors[w], remaining[w]));
+    }
+    this.prepared = null;
     this.pos = { epoch, batch: index, cursors: cursors.slice(), numWorkers: W, worldSize: this.opts.worldSize, rank: this.opts.rank };
     let finished = false;
     try {
@@ -407,6 +440,10 @@ export class DataLoader {
     this.sources = null;
     if (s) await Promise.all(s.map((x) => x.close()));
   }
+}
+
+function preparedKey(epoch: number, resume: DataPosition | null | undefined): string {
+  return JSON.stringify([epoch, resume ?? null]);
 }
 
 function positiveInt(name: string, v: number): number {

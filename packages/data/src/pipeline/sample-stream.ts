@@ -10,7 +10,8 @@ import { Rng } from '@openclip/engine/rng';
 import { expandUrls } from '../shards/brace-expand.js';
 import { ResampledShards, shardsForWorker, streamRng, type WorkerSlot } from '../shards/shard-sampler.js';
 import { shardSamples, sampleImage, type WdsEvent } from '../sources/webdataset.js';
-import { encodeSynthetic, syntheticSpec, type SyntheticImageFormat } from '../synthetic/shapes.js';
+import { makePilImage, type PilImage } from '../image/pil-image.js';
+import { encodeSynthetic, renderSynthetic, syntheticSpec, type SyntheticImageFormat } from '../synthetic/shapes.js';
 import { shuffleBuffer } from './shuffle-buffer.js';
 import type { SkipReason } from './skip-stats.js';
 
@@ -28,7 +29,17 @@ export interface StreamContext extends WorkerSlot {
 }
 
 export type RawItem =
-  | { kind: 'sample'; where: string; key: string; text?: string; label?: number; load: () => Promise<Uint8Array> | Uint8Array; missing?: string }
+  | {
+      kind: 'sample';
+      where: string;
+      key: string;
+      text?: string;
+      label?: number;
+      load: () => Promise<Uint8Array> | Uint8Array;
+      /** The exact pixels `load()`'s bytes decode to, when the source has them without decoding (lossless synthetic images). */
+      decoded?: () => PilImage;
+      missing?: string;
+    }
   | { kind: 'skip'; reason: SkipReason; where: string; message: string }
   /** End of one full pass over this worker's share (training streams that wrap around). */
   | { kind: 'pass' };
@@ -157,7 +168,13 @@ function mapItem(src: Exclude<SourceDescriptor, { kind: 'webdataset' }>, i: numb
   const get = () => (encoded ??= encodeSynthetic(src.seed, i, src.imageSize, src.format));
   // The caption and label are drawn without rendering, so skipping (resume) stays cheap.
   const { caption, label } = syntheticCaption(src.seed, i);
-  return { kind: 'sample', where: `synthetic:${i}`, key: String(i), text: caption, label, load: async () => (await get()).bytes };
+  // A PNG decodes to exactly the drawn pixels, so a transform that takes pixels gets them without the
+  // encode + decode round trip (JPEG is lossy: its samples always go through the bytes).
+  const decoded =
+    src.format === 'png'
+      ? () => makePilImage('RGB', src.imageSize, src.imageSize, renderSynthetic(src.seed, i, src.imageSize).pixels)
+      : undefined;
+  return { kind: 'sample', where: `synthetic:${i}`, key: String(i), text: caption, label, load: async () => (await get()).bytes, decoded };
 }
 
 function syntheticCaption(seed: number, i: number): { caption: string; label: number } {

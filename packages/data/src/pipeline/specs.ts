@@ -6,6 +6,7 @@
 
 import type { Rng } from '@openclip/engine/rng';
 import type { ImageKernels } from '../image/native.js';
+import type { PilImage } from '../image/pil-image.js';
 import type { ImageTensor } from '../image/to-tensor.js';
 import type { TokenBatch, TokenizerSpec as PackageTokenizerSpec } from '@openclip/tokenizer';
 
@@ -16,7 +17,13 @@ export type { ImageTensor, TokenBatch };
  * `[3,H,W]` floats. When `out` is given (the sample's slot in the batch) the transform may write there
  * and return it, saving a copy; returning other memory is fine too.
  */
-export type TransformFn = (bytes: Uint8Array, source: string, out?: Float32Array, rng?: Rng) => ImageTensor | Promise<ImageTensor>;
+export type TransformFn = ((bytes: Uint8Array, source: string, out?: Float32Array, rng?: Rng) => ImageTensor | Promise<ImageTensor>) & {
+  /**
+   * The same transform on pixels that are already decoded (a source that has them, such as the lossless
+   * synthetic PNGs, then skips encoding and decoding). Optional: without it every sample goes through bytes.
+   */
+  decoded?: (image: PilImage, source: string, out?: Float32Array, rng?: Rng) => ImageTensor;
+};
 /** A batch tokenizer: one `[n, contextLength]` Int32 row block for n texts. */
 export type TokenizeFn = (texts: string[]) => TokenBatch | Promise<TokenBatch>;
 
@@ -83,7 +90,15 @@ export async function buildTransform(spec: TransformSpec | TransformFn, rng?: Rn
   if (spec.kind === 'preprocess') {
     const { imageTransform } = await import('../image/image-transform.js');
     const t = imageTransform(spec.config, { isTrain: spec.isTrain, aug: spec.aug, rng, kernels: spec.kernels });
-    return (bytes, source, out, sampleRng) => t(bytes, { source, out, rng: sampleRng });
+    const fn: TransformFn = (bytes, source, out, sampleRng) => t(bytes, { source, out, rng: sampleRng });
+    fn.decoded = (image, source, out, sampleRng) => {
+      try {
+        return t.applyDecoded(image, { source, out, rng: sampleRng });
+      } catch (err) {
+        throw new Error(`cannot preprocess image ${source}: ${(err as Error).message}`);
+      }
+    };
+    return fn;
   }
   throw new Error(`image transform: unknown spec kind '${(spec as { kind: string }).kind}'`);
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderSynthetic, syntheticSpec, SYNTHETIC_CLASSNAMES, SYNTHETIC_COLORS, SYNTHETIC_SHAPES, SYNTHETIC_TEMPLATES, encodeSynthetic } from './shapes.js';
+import { renderSynthetic, syntheticSpec, inShape, SYNTHETIC_RGB, SYNTHETIC_CLASSNAMES, SYNTHETIC_COLORS, SYNTHETIC_SHAPES, SYNTHETIC_TEMPLATES, encodeSynthetic } from './shapes.js';
 
 test('class names: every colour x shape, sorted, label = index', () => {
   assert.equal(SYNTHETIC_CLASSNAMES.length, SYNTHETIC_COLORS.length * SYNTHETIC_SHAPES.length);
@@ -51,4 +51,56 @@ test('encoded PNG round-trips to the same pixels (decode path is exercised)', as
   const { data, info } = await sharp(enc.bytes).raw().toBuffer({ resolveWithObject: true });
   assert.equal(info.width, 32);
   assert.deepEqual(new Uint8Array(data), renderSynthetic(2, 4, 32).pixels);
+});
+
+/** The drawing rule written out plainly: every sub-sample of every pixel is tested against the shape. */
+function renderPlainly(seed: number, index: number, size: number): Uint8Array {
+  const { rng, ...spec } = syntheticSpec(seed, index);
+  const base = 205 + rng.randint(40);
+  const bg = [0, 1, 2].map(() => Math.min(255, base + rng.randint(21) - 10));
+  const fg = SYNTHETIC_RGB[spec.color].map((c) => Math.max(0, Math.min(255, c + rng.randint(31) - 15)));
+  const r = size * rng.uniform(0.17, 0.3);
+  const cx = size * rng.uniform(0.25, 0.75);
+  const cy = size * rng.uniform(0.25, 0.75);
+  const angle = spec.shape === 'circle' ? 0 : rng.uniform(-0.26, 0.26);
+  const pixels = new Uint8Array(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      let hits = 0;
+      for (const sy of [0.25, 0.75]) {
+        for (const sx of [0.25, 0.75]) {
+          const dx = (x + sx - cx) / r;
+          const dy = (y + sy - cy) / r;
+          if (inShape(spec.shape, Math.cos(angle) * dx + Math.sin(angle) * dy, -Math.sin(angle) * dx + Math.cos(angle) * dy)) hits++;
+        }
+      }
+      const a = hits / 4;
+      const noise = rng.randint(9) - 4;
+      for (let c = 0; c < 3; c++) pixels[(y * size + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(bg[c] * (1 - a) + fg[c] * a) + noise));
+    }
+  }
+  return pixels;
+}
+
+test('the renderer (which skips sub-samples beyond the shape radius) draws exactly what testing every sub-sample draws', () => {
+  const shapes = new Set<string>();
+  for (const size of [8, 13, 32, 64, 97]) {
+    for (const seed of [0, 5, 123456789]) {
+      for (let i = 0; i < 40; i++) {
+        const img = renderSynthetic(seed, i, size);
+        shapes.add(img.shape);
+        assert.deepEqual(img.pixels, renderPlainly(seed, i, size), `seed ${seed} index ${i} size ${size}`);
+      }
+    }
+  }
+  assert.equal(shapes.size, SYNTHETIC_SHAPES.length);
+});
+
+test('every shape lies within the radius the renderer tests (1.2 shape units)', () => {
+  for (const shape of SYNTHETIC_SHAPES) {
+    for (let k = 0; k < 720; k++) {
+      const a = (k / 720) * 2 * Math.PI;
+      assert.equal(inShape(shape, 1.2 * Math.cos(a), 1.2 * Math.sin(a)), false, `${shape} at angle ${a}`);
+    }
+  }
 });

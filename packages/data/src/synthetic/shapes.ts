@@ -10,7 +10,8 @@ import { deriveRng } from '../derive-rng.js';
 export const SYNTHETIC_SHAPES = ['circle', 'square', 'triangle', 'diamond', 'star', 'cross'] as const;
 export const SYNTHETIC_COLORS = ['red', 'green', 'blue', 'yellow', 'purple', 'orange'] as const;
 
-const RGB: Record<(typeof SYNTHETIC_COLORS)[number], [number, number, number]> = {
+/** Base colour of each colour name (each image varies it by up to ±15 per channel). */
+export const SYNTHETIC_RGB: Record<(typeof SYNTHETIC_COLORS)[number], [number, number, number]> = {
   red: [215, 35, 35],
   green: [35, 160, 55],
   blue: [35, 75, 215],
@@ -73,7 +74,8 @@ function inPolygon(x: number, y: number, poly: Poly): boolean {
   return inside;
 }
 
-function inShape(shape: (typeof SYNTHETIC_SHAPES)[number], u: number, v: number): boolean {
+/** Whether point (u, v) in unit shape coordinates (y down, before rotation) is inside the shape. */
+export function inShape(shape: (typeof SYNTHETIC_SHAPES)[number], u: number, v: number): boolean {
   if (shape === 'circle') return u * u + v * v <= 1;
   if (shape === 'cross') return (Math.abs(u) <= 0.3 && Math.abs(v) <= 1) || (Math.abs(v) <= 0.3 && Math.abs(u) <= 1);
   return inPolygon(u, v, POLYS[shape]!);
@@ -92,35 +94,77 @@ export function syntheticSpec(seed: number, index: number): SyntheticSpec & { rn
   return { shape, color, className, label: SYNTHETIC_CLASSNAMES.indexOf(className), caption: template.replace('{}', withArticle(className)), rng };
 }
 
-/** Draws sample `index` of the synthetic set at `size` x `size` pixels (2x2 supersampled edges). */
+/** Every shape lies within this distance of its centre in unit coordinates (the square's corner, 0.8·√2 ≈ 1.13, is the farthest). */
+const SHAPE_RADIUS_SQ = 1.2 * 1.2;
+
+const POLY_COORDS: Partial<Record<(typeof SYNTHETIC_SHAPES)[number], Float64Array>> = Object.fromEntries(
+  Object.entries(POLYS).map(([k, poly]) => [k, Float64Array.from(poly.flat())]),
+);
+
+/** `inShape` specialised per shape (the same comparisons on the same numbers, without the per-call dispatch). */
+function shapeTest(shape: (typeof SYNTHETIC_SHAPES)[number]): (u: number, v: number) => boolean {
+  if (shape === 'circle' || shape === 'cross') return (u, v) => inShape(shape, u, v);
+  const p = POLY_COORDS[shape]!;
+  const n = p.length / 2;
+  return (x, y) => {
+    let inside = false;
+    for (let i = 0, j = n - 1; i < n; j = i++) {
+      const xi = p[2 * i];
+      const yi = p[2 * i + 1];
+      const xj = p[2 * j];
+      const yj = p[2 * j + 1];
+      if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+    }
+    return inside;
+  };
+}
+
+/**
+ * Draws sample `index` of the synthetic set at `size` x `size` pixels (2x2 supersampled edges).
+ * Each pixel is background blended with the shape's colour by the fraction of its four sub-samples
+ * inside the shape, plus per-pixel noise; sub-samples beyond the shape's radius are not tested.
+ */
 export function renderSynthetic(seed: number, index: number, size: number): SyntheticImage {
   if (!Number.isInteger(size) || size < 8) throw new Error(`synthetic image size must be an integer >= 8, got ${size}`);
   const { rng, ...spec } = syntheticSpec(seed, index);
   const base = 205 + rng.randint(40);
   const bg = [0, 1, 2].map(() => Math.min(255, base + rng.randint(21) - 10));
-  const fg = RGB[spec.color].map((c) => Math.max(0, Math.min(255, c + rng.randint(31) - 15)));
+  const fg = SYNTHETIC_RGB[spec.color].map((c) => Math.max(0, Math.min(255, c + rng.randint(31) - 15)));
   const r = size * rng.uniform(0.17, 0.3);
   const cx = size * rng.uniform(0.25, 0.75);
   const cy = size * rng.uniform(0.25, 0.75);
   const angle = spec.shape === 'circle' ? 0 : rng.uniform(-0.26, 0.26);
   const cos = Math.cos(angle);
   const sin = Math.sin(angle);
-  const pixels = new Uint8Array(size * size * 3);
+  const inside = shapeTest(spec.shape);
+  // blend[hits * 3 + c]: the colour of a pixel with `hits` of 4 sub-samples inside, before noise
+  const blend = new Float64Array(15);
+  for (let hits = 0; hits <= 4; hits++) {
+    const a = hits / 4;
+    for (let c = 0; c < 3; c++) blend[hits * 3 + c] = Math.round(bg[c] * (1 - a) + fg[c] * a);
+  }
+  // sub-sample offsets in shape units: columns (x + 0.25, x + 0.75) and the same for rows
   const sub = [0.25, 0.75];
+  const dxs = new Float64Array(2 * size);
+  for (let x = 0; x < size; x++) for (let k = 0; k < 2; k++) dxs[2 * x + k] = (x + sub[k] - cx) / r;
+  const pixels = new Uint8Array(size * size * 3);
   for (let y = 0; y < size; y++) {
+    const dy0 = (y + sub[0] - cy) / r;
+    const dy1 = (y + sub[1] - cy) / r;
     for (let x = 0; x < size; x++) {
       let hits = 0;
-      for (const sy of sub) {
-        for (const sx of sub) {
-          const dx = (x + sx - cx) / r;
-          const dy = (y + sy - cy) / r;
-          if (inShape(spec.shape, cos * dx + sin * dy, -sin * dx + cos * dy)) hits++;
-        }
+      for (let k = 0; k < 4; k++) {
+        const dy = k < 2 ? dy0 : dy1;
+        const dx = dxs[2 * x + (k & 1)];
+        if (dx * dx + dy * dy > SHAPE_RADIUS_SQ) continue;
+        if (inside(cos * dx + sin * dy, -sin * dx + cos * dy)) hits++;
       }
-      const a = hits / 4;
       const noise = rng.randint(9) - 4;
       const o = (y * size + x) * 3;
-      for (let c = 0; c < 3; c++) pixels[o + c] = Math.max(0, Math.min(255, Math.round(bg[c] * (1 - a) + fg[c] * a) + noise));
+      for (let c = 0; c < 3; c++) {
+        const v = blend[hits * 3 + c] + noise;
+        pixels[o + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+      }
     }
   }
   return { ...spec, pixels, size };

@@ -7,7 +7,8 @@ import { SYNTHETIC_CLASSNAMES, syntheticSpec, encodeSynthetic } from './shapes.j
 import { createDataLoader, type Batch } from '../pipeline/data-loader.js';
 import { charDetokenize, tempDir, TEST_HELPERS_URL } from '../pipeline/test-helpers.js';
 import { shardSamples } from '../sources/webdataset.js';
-import type { TransformSpec } from '../pipeline/specs.js';
+import type { Rng } from '@openclip/engine/rng';
+import { buildTransform, type TransformSpec } from '../pipeline/specs.js';
 
 const PREPROCESS: TransformSpec = { kind: 'preprocess', config: { image_size: 8 }, isTrain: false };
 const tokenizer = { kind: 'factory', module: TEST_HELPERS_URL, options: { contextLength: 40 } } as const;
@@ -103,4 +104,33 @@ test('the synthetic source runs directly (no files) with worker threads and the 
   } finally {
     await loader.close();
   }
+});
+
+test('synthetic PNG samples handed over as pixels give the same batches as through encode + decode', async () => {
+  const { imageTransform } = await import('../image/image-transform.js');
+  const aug = { scale: [0.3, 1.0], color_jitter: [0.4, 0.4, 0.4, 0.1], color_jitter_prob: 0.8, gray_scale_prob: 0.2 };
+  const t = imageTransform({ image_size: 24 }, { isTrain: true, aug });
+  let throughBytes = 0;
+  const bytesOnly = async (bytes: Uint8Array, source: string, out?: Float32Array, rng?: Rng) => {
+    throughBytes++;
+    return t(bytes, { source, out, rng });
+  };
+  const run = async (transform: Parameters<typeof createDataLoader>[0]['transform']) => {
+    const loader = await createDataLoader({
+      datasetType: 'synthetic', isTrain: true, batchSize: 6, workers: 0, numSamples: 24, seed: 3, syntheticImageSize: 40, syntheticFormat: 'png',
+      transform, tokenizer: (texts: string[]) => ({ data: new Int32Array(texts.length), shape: [texts.length, 1] }),
+    });
+    try {
+      return (await all(loader.epoch(1))).map((b) => Array.from(b.images));
+    } finally {
+      await loader.close();
+    }
+  };
+  const spec: TransformSpec = { kind: 'preprocess', config: { image_size: 24 }, isTrain: true, aug };
+  assert.equal(typeof (await buildTransform(spec)).decoded, 'function', 'the preprocess transform takes decoded pixels');
+  const viaPixels = await run(spec);
+  const viaBytes = await run(bytesOnly);
+  assert.equal(throughBytes, 24);
+  assert.equal(viaPixels.length, 4);
+  assert.deepEqual(viaPixels, viaBytes);
 });

@@ -8,7 +8,7 @@
  * engine's kernels allocate (makeOutput) are recycled through a pool keyed by length, so a
  * steady run allocates almost nothing (no page faults, no garbage-collector storms). An array
  * is recycled only when no live tensor holds it and it was never handed out (readSync / read,
- * i.e. dataSync() / data()). The pool stays within a quarter of the live tensor bytes (oldest
+ * i.e. dataSync() / data()). The pool stays within four times the live tensor bytes (oldest
  * dropped first); pooled arrays unused for POOL_MAX_AGE_MS are dropped, and
  * `releaseMemory()` drops them all and collects, so RSS falls after a large evaluation.
  */
@@ -110,12 +110,12 @@ export class NativeMemoryBackend extends MathBackendCPU {
   }
 
   /**
-   * Keeps the pool within a quarter of the live tensor bytes (at least POOL_MIN_CAP): arrays
+   * Keeps the pool within four times the live tensor bytes (at least POOL_MIN_CAP): arrays
    * of sizes nothing asks for again must not add to the peak. The oldest go first.
    */
   private cap(): void {
     const live = (tf.engine() as unknown as { state: { numBytes: number } }).state.numBytes;
-    const limit = Math.max(POOL_MIN_CAP, live / 4);
+    const limit = Math.max(POOL_MIN_CAP, live * 4);
     if (this.pooledBytes <= limit) return;
     const all: { key: string; at: number; bytes: number }[] = [];
     for (const [key, list] of this.pool) for (const e of list) all.push({ key, at: e.at, bytes: e.arr.byteLength });

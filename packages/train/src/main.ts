@@ -179,7 +179,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     if (master && (cfg.imagenetVal || cfg.imagenetV2)) {
       for (const [dir, prefix] of [[cfg.imagenetVal, 'imagenet'], [cfg.imagenetV2, 'imagenetv2']] as const) {
         if (!dir) continue;
-        const loader = await createDataLoader({ ...common, data: dir, datasetType: 'imagefolder', isTrain: false, tokenizer: null, transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: false } });
+        const loader = await createDataLoader({ ...common, data: dir, datasetType: 'imagefolder', imageFolderLabels: prefix === 'imagenetv2' ? 'numeric' : 'sorted', isTrain: false, tokenizer: null, transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: false } });
         closeables.push(() => loader.close());
         const z = zeroShotClasses(loader.classes ?? []);
         log.info(`zero-shot evaluation on ${dir}: ${loader.numSamples} images, ${z.classnames.length} classes named as ${z.kind}`);

@@ -326,6 +326,11 @@ export interface ParseOptions {
   /** Backend name for messages. */
   backend?: string;
   now?: Date;
+  /**
+   * Receives one line for each choice made for the user, e.g. the precision used when
+   * --precision was not given and OpenCLIP's default (amp) is not available on the backend.
+   */
+  notice?: (line: string) => void;
 }
 
 /**
@@ -363,10 +368,12 @@ export function parseTrainConfig(values: Record<string, unknown>, options: Parse
   c.beta2 ??= defaults.beta2;
   c.eps ??= defaults.eps;
 
-  const positive: (keyof TrainConfig)[] = ['batchSize', 'epochs', 'accumFreq', 'saveFrequency', 'logEveryNSteps'];
+  const positive: (keyof TrainConfig)[] = ['batchSize', 'epochs', 'accumFreq', 'logEveryNSteps'];
   for (const k of positive) {
     if (typeof c[k] === 'number' && (c[k] as number) < 1) problems.push(`--${TRAIN_PARAMS.find((s) => s.key === k)!.flag} must be at least 1, got ${c[k]}`);
   }
+  // OpenCLIP: --save-frequency 0 saves no epoch_K in between, only the final epoch (and epoch_latest)
+  if (c.saveFrequency < 0) problems.push(`--save-frequency must be 0 or more, got ${c.saveFrequency}`);
   if (c.workers < 0) problems.push(`--workers must be 0 or more, got ${c.workers}`);
   if (c.warmup < 0) problems.push(`--warmup must be 0 or more, got ${c.warmup}`);
   if (c.trainDataUpsamplingFactors !== null) {
@@ -395,6 +402,12 @@ export function parseTrainConfig(values: Record<string, unknown>, options: Parse
     if (v && v.length !== 1 && v.length !== 3) problems.push(`--${k === 'imageMean' ? 'image-mean' : 'image-std'} takes 1 or 3 values, got ${v.length}`);
   }
   const supported = options.supportedPrecisions ?? ['fp32'];
+  if (!given.has('precision') && !supported.includes(c.precision) && supported.length) {
+    // a pasted OpenCLIP command line without --precision: OpenCLIP's default (amp) is a CUDA
+    // mixed-precision mode; run in what the backend trains in and say so once
+    options.notice?.(`--precision not given: training in ${supported[0]} (OpenCLIP's default ${c.precision} is not available on the ${options.backend ?? 'current'} backend)`);
+    c.precision = supported[0];
+  }
   if (!supported.includes(c.precision)) {
     problems.push(`--precision ${c.precision} is not available on the ${options.backend ?? 'current'} backend (supported: ${supported.join(', ')}); pass --precision fp32`);
   }

@@ -49,7 +49,7 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
     const metrics: Metrics = {};
     for (const [dir, prefix] of [[o.imagenetVal, 'imagenet'], [o.imagenetV2, 'imagenetv2']] as const) {
       if (!dir) continue;
-      const loader = await createDataLoader({ ...common, data: dir, datasetType: 'imagefolder', tokenizer: null });
+      const loader = await createDataLoader({ ...common, data: dir, datasetType: 'imagefolder', imageFolderLabels: prefix === 'imagenetv2' ? 'numeric' : 'sorted', tokenizer: null });
       closers.push(() => loader.close());
       const z = zeroShotClasses(loader.classes ?? []);
       log(`zero-shot on ${dir}: ${loader.numSamples} images, ${z.classnames.length} classes (${z.kind})`);

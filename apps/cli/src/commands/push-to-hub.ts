@@ -13,6 +13,8 @@ export interface PushResult {
 }
 
 export default class PushToHub extends BaseCommand<PushResult> {
+  /** The name users type after OpenCLIP's `push_to_hf_hub` docs. */
+  static override aliases = ['push-hub'];
   static override summary = 'Write a model in OpenCLIP\'s Hugging Face Hub format and upload it (open_clip.push_to_hf_hub)';
   static override description =
     'Writes open_clip_model.safetensors, open_clip_config.json (model_cfg + preprocess_cfg), the tokenizer files of models with a Hugging Face tokenizer (from the local cache) and a model card README.md, then creates the repo if needed and commits them with HF_TOKEN. ' +

@@ -25,6 +25,9 @@ export type { MicroBatch, StepResult, TrainStepOptions } from './train-step.js';
 // Checkpoints (model safetensors + state safetensors pairs)
 export { saveCheckpoint, loadCheckpoint, readCheckpointMeta, findLatestCheckpoint, deleteCheckpoint, checkpointPaths, CheckpointError, CHECKPOINT_FORMAT } from './checkpoint/checkpoint.js';
 export type { CheckpointMeta, CheckpointContents } from './checkpoint/checkpoint.js';
+// OpenCLIP trainer checkpoints (epoch_K.pt: {epoch, name, state_dict, optimizer})
+export { loadTorchTrainerCheckpoint, saveTorchTrainerCheckpoint, torchAdamWToState, stateToTorchAdamW, findLatestTorchCheckpoint, isTorchCheckpointPath } from './checkpoint/torch-trainer.js';
+export type { TorchTrainerCheckpoint, GroupLayout, TorchOptimizerHyper } from './checkpoint/torch-trainer.js';
 
 // Evaluation (zero-shot, retrieval, validation loss)
 export { clipMetrics } from './eval/retrieval-metrics.js';

@@ -22,6 +22,9 @@ import { writePlot, type Panel } from './logging/plot.js';
 import { RunLogger, writeParams, type LogSink } from './run-logger.js';
 import { evaluateRetrieval, evaluateZeroShot, zeroShotClasses, syntheticZeroShot, type Metrics } from './eval/evaluate.js';
 import { Progress } from './progress.js';
+import { evaluateOnly } from './eval/eval-only.js';
+import { isTorchCheckpointPath, findLatestTorchCheckpoint } from './checkpoint/torch-trainer.js';
+import { resumeFromTorchCheckpoint, saveTorchEpoch, deleteTorchEpoch } from './checkpoint/torch-resume.js';
 
 export interface TrainRunOptions {
   /** 'auto' or a backend name (the CLI's --backend). */
@@ -89,7 +92,11 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
   const worldSize = transport?.worldSize ?? options.worldSize ?? 1;
   if (worldSize > 1 && !transport) throw new Error(`world size ${worldSize} needs a collective transport (start ranks with openclip launch, torchrun, srun or mpirun)`);
   const master = rank === 0;
-  if (!cfg.trainData && cfg.datasetType !== 'synthetic') throw new Error('--train-data is required (or --dataset-type synthetic with --train-num-samples)');
+  // open_clip_train.main without --train-data only evaluates (eval-only.ts)
+  const evalOnly = !cfg.trainData && cfg.datasetType !== 'synthetic';
+  if (evalOnly && !cfg.valData && !cfg.imagenetVal && !cfg.imagenetV2) {
+    throw new Error('--train-data is required to train (or --dataset-type synthetic with --train-num-samples); to only evaluate, give --val-data, --imagenet-val or --imagenet-v2');
+  }
 
   // run folder, as OpenCLIP: logs/<name>/{out.log, params.txt, checkpoints/, tensorboard/}
   const logging = cfg.logs !== null && cfg.logs.toLowerCase() !== 'none';
@@ -159,16 +166,6 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
       tokenizer: { kind: 'tokenizer' as const, contextLength },
       log: (m: string) => log.info(`data: ${m}`),
     };
-    const train = await createDataLoader({
-      ...common,
-      data: cfg.trainData,
-      isTrain: true,
-      numSamples: cfg.trainNumSamples,
-      datasetResampled: cfg.datasetResampled,
-      upsamplingFactors: cfg.trainDataUpsamplingFactors,
-      transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: true, aug: cfg.augCfg },
-    });
-    closeables.push(() => train.close());
     let val: DataLoader | null = null;
     if (master && (cfg.valData || (cfg.datasetType === 'synthetic' && cfg.valNumSamples))) {
       val = await createDataLoader({ ...common, seed: cfg.seed + 1, data: cfg.valData, isTrain: false, numSamples: cfg.valNumSamples, transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: false } });
@@ -196,6 +193,21 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
       );
     }
 
+    if (evalOnly) {
+      const r = await evaluateOnly({ cfg, model, tokenizer, val, zeroShot, log, logDir, ckptDir });
+      return { name: cfg.name, logDir, checkpoints: [], epochs: [], metrics: r.metrics, steps: 0, losses: [] };
+    }
+    const train = await createDataLoader({
+      ...common,
+      data: cfg.trainData,
+      isTrain: true,
+      numSamples: cfg.trainNumSamples,
+      datasetResampled: cfg.datasetResampled,
+      upsamplingFactors: cfg.trainDataUpsamplingFactors,
+      transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: true, aug: cfg.augCfg },
+    });
+    closeables.push(() => train.close());
+
     // loss, optimizer, schedule
     const collective = transport && worldSize > 1 ? collectiveFromTransport(transport) : undefined;
     const loss = createLoss({ model: cfg.model, rank, worldSize, collective, localLoss: cfg.localLoss, gatherWithGrad: cfg.gatherWithGrad, siglip: cfg.siglip, lossDistImpl: cfg.lossDistImpl as never, cocaCaptionLossWeight: cfg.cocaCaptionLossWeight, cocaContrastiveLossWeight: cfg.cocaContrastiveLossWeight, distillModel: cfg.distillModel, distillPretrained: cfg.distillPretrained });
@@ -222,9 +234,15 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     let dataResume: DataPosition | null = null;
     const history: { losses: [number, number][]; evals: [number, Metrics][] } = { losses: [], evals: [] };
     if (cfg.resume) {
-      const path = cfg.resume === 'latest' ? (ckptDir ? findLatestCheckpoint(ckptDir) : null) : cfg.resume;
+      const path = cfg.resume === 'latest' ? (ckptDir ? findLatestCheckpoint(ckptDir) ?? findLatestTorchCheckpoint(ckptDir) : null) : cfg.resume;
       if (!path) {
         log.info(`--resume latest: no checkpoint in ${ckptDir ?? '(logging disabled)'}; starting from scratch`);
+      } else if (isTorchCheckpointPath(path)) {
+        // OpenCLIP's epoch_K.pt: epoch boundaries only; the schedule position follows from the epoch, as in OpenCLIP
+        startEpoch = resumeFromTorchCheckpoint(path, model, optimizer, (m) => log.warn(m));
+        globalStep = startEpoch * stepsPerEpoch;
+        samplesSeen = startEpoch * stepsPerEpoch * cfg.accumFreq * cfg.batchSize * worldSize;
+        log.info(`=> resuming checkpoint '${path}' (epoch ${startEpoch})`);
       } else {
         const ck = loadCheckpoint(path);
         model.loadStateDict(ck.model as Map<string, RawTensor>, { strict: true, source: ck.modelPath } as never);
@@ -367,12 +385,22 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
         };
         const modelTensors = snapshotModel(model);
         if (completed === cfg.epochs || (cfg.saveFrequency > 0 && completed % cfg.saveFrequency === 0)) {
-          saveCheckpoint(ckptDir, `epoch_${completed}`, modelTensors, optState, meta);
-          checkpoints.push(join(ckptDir, `epoch_${completed}.safetensors`));
-          log.info(`Saved checkpoint ${join(ckptDir, `epoch_${completed}.safetensors`)}`);
-          if (cfg.deletePreviousCheckpoint && completed > 1) deleteCheckpoint(ckptDir, `epoch_${completed - 1}`);
+          if (cfg.saveFormat !== 'pt') {
+            saveCheckpoint(ckptDir, `epoch_${completed}`, modelTensors, optState, meta);
+            checkpoints.push(join(ckptDir, `epoch_${completed}.safetensors`));
+            log.info(`Saved checkpoint ${join(ckptDir, `epoch_${completed}.safetensors`)}`);
+          }
+          if (cfg.saveFormat !== 'safetensors') {
+            checkpoints.push(saveTorchEpoch(ckptDir, `epoch_${completed}`, { epoch: completed, name: cfg.name, model: modelTensors, optimizer }));
+            log.info(`Saved checkpoint ${join(ckptDir, `epoch_${completed}.pt`)}`);
+          }
+          if (cfg.deletePreviousCheckpoint && completed > 1) {
+            deleteCheckpoint(ckptDir, `epoch_${completed - 1}`);
+            deleteTorchEpoch(ckptDir, `epoch_${completed - 1}`);
+          }
         }
-        if (cfg.saveMostRecent) saveCheckpoint(ckptDir, 'epoch_latest', modelTensors, optState, meta);
+        if (cfg.saveMostRecent && cfg.saveFormat !== 'pt') saveCheckpoint(ckptDir, 'epoch_latest', modelTensors, optState, meta);
+        if (cfg.saveMostRecent && cfg.saveFormat !== 'safetensors') saveTorchEpoch(ckptDir, 'epoch_latest', { epoch: completed, name: cfg.name, model: modelTensors, optimizer });
       }
       if (master && logDir) {
         const evalKeys = [...new Set(history.evals.flatMap(([, m]) => Object.keys(m)))].filter((k) => /top1|top5|R@1$|R@5$|R@10$/.test(k));

@@ -5,7 +5,7 @@
  * the same dict, so OpenCLIP's `--resume epoch_K.pt` continues a run trained here and scripts that
  * look for `epoch_K.pt` find one.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { toFloat32, writeFileAtomic, type RawTensor, type TensorToWrite } from '@openclip/engine/safetensors';
 import { loadCheckpoint as loadModelCheckpoint, serializeTorchCheckpoint, torchTuple, PyDict } from '@openclip/models';
@@ -174,13 +174,20 @@ export function saveTorchTrainerCheckpoint(
   writeFileAtomic(path, [serializeTorchCheckpoint(top)]);
 }
 
-/** `--resume latest` over OpenCLIP-style files: the highest `epoch_K.pt` in `dir`, or null. */
+/**
+ * `--resume latest` over OpenCLIP-style files: `epoch_latest.pt` when it is at least as new as
+ * the highest `epoch_K.pt` (OpenCLIP's --save-most-recent), else the highest `epoch_K.pt`; null when none.
+ */
 export function findLatestTorchCheckpoint(dir: string): string | null {
   if (!existsSync(dir)) return null;
   let best: { k: number; f: string } | null = null;
+  let latest = false;
   for (const f of readdirSync(dir)) {
+    if (f === 'epoch_latest.pt') latest = true;
     const m = /^epoch_(\d+)\.pt$/.exec(f);
     if (m && (!best || Number(m[1]) > best.k)) best = { k: Number(m[1]), f };
   }
+  const latestPath = join(dir, 'epoch_latest.pt');
+  if (latest && (!best || statSync(latestPath).mtimeMs >= statSync(join(dir, best.f)).mtimeMs)) return latestPath;
   return best ? join(dir, best.f) : null;
 }

@@ -21,6 +21,8 @@ export interface ParamSpec {
    * with a clear message instead of silently doing something else).
    */
   unsupported?: (value: unknown) => string | null;
+  /** True for a flag openclip-ts adds (not in OpenCLIP's params.py). */
+  extension?: boolean;
 }
 
 function camel(flag: string): string {
@@ -126,7 +128,11 @@ export const TRAIN_PARAMS: readonly ParamSpec[] = [
   p('save-frequency', 'int', 1, 'Checkpoints', 'Save a checkpoint every N epochs'),
   p('save-most-recent', 'bool', false, 'Checkpoints', 'Also keep epoch_latest, overwritten at each save'),
   p('delete-previous-checkpoint', 'bool', false, 'Checkpoints', 'Delete the previous epoch checkpoint after saving a new one'),
-  p('resume', 'string', null, 'Checkpoints', 'Resume from a checkpoint path, or latest'),
+  p('resume', 'string', null, 'Checkpoints', 'Resume from a checkpoint: our epoch_K.safetensors pair, OpenCLIP\'s epoch_K.pt, or latest'),
+  p('save-format', 'string', 'safetensors', 'Checkpoints', 'Checkpoint files: safetensors (epoch_K.safetensors + epoch_K.state.safetensors), pt (OpenCLIP\'s epoch_K.pt via torch.save format) or both', {
+    choices: ['safetensors', 'pt', 'both'],
+    extension: true,
+  }),
   // Logging
   p('logs', 'string', './logs/', 'Logging', 'Where to store run folders (none disables logging)'),
   p('log-local', 'bool', false, 'Logging', 'Log from every local rank, not only rank 0'),

@@ -150,6 +150,8 @@ export interface TrainConfig {
   deletePreviousCheckpoint: boolean;
   /** --resume */
   resume: string | null;
+  /** --save-format (openclip-ts): safetensors, pt or both */
+  saveFormat: string;
   /** --logs */
   logs: string;
   /** --log-local */

@@ -36,7 +36,9 @@ export { evaluateRetrieval, evaluateZeroShot } from './eval/evaluate.js';
 export type { Metrics } from './eval/evaluate.js';
 
 // Logging (run folder, TensorBoard, plots)
-export { RunLogger, writeParams } from './run-logger.js';
+export { RunLogger, writeParams, derivedParams } from './run-logger.js';
+export type { DerivedParams } from './run-logger.js';
+export { resolveDevice, engineUsesGpu, DeviceError } from './config/device.js';
 export { TensorBoardWriter, crc32c, maskedCrc32c, tfRecord } from './logging/tensorboard.js';
 export { writePlot, renderSvg, ticks } from './logging/plot.js';
 export type { Panel, Series } from './logging/plot.js';

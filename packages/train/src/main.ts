@@ -19,7 +19,8 @@ import { TrainStep, type MicroBatch } from './train-step.js';
 import { saveCheckpoint, loadCheckpoint, findLatestCheckpoint, deleteCheckpoint } from './checkpoint/checkpoint.js';
 import { TensorBoardWriter } from './logging/tensorboard.js';
 import { writePlot, type Panel } from './logging/plot.js';
-import { RunLogger, writeParams, type LogSink } from './run-logger.js';
+import { RunLogger, writeParams, derivedParams, type LogSink } from './run-logger.js';
+import { resolveDevice } from './config/device.js';
 import { evaluateRetrieval, evaluateZeroShot, zeroShotClasses, syntheticZeroShot, type Metrics } from './eval/evaluate.js';
 import { Progress } from './progress.js';
 import { evaluateOnly } from './eval/eval-only.js';
@@ -107,15 +108,16 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
   }
   const quiet: LogSink = () => {};
   const log = new RunLogger(master ? logDir : null, master || options.logLocal || cfg.logLocal ? (l) => sink(worldSize > 1 ? `[rank ${rank}] ${l}` : l) : quiet, cfg.debug);
-  if (logDir && master) {
-    mkdirSync(ckptDir!, { recursive: true });
-    writeParams(logDir, cfg);
-  }
+  if (logDir && master) mkdirSync(ckptDir!, { recursive: true });
   const engine = await initEngine({ backend: options.backend });
+  const localRank = Number(process.env.LOCAL_RANK ?? process.env.SLURM_LOCALID ?? process.env.OMPI_COMM_WORLD_LOCAL_RANK ?? rank);
+  const device = resolveDevice(cfg.device, engine, localRank);
+  if (device.warning) log.warn(device.warning);
+  if (logDir && master) writeParams(logDir, cfg, derivedParams(cfg, { logDir, rank, worldSize, localRank, device: device.device }));
   log.info(
     worldSize > 1
-      ? `Running in distributed mode with multiple processes. Backend: ${engine.backend}. Process (global: ${rank}), total ${worldSize}.`
-      : `Running with a single process. Backend: ${engine.backend} (TensorFlow.js ${engine.tfjsVersion}, ${engine.threads} threads).`,
+      ? `Running in distributed mode with multiple processes. Device: ${device.device}. Backend: ${engine.backend}. Process (global: ${rank}, local ${localRank}), total ${worldSize}.`
+      : `Running with a single process. Device ${device.device}. Backend: ${engine.backend} (TensorFlow.js ${engine.tfjsVersion}, ${engine.threads} threads).`,
   );
 
   // model, transforms, tokenizer

@@ -153,7 +153,7 @@ export const TRAIN_PARAMS: readonly ParamSpec[] = [
   p('horovod', 'bool', false, 'Distributed', 'Horovod', { unsupported: (v) => (v ? '--horovod is not supported; use torchrun/SLURM/MPI launchers' : null) }),
   p('ddp-static-graph', 'bool', false, 'Distributed', 'DDP static graph optimisation (no effect needed)'),
   p('no-set-device-rank', 'bool', false, 'Distributed', 'Do not pick the device by local rank'),
-  p('device', 'string', 'cuda', 'Distributed', 'Device (cuda uses tfjs-node-gpu when present, else CPU)'),
+  p('device', 'string', 'cuda', 'Distributed', 'Device: cuda runs on the GPU with @tensorflow/tfjs-node-gpu, else falls back to the CPU with a warning (as OpenCLIP); cpu; others are refused'),
   // Remote sync
   p('remote-sync', 'string', null, 'Remote sync', 'Sync the run folder to this remote path', {
     unsupported: (v) => (v ? '--remote-sync: openclip-ts has no remote sync; sync the run folder (logs/<name>) with your own tool (aws s3 sync, rclone)' : null),

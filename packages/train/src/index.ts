@@ -35,6 +35,10 @@ export type { RetrievalMetrics } from './eval/retrieval-metrics.js';
 export { evaluateRetrieval, evaluateZeroShot } from './eval/evaluate.js';
 export type { Metrics } from './eval/evaluate.js';
 
+// Progress bars (the one style of every command: cli-progress, 80 columns)
+export { ProgressBar, renderProgressLine, formatRate, downloadProgress, PROGRESS_COLUMNS } from './progress.js';
+export type { ProgressLine, ProgressBarOptions } from './progress.js';
+
 // Logging (run folder, TensorBoard, plots)
 export { RunLogger, writeParams, derivedParams } from './run-logger.js';
 export type { DerivedParams } from './run-logger.js';

@@ -22,7 +22,7 @@ import { writePlot, type Panel } from './logging/plot.js';
 import { RunLogger, writeParams, derivedParams, type LogSink } from './run-logger.js';
 import { resolveDevice } from './config/device.js';
 import { evaluateRetrieval, evaluateZeroShot, zeroShotClasses, syntheticZeroShot, type Metrics } from './eval/evaluate.js';
-import { Progress } from './progress.js';
+import { ProgressBar, formatRate, downloadProgress } from './progress.js';
 import { evaluateOnly } from './eval/eval-only.js';
 import { isTorchCheckpointPath, findLatestTorchCheckpoint } from './checkpoint/torch-trainer.js';
 import { resumeFromTorchCheckpoint, saveTorchEpoch, deleteTorchEpoch } from './checkpoint/torch-resume.js';
@@ -121,7 +121,9 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
   );
 
   // model, transforms, tokenizer
+  const dl = downloadProgress({ enabled: master && (options.progress ?? Boolean(process.stderr.isTTY)) });
   const built = await createModelAndTransforms(cfg.model, {
+    onDownloadProgress: dl.onDownloadProgress,
     pretrained: cfg.pretrained || null,
     forceQuickGelu: cfg.forceQuickGelu,
     forcePatchDropout: cfg.forcePatchDropout ?? undefined,
@@ -137,10 +139,10 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     seed: cfg.seed,
     // OpenCLIP's main.py: --siglip starts from logit_scale = log(10) and logit_bias = -10
     ...(cfg.siglip ? { initLogitScale: Math.log(10), initLogitBias: -10 } : {}),
-  });
+  }).finally(dl.stop);
   const model = built.model;
   const teacherBuilt = cfg.distillModel
-    ? await createModelAndTransforms(cfg.distillModel, { pretrained: cfg.distillPretrained, cacheDir: cfg.cacheDir ?? undefined, seed: cfg.seed })
+    ? await createModelAndTransforms(cfg.distillModel, { pretrained: cfg.distillPretrained, cacheDir: cfg.cacheDir ?? undefined, seed: cfg.seed, onDownloadProgress: dl.onDownloadProgress }).finally(dl.stop)
     : null;
   teacherBuilt?.model.eval();
   const closeables: (() => void | Promise<void>)[] = [() => model.dispose(), () => teacherBuilt?.model.dispose()];
@@ -196,7 +198,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     }
 
     if (evalOnly) {
-      const r = await evaluateOnly({ cfg, model, tokenizer, val, zeroShot, log, logDir, ckptDir });
+      const r = await evaluateOnly({ cfg, model, tokenizer, val, zeroShot, log, logDir, ckptDir, progress: options.progress ?? Boolean(process.stderr.isTTY) });
       return { name: cfg.name, logDir, checkpoints: [], epochs: [], metrics: r.metrics, steps: 0, losses: [] };
     }
     const train = await createDataLoader({
@@ -277,16 +279,16 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     const evaluateAll = async (completed: number): Promise<Metrics> => {
       const m: Metrics = {};
       const last = completed === cfg.epochs;
-      if (val && (completed % cfg.valFrequency === 0 || last)) Object.assign(m, await evaluateRetrieval(model, val, completed));
+      if (val && (completed % cfg.valFrequency === 0 || last)) Object.assign(m, await evaluateRetrieval(model, val, completed, { progress: showBar }));
       if (completed % cfg.zeroshotFrequency === 0 || last) {
-        for (const z of zeroShot) Object.assign(m, await evaluateZeroShot(model, tokenizer, z.loader, z.classnames, z.templates, z.prefix));
+        for (const z of zeroShot) Object.assign(m, await evaluateZeroShot(model, tokenizer, z.loader, z.classnames, z.templates, z.prefix, { progress: showBar }));
       }
       return m;
     };
 
     if (startEpoch === 0 && globalStep === 0 && zeroShot.length && master) {
       const m: Metrics = {};
-      for (const z of zeroShot) Object.assign(m, await evaluateZeroShot(model, tokenizer, z.loader, z.classnames, z.templates, z.prefix));
+      for (const z of zeroShot) Object.assign(m, await evaluateZeroShot(model, tokenizer, z.loader, z.classnames, z.templates, z.prefix, { progress: showBar }));
       log.info(`Eval Epoch: 0 ${Object.entries(m).map(([k, v]) => `${k}: ${v.toFixed(4)}`).join('\t')}`);
       history.evals.push([0, m]);
     }
@@ -295,7 +297,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     for (let epoch = startEpoch; epoch < cfg.epochs && !stopped; epoch++) {
       log.info(`Start epoch ${epoch}`);
       model.train();
-      const bar = master ? new Progress(showBar, `epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch) : null;
+      const bar = master ? new ProgressBar(`epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch, 'steps', { enabled: showBar, rateUnit: 'samples' }) : null;
       const samplesPerEpoch = train.numSamples;
       let accum: MicroBatch[] = [];
       let stepInEpoch = dataResume ? Math.floor(dataResume.batch / cfg.accumFreq) : 0;
@@ -304,6 +306,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
       let dataTime = 0;
       let batchTime = 0;
       let tEnd = performance.now();
+      let lastStepEnd = tEnd; // OpenCLIP's batch time: from the end of one step to the end of the next (data included)
       let epochSamples = 0;
       const epochStart = performance.now();
       const resumeHere = dataResume && dataResume.epoch === epoch ? dataResume : null;
@@ -316,7 +319,6 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
           continue;
         }
         const lr = schedule(globalStep);
-        const t0 = performance.now();
         let r;
         try {
           r = await step.run(accum, lr);
@@ -333,17 +335,19 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
         lossCount++;
         history.losses.push([globalStep, r.total]);
         const now = performance.now();
-        batchTime += now - t0 + (t0 - tEnd > 0 ? 0 : 0);
+        // as OpenCLIP's batch_time_m: data wait + step; samples/s from the last step, shared by log and bar
+        batchTime += now - lastStepEnd;
+        const sps = bs / ((now - lastStepEnd) / 1000);
         tEnd = now;
-        const sps = bs / ((now - t0) / 1000);
+        lastStepEnd = now;
         const lossText = Object.entries(r.losses).map(([k, v]) => `${k[0].toUpperCase()}${k.slice(1)}: ${v.toFixed(5)}`).join(' ');
-        bar?.update(stepInEpoch, { loss: r.total, lr, scale: r.logitScale, sps });
+        bar?.update(stepInEpoch, { rate: sps, extra: `loss ${r.total.toFixed(4)}` });
         const logNow = stepInEpoch % cfg.logEveryNSteps === 0 || stepInEpoch === stepsPerEpoch;
         if (logNow) {
           const done = stepInEpoch * cfg.accumFreq * cfg.batchSize * worldSize;
           const line =
             `Train Epoch: ${epoch} [${String(done).padStart(String(samplesPerEpoch).length)}/${samplesPerEpoch} (${((100 * stepInEpoch) / stepsPerEpoch).toFixed(0)}%)] ` +
-            `Data (t): ${fmtSeconds(dataTime / 1000 / lossCount)} Batch (t): ${fmtSeconds(batchTime / 1000 / lossCount)}, ${sps.toPrecision(6)}/s, ${(sps / worldSize).toPrecision(6)}/s/rank ` +
+            `Data (t): ${fmtSeconds(dataTime / 1000 / lossCount)} Batch (t): ${fmtSeconds(batchTime / 1000 / lossCount)}, ${formatRate(sps)}/s, ${formatRate(sps / worldSize)}/s/rank ` +
             `LR: ${lr.toFixed(6)} Logit Scale: ${r.logitScale.toFixed(3)} ${lossText} Loss: ${r.total.toFixed(5)} (${(lossSum / lossCount).toFixed(5)})` +
             (r.gradNorm !== null ? ` Grad norm: ${r.gradNorm.toFixed(4)}` : '');
           if (showBar) log.fileOnly(line);

@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { downloadProgress } from '@openclip/train/progress';
 import { BaseCommand } from '../base-command.js';
 
 export interface PushResult {
@@ -41,7 +42,8 @@ export default class PushToHub extends BaseCommand<PushResult> {
     const { writeHubFolder, pushFolderToHub } = await import('@openclip/models/hub');
     const dir = flags['output-dir'] ?? mkdtempSync(join(tmpdir(), 'openclip-push-'));
     try {
-      const built = await createModelAndTransforms(flags.model, { pretrained: flags.pretrained, cacheDir: flags['cache-dir'] });
+      const dl = downloadProgress({ enabled: !this.jsonEnabled() && Boolean(process.stderr.isTTY) });
+      const built = await createModelAndTransforms(flags.model, { pretrained: flags.pretrained, cacheDir: flags['cache-dir'], onDownloadProgress: dl.onDownloadProgress }).finally(dl.stop);
       const modelName = flags.model.replace(/^.*[\\/]/, '').replace(/\.json$/, '');
       const files = writeHubFolder(built.model, dir, { modelName, preprocessCfg: built.preprocessCfg, source: built.checkpoint, repoId: flags['repo-id'], cacheDir: flags['cache-dir'] });
       built.model.dispose();

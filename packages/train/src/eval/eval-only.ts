@@ -26,6 +26,8 @@ export interface EvalOnlyInputs {
   log: RunLogger;
   logDir: string | null;
   ckptDir: string | null;
+  /** Progress bars for the evaluation (a terminal). */
+  progress?: boolean;
 }
 
 /** Loads the model weights of a --resume checkpoint (our pair or an OpenCLIP epoch_K.pt) and returns its epoch. */
@@ -52,8 +54,8 @@ export async function evaluateOnly(x: EvalOnlyInputs): Promise<{ epoch: number; 
   }
   log.info(`no --train-data: evaluating only (${[cfg.valData && '--val-data', cfg.imagenetVal && '--imagenet-val', cfg.imagenetV2 && '--imagenet-v2'].filter(Boolean).join(', ')})`);
   const metrics: Metrics = {};
-  if (x.val) Object.assign(metrics, await evaluateRetrieval(model, x.val, epoch));
-  for (const z of x.zeroShot) Object.assign(metrics, await evaluateZeroShot(model, x.tokenizer, z.loader, z.classnames, z.templates, z.prefix));
+  if (x.val) Object.assign(metrics, await evaluateRetrieval(model, x.val, epoch, { progress: x.progress }));
+  for (const z of x.zeroShot) Object.assign(metrics, await evaluateZeroShot(model, x.tokenizer, z.loader, z.classnames, z.templates, z.prefix, { progress: x.progress }));
   log.info(`Eval Epoch: ${epoch} ${Object.entries(metrics).map(([k, v]) => `${k}: ${Number.isInteger(v) ? v : v.toFixed(4)}`).join('\t')}`);
   if (x.ckptDir) appendFileSync(join(x.ckptDir, 'results.jsonl'), JSON.stringify(metrics) + '\n');
   if (x.logDir && cfg.reportTo.split(',').map((s) => s.trim()).includes('tensorboard')) {

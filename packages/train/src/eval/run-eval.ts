@@ -7,6 +7,7 @@ import { initEngine } from '@openclip/engine';
 import { createModelAndTransforms, getTokenizer, type FactoryOptions } from '@openclip/models';
 import { createDataLoader, type DatasetType } from '@openclip/data';
 import { evaluateRetrieval, evaluateZeroShot, zeroShotClasses, type Metrics } from './evaluate.js';
+import { downloadProgress } from '../progress.js';
 
 export interface EvalOptions {
   model: string;
@@ -25,6 +26,8 @@ export interface EvalOptions {
   cacheDir?: string;
   factory?: Omit<FactoryOptions, 'pretrained' | 'backend' | 'cacheDir'>;
   log?: (line: string) => void;
+  /** Progress bars for downloads, the classifier and the images (default: stderr is a TTY). */
+  progress?: boolean;
 }
 
 export interface EvalResult {
@@ -38,7 +41,9 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
   if (!o.imagenetVal && !o.imagenetV2 && !o.valData) throw new Error('nothing to evaluate: give --imagenet-val, --imagenet-v2 and/or --val-data');
   const log = o.log ?? (() => {});
   await initEngine({ backend: o.backend });
-  const built = await createModelAndTransforms(o.model, { ...o.factory, pretrained: o.pretrained ?? null, cacheDir: o.cacheDir });
+  const progress = o.progress ?? Boolean(process.stderr.isTTY);
+  const dl = downloadProgress({ enabled: progress });
+  const built = await createModelAndTransforms(o.model, { ...o.factory, pretrained: o.pretrained ?? null, cacheDir: o.cacheDir, onDownloadProgress: dl.onDownloadProgress }).finally(dl.stop);
   const model = built.model;
   const closers: (() => unknown)[] = [() => model.dispose()];
   try {
@@ -53,7 +58,7 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
       closers.push(() => loader.close());
       const z = zeroShotClasses(loader.classes ?? []);
       log(`zero-shot on ${dir}: ${loader.numSamples} images, ${z.classnames.length} classes (${z.kind})`);
-      Object.assign(metrics, await evaluateZeroShot(model, tokenizer, loader, z.classnames, z.templates, prefix));
+      Object.assign(metrics, await evaluateZeroShot(model, tokenizer, loader, z.classnames, z.templates, prefix, { progress }));
     }
     if (o.valData) {
       const loader = await createDataLoader({
@@ -68,7 +73,7 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
       });
       closers.push(() => loader.close());
       log(`retrieval on ${o.valData}: ${loader.numSamples} image-text pairs`);
-      const r = await evaluateRetrieval(model, loader, 0);
+      const r = await evaluateRetrieval(model, loader, 0, { progress });
       delete r.epoch;
       Object.assign(metrics, r);
     }

@@ -3,6 +3,7 @@
  * with its name, type and default, in one table. The CLI builds its flags from this table and
  * `parseTrainConfig` validates a parsed set against it, so the two never drift apart.
  */
+import { remotePathProblems } from './remote-paths.js';
 
 export type ParamType = 'string' | 'int' | 'float' | 'bool' | 'floats' | 'ints' | 'kwargs';
 
@@ -156,7 +157,7 @@ export const TRAIN_PARAMS: readonly ParamSpec[] = [
   p('device', 'string', 'cuda', 'Distributed', 'Device: cuda runs on the GPU with @tensorflow/tfjs-node-gpu, else falls back to the CPU with a warning (as OpenCLIP); cpu; others are refused'),
   // Remote sync
   p('remote-sync', 'string', null, 'Remote sync', 'Sync the run folder to this remote path', {
-    unsupported: (v) => (v ? '--remote-sync: openclip-ts has no remote sync; sync the run folder (logs/<name>) with your own tool (aws s3 sync, rclone)' : null),
+    unsupported: (v) => (v ? remotePathProblems({ 'remote-sync': String(v) })[0] ?? `--remote-sync ${String(v)}: openclip-ts does not sync while training; sync the run folder (logs/<name>) yourself (aws s3 sync, rclone)` : null),
   }),
   p('remote-sync-frequency', 'int', 300, 'Remote sync', 'Seconds between remote syncs'),
   p('remote-sync-protocol', 'string', 's3', 'Remote sync', 'Remote sync protocol', { choices: ['s3', 'fsspec'] }),

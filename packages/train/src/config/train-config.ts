@@ -4,6 +4,7 @@
  * combinations that cannot work).
  */
 import { TRAIN_PARAMS, PARAMS_BY_FLAG, type ParamSpec } from './params.js';
+import { remotePathProblems } from './remote-paths.js';
 
 export interface TrainConfig {
   /** --train-data */
@@ -413,6 +414,19 @@ export function parseTrainConfig(values: Record<string, unknown>, options: Parse
   if (!supported.includes(c.precision)) {
     problems.push(`--precision ${c.precision} is not available on the ${options.backend ?? 'current'} backend (supported: ${supported.join(', ')}); pass --precision fp32`);
   }
+  problems.push(
+    ...remotePathProblems({
+      'train-data': c.trainData,
+      'val-data': c.valData,
+      'imagenet-val': c.imagenetVal,
+      'imagenet-v2': c.imagenetV2,
+      resume: c.resume,
+      logs: c.logs,
+      pretrained: c.pretrained,
+      'distill-pretrained': c.distillPretrained,
+      'cache-dir': c.cacheDir,
+    }),
+  );
   if (c.reportTo) {
     for (const r of c.reportTo.split(',').map((s) => s.trim()).filter(Boolean)) {
       if (r !== 'tensorboard' && r !== 'wandb' && r !== 'all') problems.push(`--report-to: unknown logger '${r}' (available: tensorboard)`);

@@ -8,6 +8,7 @@ import { createModelAndTransforms, getTokenizer, type FactoryOptions } from '@op
 import { createDataLoader, type DatasetType } from '@openclip/data';
 import { evaluateRetrieval, evaluateZeroShot, zeroShotClasses, type Metrics } from './evaluate.js';
 import { downloadProgress } from '../progress.js';
+import { remotePathProblems } from '../config/remote-paths.js';
 
 export interface EvalOptions {
   model: string;
@@ -39,6 +40,8 @@ export interface EvalResult {
 
 export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
   if (!o.imagenetVal && !o.imagenetV2 && !o.valData) throw new Error('nothing to evaluate: give --imagenet-val, --imagenet-v2 and/or --val-data');
+  const remote = remotePathProblems({ pretrained: o.pretrained, 'imagenet-val': o.imagenetVal, 'imagenet-v2': o.imagenetV2, 'val-data': o.valData, 'cache-dir': o.cacheDir });
+  if (remote.length) throw new Error(remote.join('\n'));
   const log = o.log ?? (() => {});
   await initEngine({ backend: o.backend });
   const progress = o.progress ?? Boolean(process.stderr.isTTY);

@@ -62,7 +62,6 @@ export class CoCa implements OpenClipModel {
     // A separate stream for PatchDropout (derived without Rng.fork, whose state can overflow int32).
     const visual = buildVisionTower(this.store, 'visual', this.config, new Rng(rng.nextUint32()));
     if (!(visual instanceof VisionTransformer)) throw new Error('CoCa needs a VisionTransformer vision tower (vision_cfg.layers must be an integer)');
-    if (!this.config.vision_cfg.attentional_pool) throw new Error('CoCa needs vision_cfg.attentional_pool (its captioning tokens come from the attentional pooler)');
     this.visual = visual;
     this.textDecoder = new MultimodalTransformer(this.store, 'text_decoder', mm, { outputDim: this.config.text_cfg.vocab_size, quickGelu: config.quick_gelu });
     this.contextLength = mm.context_length;

@@ -149,7 +149,10 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
   try {
     if (cfg.lockImage) (model as unknown as { lockImageTower(g: number, bn: boolean): void }).lockImageTower(cfg.lockImageUnlockedGroups, cfg.lockImageFreezeBnStats);
     if (cfg.lockText) (model as unknown as { lockTextTower(l: number, ln: boolean): void }).lockTextTower(cfg.lockTextUnlockedLayers, cfg.lockTextFreezeLayerNorm);
-    if (cfg.gradCheckpointing) log.info('--grad-checkpointing: TensorFlow.js keeps activations for the backward pass; the flag trades nothing here and is accepted for compatibility');
+    if (cfg.gradCheckpointing) {
+      const towers = model.setGradCheckpointing(true);
+      log.info(`--grad-checkpointing: the transformer blocks of ${towers.length ? towers.join(', ') : 'no tower'} recompute their activations in the backward pass${towers.includes('visual') ? '' : ' (a ModifiedResNet image tower has no blocks to checkpoint, as in OpenCLIP)'}`);
+    }
     const contextLength = cfg.forceContextLength ?? model.config.text_cfg.context_length;
     const tokenizer = getTokenizer(cfg.model, { contextLength, cacheDir: cfg.cacheDir ?? undefined });
     log.info(`Model ${cfg.model}${built.checkpoint ? ` (weights: ${built.checkpoint})` : ' (random init)'}: ${model.numParams().toLocaleString('en-US')} parameters`);

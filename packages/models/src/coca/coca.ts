@@ -22,6 +22,7 @@ import { VisionTransformer } from '../towers/vision-transformer.js';
 import { generateTokens, resolveGenerateOptions } from './generate.js';
 import type { GenerateOptions } from './generate.js';
 import { MultimodalTransformer } from './multimodal-transformer.js';
+import { setGradCheckpointing } from '../towers/grad-checkpoint.js';
 
 export interface CoCaForwardOptions {
   /**
@@ -175,6 +176,11 @@ export class CoCa implements OpenClipModel {
       imageEmbs.dispose();
       this.train(wasTraining);
     }
+  }
+
+  /** OpenCLIP's set_grad_checkpointing: the vision, text and decoder blocks recompute in the backward pass. */
+  setGradCheckpointing(enable = true): string[] {
+    return setGradCheckpointing([['visual', this.visual], ['text', this.text], ['text_decoder', this.textDecoder]], enable);
   }
 
   stateDict(): Map<string, tf.Variable> {

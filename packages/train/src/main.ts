@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, appendFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initEngine, tf, Rng, type RawTensor, type TensorToWrite } from '@openclip/engine';
-import { createModelAndTransforms, getTokenizer, modelConfigToJson, type OpenClipModel, type Template } from '@openclip/models';
+import { createModelAndTransforms, ensureTokenizerFiles, getTokenizer, modelConfigToJson, type OpenClipModel, type Template } from '@openclip/models';
 import { createLoss, collectiveFromTransport, type ArrayTransport } from '@openclip/losses';
 import { DistributedTrainStep, broadcastModel } from './distributed/ddp-step.js';
 import { createDataLoader, SYNTHETIC_CLASSNAMES, type DataLoader, type DataPosition } from '@openclip/data';
@@ -154,6 +154,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
       log.info(`--grad-checkpointing: the transformer blocks of ${towers.length ? towers.join(', ') : 'no tower'} recompute their activations in the backward pass${towers.includes('visual') ? '' : ' (a ModifiedResNet image tower has no blocks to checkpoint, as in OpenCLIP)'}`);
     }
     const contextLength = cfg.forceContextLength ?? model.config.text_cfg.context_length;
+    await ensureTokenizerFiles(cfg.model, { cacheDir: cfg.cacheDir ?? undefined }); // an HF tokenizer (CLIPA, worldwide) on first use
     const tokenizer = getTokenizer(cfg.model, { contextLength, cacheDir: cfg.cacheDir ?? undefined });
     log.info(`Model ${cfg.model}${built.checkpoint ? ` (weights: ${built.checkpoint})` : ' (random init)'}: ${model.numParams().toLocaleString('en-US')} parameters`);
 

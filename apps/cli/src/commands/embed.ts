@@ -7,7 +7,7 @@ import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { Flags } from '@oclif/core';
 import { saveSafetensors, tf } from '@openclip/engine';
 import { IMAGE_FOLDER_EXTENSIONS } from '@openclip/data';
-import { createModelAndTransforms, getTokenizer } from '@openclip/models';
+import { createModelAndTransforms, ensureTokenizerFiles, getTokenizer } from '@openclip/models';
 import { ProgressBar, downloadProgress } from '@openclip/train/progress';
 import { BaseCommand } from '../base-command.js';
 
@@ -150,6 +150,7 @@ export default class Embed extends BaseCommand<EmbedResult> {
         tensors.image_features = { dtype: 'F32', shape: [imagePaths.length, embedDim], data: out };
       }
       if (texts.length) {
+        await ensureTokenizerFiles(spec, { cacheDir: flags['cache-dir'] });
         const tokenizer = getTokenizer(spec, { cacheDir: flags['cache-dir'] });
         const out = new Float32Array(texts.length * embedDim);
         bar = new ProgressBar('embed texts', texts.length, 'texts', { enabled: tty });

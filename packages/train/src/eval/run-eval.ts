@@ -4,7 +4,7 @@
  * plus retrieval metrics on a captioned validation set.
  */
 import { initEngine } from '@openclip/engine';
-import { createModelAndTransforms, getTokenizer, type FactoryOptions } from '@openclip/models';
+import { createModelAndTransforms, ensureTokenizerFiles, getTokenizer, type FactoryOptions } from '@openclip/models';
 import { createDataLoader, type DatasetType } from '@openclip/data';
 import { evaluateRetrieval, evaluateZeroShot, zeroShotClasses, type Metrics } from './evaluate.js';
 import { downloadProgress } from '../progress.js';
@@ -52,6 +52,7 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
   try {
     if (!built.checkpoint) log('warning: no --pretrained weights: evaluating a randomly initialised model');
     const contextLength = model.config.text_cfg.context_length;
+    await ensureTokenizerFiles(o.model, { cacheDir: o.cacheDir });
     const tokenizer = getTokenizer(o.model, { contextLength, cacheDir: o.cacheDir });
     const common = { batchSize: o.batchSize ?? 64, workers: o.workers ?? 2, isTrain: false as const, transform: { kind: 'preprocess' as const, config: { ...built.preprocessCfg }, isTrain: false } };
     const metrics: Metrics = {};

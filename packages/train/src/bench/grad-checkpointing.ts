@@ -3,7 +3,7 @@
  * process per setting (plain, --grad-checkpointing) runs real training steps (TrainStep: forward,
  * ClipLoss, backward, AdamW) on random batches and reports the peak bytes of live tensors during a
  * step (tf.profile), the process's peak RSS and the seconds per step, side by side. Writes
- * bench-results/grad-checkpointing.json. (PyTorch's own --grad-checkpointing figures need Debian's
+ * bench-results/grad-checkpointing.json. AdamW runs its exact kernel here: tf.profile cannot follow the engine's in-place fused kernel. (PyTorch's own --grad-checkpointing figures need Debian's
  * python3-torch; the run says when it is absent.)
  */
 import { spawnSync } from 'node:child_process';
@@ -33,7 +33,7 @@ async function child(modelName: string, batch: number, steps: number, ckpt: bool
   model.train();
   if (ckpt) model.setGradCheckpointing(true);
   const trainable = [...model.params.keys()].filter((k) => !model.frozen.has(k));
-  const optimizer = new AdamW(model.params, { lr: 1e-5, betas: [0.9, 0.98], eps: 1e-6, groups: openclipParamGroups(new Map(trainable.map((k) => [k, { shape: model.params.get(k)!.shape }])), 0.2) });
+  const optimizer = new AdamW(model.params, { kernel: 'exact', lr: 1e-5, betas: [0.9, 0.98], eps: 1e-6, groups: openclipParamGroups(new Map(trainable.map((k) => [k, { shape: model.params.get(k)!.shape }])), 0.2) });
   const step = new TrainStep(model, new ClipLoss(), optimizer, { trainable });
   const size = model.config.vision_cfg.image_size as number;
   const ctx = model.config.text_cfg.context_length;

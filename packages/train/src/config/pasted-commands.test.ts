@@ -25,3 +25,16 @@ test('--save-frequency 0 is accepted (OpenCLIP then saves only the final epoch);
   assert.equal(parseTrainConfig({ precision: 'fp32', 'save-frequency': '0' }).saveFrequency, 0);
   assert.throws(() => parseTrainConfig({ precision: 'fp32', 'save-frequency': '-1' }), /--save-frequency must be 0 or more, got -1/);
 });
+
+test('flags that change nothing here say so instead of being accepted silently', () => {
+  const notes: string[] = [];
+  parseTrainConfig({ precision: 'fp32', 'ddp-static-graph': true, 'dist-backend': 'nccl', 'wandb-project-name': 'p', 'remote-sync-frequency': '60' }, { notice: (l) => notes.push(l) });
+  assert.equal(notes.length, 4);
+  assert.match(notes.join('\n'), /--ddp-static-graph has no effect/);
+  assert.match(notes.join('\n'), /--dist-backend has no effect: ranks always exchange over openclip-ts's TCP collectives/);
+  assert.match(notes.join('\n'), /--wandb-project-name has no effect/);
+  assert.match(notes.join('\n'), /--remote-sync-frequency has no effect without --remote-sync/);
+  notes.length = 0;
+  parseTrainConfig({ precision: 'fp32' }, { notice: (l) => notes.push(l) });
+  assert.equal(notes.length, 0);
+});

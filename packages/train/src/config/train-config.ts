@@ -323,6 +323,17 @@ export function defaultRunName(cfg: Pick<TrainConfig, 'model' | 'lr' | 'batchSiz
   return `${date}-model_${model}-lr_${pythonFloatRepr(cfg.lr)}-b_${cfg.batchSize}-j_${cfg.workers}-p_${cfg.precision}`;
 }
 
+/** Flags OpenCLIP has whose job TensorFlow.js or the TCP collectives do without: what giving one means here. */
+const NO_EFFECT: Record<string, string> = {
+  ddpStaticGraph: '--ddp-static-graph has no effect: the data-parallel step here has no DDP graph to make static',
+  noSetDeviceRank: '--no-set-device-rank has no effect: TensorFlow.js uses the visible GPU (pick it with CUDA_VISIBLE_DEVICES)',
+  distBackend: '--dist-backend has no effect: ranks always exchange over openclip-ts\'s TCP collectives (nccl / gloo are PyTorch backends)',
+  wandbNotes: '--wandb-notes has no effect: wandb is not available (use --report-to tensorboard)',
+  wandbProjectName: '--wandb-project-name has no effect: wandb is not available (use --report-to tensorboard)',
+  remoteSyncFrequency: '--remote-sync-frequency has no effect without --remote-sync (which openclip-ts does not do)',
+  remoteSyncProtocol: '--remote-sync-protocol has no effect without --remote-sync (which openclip-ts does not do)',
+};
+
 export interface ParseOptions {
   /** Precisions the chosen backend can train in (fp32 on every TF.js backend). */
   supportedPrecisions?: readonly string[];
@@ -433,6 +444,8 @@ export function parseTrainConfig(values: Record<string, unknown>, options: Parse
     }
   }
   if (problems.length) throw new TrainConfigError(problems);
+  // flags that change nothing here are said to, once each, rather than accepted silently
+  for (const [key, why] of Object.entries(NO_EFFECT)) if (given.has(key) && cfg[key] !== false) options.notice?.(why);
   c.name ??= defaultRunName(c, options.now);
   return c;
 }

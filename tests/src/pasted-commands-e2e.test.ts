@@ -38,6 +38,18 @@ test('--save-format both writes epoch_K.pt; --resume epoch_K.pt continues to the
   assert.ok(worst < 1e-5, `max weight difference ${worst}`);
 });
 
+test('--resume latest in a folder of OpenCLIP epoch_K.pt files only (--save-format pt) continues from the newest', () => {
+  const dir = tempDir('pt-latest');
+  const model = tinyModelConfig(dir);
+  const logs = join(dir, 'logs');
+  const a = openclip([...synthetic, '--epochs', '1', '--save-format', 'pt', ...shortRun(model, logs, 'run')]);
+  assert.equal(a.status, 0, a.stderr);
+  const b = openclip([...synthetic, '--epochs', '2', '--save-format', 'pt', ...shortRun(model, logs, 'run'), '--resume', 'latest']);
+  assert.equal(b.status, 0, b.stderr);
+  assert.match(b.stdout, /resuming checkpoint .*epoch_1\.pt' \(epoch 1\)/);
+  assert.deepEqual(readdirSync(join(logs, 'run', 'checkpoints')).filter((f) => f.startsWith('epoch_')).sort(), ['epoch_1.pt', 'epoch_2.pt']);
+});
+
 test('--save-frequency 0 saves only the final epoch, as OpenCLIP', () => {
   const dir = tempDir('save0');
   const model = tinyModelConfig(dir);

@@ -32,7 +32,7 @@ export { webdatasetTrainCounts, webdatasetEvalCounts, mapStyleCounts, type Epoch
 export { openUrl, urlKind, checkShardExists, type UrlKind } from './sources/url-opener.js';
 export { tarMembers, shardSamples, baseAndExt, sampleImage, IMAGE_EXTENSIONS, type WdsSample, type WdsEvent, type TarMember } from './sources/webdataset.js';
 export { readCsvDataset, normaliseSeparator, type CsvOptions, type CsvRows } from './sources/csv.js';
-export { scanImageFolder, IMAGE_FOLDER_EXTENSIONS, type ImageFolderIndex } from './sources/image-folder.js';
+export { scanImageFolder, IMAGE_FOLDER_EXTENSIONS, type ImageFolderIndex, type ScanImageFolderOptions } from './sources/image-folder.js';
 export {
   SYNTHETIC_SHAPES, SYNTHETIC_COLORS, SYNTHETIC_CLASSNAMES, SYNTHETIC_TEMPLATES,
   syntheticSpec, renderSynthetic, encodeSynthetic, withArticle,

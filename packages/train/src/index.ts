@@ -27,6 +27,9 @@ export { saveCheckpoint, loadCheckpoint, readCheckpointMeta, findLatestCheckpoin
 export type { CheckpointMeta, CheckpointContents } from './checkpoint/checkpoint.js';
 export { chooseResumeLatest, surveyCheckpoints, removeStaleTemporaries } from './checkpoint/resume-latest.js';
 export type { ResumeChoice, PairStatus } from './checkpoint/resume-latest.js';
+// OpenCLIP trainer checkpoints (epoch_K.pt: {epoch, name, state_dict, optimizer})
+export { loadTorchTrainerCheckpoint, saveTorchTrainerCheckpoint, torchAdamWToState, stateToTorchAdamW, findLatestTorchCheckpoint, isTorchCheckpointPath } from './checkpoint/torch-trainer.js';
+export type { TorchTrainerCheckpoint, GroupLayout, TorchOptimizerHyper } from './checkpoint/torch-trainer.js';
 
 // Evaluation (zero-shot, retrieval, validation loss)
 export { clipMetrics } from './eval/retrieval-metrics.js';
@@ -34,8 +37,14 @@ export type { RetrievalMetrics } from './eval/retrieval-metrics.js';
 export { evaluateRetrieval, evaluateZeroShot } from './eval/evaluate.js';
 export type { Metrics } from './eval/evaluate.js';
 
+// Progress bars (the one style of every command: cli-progress, 80 columns)
+export { ProgressBar, renderProgressLine, formatRate, downloadProgress, PROGRESS_COLUMNS } from './progress.js';
+export type { ProgressLine, ProgressBarOptions } from './progress.js';
+
 // Logging (run folder, TensorBoard, plots)
-export { RunLogger, writeParams } from './run-logger.js';
+export { RunLogger, writeParams, derivedParams } from './run-logger.js';
+export type { DerivedParams } from './run-logger.js';
+export { resolveDevice, engineUsesGpu, DeviceError } from './config/device.js';
 export { TensorBoardWriter, crc32c, maskedCrc32c, tfRecord } from './logging/tensorboard.js';
 export { writePlot, renderSvg, ticks } from './logging/plot.js';
 export type { Panel, Series } from './logging/plot.js';

@@ -17,13 +17,17 @@ import { openclipParamGroups } from './optim/param-groups.js';
 import { createLrScheduler } from './scheduler/lr-schedule.js';
 import { TrainStep, type MicroBatch } from './train-step.js';
 import { saveCheckpoint, loadCheckpoint, deleteCheckpoint } from './checkpoint/checkpoint.js';
-import { chooseResumeLatest, removeStaleTemporaries } from './checkpoint/resume-latest.js';
+import { chooseResumeLatest, removeStaleTemporaries, surveyCheckpoints } from './checkpoint/resume-latest.js';
 import { captureRng, gatherRankStates, restoreRng, savedRankState } from './checkpoint/run-state.js';
 import { TensorBoardWriter } from './logging/tensorboard.js';
 import { writePlot, type Panel } from './logging/plot.js';
-import { RunLogger, writeParams, type LogSink } from './run-logger.js';
+import { RunLogger, writeParams, derivedParams, type LogSink } from './run-logger.js';
+import { resolveDevice } from './config/device.js';
 import { evaluateRetrieval, evaluateZeroShot, zeroShotClasses, syntheticZeroShot, type Metrics } from './eval/evaluate.js';
-import { Progress } from './progress.js';
+import { ProgressBar, formatRate, downloadProgress } from './progress.js';
+import { evaluateOnly } from './eval/eval-only.js';
+import { isTorchCheckpointPath, findLatestTorchCheckpoint } from './checkpoint/torch-trainer.js';
+import { resumeFromTorchCheckpoint, saveTorchEpoch, deleteTorchEpoch } from './checkpoint/torch-resume.js';
 
 export interface TrainRunOptions {
   /** 'auto' or a backend name (the CLI's --backend). */
@@ -91,7 +95,11 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
   const worldSize = transport?.worldSize ?? options.worldSize ?? 1;
   if (worldSize > 1 && !transport) throw new Error(`world size ${worldSize} needs a collective transport (start ranks with openclip launch, torchrun, srun or mpirun)`);
   const master = rank === 0;
-  if (!cfg.trainData && cfg.datasetType !== 'synthetic') throw new Error('--train-data is required (or --dataset-type synthetic with --train-num-samples)');
+  // open_clip_train.main without --train-data only evaluates (eval-only.ts)
+  const evalOnly = !cfg.trainData && cfg.datasetType !== 'synthetic';
+  if (evalOnly && !cfg.valData && !cfg.imagenetVal && !cfg.imagenetV2) {
+    throw new Error('--train-data is required to train (or --dataset-type synthetic with --train-num-samples); to only evaluate, give --val-data, --imagenet-val or --imagenet-v2');
+  }
 
   // run folder, as OpenCLIP: logs/<name>/{out.log, params.txt, checkpoints/, tensorboard/}
   const logging = cfg.logs !== null && cfg.logs.toLowerCase() !== 'none';
@@ -104,18 +112,23 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
   const log = new RunLogger(master ? logDir : null, master || options.logLocal || cfg.logLocal ? (l) => sink(worldSize > 1 ? `[rank ${rank}] ${l}` : l) : quiet, cfg.debug);
   if (logDir && master) {
     mkdirSync(ckptDir!, { recursive: true });
-    writeParams(logDir, cfg);
     for (const f of removeStaleTemporaries(ckptDir!)) log.info(`removed ${join(ckptDir!, f)}, left by an interrupted save of a process that no longer runs`);
   }
   const engine = await initEngine({ backend: options.backend });
+  const localRank = Number(process.env.LOCAL_RANK ?? process.env.SLURM_LOCALID ?? process.env.OMPI_COMM_WORLD_LOCAL_RANK ?? rank);
+  const device = resolveDevice(cfg.device, engine, localRank);
+  if (device.warning) log.warn(device.warning);
+  if (logDir && master) writeParams(logDir, cfg, derivedParams(cfg, { logDir, rank, worldSize, localRank, device: device.device }));
   log.info(
     worldSize > 1
-      ? `Running in distributed mode with multiple processes. Backend: ${engine.backend}. Process (global: ${rank}), total ${worldSize}.`
-      : `Running with a single process. Backend: ${engine.backend} (TensorFlow.js ${engine.tfjsVersion}, ${engine.threads} threads).`,
+      ? `Running in distributed mode with multiple processes. Device: ${device.device}. Backend: ${engine.backend}. Process (global: ${rank}, local ${localRank}), total ${worldSize}.`
+      : `Running with a single process. Device ${device.device}. Backend: ${engine.backend} (TensorFlow.js ${engine.tfjsVersion}, ${engine.threads} threads).`,
   );
 
   // model, transforms, tokenizer
+  const dl = downloadProgress({ enabled: master && (options.progress ?? Boolean(process.stderr.isTTY)) });
   const built = await createModelAndTransforms(cfg.model, {
+    onDownloadProgress: dl.onDownloadProgress,
     pretrained: cfg.pretrained || null,
     forceQuickGelu: cfg.forceQuickGelu,
     forcePatchDropout: cfg.forcePatchDropout ?? undefined,
@@ -131,19 +144,22 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     seed: cfg.seed,
     // OpenCLIP's main.py: --siglip starts from logit_scale = log(10) and logit_bias = -10
     ...(cfg.siglip ? { initLogitScale: Math.log(10), initLogitBias: -10 } : {}),
-  });
+  }).finally(dl.stop);
   const model = built.model;
   const teacherBuilt = cfg.distillModel
-    ? await createModelAndTransforms(cfg.distillModel, { pretrained: cfg.distillPretrained, cacheDir: cfg.cacheDir ?? undefined, seed: cfg.seed })
+    ? await createModelAndTransforms(cfg.distillModel, { pretrained: cfg.distillPretrained, cacheDir: cfg.cacheDir ?? undefined, seed: cfg.seed, onDownloadProgress: dl.onDownloadProgress }).finally(dl.stop)
     : null;
   teacherBuilt?.model.eval();
   const closeables: (() => void | Promise<void>)[] = [() => model.dispose(), () => teacherBuilt?.model.dispose()];
   try {
     if (cfg.lockImage) (model as unknown as { lockImageTower(g: number, bn: boolean): void }).lockImageTower(cfg.lockImageUnlockedGroups, cfg.lockImageFreezeBnStats);
     if (cfg.lockText) (model as unknown as { lockTextTower(l: number, ln: boolean): void }).lockTextTower(cfg.lockTextUnlockedLayers, cfg.lockTextFreezeLayerNorm);
-    if (cfg.gradCheckpointing) log.info('--grad-checkpointing: TensorFlow.js keeps activations for the backward pass; the flag trades nothing here and is accepted for compatibility');
+    if (cfg.gradCheckpointing) {
+      const towers = model.setGradCheckpointing(true);
+      log.info(`--grad-checkpointing: the transformer blocks of ${towers.length ? towers.join(', ') : 'no tower'} recompute their activations in the backward pass${towers.includes('visual') ? '' : ' (a ModifiedResNet image tower has no blocks to checkpoint, as in OpenCLIP)'}`);
+    }
     const contextLength = cfg.forceContextLength ?? model.config.text_cfg.context_length;
-    const tokenizer = await getTokenizerAsync(cfg.model, { contextLength, cacheDir: cfg.cacheDir ?? undefined });
+    const tokenizer = await getTokenizerAsync(cfg.model, { contextLength, cacheDir: cfg.cacheDir ?? undefined }); // an HF tokenizer (CLIPA, worldwide) on first use
     log.info(`Model ${cfg.model}${built.checkpoint ? ` (weights: ${built.checkpoint})` : ' (random init)'}: ${model.numParams().toLocaleString('en-US')} parameters`);
 
     // data
@@ -163,16 +179,6 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
       tokenizer: { kind: 'tokenizer' as const, contextLength },
       log: (m: string) => log.info(`data: ${m}`),
     };
-    const train = await createDataLoader({
-      ...common,
-      data: cfg.trainData,
-      isTrain: true,
-      numSamples: cfg.trainNumSamples,
-      datasetResampled: cfg.datasetResampled,
-      upsamplingFactors: cfg.trainDataUpsamplingFactors,
-      transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: true, aug: cfg.augCfg },
-    });
-    closeables.push(() => train.close());
     let val: DataLoader | null = null;
     if (master && (cfg.valData || (cfg.datasetType === 'synthetic' && cfg.valNumSamples))) {
       val = await createDataLoader({ ...common, seed: cfg.seed + 1, data: cfg.valData, isTrain: false, numSamples: cfg.valNumSamples, transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: false } });
@@ -183,7 +189,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     if (master && (cfg.imagenetVal || cfg.imagenetV2)) {
       for (const [dir, prefix] of [[cfg.imagenetVal, 'imagenet'], [cfg.imagenetV2, 'imagenetv2']] as const) {
         if (!dir) continue;
-        const loader = await createDataLoader({ ...common, data: dir, datasetType: 'imagefolder', isTrain: false, tokenizer: null, transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: false } });
+        const loader = await createDataLoader({ ...common, data: dir, datasetType: 'imagefolder', imageFolderLabels: prefix === 'imagenetv2' ? 'numeric' : 'sorted', isTrain: false, tokenizer: null, transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: false } });
         closeables.push(() => loader.close());
         const z = zeroShotClasses(loader.classes ?? []);
         log.info(`zero-shot evaluation on ${dir}: ${loader.numSamples} images, ${z.classnames.length} classes named as ${z.kind}`);
@@ -199,6 +205,21 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
           `the same images as: openclip make-dataset --type imagefolder --num-samples ${n} --image-size ${common.syntheticImageSize} --seed ${cfg.seed + 1000} --out DIR`,
       );
     }
+
+    if (evalOnly) {
+      const r = await evaluateOnly({ cfg, model, tokenizer, val, zeroShot, log, logDir, ckptDir, progress: options.progress ?? Boolean(process.stderr.isTTY) });
+      return { name: cfg.name, logDir, checkpoints: [], epochs: [], metrics: r.metrics, steps: 0, losses: [] };
+    }
+    const train = await createDataLoader({
+      ...common,
+      data: cfg.trainData,
+      isTrain: true,
+      numSamples: cfg.trainNumSamples,
+      datasetResampled: cfg.datasetResampled,
+      upsamplingFactors: cfg.trainDataUpsamplingFactors,
+      transform: { kind: 'preprocess', config: { ...built.preprocessCfg }, isTrain: true, aug: cfg.augCfg },
+    });
+    closeables.push(() => train.close());
 
     // loss, optimizer, schedule
     const collective = transport && worldSize > 1 ? collectiveFromTransport(transport) : undefined;
@@ -226,10 +247,25 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     let dataResume: DataPosition | null = null;
     const history: { losses: [number, number][]; evals: [number, Metrics][] } = { losses: [], evals: [] };
     if (cfg.resume) {
-      const choice = cfg.resume === 'latest' ? (ckptDir ? chooseResumeLatest(ckptDir, { startOver: cfg.resumeStartOver, moveBroken: master }) : { path: null, notes: ['--resume latest: logging is disabled, so there is no checkpoint folder; starting from scratch'] }) : { path: cfg.resume, notes: [] };
+      // --resume latest: the newest readable safetensors pair (refusing when every pair is broken); OpenCLIP's epoch_K.pt only when there is no pair at all
+      const torchLatest = cfg.resume === 'latest' && ckptDir && surveyCheckpoints(ckptDir).length === 0 ? findLatestTorchCheckpoint(ckptDir) : null;
+      const choice =
+        cfg.resume !== 'latest'
+          ? { path: cfg.resume, notes: [] }
+          : !ckptDir
+            ? { path: null, notes: ['--resume latest: logging is disabled, so there is no checkpoint folder; starting from scratch'] }
+            : torchLatest
+              ? { path: torchLatest, notes: [] }
+              : chooseResumeLatest(ckptDir, { startOver: cfg.resumeStartOver, moveBroken: master });
       for (const n of choice.notes) log.info(n);
       const path = choice.path;
-      if (path) {
+      if (path && isTorchCheckpointPath(path)) {
+        // OpenCLIP's epoch_K.pt: epoch boundaries only; the schedule position follows from the epoch, as in OpenCLIP
+        startEpoch = resumeFromTorchCheckpoint(path, model, optimizer, (m) => log.warn(m));
+        globalStep = startEpoch * stepsPerEpoch;
+        samplesSeen = startEpoch * stepsPerEpoch * cfg.accumFreq * cfg.batchSize * worldSize;
+        log.info(`=> resuming checkpoint '${path}' (epoch ${startEpoch})`);
+      } else if (path) {
         const ck = loadCheckpoint(path);
         model.loadStateDict(ck.model as Map<string, RawTensor>, { strict: true, source: ck.modelPath } as never);
         optimizer.loadStateTensors(ck.state, ck.statePath);
@@ -262,9 +298,9 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     const evaluateAll = async (completed: number): Promise<Metrics> => {
       const m: Metrics = {};
       const last = completed === cfg.epochs;
-      if (val && (completed % cfg.valFrequency === 0 || last)) Object.assign(m, await evaluateRetrieval(model, val, completed));
+      if (val && (completed % cfg.valFrequency === 0 || last)) Object.assign(m, await evaluateRetrieval(model, val, completed, { progress: showBar }));
       if (completed % cfg.zeroshotFrequency === 0 || last) {
-        for (const z of zeroShot) Object.assign(m, await evaluateZeroShot(model, tokenizer, z.loader, z.classnames, z.templates, z.prefix));
+        for (const z of zeroShot) Object.assign(m, await evaluateZeroShot(model, tokenizer, z.loader, z.classnames, z.templates, z.prefix, { progress: showBar }));
       }
       return m;
     };
@@ -273,7 +309,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     if (startEpoch < cfg.epochs) await train.prepare(startEpoch, { resume: dataResume && dataResume.epoch === startEpoch ? dataResume : null });
     if (startEpoch === 0 && globalStep === 0 && zeroShot.length && master) {
       const m: Metrics = {};
-      for (const z of zeroShot) Object.assign(m, await evaluateZeroShot(model, tokenizer, z.loader, z.classnames, z.templates, z.prefix));
+      for (const z of zeroShot) Object.assign(m, await evaluateZeroShot(model, tokenizer, z.loader, z.classnames, z.templates, z.prefix, { progress: showBar }));
       log.info(`Eval Epoch: 0 ${Object.entries(m).map(([k, v]) => `${k}: ${v.toFixed(4)}`).join('\t')}`);
       history.evals.push([0, m]);
     }
@@ -282,7 +318,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
     for (let epoch = startEpoch; epoch < cfg.epochs && !stopped; epoch++) {
       log.info(`Start epoch ${epoch}`);
       model.train();
-      const bar = master ? new Progress(showBar, `epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch) : null;
+      const bar = master ? new ProgressBar(`epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch, 'steps', { enabled: showBar, rateUnit: 'samples' }) : null;
       const samplesPerEpoch = train.numSamples;
       let accum: MicroBatch[] = [];
       let stepInEpoch = dataResume ? Math.floor(dataResume.batch / cfg.accumFreq) : 0;
@@ -291,6 +327,7 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
       let dataTime = 0;
       let batchTime = 0;
       let tEnd = performance.now();
+      let lastStepEnd = tEnd; // OpenCLIP's batch time: from the end of one step to the end of the next (data included)
       let epochSamples = 0;
       const epochStart = performance.now();
       const resumeHere = dataResume && dataResume.epoch === epoch ? dataResume : null;
@@ -303,7 +340,6 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
           continue;
         }
         const lr = schedule(globalStep);
-        const t0 = performance.now();
         let r;
         try {
           r = await step.run(accum, lr);
@@ -320,17 +356,19 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
         lossCount++;
         history.losses.push([globalStep, r.total]);
         const now = performance.now();
-        batchTime += now - t0 + (t0 - tEnd > 0 ? 0 : 0);
+        // as OpenCLIP's batch_time_m: data wait + step; samples/s from the last step, shared by log and bar
+        batchTime += now - lastStepEnd;
+        const sps = bs / ((now - lastStepEnd) / 1000);
         tEnd = now;
-        const sps = bs / ((now - t0) / 1000);
+        lastStepEnd = now;
         const lossText = Object.entries(r.losses).map(([k, v]) => `${k[0].toUpperCase()}${k.slice(1)}: ${v.toFixed(5)}`).join(' ');
-        bar?.update(stepInEpoch, { loss: r.total, lr, scale: r.logitScale, sps });
+        bar?.update(stepInEpoch, { rate: sps, extra: `loss ${r.total.toFixed(4)}` });
         const logNow = stepInEpoch % cfg.logEveryNSteps === 0 || stepInEpoch === stepsPerEpoch;
         if (logNow) {
           const done = stepInEpoch * cfg.accumFreq * cfg.batchSize * worldSize;
           const line =
             `Train Epoch: ${epoch} [${String(done).padStart(String(samplesPerEpoch).length)}/${samplesPerEpoch} (${((100 * stepInEpoch) / stepsPerEpoch).toFixed(0)}%)] ` +
-            `Data (t): ${fmtSeconds(dataTime / 1000 / lossCount)} Batch (t): ${fmtSeconds(batchTime / 1000 / lossCount)}, ${sps.toPrecision(6)}/s, ${(sps / worldSize).toPrecision(6)}/s/rank ` +
+            `Data (t): ${fmtSeconds(dataTime / 1000 / lossCount)} Batch (t): ${fmtSeconds(batchTime / 1000 / lossCount)}, ${formatRate(sps)}/s, ${formatRate(sps / worldSize)}/s/rank ` +
             `LR: ${lr.toFixed(6)} Logit Scale: ${r.logitScale.toFixed(3)} ${lossText} Loss: ${r.total.toFixed(5)} (${(lossSum / lossCount).toFixed(5)})` +
             (r.gradNorm !== null ? ` Grad norm: ${r.gradNorm.toFixed(4)}` : '');
           if (showBar) log.fileOnly(line);
@@ -387,12 +425,23 @@ export async function runTraining(cfg: TrainConfig, options: TrainRunOptions = {
         };
         const modelTensors = snapshotModel(model);
         if (completed === cfg.epochs || (cfg.saveFrequency > 0 && completed % cfg.saveFrequency === 0)) {
-          saveCheckpoint(ckptDir, `epoch_${completed}`, modelTensors, optState, meta);
-          checkpoints.push(join(ckptDir, `epoch_${completed}.safetensors`));
-          log.info(`Saved checkpoint ${join(ckptDir, `epoch_${completed}.safetensors`)}`);
-          if (cfg.deletePreviousCheckpoint && completed > 1) deleteCheckpoint(ckptDir, `epoch_${completed - 1}`);
+          if (cfg.saveFormat !== 'pt') {
+            saveCheckpoint(ckptDir, `epoch_${completed}`, modelTensors, optState, meta);
+            checkpoints.push(join(ckptDir, `epoch_${completed}.safetensors`));
+            log.info(`Saved checkpoint ${join(ckptDir, `epoch_${completed}.safetensors`)}`);
+          }
+          if (cfg.saveFormat !== 'safetensors') {
+            checkpoints.push(saveTorchEpoch(ckptDir, `epoch_${completed}`, { epoch: completed, name: cfg.name, model: modelTensors, optimizer }));
+            log.info(`Saved checkpoint ${join(ckptDir, `epoch_${completed}.pt`)}`);
+          }
+          if (cfg.deletePreviousCheckpoint && completed > 1) {
+            deleteCheckpoint(ckptDir, `epoch_${completed - 1}`);
+            deleteTorchEpoch(ckptDir, `epoch_${completed - 1}`);
+          }
         }
-        if (cfg.saveMostRecent || cfg.saveEveryNSteps) saveCheckpoint(ckptDir, 'epoch_latest', modelTensors, optState, meta);
+        // step-level saves (--save-every-n-steps) are always safetensors pairs (a .pt carries no data position), so their epoch_latest is renewed at every epoch end too
+        if ((cfg.saveMostRecent && cfg.saveFormat !== 'pt') || cfg.saveEveryNSteps) saveCheckpoint(ckptDir, 'epoch_latest', modelTensors, optState, meta);
+        if (cfg.saveMostRecent && cfg.saveFormat !== 'safetensors') saveTorchEpoch(ckptDir, 'epoch_latest', { epoch: completed, name: cfg.name, model: modelTensors, optimizer });
       }
       if (master && logDir) {
         const evalKeys = [...new Set(history.evals.flatMap(([, m]) => Object.keys(m)))].filter((k) => /top1|top5|R@1$|R@5$|R@10$/.test(k));

@@ -5,11 +5,10 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { Flags } from '@oclif/core';
-import { SingleBar } from 'cli-progress';
 import { saveSafetensors, tf } from '@openclip/engine';
 import { IMAGE_FOLDER_EXTENSIONS } from '@openclip/data';
 import { createModelAndTransforms, getTokenizerAsync } from '@openclip/models';
-import type { DownloadProgress } from '@openclip/models';
+import { ProgressBar, downloadProgress } from '@openclip/train/progress';
 import { BaseCommand } from '../base-command.js';
 
 export interface EmbedResult {
@@ -110,32 +109,24 @@ export default class Embed extends BaseCommand<EmbedResult> {
     const engine = await this.startEngine(flags.backend);
     const t0 = Date.now();
     const spec = flags.model;
-    const tty = !this.jsonEnabled() && process.stderr.isTTY;
-    let download: SingleBar | null = null;
-    const onDownloadProgress = (p: DownloadProgress) => {
-      if (!tty) return;
-      if (!download) {
-        download = new SingleBar({ format: `download ${p.repoId}/${p.filename} {bar} {percentage}% | {eta_formatted} left`, stream: process.stderr, hideCursor: true });
-        download.start(p.total || 1, p.downloaded);
-      }
-      download.update(p.downloaded);
-    };
-    const built = await createModelAndTransforms(spec, { pretrained: flags.pretrained ?? null, cacheDir: flags['cache-dir'], onDownloadProgress })
+    const tty = !this.jsonEnabled() && Boolean(process.stderr.isTTY);
+    const dl = downloadProgress({ enabled: tty });
+    const built = await createModelAndTransforms(spec, { pretrained: flags.pretrained ?? null, cacheDir: flags['cache-dir'], onDownloadProgress: dl.onDownloadProgress })
       .catch((e: Error) => this.error(e.message, { exit: 2 }))
-      .finally(() => (download as SingleBar | null)?.stop());
+      .finally(dl.stop);
     const { model, preprocessVal, checkpoint } = built;
     model.eval();
     if (!checkpoint && !this.jsonEnabled()) this.logToStderr('openclip: warning: no --pretrained given, the features come from randomly initialised weights');
     const bs = flags['batch-size'];
     const normalize = flags.normalize;
-    const bar = tty ? new SingleBar({ format: 'embed {bar} {value}/{total} {what} | {eta_formatted} left', stream: process.stderr, hideCursor: true }) : null;
+    let bar: ProgressBar | null = null;
     const tensors: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
     let embedDim = model.config.embed_dim;
     try {
       if (imagePaths.length) {
         const [, h, w] = preprocessVal.outputShape;
         const out = new Float32Array(imagePaths.length * embedDim);
-        bar?.start(imagePaths.length, 0, { what: 'images' });
+        bar = new ProgressBar('embed images', imagePaths.length, 'images', { enabled: tty });
         const load = (start: number) => Promise.all(imagePaths.slice(start, start + bs).map(async (p) => {
           try {
             return await preprocessVal(new Uint8Array(readFileSync(p)), { source: p });
@@ -161,7 +152,7 @@ export default class Embed extends BaseCommand<EmbedResult> {
       if (texts.length) {
         const tokenizer = await getTokenizerAsync(spec, { cacheDir: flags['cache-dir'] });
         const out = new Float32Array(texts.length * embedDim);
-        bar?.start(texts.length, 0, { what: 'texts' });
+        bar = new ProgressBar('embed texts', texts.length, 'texts', { enabled: tty });
         for (let start = 0; start < texts.length; start += bs) {
           const chunk = texts.slice(start, start + bs);
           const toks = tokenizer.tokenize(chunk);

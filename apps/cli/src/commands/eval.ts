@@ -51,6 +51,7 @@ export default class Eval extends BaseCommand<EvalResult> {
         cacheDir: flags['cache-dir'],
         factory: { forceQuickGelu: flags['force-quick-gelu'], forceImageSize: flags['force-image-size'] },
         log: (l) => this.logToStderr(`openclip eval: ${l}`),
+        progress: !this.jsonEnabled() && Boolean(process.stderr.isTTY),
       });
     } catch (e) {
       this.error((e as Error).message, { exit: 1 });

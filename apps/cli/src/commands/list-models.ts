@@ -1,13 +1,17 @@
-/** `openclip list-models`: OpenCLIP's `list_models()` (the model-config registry) with each model's pretrained tags. */
-import { Flags } from '@oclif/core';
-import { addModelConfig, listModels, listPretrainedTagsByModel } from '@openclip/models';
-import { BaseCommand } from '../base-command.js';
+/**
+ * `openclip list-models`: OpenCLIP's `list_models()` (the model-config registry) with each
+ * model's pretrained tags. Imports only the tensor-free registries (`@openclip/models/pretrained`),
+ * not TensorFlow.js, so it extends oclif's Command rather than BaseCommand and starts at once.
+ */
+import { Command, Flags } from '@oclif/core';
+import { addModelConfig, listModels, listPretrainedTagsByModel } from '@openclip/models/pretrained';
 
 export interface ListModelsResult {
   models: { name: string; pretrained: string[] }[];
 }
 
-export default class ListModels extends BaseCommand<ListModelsResult> {
+export default class ListModels extends Command {
+  static override enableJsonFlag = true;
   static override summary = 'List the model configs openclip knows (built-in and added), with their pretrained tags';
   static override examples = ['<%= config.bin %> list-models', '<%= config.bin %> list-models --filter coca --json', '<%= config.bin %> list-models --add-config my-configs/'];
 
@@ -29,10 +33,11 @@ export default class ListModels extends BaseCommand<ListModelsResult> {
       .filter((n) => !needle || n.toLowerCase().includes(needle))
       .map((name) => ({ name, pretrained: listPretrainedTagsByModel(name) }))
       .filter((m) => !flags['with-pretrained'] || m.pretrained.length > 0);
-    return this.finish({ models });
+    if (!this.jsonEnabled()) this.render({ models });
+    return { models };
   }
 
-  protected render(r: ListModelsResult): void {
+  private render(r: ListModelsResult): void {
     if (r.models.length === 0) {
       this.log('no models match');
       return;

@@ -71,3 +71,25 @@ test('the list-pretrained command module does not load TensorFlow.js', () => {
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout.trim()), []);
 });
+
+test('pairs with an HF tokenizer are runnable online (fetched on first use) and, offline, only with the tokenizer cached', () => {
+  const cache = mkdtempSync(join(tmpdir(), 'openclip-lp-'));
+  try {
+    const row = (env: Record<string, string>) =>
+      (JSON.parse(openclip(['list-pretrained', '--json', '--model', 'ViT-L-14-CLIPA'], { HF_HUB_CACHE: cache, ...env }).stdout) as { runnable: boolean; needs?: string }[])[0];
+    assert.equal(row({}).runnable, true);
+    const offline = row({ HF_HUB_OFFLINE: '1' });
+    assert.equal(offline.runnable, false);
+    assert.match(offline.needs!, /HF tokenizer bert-base-uncased: not in the cache and HF_HUB_OFFLINE is set/);
+    // a cached tokenizer.json makes it runnable offline
+    const repo = join(cache, 'models--bert-base-uncased');
+    const commit = 'c'.repeat(40);
+    mkdirSync(join(repo, 'refs'), { recursive: true });
+    writeFileSync(join(repo, 'refs', 'main'), commit);
+    mkdirSync(join(repo, 'snapshots', commit), { recursive: true });
+    writeFileSync(join(repo, 'snapshots', commit, 'tokenizer.json'), '{}');
+    assert.equal(row({ HF_HUB_OFFLINE: '1' }).runnable, true);
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
+});

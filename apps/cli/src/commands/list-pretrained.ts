@@ -53,7 +53,8 @@ export default class ListPretrained extends Command {
   static override summary = 'List the pretrained (model, tag) pairs of OpenCLIP 3.1.0, whether each runs here and whether it is cached';
   static override description =
     'Every pair of OpenCLIP\'s pretrained registry is listed, including those whose towers (timm, Hugging Face text models) openclip-ts does not implement; ' +
-    '"cached" means the weights are already in the Hugging Face cache ($HF_HUB_CACHE, else $HF_HOME/hub), shared with Python.';
+    '"cached" means the weights are already in the Hugging Face cache ($HF_HUB_CACHE, else $HF_HOME/hub), shared with Python. ' +
+    'Pairs with a Hugging Face tokenizer (CLIPA, MetaCLIP 2 worldwide) fetch it on first use; with HF_HUB_OFFLINE=1 they are runnable only when it is cached.';
   static override examples = [
     '<%= config.bin %> list-pretrained',
     '<%= config.bin %> list-pretrained --model ViT-B-32',
@@ -70,7 +71,7 @@ export default class ListPretrained extends Command {
   async run(): Promise<ListPretrainedRow[]> {
     const { flags } = await this.parse(ListPretrained);
     const cacheDir = hfHubCacheDir(flags['cache-dir']);
-    const all = listPretrainedInfo();
+    const all = listPretrainedInfo({ cacheDir });
     let infos = all;
     if (flags.model !== undefined) {
       infos = all.filter((r) => r.model === flags.model);

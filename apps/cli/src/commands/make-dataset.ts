@@ -5,6 +5,7 @@
  */
 import { Flags } from '@oclif/core';
 import { writeSyntheticDataset, type WriteSyntheticResult } from '@openclip/data';
+import { ProgressBar } from '@openclip/train/progress';
 import { BaseCommand } from '../base-command.js';
 
 export type MakeDatasetResult = Omit<WriteSyntheticResult, 'classes' | 'files'> & { files: number; classes: number; trainFlags: string[] };
@@ -33,15 +34,8 @@ export default class MakeDataset extends BaseCommand<MakeDatasetResult> {
   async run(): Promise<MakeDatasetResult> {
     const { flags } = await this.parse(MakeDataset);
     if (flags.type === 'webdataset' || flags.type === 'csv' || flags.type === 'imagefolder') {
-      let lastPct = -1;
-      const progress = this.jsonEnabled() || !process.stderr.isTTY
-        ? undefined
-        : (done: number, total: number) => {
-            const pct = Math.floor((100 * done) / total);
-            if (pct !== lastPct) process.stderr.write(`\rwriting ${done}/${total} (${pct}%)`);
-            lastPct = pct;
-            if (done === total) process.stderr.write('\n');
-          };
+      const bar = new ProgressBar(`make-dataset ${flags.type}`, flags['num-samples'], 'images', { enabled: !this.jsonEnabled() && Boolean(process.stderr.isTTY) });
+      const progress = (done: number) => bar.update(done);
       let r: WriteSyntheticResult;
       try {
         r = await writeSyntheticDataset({
@@ -55,8 +49,10 @@ export default class MakeDataset extends BaseCommand<MakeDatasetResult> {
           onProgress: progress,
         });
       } catch (e) {
+        bar.stop();
         this.error((e as Error).message, { exit: 2 });
       }
+      bar.stop();
       const trainFlags =
         r.type === 'webdataset'
           ? ['--train-data', r.trainData, '--dataset-type', 'webdataset']

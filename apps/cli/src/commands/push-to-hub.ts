@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { downloadProgress } from '@openclip/train/progress';
 import { BaseCommand } from '../base-command.js';
 
 export interface PushResult {
@@ -13,6 +14,8 @@ export interface PushResult {
 }
 
 export default class PushToHub extends BaseCommand<PushResult> {
+  /** The name users type after OpenCLIP's `push_to_hf_hub` docs. */
+  static override aliases = ['push-hub'];
   static override summary = 'Write a model in OpenCLIP\'s Hugging Face Hub format and upload it (open_clip.push_to_hf_hub)';
   static override description =
     'Writes open_clip_model.safetensors, open_clip_config.json (model_cfg + preprocess_cfg), the tokenizer files of models with a Hugging Face tokenizer (from the local cache) and a model card README.md, then creates the repo if needed and commits them with HF_TOKEN. ' +
@@ -35,11 +38,13 @@ export default class PushToHub extends BaseCommand<PushResult> {
     const { flags } = await this.parse(PushToHub);
     if (!flags['output-dir'] && !flags['repo-id']) this.error('give --repo-id org/name to upload, or --output-dir DIR to only write the folder', { exit: 2 });
     await this.startEngine(flags.backend as string | undefined, { quiet: this.jsonEnabled() });
-    const { createModelAndTransforms } = await import('@openclip/models');
+    const { createModelAndTransforms, ensureTokenizerFiles } = await import('@openclip/models');
     const { writeHubFolder, pushFolderToHub } = await import('@openclip/models/hub');
     const dir = flags['output-dir'] ?? mkdtempSync(join(tmpdir(), 'openclip-push-'));
     try {
-      const built = await createModelAndTransforms(flags.model, { pretrained: flags.pretrained, cacheDir: flags['cache-dir'] });
+      const dl = downloadProgress({ enabled: !this.jsonEnabled() && Boolean(process.stderr.isTTY) });
+      const built = await createModelAndTransforms(flags.model, { pretrained: flags.pretrained, cacheDir: flags['cache-dir'], onDownloadProgress: dl.onDownloadProgress }).finally(dl.stop);
+      await ensureTokenizerFiles(flags.model, { cacheDir: flags['cache-dir'] }); // the folder carries the HF tokenizer files
       const modelName = flags.model.replace(/^.*[\\/]/, '').replace(/\.json$/, '');
       const files = writeHubFolder(built.model, dir, { modelName, preprocessCfg: built.preprocessCfg, source: built.checkpoint, repoId: flags['repo-id'], cacheDir: flags['cache-dir'] });
       built.model.dispose();

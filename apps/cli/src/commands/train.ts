@@ -14,7 +14,8 @@ export interface TrainResult {
 export default class Train extends BaseCommand<TrainResult> {
   static override summary = 'Train a CLIP / CoCa model with OpenCLIP\'s flags (python -m open_clip_train.main)';
   static override description =
-    'Every flag of OpenCLIP 3.1.0 open_clip_train/params.py, with its default. Only fp32 precision runs on TensorFlow.js: pass --precision fp32. ' +
+    'Every flag of OpenCLIP 3.1.0 open_clip_train/params.py, with its default. Only fp32 precision runs on TensorFlow.js: without --precision the run uses fp32 and says so; another precision asked for by name stops at start. ' +
+    'A flag given twice takes its last value, as argparse does. Without --train-data the run only evaluates (--val-data, --imagenet-val, --imagenet-v2) and appends the metrics to checkpoints/results.jsonl, as open_clip_train.main does. ' +
     'With --dataset-type synthetic the run trains on generated coloured shapes and reports zero-shot accuracy on held-out ones.';
   static override examples = [
     '<%= config.bin %> train --dataset-type synthetic --train-num-samples 2048 --model ViT-Tiny-8-64-demo --batch-size 64 --epochs 4 --lr 1e-3 --warmup 20 --precision fp32',
@@ -30,10 +31,10 @@ export default class Train extends BaseCommand<TrainResult> {
 
   /** Parses the OpenCLIP parameters, joins the distributed world if launched into one, and trains. */
   protected async train(flags: Record<string, unknown>): Promise<TrainResult> {
-    const info = await this.startEngine(flags.backend as string | undefined);
+    const info = await this.startEngine(flags.backend as string | undefined, { quiet: true }); // runTraining logs the backend once
     let cfg;
     try {
-      cfg = parseTrainConfig(givenTrainValues(flags), { supportedPrecisions: ['fp32'], backend: info.backend });
+      cfg = parseTrainConfig(givenTrainValues(flags), { supportedPrecisions: ['fp32'], backend: info.backend, notice: (l) => this.logToStderr(`openclip: ${l}`) });
     } catch (e) {
       if (e instanceof TrainConfigError) this.error(e.message, { exit: 2 });
       throw e;

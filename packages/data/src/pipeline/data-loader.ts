@@ -30,6 +30,8 @@ export interface DataLoaderOptions {
   /** `--train-data` / `--val-data`: shard spec, CSV file, or image-folder root (unused for synthetic). */
   data?: string | null;
   datasetType?: DatasetType;
+  /** Image folders: how class folders map to labels (see scanImageFolder); default 'sorted'. */
+  imageFolderLabels?: 'sorted' | 'numeric';
   isTrain: boolean;
   batchSize: number;
   /** `--workers`: worker threads; 0 runs in the calling thread. */
@@ -504,7 +506,7 @@ export async function createDataLoader(o: DataLoaderOptions): Promise<DataLoader
     counts = mapStyleCounts({ datasetSize: n, batchSize, worldSize, dropLast: o.isTrain });
   } else {
     if (!o.data) throw new Error('--dataset-type imagefolder needs a folder');
-    const index = scanImageFolder(o.data);
+    const index = scanImageFolder(o.data, { labels: o.imageFolderLabels });
     classes = index.classes;
     source = { kind: 'imagefolder', root: o.data, paths: index.paths, labels: index.labels };
     counts = mapStyleCounts({ datasetSize: index.paths.length, batchSize, worldSize, dropLast: o.isTrain });

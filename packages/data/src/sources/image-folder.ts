@@ -31,20 +31,40 @@ function walk(dir: string, out: string[]): void {
   for (const d of dirs) walk(d, out);
 }
 
+export interface ScanImageFolderOptions {
+  /**
+   * 'sorted' (torchvision's ImageFolder, OpenCLIP's --imagenet-val): label = index of the folder
+   * name in sorted order. 'numeric' (ImageNet-V2, OpenCLIP's --imagenet-v2): every class folder is
+   * named by its integer label, label = int(name), so folder `10` is class 10, not the third
+   * name in string order.
+   */
+  labels?: 'sorted' | 'numeric';
+}
+
 /** Indexes an image folder; throws (naming the folder) when it has no class folders or a class has no images. */
-export function scanImageFolder(root: string): ImageFolderIndex {
+export function scanImageFolder(root: string, options: ScanImageFolderOptions = {}): ImageFolderIndex {
   let entries: string[];
   try {
     entries = readdirSync(root);
   } catch (e) {
     throw new Error(`cannot read image folder ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  const classes = entries.filter((n) => statSync(join(root, n)).isDirectory()).sort();
-  if (classes.length === 0) throw new Error(`Couldn't find any class folder in ${root}.`);
+  const folders = entries.filter((n) => statSync(join(root, n)).isDirectory()).sort();
+  if (folders.length === 0) throw new Error(`Couldn't find any class folder in ${root}.`);
+  let classes = folders;
+  let labelOf = (_: string, i: number) => i;
+  if (options.labels === 'numeric') {
+    const bad = folders.filter((n) => !/^(0|[1-9]\d*)$/.test(n));
+    if (bad.length) throw new Error(`${root}: ImageNet-V2 class folders are named by their label (0, 1, ...); '${bad[0]}' is not${bad.length > 1 ? ` (and ${bad.length - 1} more)` : ''}`);
+    const max = Math.max(...folders.map(Number));
+    classes = Array.from({ length: max + 1 }, (_, i) => String(i));
+    labelOf = (name) => Number(name);
+  }
   const paths: string[] = [];
   const labels: number[] = [];
   const empty: string[] = [];
-  classes.forEach((c, label) => {
+  folders.forEach((c, i) => {
+    const label = labelOf(c, i);
     const files: string[] = [];
     walk(join(root, c), files);
     if (files.length === 0) empty.push(c);

@@ -22,6 +22,7 @@ import { VisionTransformer } from '../towers/vision-transformer.js';
 import { generateTokens, resolveGenerateOptions } from './generate.js';
 import type { GenerateOptions } from './generate.js';
 import { MultimodalTransformer } from './multimodal-transformer.js';
+import { setGradCheckpointing } from '../towers/grad-checkpoint.js';
 
 export interface CoCaForwardOptions {
   /**
@@ -62,7 +63,6 @@ export class CoCa implements OpenClipModel {
     // A separate stream for PatchDropout (derived without Rng.fork, whose state can overflow int32).
     const visual = buildVisionTower(this.store, 'visual', this.config, new Rng(rng.nextUint32()));
     if (!(visual instanceof VisionTransformer)) throw new Error('CoCa needs a VisionTransformer vision tower (vision_cfg.layers must be an integer)');
-    if (!this.config.vision_cfg.attentional_pool) throw new Error('CoCa needs vision_cfg.attentional_pool (its captioning tokens come from the attentional pooler)');
     this.visual = visual;
     this.textDecoder = new MultimodalTransformer(this.store, 'text_decoder', mm, { outputDim: this.config.text_cfg.vocab_size, quickGelu: config.quick_gelu });
     this.contextLength = mm.context_length;
@@ -176,6 +176,11 @@ export class CoCa implements OpenClipModel {
       imageEmbs.dispose();
       this.train(wasTraining);
     }
+  }
+
+  /** OpenCLIP's set_grad_checkpointing: the vision, text and decoder blocks recompute in the backward pass. */
+  setGradCheckpointing(enable = true): string[] {
+    return setGradCheckpointing([['visual', this.visual], ['text', this.text], ['text_decoder', this.textDecoder]], enable);
   }
 
   stateDict(): Map<string, tf.Variable> {

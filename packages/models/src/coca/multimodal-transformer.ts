@@ -12,6 +12,7 @@ import { ResidualAttentionBlock } from '../towers/layers.js';
 import type { BlockOptions } from '../towers/layers.js';
 import { join } from '../towers/params.js';
 import type { ParamStore } from '../towers/params.js';
+import { checkpointed, paramsUnder } from '../towers/grad-checkpoint.js';
 
 export interface MultimodalTransformerOptions {
   /** Output width of `text_projection` (the vocabulary size in CoCa). */
@@ -39,9 +40,13 @@ export class MultimodalTransformer {
   readonly heads: number;
   readonly contextLength: number;
   readonly eps: number;
+  /** OpenCLIP's `grad_checkpointing`: recompute each self- and cross-attention block in the backward pass. */
+  gradCheckpointing = false;
   private mask: Tensor | null;
+  private readonly store: ParamStore;
 
   constructor(store: ParamStore, readonly prefix: string, cfg: MultimodalConfig, o: MultimodalTransformerOptions) {
+    this.store = store;
     this.width = cfg.width;
     this.layers = cfg.layers;
     this.heads = cfg.heads;
@@ -108,8 +113,15 @@ export class MultimodalTransformer {
       const mask = this.causal(t);
       let x = textEmbs;
       for (let i = 0; i < this.layers; i++) {
-        x = this.resblocks[i]!.apply(x, mask);
-        x = this.crossAttn[i]!.apply(x, null, imageEmbs);
+        const self = this.resblocks[i]!;
+        const cross = this.crossAttn[i]!;
+        if (this.gradCheckpointing) {
+          x = checkpointed((y, m) => self.apply(y, m), paramsUnder(this.store, join(this.prefix, `resblocks.${i}`)))(x, mask);
+          x = checkpointed((y, kv) => cross.apply(y, null, kv), paramsUnder(this.store, join(this.prefix, `cross_attn.${i}`)))(x, imageEmbs);
+        } else {
+          x = self.apply(x, mask);
+          x = cross.apply(x, null, imageEmbs);
+        }
       }
       return ops.layerNorm(x, this.lnFinalWeight, this.lnFinalBias, this.eps);
     });

@@ -25,6 +25,7 @@ import type { DownloadProgress, HubDownloadOptions } from '../hub/hf-download.js
 import { downloadHfTokenizer } from '../hub/hf-tokenizer-download.js';
 import '../coca/coca.js';
 import { TimmModel } from '../towers/timm/timm-model.js';
+import { quickGeluMismatch } from './quick-gelu-check.js';
 
 export interface FactoryOptions extends CreateModelOptions {
   /** A checkpoint file (.safetensors / .bin / .pt), or a pretrained tag of the model (e.g. 'openai', 'laion2b_s34b_b79k'). */
@@ -44,6 +45,8 @@ export interface FactoryOptions extends CreateModelOptions {
   backend?: string;
   /** Strict checkpoint loading (default true, as OpenCLIP's load_checkpoint). */
   strict?: boolean;
+  /** Receives OpenCLIP's factory warnings (QuickGELU mismatch); default process.emitWarning as a UserWarning. */
+  onWarning?: (message: string) => void;
 }
 
 export interface ModelAndTransforms {
@@ -181,6 +184,8 @@ async function build(nameOrConfig: ModelSpec, options: FactoryOptions, requirePr
     throw new Error(`createModelFromPretrained: model ${src.name ?? '(config)'} needs pretrained weights (a tag or a checkpoint path)`);
   }
   const model = createModel(src.spec, { ...options, initWeights: src.checkpoint ? false : options.initWeights });
+  const mismatch = typeof nameOrConfig === 'string' && options.pretrained ? quickGeluMismatch(nameOrConfig, options.pretrained, model.config.quick_gelu) : null;
+  if (mismatch) (options.onWarning ?? ((m: string) => process.emitWarning(m, 'UserWarning')))(mismatch);
   try {
     if (src.checkpoint) loadCheckpointInto(model, src.checkpoint, { strict: options.strict });
     const preprocessCfg = mergePreprocessConfig(model.config, src.preprocess, options);

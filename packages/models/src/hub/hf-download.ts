@@ -13,6 +13,7 @@ import { createReadStream, existsSync, mkdirSync, openSync, closeSync, writeSync
 import { dirname, join, relative } from 'node:path';
 import { downloadFile } from '@huggingface/hub';
 import { hfHubCacheDir, hubOffline, lookupCache, REGEX_COMMIT_HASH, repoFolderName, validateFilename, validateRepoId } from './hf-cache.js';
+import { hfDownloadToken } from './hf-token.js';
 
 export interface DownloadProgress {
   repoId: string;
@@ -30,7 +31,7 @@ export interface HubDownloadOptions {
   cacheDir?: string;
   /** Hub URL (default `$HF_ENDPOINT`, else https://huggingface.co). */
   endpoint?: string;
-  /** Access token (default `$HF_TOKEN`). */
+  /** Access token (default: $HF_TOKEN, $HUGGING_FACE_HUB_TOKEN or the `huggingface-cli login` token file; see hf-token.ts). */
   token?: string;
   /** Use the cache only (default: `$HF_HUB_OFFLINE`). */
   offline?: boolean;
@@ -95,7 +96,7 @@ async function fileMetadata(url: string, ctx: { repoId: string; filename: string
     }
     if (code === 'RevisionNotFound') throw new HubError(`${where}: revision '${ctx.revision}' not found`, 'RevisionNotFound');
     if (code === 'RepoNotFound' || resp.status === 401 || (resp.status === 404 && !code)) {
-      throw new HubError(`${where}: repository '${ctx.repoId}' not found or not accessible${ctx.token ? '' : ' (set HF_TOKEN for a private or gated repo)'}`, 'RepoNotFound');
+      throw new HubError(`${where}: repository '${ctx.repoId}' not found or not accessible${ctx.token ? '' : ' (set HF_TOKEN or run huggingface-cli login for a private or gated repo)'}`, 'RepoNotFound');
     }
     if (!resp.ok) throw new HubError(`${where}: HTTP ${resp.status} ${resp.statusText} from ${current}`, 'Http');
     const commit = resp.headers.get('x-repo-commit') ?? seenCommit;
@@ -153,7 +154,7 @@ export async function hfHubDownload(repoId: string, filename: string, options: H
     if (p) return p;
   }
   const endpoint = hubEndpoint(options.endpoint);
-  const token = options.token ?? process.env.HF_TOKEN ?? undefined;
+  const token = options.token ?? hfDownloadToken();
   const f = options.fetch ?? fetch;
   const url = resolveUrl(endpoint, repoId, revision, filename);
   let meta: FileMetadata;

@@ -5,6 +5,7 @@ export { hfHubDownload, hubEndpoint, HubError } from './hf-download.js';
 export type { HubDownloadOptions, DownloadProgress } from './hf-download.js';
 export { hfHubCacheDir, lookupCache, repoFolderName, hubOffline, envFlag } from './hf-cache.js';
 export type { CacheLookup } from './hf-cache.js';
+export { hfToken, hfTokenPath, hfDownloadToken } from './hf-token.js';
 export {
   resolvePretrained,
   downloadPretrainedFromHf,

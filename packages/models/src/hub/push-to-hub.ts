@@ -17,6 +17,7 @@ import type { OpenClipModel } from '../model/types.js';
 import { modelConfigToJson } from '../config/model-config.js';
 import { hubEndpoint } from './hf-download.js';
 import { HF_CONFIG_NAME, HF_SAFE_WEIGHTS_NAME } from './resolve-pretrained.js';
+import { hfToken, hfTokenPath } from './hf-token.js';
 
 export interface HubFolderOptions {
   /** The model name the card shows (a built-in name or the config file stem). */
@@ -129,7 +130,7 @@ export function writeHubFolder(model: OpenClipModel, outDir: string, o: HubFolde
 
 export interface PushOptions {
   repoId: string;
-  /** Default: $HF_TOKEN. */
+  /** Default: $HF_TOKEN, $HUGGING_FACE_HUB_TOKEN, then the huggingface-cli login token file. */
   token?: string;
   private?: boolean;
   commitMessage?: string;
@@ -139,8 +140,8 @@ export interface PushOptions {
 
 /** Creates the repo when it does not exist, then uploads the folder's files in one commit. */
 export async function pushFolderToHub(files: string[], o: PushOptions): Promise<{ repoUrl: string; commit: string | null }> {
-  const token = o.token ?? process.env.HF_TOKEN ?? process.env.HUGGING_FACE_HUB_TOKEN;
-  if (!token) throw new Error('push-to-hub needs a Hugging Face token: set HF_TOKEN (a write token from huggingface.co/settings/tokens)');
+  const token = o.token ?? hfToken()?.token;
+  if (!token) throw new Error(`push-to-hub needs a Hugging Face token: set HF_TOKEN or run huggingface-cli login (a write token from huggingface.co/settings/tokens; looked in $HF_TOKEN, $HUGGING_FACE_HUB_TOKEN and ${hfTokenPath()})`);
   if (!/^[\w.-]+\/[\w.-]+$/.test(o.repoId)) throw new Error(`--repo-id '${o.repoId}' is not of the form org/name`);
   const hubUrl = hubEndpoint(o.endpoint);
   const credentials = { accessToken: token };

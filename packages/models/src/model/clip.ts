@@ -17,6 +17,7 @@ import type { ActivationHook } from '../towers/vision-transformer.js';
 import { loadStateDictInto } from './state-dict.js';
 import type { LoadStateDictOptions, LoadStateDictReport, StateDictInput } from './state-dict.js';
 import type { ClipForwardOutput, EncodeOptions, ModelClassName, OpenClipModel } from './types.js';
+import { setGradCheckpointing } from '../towers/grad-checkpoint.js';
 
 export interface ModelBuildOptions {
   /** Seed of the weight initialisation and of PatchDropout (default 0). */
@@ -180,6 +181,14 @@ export class CLIP implements OpenClipModel {
   lockTextTower(unlockedLayers = 0, freezeLayerNorm = true): void {
     if (!freezeLayerNorm) throw new Error('lockTextTower: unfreezing LayerNorm is not supported (as in OpenCLIP 3.1.0)');
     lockTextTower(this.store, this.text, unlockedLayers);
+  }
+
+  /**
+   * OpenCLIP's set_grad_checkpointing: transformer blocks recompute their activations in the
+   * backward pass. Returns the towers it applies to; a ModifiedResNet image tower has none (as in OpenCLIP).
+   */
+  setGradCheckpointing(enable = true): string[] {
+    return setGradCheckpointing([['visual', this.visual], ['text', this.text]], enable);
   }
 
   stateDict(): Map<string, tf.Variable> {

@@ -38,6 +38,8 @@ export interface OpenClipModel {
   forward(images: Tensor | null, tokens: Tensor | null): ClipForwardOutput;
   train(mode?: boolean): this;
   eval(): this;
+  /** OpenCLIP's set_grad_checkpointing; returns the towers whose blocks now recompute in the backward pass. */
+  setGradCheckpointing(enable?: boolean): string[];
   /** Live parameters and buffers in PyTorch state_dict order (do not dispose them). */
   stateDict(): Map<string, tf.Variable>;
   loadStateDict(stateDict: StateDictInput, options?: LoadStateDictOptions): LoadStateDictReport;

@@ -1,6 +1,7 @@
-// @openclip/models/pretrained: the pretrained registry and hub-cache lookups without any tensor
-// code, for commands that must start fast (`openclip list-pretrained`). Also re-exported from
-// the package root.
+// @openclip/models/pretrained: the model-config and pretrained registries and hub-cache lookups
+// without any tensor code, for commands that must start fast (`openclip list-models`,
+// `openclip list-pretrained`). Also re-exported from the package root.
+export { listModels, addModelConfig } from '../config/registry.js';
 export {
   listPretrained,
   listPretrainedTagsByModel,

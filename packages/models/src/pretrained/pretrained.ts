@@ -8,6 +8,7 @@
  */
 import { externalTowerReason } from '../config/model-config.js';
 import { getModelConfig, hasModelConfig } from '../config/registry.js';
+import { hubOffline, lookupCache } from '../hub/hf-cache.js';
 import { architectureOf, PRETRAINED_TABLE, type Architecture, type PretrainedEntry } from './pretrained-table.js';
 
 export type { PretrainedEntry, Architecture, Interpolation, ResizeMode } from './pretrained-table.js';
@@ -112,7 +113,7 @@ function builtinHas(model: string): boolean {
 }
 
 /** Every pair (optionally of one model), with hub id and whether it runs here. */
-export function listPretrainedInfo(options: { model?: string } = {}): PretrainedInfo[] {
+export function listPretrainedInfo(options: { model?: string; cacheDir?: string } = {}): PretrainedInfo[] {
   const rows: PretrainedInfo[] = [];
   const runnableCache = new Map<string, { runnable: boolean; architecture: Architecture; needs?: string }>();
   for (const [model, tags] of reg()) {
@@ -130,6 +131,11 @@ export function listPretrainedInfo(options: { model?: string } = {}): Pretrained
         runnable: has,
         needs: has ? undefined : !nativeTowers ? a.needs : `model config '${model}' is not among the built-in configs`,
       };
+      // an HF tokenizer is fetched on first use; offline, only a cached one can run
+      const tok = has ? getModelConfig(model).text_cfg.hf_tokenizer_name : null;
+      if (tok && hubOffline() && lookupCache(tok.replace(/^hf-hub:/, ''), 'tokenizer.json', { cacheDir: options.cacheDir }).status !== 'cached') {
+        r = { ...r, runnable: false, needs: `HF tokenizer ${tok}: not in the cache and HF_HUB_OFFLINE is set` };
+      }
       runnableCache.set(model, r);
     }
     for (const [tag, e] of tags) {

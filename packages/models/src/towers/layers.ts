@@ -5,11 +5,12 @@
  * ResidualAttentionBlock (optionally cross-attention) and the Transformer stack.
  */
 import { tf, ops } from '@openclip/engine';
-import type { Tensor } from '@openclip/engine';
+import type { Tensor, Variable } from '@openclip/engine';
 import { constant, normal, ones, torchDefaultBias, torchDefaultWeight, xavierUniform, zeros } from '../init/initializers.js';
 import { join } from './params.js';
 import type { ParamStore } from './params.js';
 import type { InitSpec } from '../init/initializers.js';
+import { checkpointed, paramsUnder } from './grad-checkpoint.js';
 
 // Activations
 
@@ -350,15 +351,26 @@ export type BlockHook = (index: number, x: Tensor) => void;
 /** OpenCLIP's `Transformer`: `resblocks.<i>` run in order on batch-first input. */
 export class Transformer {
   readonly resblocks: ResidualAttentionBlock[] = [];
+  /** OpenCLIP's `grad_checkpointing`: recompute each block in the backward pass (grad-checkpoint.ts). */
+  gradCheckpointing = false;
+  private readonly blockParams: (() => Variable[])[] = [];
+
   constructor(store: ParamStore, prefix: string, readonly width: number, readonly layers: number, readonly heads: number, o: BlockOptions) {
-    for (let i = 0; i < layers; i++) this.resblocks.push(new ResidualAttentionBlock(store, join(prefix, `resblocks.${i}`), width, heads, o));
+    for (let i = 0; i < layers; i++) {
+      const name = join(prefix, `resblocks.${i}`);
+      this.resblocks.push(new ResidualAttentionBlock(store, name, width, heads, o));
+      this.blockParams.push(() => paramsUnder(store, name));
+    }
   }
 
   apply(x: Tensor, mask: Tensor | null = null, hook?: BlockHook): Tensor {
     return tf.tidy(() => {
       let h = x;
       this.resblocks.forEach((blk, i) => {
-        h = blk.apply(h, mask);
+        if (!this.gradCheckpointing) h = blk.apply(h, mask);
+        // the mask is an input of the checkpointed op, so the recomputation finds it saved
+        else if (mask) h = checkpointed((y, m) => blk.apply(y, m), this.blockParams[i]())(h, mask);
+        else h = checkpointed((y) => blk.apply(y, null), this.blockParams[i]())(h);
         hook?.(i, h);
       });
       return h;

@@ -4,6 +4,7 @@
  * `parseTrainConfig` validates a parsed set against it, so the two never drift apart.
  */
 import { FAULT_PARAMS } from './fault-params.js';
+import { remotePathProblems } from './remote-paths.js';
 
 export type ParamType = 'string' | 'int' | 'float' | 'bool' | 'floats' | 'ints' | 'kwargs';
 
@@ -22,7 +23,7 @@ export interface ParamSpec {
    * with a clear message instead of silently doing something else).
    */
   unsupported?: (value: unknown) => string | null;
-  /** An openclip-ts flag that OpenCLIP does not have (config/fault-params.ts). */
+  /** An openclip-ts flag that OpenCLIP's params.py does not have (--save-format, config/fault-params.ts). */
   openclipTs?: boolean;
 }
 
@@ -129,7 +130,11 @@ export const TRAIN_PARAMS: readonly ParamSpec[] = [
   p('save-frequency', 'int', 1, 'Checkpoints', 'Save a checkpoint every N epochs'),
   p('save-most-recent', 'bool', false, 'Checkpoints', 'Also keep epoch_latest, overwritten at each save'),
   p('delete-previous-checkpoint', 'bool', false, 'Checkpoints', 'Delete the previous epoch checkpoint after saving a new one'),
-  p('resume', 'string', null, 'Checkpoints', 'Resume from a checkpoint path, or latest'),
+  p('resume', 'string', null, 'Checkpoints', 'Resume from a checkpoint: our epoch_K.safetensors pair, OpenCLIP\'s epoch_K.pt, or latest'),
+  p('save-format', 'string', 'safetensors', 'Checkpoints', 'Checkpoint files: safetensors (epoch_K.safetensors + epoch_K.state.safetensors), pt (OpenCLIP\'s epoch_K.pt via torch.save format) or both', {
+    choices: ['safetensors', 'pt', 'both'],
+    openclipTs: true,
+  }),
   // Logging
   p('logs', 'string', './logs/', 'Logging', 'Where to store run folders (none disables logging)'),
   p('log-local', 'bool', false, 'Logging', 'Log from every local rank, not only rank 0'),
@@ -150,10 +155,10 @@ export const TRAIN_PARAMS: readonly ParamSpec[] = [
   p('horovod', 'bool', false, 'Distributed', 'Horovod', { unsupported: (v) => (v ? '--horovod is not supported; use torchrun/SLURM/MPI launchers' : null) }),
   p('ddp-static-graph', 'bool', false, 'Distributed', 'DDP static graph optimisation (no effect needed)'),
   p('no-set-device-rank', 'bool', false, 'Distributed', 'Do not pick the device by local rank'),
-  p('device', 'string', 'cuda', 'Distributed', 'Device (cuda uses tfjs-node-gpu when present, else CPU)'),
+  p('device', 'string', 'cuda', 'Distributed', 'Device: cuda runs on the GPU with @tensorflow/tfjs-node-gpu, else falls back to the CPU with a warning (as OpenCLIP); cpu; others are refused'),
   // Remote sync
   p('remote-sync', 'string', null, 'Remote sync', 'Sync the run folder to this remote path', {
-    unsupported: (v) => (v ? '--remote-sync: openclip-ts has no remote sync; sync the run folder (logs/<name>) with your own tool (aws s3 sync, rclone)' : null),
+    unsupported: (v) => (v ? remotePathProblems({ 'remote-sync': String(v) })[0] ?? `--remote-sync ${String(v)}: openclip-ts does not sync while training; sync the run folder (logs/<name>) yourself (aws s3 sync, rclone)` : null),
   }),
   p('remote-sync-frequency', 'int', 300, 'Remote sync', 'Seconds between remote syncs'),
   p('remote-sync-protocol', 'string', 's3', 'Remote sync', 'Remote sync protocol', { choices: ['s3', 'fsspec'] }),

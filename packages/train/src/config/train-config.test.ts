@@ -10,6 +10,9 @@ test('the table has every OpenCLIP 3.1.0 flag once', () => {
   assert.equal(upstream.length, 90);
   assert.equal(new Set(TRAIN_PARAMS.map((p) => p.flag)).size, TRAIN_PARAMS.length);
   assert.equal(new Set(TRAIN_PARAMS.map((p) => p.key)).size, TRAIN_PARAMS.length);
+  // every flag openclip-ts adds is marked, so it stays out of the OpenCLIP count above
+  const added = TRAIN_PARAMS.filter((p) => p.openclipTs).map((p) => p.flag).sort();
+  assert.deepEqual(added, ['max-skip-ratio', 'resume-start-over', 'save-every-n-steps', 'save-format']);
 });
 
 test('openclip-ts flags are checked at start', () => {

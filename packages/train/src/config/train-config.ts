@@ -4,6 +4,7 @@
  * combinations that cannot work).
  */
 import { TRAIN_PARAMS, PARAMS_BY_FLAG, type ParamSpec } from './params.js';
+import { remotePathProblems } from './remote-paths.js';
 
 export interface TrainConfig {
   /** --train-data */
@@ -156,6 +157,8 @@ export interface TrainConfig {
   saveEveryNSteps: number | null;
   /** --max-skip-ratio (openclip-ts) */
   maxSkipRatio: number;
+  /** --save-format (openclip-ts): safetensors, pt or both */
+  saveFormat: string;
   /** --logs */
   logs: string;
   /** --log-local */
@@ -326,12 +329,28 @@ export function defaultRunName(cfg: Pick<TrainConfig, 'model' | 'lr' | 'batchSiz
   return `${date}-model_${model}-lr_${pythonFloatRepr(cfg.lr)}-b_${cfg.batchSize}-j_${cfg.workers}-p_${cfg.precision}`;
 }
 
+/** Flags OpenCLIP has whose job TensorFlow.js or the TCP collectives do without: what giving one means here. */
+const NO_EFFECT: Record<string, string> = {
+  ddpStaticGraph: '--ddp-static-graph has no effect: the data-parallel step here has no DDP graph to make static',
+  noSetDeviceRank: '--no-set-device-rank has no effect: TensorFlow.js uses the visible GPU (pick it with CUDA_VISIBLE_DEVICES)',
+  distBackend: '--dist-backend has no effect: ranks always exchange over openclip-ts\'s TCP collectives (nccl / gloo are PyTorch backends)',
+  wandbNotes: '--wandb-notes has no effect: wandb is not available (use --report-to tensorboard)',
+  wandbProjectName: '--wandb-project-name has no effect: wandb is not available (use --report-to tensorboard)',
+  remoteSyncFrequency: '--remote-sync-frequency has no effect without --remote-sync (which openclip-ts does not do)',
+  remoteSyncProtocol: '--remote-sync-protocol has no effect without --remote-sync (which openclip-ts does not do)',
+};
+
 export interface ParseOptions {
   /** Precisions the chosen backend can train in (fp32 on every TF.js backend). */
   supportedPrecisions?: readonly string[];
   /** Backend name for messages. */
   backend?: string;
   now?: Date;
+  /**
+   * Receives one line for each choice made for the user, e.g. the precision used when
+   * --precision was not given and OpenCLIP's default (amp) is not available on the backend.
+   */
+  notice?: (line: string) => void;
 }
 
 /**
@@ -369,10 +388,12 @@ export function parseTrainConfig(values: Record<string, unknown>, options: Parse
   c.beta2 ??= defaults.beta2;
   c.eps ??= defaults.eps;
 
-  const positive: (keyof TrainConfig)[] = ['batchSize', 'epochs', 'accumFreq', 'saveFrequency', 'logEveryNSteps'];
+  const positive: (keyof TrainConfig)[] = ['batchSize', 'epochs', 'accumFreq', 'logEveryNSteps'];
   for (const k of positive) {
     if (typeof c[k] === 'number' && (c[k] as number) < 1) problems.push(`--${TRAIN_PARAMS.find((s) => s.key === k)!.flag} must be at least 1, got ${c[k]}`);
   }
+  // OpenCLIP: --save-frequency 0 saves no epoch_K in between, only the final epoch (and epoch_latest)
+  if (c.saveFrequency < 0) problems.push(`--save-frequency must be 0 or more, got ${c.saveFrequency}`);
   if (c.workers < 0) problems.push(`--workers must be 0 or more, got ${c.workers}`);
   if (!(c.maxSkipRatio >= 0 && c.maxSkipRatio <= 1)) problems.push(`--max-skip-ratio must be between 0 and 1, got ${c.maxSkipRatio}`);
   if (c.saveEveryNSteps !== null && c.saveEveryNSteps < 1) problems.push(`--save-every-n-steps must be at least 1, got ${c.saveEveryNSteps}`);
@@ -404,15 +425,36 @@ export function parseTrainConfig(values: Record<string, unknown>, options: Parse
     if (v && v.length !== 1 && v.length !== 3) problems.push(`--${k === 'imageMean' ? 'image-mean' : 'image-std'} takes 1 or 3 values, got ${v.length}`);
   }
   const supported = options.supportedPrecisions ?? ['fp32'];
+  if (!given.has('precision') && !supported.includes(c.precision) && supported.length) {
+    // a pasted OpenCLIP command line without --precision: OpenCLIP's default (amp) is a CUDA
+    // mixed-precision mode; run in what the backend trains in and say so once
+    options.notice?.(`--precision not given: training in ${supported[0]} (OpenCLIP's default ${c.precision} is not available on the ${options.backend ?? 'current'} backend)`);
+    c.precision = supported[0];
+  }
   if (!supported.includes(c.precision)) {
     problems.push(`--precision ${c.precision} is not available on the ${options.backend ?? 'current'} backend (supported: ${supported.join(', ')}); pass --precision fp32`);
   }
+  problems.push(
+    ...remotePathProblems({
+      'train-data': c.trainData,
+      'val-data': c.valData,
+      'imagenet-val': c.imagenetVal,
+      'imagenet-v2': c.imagenetV2,
+      resume: c.resume,
+      logs: c.logs,
+      pretrained: c.pretrained,
+      'distill-pretrained': c.distillPretrained,
+      'cache-dir': c.cacheDir,
+    }),
+  );
   if (c.reportTo) {
     for (const r of c.reportTo.split(',').map((s) => s.trim()).filter(Boolean)) {
       if (r !== 'tensorboard' && r !== 'wandb' && r !== 'all') problems.push(`--report-to: unknown logger '${r}' (available: tensorboard)`);
     }
   }
   if (problems.length) throw new TrainConfigError(problems);
+  // flags that change nothing here are said to, once each, rather than accepted silently
+  for (const [key, why] of Object.entries(NO_EFFECT)) if (given.has(key) && cfg[key] !== false) options.notice?.(why);
   c.name ??= defaultRunName(c, options.now);
   return c;
 }

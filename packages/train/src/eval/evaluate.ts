@@ -8,6 +8,7 @@ import { SYNTHETIC_CLASSNAMES, SYNTHETIC_TEMPLATES, classFolderName, withArticle
 import { accuracy, buildZeroShotClassifier, zeroShotLogits, IMAGENET_CLASSNAMES, OPENAI_IMAGENET_TEMPLATES, type OpenClipModel, type Template } from '@openclip/models';
 import type { TextTokenizer } from '@openclip/tokenizer';
 import { clipMetrics } from './retrieval-metrics.js';
+import { ProgressBar } from '../progress.js';
 
 export type Metrics = Record<string, number>;
 
@@ -39,8 +40,9 @@ function batchTensors(b: Batch): { images: tf.Tensor4D; tokens: tf.Tensor2D | nu
 }
 
 /** Validation loss and retrieval metrics on a captioned validation set. */
-export async function evaluateRetrieval(model: OpenClipModel, loader: DataLoader, epoch: number): Promise<Metrics> {
+export async function evaluateRetrieval(model: OpenClipModel, loader: DataLoader, epoch: number, options: { progress?: boolean } = {}): Promise<Metrics> {
   model.eval();
+  const bar = new ProgressBar('val pairs', loader.numSamples, 'pairs', { enabled: options.progress ?? false });
   const imgs: Float32Array[] = [];
   const txts: Float32Array[] = [];
   let dim = 0;
@@ -85,11 +87,13 @@ export async function evaluateRetrieval(model: OpenClipModel, loader: DataLoader
       }
       scale = r.scale.dataSync()[0];
       n += bs;
+      bar.update(n);
       tf.dispose([r.i, r.t, r.loss, r.scale, ...(r.gen ? [r.gen] : [])]);
     } finally {
       tf.dispose([images, ...(tokens ? [tokens] : [])]);
     }
   }
+  bar.stop();
   if (n === 0) throw new Error('validation set produced no samples');
   const cat = (parts: Float32Array[]) => {
     const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
@@ -114,9 +118,17 @@ export async function evaluateZeroShot(
   classnames: readonly string[],
   templates: readonly Template[],
   prefix: string,
+  options: { progress?: boolean } = {},
 ): Promise<Metrics> {
   model.eval();
-  const classifier = buildZeroShotClassifier(model, tokenizer, classnames, templates);
+  const classBar = new ProgressBar(`${prefix} classifier`, classnames.length, 'classes', { enabled: options.progress ?? false });
+  let classifier: tf.Tensor;
+  try {
+    classifier = buildZeroShotClassifier(model, tokenizer, classnames, templates, { onProgress: (done) => classBar.update(done) });
+  } finally {
+    classBar.stop();
+  }
+  const imageBar = new ProgressBar(`${prefix} images`, loader.numSamples, 'images', { enabled: options.progress ?? false });
   const k = Math.min(5, classnames.length);
   let top1 = 0;
   let topk = 0;
@@ -132,8 +144,10 @@ export async function evaluateZeroShot(
       top1 += a1;
       topk += a5;
       n += b.labels.length;
+      imageBar.update(n);
     }
   } finally {
+    imageBar.stop();
     classifier.dispose();
   }
   if (n === 0) throw new Error('zero-shot set produced no images');

@@ -7,6 +7,8 @@ import { initEngine } from '@openclip/engine';
 import { createModelAndTransforms, getTokenizerAsync, type FactoryOptions } from '@openclip/models';
 import { createDataLoader, type DatasetType } from '@openclip/data';
 import { evaluateRetrieval, evaluateZeroShot, zeroShotClasses, type Metrics } from './evaluate.js';
+import { downloadProgress } from '../progress.js';
+import { remotePathProblems } from '../config/remote-paths.js';
 
 export interface EvalOptions {
   model: string;
@@ -25,6 +27,8 @@ export interface EvalOptions {
   cacheDir?: string;
   factory?: Omit<FactoryOptions, 'pretrained' | 'backend' | 'cacheDir'>;
   log?: (line: string) => void;
+  /** Progress bars for downloads, the classifier and the images (default: stderr is a TTY). */
+  progress?: boolean;
 }
 
 export interface EvalResult {
@@ -36,9 +40,13 @@ export interface EvalResult {
 
 export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
   if (!o.imagenetVal && !o.imagenetV2 && !o.valData) throw new Error('nothing to evaluate: give --imagenet-val, --imagenet-v2 and/or --val-data');
+  const remote = remotePathProblems({ pretrained: o.pretrained, 'imagenet-val': o.imagenetVal, 'imagenet-v2': o.imagenetV2, 'val-data': o.valData, 'cache-dir': o.cacheDir });
+  if (remote.length) throw new Error(remote.join('\n'));
   const log = o.log ?? (() => {});
   await initEngine({ backend: o.backend });
-  const built = await createModelAndTransforms(o.model, { ...o.factory, pretrained: o.pretrained ?? null, cacheDir: o.cacheDir });
+  const progress = o.progress ?? Boolean(process.stderr.isTTY);
+  const dl = downloadProgress({ enabled: progress });
+  const built = await createModelAndTransforms(o.model, { ...o.factory, pretrained: o.pretrained ?? null, cacheDir: o.cacheDir, onDownloadProgress: dl.onDownloadProgress }).finally(dl.stop);
   const model = built.model;
   const closers: (() => unknown)[] = [() => model.dispose()];
   try {
@@ -49,11 +57,11 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
     const metrics: Metrics = {};
     for (const [dir, prefix] of [[o.imagenetVal, 'imagenet'], [o.imagenetV2, 'imagenetv2']] as const) {
       if (!dir) continue;
-      const loader = await createDataLoader({ ...common, data: dir, datasetType: 'imagefolder', tokenizer: null });
+      const loader = await createDataLoader({ ...common, data: dir, datasetType: 'imagefolder', imageFolderLabels: prefix === 'imagenetv2' ? 'numeric' : 'sorted', tokenizer: null });
       closers.push(() => loader.close());
       const z = zeroShotClasses(loader.classes ?? []);
       log(`zero-shot on ${dir}: ${loader.numSamples} images, ${z.classnames.length} classes (${z.kind})`);
-      Object.assign(metrics, await evaluateZeroShot(model, tokenizer, loader, z.classnames, z.templates, prefix));
+      Object.assign(metrics, await evaluateZeroShot(model, tokenizer, loader, z.classnames, z.templates, prefix, { progress }));
     }
     if (o.valData) {
       const loader = await createDataLoader({
@@ -68,7 +76,7 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
       });
       closers.push(() => loader.close());
       log(`retrieval on ${o.valData}: ${loader.numSamples} image-text pairs`);
-      const r = await evaluateRetrieval(model, loader, 0);
+      const r = await evaluateRetrieval(model, loader, 0, { progress });
       delete r.epoch;
       Object.assign(metrics, r);
     }

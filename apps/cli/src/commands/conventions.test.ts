@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 function openclip(args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { ...r, stderr: r.stderr.replace(/\s*\n\s*›\s*/g, ' ') };
+  // oclif colours its messages where it detects colour support (CI=true counts): match the plain text
+  const plain = (s: string) => s.replace(/\x1B\[[0-9;]*m/g, '');
+  return { ...r, stdout: plain(r.stdout), stderr: plain(r.stderr).replace(/\s*\n\s*›\s*/g, ' ') };
 }
 
 test('-h, help <command> and <command> -h print the help', () => {

@@ -19,6 +19,7 @@ import {
   view,
 } from './backend-memory.js';
 import { NATIVE_BACKEND } from './native-backend.js';
+import { im2col } from './native-conv.js';
 
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: KernelBackend; attrs: Record<string, unknown> };
 
@@ -90,7 +91,7 @@ function conv2dBackpropFilterIm2col(fallback: tf.KernelFunc, backendName: string
       attrs.strides as [number, number], 1, attrs.pad as 'valid', attrs.dimRoundingMode as 'round' | undefined, false, 'channelsLast');
     const { batchSize: N, inHeight: H, inWidth: W, inChannels: CI, outHeight: OH, outWidth: OW, outChannels: CO } = info;
     const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
-    const top = info.padInfo.top, left = info.padInfo.left;
+    const g = { N, H, W, CI, OH, OW, CO, KH, KW, sh, sw, top: info.padInfo.top, left: info.padInfo.left };
     const P = KH * KW * CI, rowsPerImage = OH * OW;
     const chunk = Math.max(1, Math.min(N, Math.floor(im2colLimit / Math.max(1, rowsPerImage * P))));
     const mm = tf.getKernel('BatchMatMul', backendName)!.kernelFunc;
@@ -102,21 +103,7 @@ function conv2dBackpropFilterIm2col(fallback: tf.KernelFunc, backendName: string
       const dyPart = nb === N ? null : makeOutput(backend, [rows, CO], 'float32');
       const xv = view(backend, x), cv = view(backend, cols);
       if (dyPart) view(backend, dyPart).set(view(backend, dy).subarray(n0 * rowsPerImage * CO, (n0 + nb) * rowsPerImage * CO));
-      let r = 0;
-      for (let n = 0; n < nb; n++) {
-        const xBase = (n0 + n) * H * W * CI;
-        for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++, r++) {
-          let c = r * P;
-          for (let kh = 0; kh < KH; kh++) {
-            const xr = oh * sh + kh - top;
-            for (let kw = 0; kw < KW; kw++, c += CI) {
-              const xc = ow * sw + kw - left;
-              if (xr < 0 || xr >= H || xc < 0 || xc >= W) cv.fill(0, c, c + CI);
-              else cv.set(xv.subarray(xBase + (xr * W + xc) * CI, xBase + (xr * W + xc + 1) * CI), c);
-            }
-          }
-        }
-      }
+      im2col(xv as Float32Array, g, n0, nb, cv as Float32Array);
       const dy2 = dyPart ?? { ...dy, shape: [rows, CO] };
       const part = mm({ inputs: { a: cols, b: dy2 } as any, backend: backend as any, attrs: { transposeA: true, transposeB: false } }) as TensorInfo;
       dispose(backend, cols, dyPart);

@@ -11,7 +11,7 @@ import { type KernelBackend, type TensorInfo, dispose, makeOutput, originalKerne
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: KernelBackend; attrs: Record<string, unknown> };
 const IM2COL_LIMIT = 1 << 24;
 
-interface Geometry {
+export interface Geometry {
   N: number; H: number; W: number; CI: number; OH: number; OW: number; CO: number;
   KH: number; KW: number; sh: number; sw: number; top: number; left: number;
 }
@@ -28,7 +28,7 @@ function geometry(xShape: number[], filterShape: number[], attrs: Record<string,
 }
 
 /** Rows [n0, n0+nb) images × OH·OW positions of the im2col matrix (each row KH·KW·CI, zero outside the image). */
-function im2col(x: Float32Array, g: Geometry, n0: number, nb: number, cols: Float32Array): void {
+export function im2col(x: Float32Array, g: Geometry, n0: number, nb: number, cols: Float32Array): void {
   const P = g.KH * g.KW * g.CI;
   let r = 0;
   for (let n = n0; n < n0 + nb; n++) {

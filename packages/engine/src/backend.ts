@@ -13,6 +13,7 @@ import { numThreads } from './threads.js';
 import { type AccelInfo, type AccelRequest, nativeBackendUnavailable, parseAccelRequest, setupAccel } from './accel/tiers.js';
 import { NATIVE_BACKEND, registerNativeBackend } from './accel/native-backend.js';
 import { loadWebgpu } from './webgpu/load.js';
+import { installEagerBackprop } from './backprop.js';
 
 export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -135,6 +136,7 @@ export async function initEngine(options: InitOptions = {}): Promise<EngineInfo>
   const accelRequest = options.accel !== undefined
     ? parseAccelRequest(options.accel, 'accel option')
     : parseAccelRequest(process.env.OPENCLIP_ACCEL, 'OPENCLIP_ACCEL');
+  installEagerBackprop();
   if (current && !options.probeAll && accelRequest === currentAccel && (requested === 'auto' || requested === current.backend)) return current;
 
   const statuses: BackendStatus[] = [];

@@ -8,8 +8,10 @@
  * engine's kernels allocate (makeOutput) are recycled through a pool keyed by length, so a
  * steady run allocates almost nothing (no page faults, no garbage-collector storms). An array
  * is recycled only when no live tensor holds it and it was never handed out (readSync / read,
- * i.e. dataSync() / data()). The pool stays within four times the live tensor bytes (oldest
- * dropped first); pooled arrays unused for POOL_MAX_AGE_MS are dropped, and
+ * i.e. dataSync() / data()). Live plus pooled bytes stay within the high-water mark of the live
+ * bytes (the most the run itself ever held, at least POOL_MIN_CAP of pool), so recycling never
+ * raises the peak: arrays of sizes nothing asks for again are dropped, oldest first. Pooled
+ * arrays unused for POOL_MAX_AGE_MS are dropped, and
  * `releaseMemory()` drops them all and collects, so RSS falls after a large evaluation.
  */
 import { setFlagsFromString } from 'node:v8';
@@ -56,6 +58,9 @@ export class NativeMemoryBackend extends MathBackendCPU {
   private readonly holders = new WeakMap<object, number>();
   private readonly pool = new Map<string, { arr: Pooled; at: number }[]>();
   private pooledBytes = 0;
+  /** Bytes of the distinct arrays data entries hold now, and the most they ever held. */
+  private heldBytes = 0;
+  private highWater = 0;
   private lastTrim = 0;
 
   constructor() {
@@ -65,7 +70,11 @@ export class NativeMemoryBackend extends MathBackendCPU {
     const data = this.data as unknown as { set(id: object, v: DataEntry): void; delete(id: object): boolean; get(id: object): DataEntry | undefined };
     const set = data.set.bind(data), del = data.delete.bind(data);
     data.set = (id, v) => {
-      if (v.values && typeof v.values === 'object') this.holders.set(v.values, (this.holders.get(v.values) ?? 0) + 1);
+      if (v.values && typeof v.values === 'object') {
+        const h = this.holders.get(v.values) ?? 0;
+        this.holders.set(v.values, h + 1);
+        if (h === 0) this.hold(v.values);
+      }
       set(id, v);
     };
     data.delete = (id) => {
@@ -99,6 +108,7 @@ export class NativeMemoryBackend extends MathBackendCPU {
       return;
     }
     this.holders.delete(values);
+    this.heldBytes -= (values as ArrayBufferView).byteLength ?? 0;
     const arr = values as Pooled;
     if (!this.owned.has(arr) || this.escaped.has(arr) || arr.length < 1024) return;
     const key = `${arr instanceof Int32Array ? 'int32' : 'float32'}:${arr.length}`;
@@ -109,13 +119,18 @@ export class NativeMemoryBackend extends MathBackendCPU {
     this.cap();
   }
 
+  private hold(values: object): void {
+    this.heldBytes += (values as ArrayBufferView).byteLength ?? 0;
+    if (this.heldBytes > this.highWater) this.highWater = this.heldBytes;
+  }
+
   /**
-   * Keeps the pool within four times the live tensor bytes (at least POOL_MIN_CAP): arrays
-   * of sizes nothing asks for again must not add to the peak. The oldest go first.
+   * Keeps held plus pooled bytes within the high-water mark of held bytes (the pool gets at
+   * least POOL_MIN_CAP): arrays of sizes nothing asks for again must not add to the peak.
+   * The oldest go first.
    */
   private cap(): void {
-    const live = (tf.engine() as unknown as { state: { numBytes: number } }).state.numBytes;
-    const limit = Math.max(POOL_MIN_CAP, live * 4);
+    const limit = Math.max(POOL_MIN_CAP, this.highWater - this.heldBytes);
     if (this.pooledBytes <= limit) return;
     const all: { key: string; at: number; bytes: number }[] = [];
     for (const [key, list] of this.pool) for (const e of list) all.push({ key, at: e.at, bytes: e.arr.byteLength });
@@ -154,12 +169,18 @@ export class NativeMemoryBackend extends MathBackendCPU {
       else this.pool.delete(key);
     }
     this.pooledBytes -= dropped;
+    if (all) this.highWater = this.heldBytes;
     return dropped;
   }
 
   /** Bytes held by the pool (free for reuse). */
   get poolBytes(): number {
     return this.pooledBytes;
+  }
+
+  /** Bytes of the distinct arrays tensors hold now, and the most they held at once. */
+  get liveBytes(): { now: number; peak: number } {
+    return { now: this.heldBytes, peak: this.highWater };
   }
 
   override readSync(dataId: object): ReturnType<MathBackendCPU['readSync']> {

@@ -10,6 +10,8 @@
  * peak RSS figures; writes bench-results/openclip-anchor.json.
  *
  * Options: --cases a,b (default: all)  --threads 1,2  --rounds 2  --upstream DIR  --list
+ *          --tiers openblas,ort (our accelerated tiers, each alternating with OpenCLIP rounds of its own;
+ *          default: the fastest one present)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -17,7 +19,7 @@ import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { initEngine } from '@openclip/engine';
+import { ACCEL_TIERS, initEngine } from '@openclip/engine';
 import { repoRoot } from '@openclip/test-config';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -66,6 +68,7 @@ const { values: opts } = parseArgs({
     rounds: { type: 'string', default: '2' },
     upstream: { type: 'string', default: resolve(repoRoot(), '..', 'shared', 'upstream') },
     list: { type: 'boolean', default: false },
+    tiers: { type: 'string' },
   },
 });
 if (opts.list) {
@@ -83,6 +86,9 @@ if (unknown.length) throw new Error(`--cases: unknown case(s) ${unknown.join(', 
 const threadSettings = opts.threads.split(',').map(Number);
 if (threadSettings.some((t) => t !== 1 && t !== 2)) throw new Error(`--threads takes 1 and/or 2, got '${opts.threads}'`);
 const rounds = Number(opts.rounds);
+// our side's accelerated tiers (OPENCLIP_ACCEL): the fastest one present unless --tiers names others
+const tiers = opts.tiers ? opts.tiers.split(',') : [null];
+for (const t of tiers) if (t !== null && !(ACCEL_TIERS as readonly string[]).includes(t)) throw new Error(`--tiers: unknown tier '${t}' (choose from ${ACCEL_TIERS.join(', ')})`);
 if (!(Number.isInteger(rounds) && rounds > 0)) throw new Error(`--rounds must be a positive integer, got '${opts.rounds}'`);
 
 // the engine settles OPENBLAS_CORETYPE (only when the environment leaves it unset); both sides then share it
@@ -92,7 +98,7 @@ const load0 = loadavg();
 console.log(`ours: ${info.backend}/${info.accel.tier} (${info.accel.detail}); OPENBLAS_CORETYPE=${baseEnv.OPENBLAS_CORETYPE ?? 'unset'} OPENBLAS_L2_SIZE=${baseEnv.OPENBLAS_L2_SIZE ?? 'unset'}; load ${load0.map((x) => x.toFixed(2)).join(' ')}`);
 
 interface Row {
-  case: string; threads: number; openclip_setting: string; batch: number; mode: Mode;
+  case: string; tier: string; threads: number; openclip_setting: string; batch: number; mode: Mode;
   samples_per_s: number; openclip_samples_per_s: number; ratio: number;
   peak_rss_mb: number; openclip_peak_rss_mb: number; rss_ratio: number;
   rounds: { ours: Side; openclip: Side }[];
@@ -100,9 +106,10 @@ interface Row {
 const rows: Row[] = [];
 for (const c of CASES.filter((x) => wanted.includes(x.name))) {
   const spec = c.spec.startsWith('@') ? join(upstream, 'bench-configs', c.spec.slice(1)) : c.spec;
-  for (const t of threadSettings) {
+  for (const [t, tier] of threadSettings.flatMap((t) => tiers.map((tier) => [t, tier] as const))) {
     const pyEnv = { ...baseEnv, T: '1', BLAS_T: String(t) };
-    const ourEnv = { ...baseEnv, OPENCLIP_NUM_THREADS: String(t) };
+    const ourEnv = { ...baseEnv, OPENCLIP_NUM_THREADS: String(t), ...(tier ? { OPENCLIP_ACCEL: tier } : {}) };
+    const tierName = tier ?? info.accel.tier;
     const pyArgs = c.mode === 'train' ? [anchor, spec, String(c.batch), String(c.steps)]
       : [join(pkgRoot, 'bench', 'openclip_modes.py'), upstream, spec, String(c.batch), String(c.steps), c.mode];
     const ourArgs = [join(here, 'step.js'), spec, String(c.batch), String(c.steps),
@@ -112,26 +119,27 @@ for (const c of CASES.filter((x) => wanted.includes(x.name))) {
       const openclip = run(python, pyArgs, pyEnv);
       const ours = run(process.execPath, ourArgs, ourEnv);
       rs.push({ ours, openclip });
-      console.log(`  ${c.name} T=${t} round ${r + 1}: ours ${ours.samples_per_s.toFixed(2)}/s (${ours.peak_rss_mb.toFixed(0)} MB), OpenCLIP ${openclip.samples_per_s.toFixed(2)}/s (${openclip.peak_rss_mb.toFixed(0)} MB); load ${loadavg()[0].toFixed(2)}`);
+      console.log(`  ${c.name} ${tierName} T=${t} round ${r + 1}: ours ${ours.samples_per_s.toFixed(2)}/s (${ours.peak_rss_mb.toFixed(0)} MB), OpenCLIP ${openclip.samples_per_s.toFixed(2)}/s (${openclip.peak_rss_mb.toFixed(0)} MB); load ${loadavg()[0].toFixed(2)}`);
     }
     const ours = median(rs.map((x) => x.ours.samples_per_s)), oc = median(rs.map((x) => x.openclip.samples_per_s));
     const rss = median(rs.map((x) => x.ours.peak_rss_mb)), ocRss = median(rs.map((x) => x.openclip.peak_rss_mb));
     rows.push({
-      case: c.name, threads: t, openclip_setting: t === 1 ? 'T=1' : 'T=1 BLAS_T=2', batch: c.batch, mode: c.mode,
+      case: c.name, tier: tierName, threads: t, openclip_setting: t === 1 ? 'T=1' : 'T=1 BLAS_T=2', batch: c.batch, mode: c.mode,
       samples_per_s: ours, openclip_samples_per_s: oc, ratio: ours / oc, peak_rss_mb: rss, openclip_peak_rss_mb: ocRss, rss_ratio: rss / ocRss, rounds: rs,
     });
   }
 }
 const load1 = loadavg();
 console.log('');
-console.log(`| case | threads (OpenCLIP) | ours samples/s | OpenCLIP samples/s | ratio | ours peak RSS MB | OpenCLIP peak RSS MB | RSS ratio |`);
-console.log(`|---|---|---|---|---|---|---|---|`);
+console.log(`| case | our tier | threads (OpenCLIP) | ours samples/s | OpenCLIP samples/s | ratio | ours peak RSS MB | OpenCLIP peak RSS MB | RSS ratio |`);
+console.log(`|---|---|---|---|---|---|---|---|---|`);
 for (const r of rows) {
-  console.log(`| ${r.case} | ${r.threads} (${r.openclip_setting}) | ${r.samples_per_s.toFixed(2)} | ${r.openclip_samples_per_s.toFixed(2)} | **${r.ratio.toFixed(2)}** | ${r.peak_rss_mb.toFixed(0)} | ${r.openclip_peak_rss_mb.toFixed(0)} | ${r.rss_ratio.toFixed(2)} |`);
+  console.log(`| ${r.case} | ${r.tier} | ${r.threads} (${r.openclip_setting}) | ${r.samples_per_s.toFixed(2)} | ${r.openclip_samples_per_s.toFixed(2)} | **${r.ratio.toFixed(2)}** | ${r.peak_rss_mb.toFixed(0)} | ${r.openclip_peak_rss_mb.toFixed(0)} | ${r.rss_ratio.toFixed(2)} |`);
 }
-for (const c of new Set(rows.map((r) => r.case))) {
-  const one = rows.find((r) => r.case === c && r.threads === 1), two = rows.find((r) => r.case === c && r.threads === 2);
-  if (one && two) console.log(`scaling 1→2 threads, ${c}: ours ${(two.samples_per_s / one.samples_per_s).toFixed(2)}x, OpenCLIP ${(two.openclip_samples_per_s / one.openclip_samples_per_s).toFixed(2)}x`);
+for (const key of new Set(rows.map((r) => `${r.case}|${r.tier}`))) {
+  const [c, tier] = key.split('|');
+  const one = rows.find((r) => r.case === c && r.tier === tier && r.threads === 1), two = rows.find((r) => r.case === c && r.tier === tier && r.threads === 2);
+  if (one && two) console.log(`scaling 1→2 threads, ${c} (${tier}): ours ${(two.samples_per_s / one.samples_per_s).toFixed(2)}x, OpenCLIP ${(two.openclip_samples_per_s / one.openclip_samples_per_s).toFixed(2)}x`);
 }
 console.log(`load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}, at end ${load1.map((x) => x.toFixed(2)).join(' ')}`);
 const dir = join(repoRoot(), 'bench-results');

@@ -6,6 +6,7 @@
 import { tf } from './tf.js';
 import type { Tensor } from './tf.js';
 import { GELU, LAYER_NORM, fusedOpsActive } from './accel/fused-kernels.js';
+import { ATTENTION, fusedAttentionFits } from './accel/fused-attention.js';
 import { BATCH_NORM, fusedBatchNormActive } from './accel/batch-norm-kernels.js';
 
 /** `x · weightᵀ + bias` with PyTorch's nn.Linear layout: weight [out, in], x [..., in]. */
@@ -80,6 +81,11 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   return tf.tidy(() => {
     const d = q.shape[q.rank - 1]!;
     const scale = options.scale ?? 1 / Math.sqrt(d);
+    if (fusedOpsActive() && fusedAttentionFits(q, k, v, options.mask)) {
+      const mask = options.mask ?? null;
+      const inputs: tf.NamedTensorMap = mask ? { q, k, v, mask } : { q, k, v };
+      return (tf.engine().runKernel(ATTENTION, inputs, { scale, maskShape: mask ? mask.shape : null } as never) as Tensor[])[0];
+    }
     let s = tf.matMul(tf.mul(q, scale), k, false, true);
     if (options.mask) s = tf.add(s, options.mask);
     return tf.matMul(tf.softmax(s), v);

@@ -101,6 +101,22 @@ const CASES: Case[] = [
       return [r.y, r.mean, r.variance, ...tf.grads((a: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(ops.batchNormTrain(a, gg, bb).y, w)))([xs, g, b])];
     },
   },
+  {
+    // the fused attention core (accelerated tiers) against the composite path (cpu), with gradients of q, k, v and of a trainable mask
+    name: 'attention core: no mask, causal mask, key-padding mask, trainable bias; with gradients',
+    inputs: [{ shape: [2, 3, 5, 4] }, { shape: [2, 3, 6, 4] }, { shape: [2, 3, 6, 7] }, { shape: [3, 5, 6] }, { shape: [2, 3, 5, 7] }],
+    fn: (q, k, v, bias, w) => {
+      const causal = tf.tensor2d(Array.from({ length: 30 }, (_, i) => (i % 6 > Math.floor(i / 6) ? -Infinity : 0)), [5, 6]);
+      const padding = tf.tensor4d([0, 0, 0, 0, -Infinity, -Infinity, 0, 0, 0, 0, 0, -Infinity], [2, 1, 1, 6]);
+      const outs: tf.Tensor[] = [];
+      for (const mask of [null, causal, padding]) {
+        outs.push(ops.attention(q, k, v, { mask }));
+        outs.push(...tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(ops.attention(a, b, c, { mask, scale: 0.3 }), w)))([q, k, v]));
+      }
+      outs.push(...tf.grads((a: tf.Tensor, m: tf.Tensor) => tf.sum(tf.mul(ops.attention(a, k, v, { mask: tf.add(causal, m) }), w)))([q, bias]));
+      return outs;
+    },
+  },
   { name: 'identity (clone)', inputs: [{ shape: [3, 4] }], fn: (x) => tf.clone(x) },
   {
     name: 'layerNorm + gelu with gradients',

@@ -9,6 +9,7 @@ import { installCompleteKernels } from './complete-kernels.js';
 import { adamwJs, installFusedKernels, installAdamW, setInPlaceAdamW, uninstallFusedKernels } from './fused-kernels.js';
 import { loadNative } from './native.js';
 import { installNativeKernels, uninstallNativeKernels } from './native-kernels.js';
+import { installFusedAttention, uninstallFusedAttention } from './fused-attention.js';
 import { installJsKernels, uninstallJsKernels } from './js-kernels.js';
 import { loadOrt } from './ort.js';
 import type { NativeAddon } from './native.js';
@@ -69,6 +70,7 @@ function installNativeTier(backendName: string, tier: 'openblas' | 'ort', addon:
   reset(backendName);
   installNativeKernels(addon, backendName);
   installFusedKernels(addon, backendName);
+  installFusedAttention(addon, backendName);
   if (backendName === NATIVE_BACKEND) {
     installElementwiseKernels(addon, backendName);
     installConvKernels(backendName);
@@ -137,6 +139,7 @@ export function setupAccel(backendName: string, request: AccelRequest, threads: 
 function reset(backendName: string): void {
   uninstallNativeKernels(backendName);
   uninstallFusedKernels(backendName);
+  uninstallFusedAttention(backendName);
   uninstallElementwiseKernels(backendName);
   uninstallConvKernels(backendName);
   uninstallBatchNormKernels(backendName);

@@ -10,6 +10,8 @@ import { adamwJs, installFusedKernels, installAdamW, setInPlaceAdamW, uninstallF
 import { loadNative } from './native.js';
 import { installNativeKernels, uninstallNativeKernels } from './native-kernels.js';
 import { installFusedAttention, uninstallFusedAttention } from './fused-attention.js';
+import { installSegmentKernels, uninstallSegmentKernels } from './native-segment.js';
+import { installUnaryKernels, uninstallUnaryKernels } from './native-unary.js';
 import { installJsKernels, uninstallJsKernels } from './js-kernels.js';
 import { loadOrt } from './ort.js';
 import type { NativeAddon } from './native.js';
@@ -75,6 +77,8 @@ function installNativeTier(backendName: string, tier: 'openblas' | 'ort', addon:
     installElementwiseKernels(addon, backendName);
     installConvKernels(backendName);
     installBatchNormKernels(backendName);
+    installSegmentKernels(backendName);
+    installUnaryKernels(backendName);
     // the addon's loop tolerates outputs aliasing inputs; ONNX Runtime's graph is not relied on for that
     setInPlaceAdamW(backendName, tier === 'openblas' ? addon.adamw : adamwJs);
   }
@@ -140,6 +144,8 @@ function reset(backendName: string): void {
   uninstallNativeKernels(backendName);
   uninstallFusedKernels(backendName);
   uninstallFusedAttention(backendName);
+  uninstallSegmentKernels(backendName);
+  uninstallUnaryKernels(backendName);
   uninstallElementwiseKernels(backendName);
   uninstallConvKernels(backendName);
   uninstallBatchNormKernels(backendName);

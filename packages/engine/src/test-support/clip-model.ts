@@ -1,10 +1,10 @@
 /**
- * A CLIP-shaped model written from `tf` + `ops` for engine tests and benchmarks (not the
- * project's model code): OpenCLIP's ViT (patch embedding as a matmul, class token, ln_pre,
+ * A CLIP-shaped model written from `tf` + `ops` for the engine's tests (not the project's
+ * model code, which sits above the engine in @openclip/models): OpenCLIP's ViT (patch embedding as a matmul, class token, ln_pre,
  * pre-LN residual attention blocks, ln_post, projection), its causal text transformer (token
  * embedding gather, EOT pooling at the argmax token), an optional ModifiedResNet-style tower
  * (conv stem + batch norm + average pool + attention pooling), the symmetric contrastive loss,
- * and the 2-block transformer step of the engine issue. PyTorch twins live in torch_bench.py.
+ * and the 2-block transformer step of the engine issue.
  */
 import { tf } from '../tf.js';
 import * as ops from '../ops.js';

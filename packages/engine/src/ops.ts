@@ -7,6 +7,7 @@ import { tf } from './tf.js';
 import type { Tensor } from './tf.js';
 import { GELU, LAYER_NORM, fusedOpsActive } from './accel/fused-kernels.js';
 import { ATTENTION, fusedAttentionFits } from './accel/fused-attention.js';
+import { SPLIT_QKV } from './accel/fused-heads.js';
 import { BATCH_NORM, fusedBatchNormActive } from './accel/batch-norm-kernels.js';
 
 /** `x · weightᵀ + bias` with PyTorch's nn.Linear layout: weight [out, in], x [..., in]. */
@@ -89,5 +90,24 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     let s = tf.matMul(tf.mul(q, scale), k, false, true);
     if (options.mask) s = tf.add(s, options.mask);
     return tf.matMul(tf.softmax(s), v);
+  });
+}
+
+/**
+ * Packed q|k|v projections [B, T, 3·H·d] → q, k, v as [B, H, T, d]. One kernel each way on the
+ * accelerated tiers; elsewhere one rank-5 transpose plus an unstack along the leading axis
+ * (several times faster on cpu/wasm than a last-axis split followed by three head transposes).
+ */
+export function splitQkvHeads(qkv: Tensor, heads: number): [Tensor, Tensor, Tensor] {
+  if (qkv.rank !== 3 || (qkv.shape[2] as number) % (3 * heads) !== 0) {
+    throw new Error(`splitQkvHeads: expected [B, T, 3·H·d] with H = ${heads}, got [${qkv.shape}]`);
+  }
+  const [b, t, e3] = qkv.shape as [number, number, number];
+  if (fusedOpsActive() && qkv.dtype === 'float32') {
+    return tf.engine().runKernel(SPLIT_QKV, { qkv }, { heads, shape: [b, t, e3] } as never) as unknown as [Tensor, Tensor, Tensor];
+  }
+  return tf.tidy(() => {
+    const parts = tf.unstack(tf.transpose(tf.reshape(qkv, [b, t, 3, heads, e3 / 3 / heads]), [2, 0, 3, 1, 4]));
+    return [parts[0], parts[1], parts[2]] as [Tensor, Tensor, Tensor];
   });
 }

@@ -136,6 +136,18 @@ const CASES: Case[] = [
         tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), v)))(x)];
     },
   },
+  {
+    name: 'packed q|k|v split into heads, with the gradient of each part and of all three',
+    inputs: [{ shape: [2, 5, 24] }, { shape: [2, 4, 5, 2] }, { shape: [2, 4, 5, 2] }],
+    fn: (qkv, wq, wv) => [
+      ...ops.splitQkvHeads(qkv, 4),
+      tf.grad((x: tf.Tensor) => {
+        const [q, , v] = ops.splitQkvHeads(x, 4); // k unused: its gradient part is zero
+        return tf.add(tf.sum(tf.mul(q, wq)), tf.sum(tf.mul(v, wv)));
+      })(qkv),
+      tf.grad((x: tf.Tensor) => tf.sum(tf.stack(ops.splitQkvHeads(x, 4)).square()))(qkv),
+    ],
+  },
   { name: 'identity (clone)', inputs: [{ shape: [3, 4] }], fn: (x) => tf.clone(x) },
   {
     name: 'layerNorm + gelu with gradients',

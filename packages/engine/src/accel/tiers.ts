@@ -10,6 +10,7 @@ import { adamwJs, installFusedKernels, installAdamW, setInPlaceAdamW, uninstallF
 import { loadNative } from './native.js';
 import { installNativeKernels, uninstallNativeKernels } from './native-kernels.js';
 import { installFusedAttention, uninstallFusedAttention } from './fused-attention.js';
+import { installFusedHeads, uninstallFusedHeads } from './fused-heads.js';
 import { installSegmentKernels, uninstallSegmentKernels } from './native-segment.js';
 import { installUnaryKernels, uninstallUnaryKernels } from './native-unary.js';
 import { installJsKernels, uninstallJsKernels } from './js-kernels.js';
@@ -73,6 +74,7 @@ function installNativeTier(backendName: string, tier: 'openblas' | 'ort', addon:
   installNativeKernels(addon, backendName);
   installFusedKernels(addon, backendName);
   installFusedAttention(addon, backendName);
+  installFusedHeads(backendName);
   if (backendName === NATIVE_BACKEND) {
     installElementwiseKernels(addon, backendName);
     installConvKernels(backendName);
@@ -144,6 +146,7 @@ function reset(backendName: string): void {
   uninstallNativeKernels(backendName);
   uninstallFusedKernels(backendName);
   uninstallFusedAttention(backendName);
+  uninstallFusedHeads(backendName);
   uninstallSegmentKernels(backendName);
   uninstallUnaryKernels(backendName);
   uninstallElementwiseKernels(backendName);

@@ -86,10 +86,8 @@ export function mergeHeads(x: Tensor): Tensor {
   return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b, t, h * d]);
 }
 
-/** Packed q|k|v projections [B, T, 3·H·d] → q, k, v as [B, H, T, d] (the engine's op, fused where it can be). */
-export function splitQkvHeads(qkv: Tensor, heads: number): [Tensor, Tensor, Tensor] {
-  return ops.splitQkvHeads(qkv, heads);
-}
+/** Packed q|k|v projections [B, T, 3·H·d] → q, k, v as [B, H, T, d]: the engine's op (fused where it can be). */
+export const splitQkvHeads = ops.splitQkvHeads;
 
 // nn.MultiheadAttention
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds build/openclip_native.node with g++ (no node-gyp, no header download). OpenBLAS is
+// Builds build/openclip_native.node from src/*.cc with g++ (no node-gyp, no header download). OpenBLAS is
 // not linked: the addon dlopen()s libopenblas at run time, so only g++ is needed here.
 // Exit code 1 on failure: npm then drops this optional dependency and the engine falls back.
 'use strict';
@@ -8,6 +8,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const headerDirs = require('./header-dirs.cjs');
+
+const SOURCES = ['openclip_native.cc', 'conv.cc', 'batch_norm.cc'];
 
 function main() {
   if (process.env.OPENCLIP_NATIVE_BUILD === '0') {
@@ -23,7 +25,7 @@ function main() {
   fs.mkdirSync(out, { recursive: true });
   const cxx = process.env.CXX || 'g++';
   const args = ['-O3', '-std=c++17', '-fno-math-errno', '-fno-trapping-math', '-shared', '-fPIC', '-fvisibility=hidden', '-DNAPI_VERSION=8', '-DNODE_GYP_MODULE_NAME=openclip_native', '-I' + inc[0],
-    path.join(__dirname, 'src', 'openclip_native.cc'), '-o', path.join(out, 'openclip_native.node.tmp'), '-ldl', '-lpthread'];
+    ...SOURCES.map((f) => path.join(__dirname, 'src', f)), '-o', path.join(out, 'openclip_native.node.tmp'), '-ldl', '-lpthread'];
   try {
     execFileSync(cxx, args, { stdio: 'inherit' });
   } catch (e) {

@@ -1,8 +1,8 @@
-// N-API addon for @openclip/engine: matrix products through OpenBLAS's cblas_sgemm (the
-// library is dlopen()ed at run time, so a machine without it still loads the addon and the
-// engine can fall back), plus fused single-pass CPU kernels (transpose, sum, exp, erf,
+// N-API addon for @openclip/engine: matrix products through OpenBLAS's cblas_sgemm, or through
+// oneDNN's dnnl_sgemm when that library is present (both are dlopen()ed at run time, so a
+// machine without them still loads the addon and the engine can fall back), plus fused single-pass CPU kernels (transpose, sum, exp, erf,
 // layer norm, GELU, AdamW) that work directly on the memory of TensorFlow.js tensors.
-#include <node_api.h>
+#include "addon.h"
 #include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+namespace openclip {
 namespace {
 
 // ---------------------------------------------------------------------------------------
@@ -29,102 +30,26 @@ corename_fn g_corename = nullptr;
 config_fn g_config = nullptr;
 std::string g_lib_name;
 
-const int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
-
-// ---------------------------------------------------------------------------------------
-// N-API helpers
-#define CHECK(call)                                                   \
-  do {                                                                \
-    if ((call) != napi_ok) {                                          \
-      napi_throw_error(env, nullptr, "openclip_native: " #call);      \
-      return nullptr;                                                 \
-    }                                                                 \
-  } while (0)
-
-struct Args {
-  napi_env env;
-  size_t argc = 16;
-  napi_value argv[16];
-  bool ok = true;
-  Args(napi_env e, napi_callback_info info, size_t want) : env(e) {
-    if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < want) {
-      napi_throw_type_error(env, nullptr, "openclip_native: wrong number of arguments");
-      ok = false;
-    }
-  }
-  bool isNull(size_t i) {
-    napi_valuetype t;
-    napi_typeof(env, argv[i], &t);
-    return t == napi_null || t == napi_undefined;
-  }
-  // Raw data of a typed array (any 4-byte element type); null for null/undefined.
-  void* ptr(size_t i, size_t* len = nullptr) {
-    if (!ok) return nullptr;
-    if (isNull(i)) {
-      if (len) *len = 0;
-      return nullptr;
-    }
-    napi_typedarray_type type;
-    size_t length;
-    void* data;
-    napi_value ab;
-    size_t off;
-    if (napi_get_typedarray_info(env, argv[i], &type, &length, &data, &ab, &off) != napi_ok) {
-      napi_throw_type_error(env, nullptr, "openclip_native: expected a typed array");
-      ok = false;
-      return nullptr;
-    }
-    if (len) *len = length;
-    return data;
-  }
-  float* f32(size_t i) { return static_cast<float*>(ptr(i)); }
-  double num(size_t i) {
-    double v = 0;
-    if (ok && napi_get_value_double(env, argv[i], &v) != napi_ok) {
-      napi_throw_type_error(env, nullptr, "openclip_native: expected a number");
-      ok = false;
-    }
-    return v;
-  }
-  int64_t i64(size_t i) { return static_cast<int64_t>(num(i)); }
-  bool flag(size_t i) {
-    bool v = false;
-    if (ok && napi_get_value_bool(env, argv[i], &v) != napi_ok) {
-      napi_throw_type_error(env, nullptr, "openclip_native: expected a boolean");
-      ok = false;
-    }
-    return v;
-  }
-  std::vector<int64_t> ints(size_t i) {
-    std::vector<int64_t> out;
-    uint32_t n = 0;
-    if (!ok || napi_get_array_length(env, argv[i], &n) != napi_ok) {
-      napi_throw_type_error(env, nullptr, "openclip_native: expected an array of integers");
-      ok = false;
-      return out;
-    }
-    for (uint32_t k = 0; k < n; k++) {
-      napi_value e;
-      double v;
-      napi_get_element(env, argv[i], k, &e);
-      napi_get_value_double(env, e, &v);
-      out.push_back(static_cast<int64_t>(v));
-    }
-    return out;
-  }
+// oneDNN (optional): row-major dnnl_sgemm, and OpenMP's thread count, which oneDNN's OpenMP
+// build reads on every call.
+typedef int (*dnnl_sgemm_fn)(char, char, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float, float*,
+                             int64_t);
+struct dnnl_version_info {
+  int major, minor, patch;
+  const char* hash;
+  unsigned cpu_runtime, gpu_runtime;
 };
+typedef const dnnl_version_info* (*dnnl_version_fn)(void);
+typedef void (*omp_set_fn)(int);
+const unsigned kDnnlRuntimeSeq = 1, kDnnlRuntimeOmp = 2;
 
-napi_value undef(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
-}
+dnnl_sgemm_fn g_dnnl_sgemm = nullptr;
+omp_set_fn g_omp_set = nullptr;
+bool g_use_dnnl = false;
+int g_threads = 1;
+std::string g_dnnl_name;
 
-void setStr(napi_env env, napi_value obj, const char* key, const std::string& v) {
-  napi_value s;
-  napi_create_string_utf8(env, v.c_str(), v.size(), &s);
-  napi_set_named_property(env, obj, key, s);
-}
+const int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
 
 // ---------------------------------------------------------------------------------------
 // Vectorisable math (Cephes-style expf; erf from a series near 0 and A&S 7.1.26 elsewhere)
@@ -163,7 +88,6 @@ __attribute__((always_inline)) inline float erf_f(float x) {
   return ax < 0.5f ? near : far;
 }
 
-#define VEC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 VEC_CLONES void exp_loop(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = exp_f(x[i]);
@@ -239,11 +163,80 @@ napi_value BlasInit(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// gemmInit(candidates: string[]) -> { ok, lib, version, error }: loads oneDNN's dnnl_sgemm.
+// Only a sequential or OpenMP build is taken, because only those follow setThreads.
+napi_value GemmInit(napi_env env, napi_callback_info info) {
+  Args a(env, info, 1);
+  if (!a.ok) return nullptr;
+  napi_value result;
+  CHECK(napi_create_object(env, &result));
+  std::string errors, version;
+  if (!g_dnnl_sgemm) {
+    uint32_t n = 0;
+    CHECK(napi_get_array_length(env, a.argv[0], &n));
+    for (uint32_t k = 0; k < n && !g_dnnl_sgemm; k++) {
+      napi_value e;
+      char name[1024];
+      size_t len;
+      napi_get_element(env, a.argv[0], k, &e);
+      if (napi_get_value_string_utf8(env, e, name, sizeof name, &len) != napi_ok) continue;
+      void* h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+      if (!h) {
+        const char* why = dlerror();
+        errors += std::string(errors.empty() ? "" : "; ") + (why ? why : name);
+        continue;
+      }
+      dnnl_sgemm_fn s = reinterpret_cast<dnnl_sgemm_fn>(dlsym(h, "dnnl_sgemm"));
+      dnnl_version_fn ver = reinterpret_cast<dnnl_version_fn>(dlsym(h, "dnnl_version"));
+      const dnnl_version_info* v = ver ? ver() : nullptr;
+      std::string why;
+      if (!s || !v) why = "no dnnl_sgemm/dnnl_version";
+      else if (v->cpu_runtime != kDnnlRuntimeOmp && v->cpu_runtime != kDnnlRuntimeSeq)
+        why = "CPU runtime " + std::to_string(v->cpu_runtime) + " is neither sequential nor OpenMP";
+      omp_set_fn set = nullptr;
+      if (why.empty() && v->cpu_runtime == kDnnlRuntimeOmp) {
+        void* omp = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD);
+        if (!omp) omp = dlopen("libomp.so", RTLD_NOW | RTLD_NOLOAD);
+        set = omp ? reinterpret_cast<omp_set_fn>(dlsym(omp, "omp_set_num_threads")) : nullptr;
+        if (!set) why = "OpenMP build, but omp_set_num_threads not found";
+      }
+      if (!why.empty()) {
+        errors += std::string(errors.empty() ? "" : "; ") + name + ": " + why;
+        dlclose(h);
+        continue;
+      }
+      g_dnnl_sgemm = s;
+      g_omp_set = set;
+      if (g_omp_set) g_omp_set(g_threads);
+      g_dnnl_name = std::string(name) + " (oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+                    std::to_string(v->patch) + (v->cpu_runtime == kDnnlRuntimeOmp ? ", OpenMP" : ", sequential") + ")";
+    }
+  }
+  napi_value ok;
+  napi_get_boolean(env, g_dnnl_sgemm != nullptr, &ok);
+  napi_set_named_property(env, result, "ok", ok);
+  if (g_dnnl_sgemm) setStr(env, result, "lib", g_dnnl_name);
+  else setStr(env, result, "error", errors);
+  return result;
+}
+
+// useGemm(onednn: boolean) -> boolean: which library sgemm calls (oneDNN only once loaded).
+napi_value UseGemm(napi_env env, napi_callback_info info) {
+  Args a(env, info, 1);
+  if (!a.ok) return nullptr;
+  g_use_dnnl = a.flag(0) && g_dnnl_sgemm != nullptr;
+  napi_value r;
+  napi_get_boolean(env, g_use_dnnl, &r);
+  return r;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   Args a(env, info, 1);
   if (!a.ok) return nullptr;
   int n = static_cast<int>(a.i64(0));
   if (g_set_threads && n > 0) g_set_threads(n);
+  if (n > 0) g_threads = n;
+  if (g_omp_set && n > 0) g_omp_set(n);
   napi_value r;
   napi_create_int32(env, g_get_threads ? g_get_threads() : 0, &r);
   return r;
@@ -278,16 +271,16 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
     if (!bias) memset(C, 0, sizeof(float) * (batch > 1 ? sC * batch : M * N));
     return undef(env);
   }
-  int lda = static_cast<int>(ta ? M : K), ldb = static_cast<int>(tb ? K : N);
-  int opA = ta ? kTrans : kNoTrans, opB = tb ? kTrans : kNoTrans;
+  int64_t lda = ta ? M : K, ldb = tb ? K : N;
+  bool ok = true;
   if (batch > 1 && sB == 0 && !ta && sA == M * K && sC == M * N) {
-    // shared right operand: one tall product
-    g_sgemm(kRowMajor, opA, opB, static_cast<int>(batch * M), static_cast<int>(N), static_cast<int>(K), 1.0f, A, lda, B, ldb, beta, C,
-            static_cast<int>(N));
+    ok = gemm(ta, tb, batch * M, N, K, A, lda, B, ldb, beta, C, N);  // shared right operand: one tall product
   } else {
-    for (int64_t b = 0; b < batch; b++)
-      g_sgemm(kRowMajor, opA, opB, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f, A + b * sA, lda, B + b * sB, ldb,
-              beta, C + b * sC, static_cast<int>(N));
+    for (int64_t b = 0; b < batch && ok; b++) ok = gemm(ta, tb, M, N, K, A + b * sA, lda, B + b * sB, ldb, beta, C + b * sC, N);
+  }
+  if (!ok) {
+    napi_throw_error(env, nullptr, "openclip_native: the GEMM library rejected its arguments");
+    return nullptr;
   }
   return undef(env);
 }
@@ -628,9 +621,11 @@ napi_value Init(napi_env env, napi_value exports) {
     const char* name;
     napi_callback fn;
   } fns[] = {
-      {"blasInit", BlasInit}, {"setThreads", SetThreads}, {"sgemm", Sgemm},           {"transpose", Transpose},
+      {"blasInit", BlasInit}, {"gemmInit", GemmInit}, {"useGemm", UseGemm}, {"setThreads", SetThreads}, {"sgemm", Sgemm},           {"transpose", Transpose},
       {"reduceSum", ReduceSum}, {"exp", Exp},             {"erf", Erf},               {"geluFwd", GeluFwd},
       {"geluBwd", GeluBwd},   {"layerNormFwd", LayerNormFwd}, {"layerNormBwd", LayerNormBwd}, {"adamw", AdamW},
+      {"conv2dForward", Conv2dForward}, {"conv2dBackpropInput", Conv2dBackpropInput}, {"conv2dBackpropFilter", Conv2dBackpropFilter},
+      {"batchNormFwd", BatchNormFwd}, {"batchNormBwd", BatchNormBwd},
   };
   for (auto& f : fns) {
     napi_value v;
@@ -642,4 +637,16 @@ napi_value Init(napi_env env, napi_value exports) {
 
 }  // namespace
 
-NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
+bool gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+          float* C, int64_t ldc) {
+  if (g_use_dnnl) return g_dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc) == 0;
+  if (!g_sgemm) return false;
+  if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX || lda > INT32_MAX || ldb > INT32_MAX || ldc > INT32_MAX) return false;
+  g_sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f, A,
+          static_cast<int>(lda), B, static_cast<int>(ldb), beta, C, static_cast<int>(ldc));
+  return true;
+}
+
+}  // namespace openclip
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, openclip::Init)

@@ -2,11 +2,12 @@
  * Fused training-mode batch normalisation over the channels (last axis) of NHWC activations,
  * as nn.BatchNorm2d computes it: the forward pass gives y, the batch mean and the biased
  * variance in two passes; the backward pass gives dx, dγ, dβ in two passes — where the composed
- * version runs a dozen broadcasting kernels each way. Plain loops over the tensors' own arrays,
- * registered on the `native` backend.
+ * version runs a dozen broadcasting kernels each way. Registered on the `native` backend: the
+ * addon's vectorised loops where it has them (the openblas tier), else plain loops here.
  */
 import { tf } from '../tf.js';
 import { type KernelBackend, type TensorInfo, makeOutput, overrideKernel, restoreKernels, viewF32 } from './backend-memory.js';
+import type { NativeAddon } from './native.js';
 
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: KernelBackend; attrs: Record<string, unknown> };
 
@@ -107,10 +108,38 @@ const backward = ({ inputs: { dy, x, gamma, mean, variance }, backend, attrs }: 
   return [dx, dg, db];
 };
 
-export function installBatchNormKernels(backendName: string): void {
+/** The same two kernels on the addon's loops. */
+function addonKernels(bn: Required<Pick<NativeAddon, 'batchNormFwd' | 'batchNormBwd'>>): [tf.KernelFunc, tf.KernelFunc] {
+  const fwd = ({ inputs: { x, gamma, beta }, backend, attrs }: KernelArgs) => {
+    const C = x.shape[x.shape.length - 1];
+    const X = viewF32(backend, x);
+    const y = makeOutput(backend, x.shape, 'float32', true);
+    const mean = makeOutput(backend, [C], 'float32', true);
+    const variance = makeOutput(backend, [C], 'float32', true);
+    bn.batchNormFwd(X, viewF32(backend, gamma), viewF32(backend, beta), C === 0 ? 0 : X.length / C, C, attrs.eps as number,
+      viewF32(backend, y), viewF32(backend, mean), viewF32(backend, variance));
+    return [y, mean, variance];
+  };
+  const bwd = ({ inputs: { dy, x, gamma, mean, variance }, backend, attrs }: KernelArgs) => {
+    const C = x.shape[x.shape.length - 1];
+    const X = viewF32(backend, x);
+    const dx = makeOutput(backend, x.shape, 'float32', true);
+    const dg = makeOutput(backend, [C], 'float32', true);
+    const db = makeOutput(backend, [C], 'float32', true);
+    bn.batchNormBwd(viewF32(backend, dy), X, viewF32(backend, gamma), viewF32(backend, mean), viewF32(backend, variance), C === 0 ? 0 : X.length / C, C,
+      attrs.eps as number, viewF32(backend, dx), viewF32(backend, dg), viewF32(backend, db));
+    return [dx, dg, db];
+  };
+  return [fwd as unknown as tf.KernelFunc, bwd as unknown as tf.KernelFunc];
+}
+
+export function installBatchNormKernels(backendName: string, addon: NativeAddon): void {
   registerGradient();
-  overrideKernel({ kernelName: BATCH_NORM, backendName, kernelFunc: forward as unknown as tf.KernelFunc });
-  overrideKernel({ kernelName: BATCH_NORM_GRAD, backendName, kernelFunc: backward as unknown as tf.KernelFunc });
+  const [fwd, bwd] = addon.batchNormFwd && addon.batchNormBwd
+    ? addonKernels(addon as Required<Pick<NativeAddon, 'batchNormFwd' | 'batchNormBwd'>>)
+    : [forward as unknown as tf.KernelFunc, backward as unknown as tf.KernelFunc];
+  overrideKernel({ kernelName: BATCH_NORM, backendName, kernelFunc: fwd });
+  overrideKernel({ kernelName: BATCH_NORM_GRAD, backendName, kernelFunc: bwd });
   active.add(backendName);
 }
 

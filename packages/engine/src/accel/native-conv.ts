@@ -1,12 +1,18 @@
 /**
  * Convolutions of the `native` backend as matrix products on the tier's GEMM (tfjs-cpu runs
- * them as scalar JavaScript loops): Conv2D forward as im2col × filter, and Conv2DBackpropInput as
- * dy × filterᵀ scattered back (col2im). NHWC, any stride and padding, dilation 1; other cases
- * fall back to the backend's own kernel. Images are processed in chunks so the column buffer
- * stays under IM2COL_LIMIT floats. (The filter gradient is complete-kernels.ts's im2col kernel.)
+ * them as scalar JavaScript loops): Conv2D forward as im2col × filter, Conv2DBackpropInput as
+ * dy × filterᵀ scattered back (col2im), and Conv2DBackpropFilter as im2colᵀ × dy. NHWC, any
+ * stride and padding, dilation 1; other cases fall back to the backend's own kernel.
+ *
+ * When the addon has the convolution kernels (the openblas tier) the whole product runs there,
+ * gathering patches block by block into a reused buffer. Otherwise (the ort tier) the gather is
+ * done here, images in chunks so the column buffer stays under IM2COL_LIMIT floats, and the
+ * product goes through the backend's BatchMatMul; the filter gradient is then
+ * complete-kernels.ts's im2col kernel.
  */
 import { tf } from '../tf.js';
-import { type KernelBackend, type TensorInfo, dispose, makeOutput, originalKernel, overrideKernel, restoreKernels, view } from './backend-memory.js';
+import { type KernelBackend, type TensorInfo, dispose, makeOutput, originalKernel, overrideKernel, restoreKernels, view, viewF32 } from './backend-memory.js';
+import type { NativeAddon } from './native.js';
 
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: KernelBackend; attrs: Record<string, unknown> };
 const IM2COL_LIMIT = 1 << 24;
@@ -77,7 +83,51 @@ function chunkOf(g: Geometry): number {
   return Math.max(1, Math.min(g.N, Math.floor(IM2COL_LIMIT / Math.max(1, g.OH * g.OW * g.KH * g.KW * g.CI))));
 }
 
-export function installConvKernels(backendName: string): void {
+/** The geometry as the addon takes it: [N, H, W, CI, OH, OW, CO, KH, KW, sh, sw, top, left]. */
+function packed(g: Geometry): Int32Array {
+  return Int32Array.from([g.N, g.H, g.W, g.CI, g.OH, g.OW, g.CO, g.KH, g.KW, g.sh, g.sw, g.top, g.left]);
+}
+
+/** Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter run whole in the addon. */
+function installAddonConvKernels(backendName: string, conv: Required<NativeConv>): void {
+  const conv2d = (args: KernelArgs) => {
+    const { inputs: { x, filter }, backend, attrs } = args;
+    const g = x.dtype === 'float32' && filter.dtype === 'float32' ? geometry(x.shape, filter.shape, attrs) : null;
+    if (!g) return originalKernel('Conv2D', backendName)!.kernelFunc(args as any);
+    const out = makeOutput(backend, [g.N, g.OH, g.OW, g.CO], 'float32', true);
+    conv.conv2dForward(viewF32(backend, x), viewF32(backend, filter), packed(g), viewF32(backend, out));
+    return out;
+  };
+  const backpropInput = (args: KernelArgs) => {
+    const { inputs: { dy, filter }, backend, attrs } = args;
+    const inShape = attrs.inputShape as number[];
+    const g = dy.dtype === 'float32' && filter.dtype === 'float32' ? geometry(inShape, filter.shape, attrs) : null;
+    if (!g) return originalKernel('Conv2DBackpropInput', backendName)!.kernelFunc(args as any);
+    const dx = makeOutput(backend, inShape, 'float32', true);
+    conv.conv2dBackpropInput(viewF32(backend, dy), viewF32(backend, filter), packed(g), viewF32(backend, dx));
+    return dx;
+  };
+  const backpropFilter = (args: KernelArgs) => {
+    const { inputs: { x, dy }, backend, attrs } = args;
+    const filterShape = attrs.filterShape as number[];
+    const g = x.dtype === 'float32' && dy.dtype === 'float32' ? geometry(x.shape, filterShape, attrs) : null;
+    if (!g) return originalKernel('Conv2DBackpropFilter', backendName)!.kernelFunc(args as any);
+    const dw = makeOutput(backend, filterShape, 'float32', true);
+    conv.conv2dBackpropFilter(viewF32(backend, x), viewF32(backend, dy), packed(g), viewF32(backend, dw));
+    return dw;
+  };
+  overrideKernel({ kernelName: 'Conv2D', backendName, kernelFunc: conv2d as unknown as tf.KernelFunc });
+  overrideKernel({ kernelName: 'Conv2DBackpropInput', backendName, kernelFunc: backpropInput as unknown as tf.KernelFunc });
+  overrideKernel({ kernelName: 'Conv2DBackpropFilter', backendName, kernelFunc: backpropFilter as unknown as tf.KernelFunc });
+}
+
+type NativeConv = Pick<NativeAddon, 'conv2dForward' | 'conv2dBackpropInput' | 'conv2dBackpropFilter'>;
+
+export function installConvKernels(backendName: string, addon: NativeAddon): void {
+  if (addon.conv2dForward && addon.conv2dBackpropInput && addon.conv2dBackpropFilter) {
+    installAddonConvKernels(backendName, addon as Required<NativeConv>);
+    return;
+  }
   const mm = (backend: KernelBackend, a: TensorInfo, b: TensorInfo, ta: boolean, tb: boolean) =>
     tf.getKernel('BatchMatMul', backendName)!.kernelFunc({ inputs: { a, b } as any, backend: backend as any, attrs: { transposeA: ta, transposeB: tb } as any }) as TensorInfo;
 
@@ -137,5 +187,5 @@ export function installConvKernels(backendName: string): void {
 }
 
 export function uninstallConvKernels(backendName: string): void {
-  restoreKernels(backendName, ['Conv2D', 'Conv2DBackpropInput']);
+  restoreKernels(backendName, ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']);
 }

@@ -7,7 +7,7 @@ import { tf } from '../tf.js';
 import { Rng } from '../rng.js';
 import * as ops from '../ops.js';
 import { adamwStep } from '../adamw.js';
-import { loadNative } from './native.js';
+import { type GemmLibrary, loadNative, selectGemm } from './native.js';
 import { loadOrt } from './ort.js';
 import { setIm2colLimit } from './complete-kernels.js';
 import { releaseMemory } from './native-backend.js';
@@ -86,6 +86,13 @@ const CASES: Case[] = [
     ...tf.grads((a: tf.Tensor, f: tf.Tensor, f1: tf.Tensor) => tf.add(
       tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'))),
       tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, f1 as tf.Tensor4D, 1, 'valid')))))([x, w3, w1]),
+  ] },
+  // the addon gathers 3x3 patches over 32 channels ~3.6k output rows at a time: stride 1 here spans two blocks
+  { name: 'conv2d over several gather blocks (3x3 stride 1 and 2, 4x4 patchify), forward and both gradients', inputs: [{ shape: [2, 48, 48, 32] }, { shape: [3, 3, 32, 4] }, { shape: [4, 4, 32, 5] }], fn: (x, w, wp) => [
+    tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'),
+    ...tf.grads((a: tf.Tensor, f: tf.Tensor, fp: tf.Tensor) => tf.add(
+      tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'))),
+      tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, fp as tf.Tensor4D, 4, 'valid')))))([x, w, wp]),
   ] },
   { name: 'mean over axes, avgPool k×k (tiled and not) with gradients', inputs: [{ shape: [2, 8, 6, 5] }], fn: (x) => [
     tf.mean(x, [0, 1, 2]), tf.mean(x, -1, true), tf.mean(x),
@@ -226,12 +233,23 @@ function run(c: Case, seed: number): Float32Array[] | Int32Array[] {
 const native = loadNative(1);
 const ort = loadOrt(1);
 
-const COMBOS: [string, string][] = [['wasm', 'js'], ['wasm', 'ort'], ['wasm', 'openblas'], ['native', 'ort'], ['native', 'openblas']];
-for (const [backend, tier] of COMBOS) test(`kernels of the ${backend} backend's ${tier} tier match the cpu backend, without leaks`, async (t) => {
+// the openblas tier runs twice where oneDNN is installed: its matrix products on each library
+const COMBOS: [string, string, GemmLibrary?][] = [['wasm', 'js'], ['wasm', 'ort'], ['wasm', 'openblas', 'openblas'], ['wasm', 'openblas', 'onednn'],
+  ['native', 'ort'], ['native', 'openblas', 'openblas'], ['native', 'openblas', 'onednn']];
+for (const [backend, tier, gemm] of COMBOS) test(`kernels of the ${backend} backend's ${tier} tier${gemm ? ` (GEMM: ${gemm})` : ''} match the cpu backend, without leaks`, async (t) => {
   if (tier === 'openblas' && !native.blas) {
     t.skip(`openblas tier unavailable: ${native.detail}`);
     return;
   }
+  if (gemm === 'onednn' && !native.onednn) {
+    t.skip(`oneDNN not loaded: ${native.detail}`);
+    return;
+  }
+  const defaultGemm = native.gemm;
+  if (gemm) selectGemm(gemm);
+  t.after(() => {
+    if (defaultGemm) selectGemm(defaultGemm);
+  });
   if (tier === 'ort' && !ort.addon) {
     t.skip(`ort tier unavailable: ${ort.detail}`);
     return;
@@ -393,4 +411,28 @@ test('freed tensors give their memory back: RSS falls after a large computation 
   const after = process.memoryUsage().rss;
   t.diagnostic(`RSS ${(base / 2 ** 20).toFixed(0)} MB → ${(peak / 2 ** 20).toFixed(0)} MB → ${(after / 2 ** 20).toFixed(0)} MB after dispose + releaseMemory()`);
   assert.ok(after - base < 0.25 * (peak - base), `RSS stayed at ${(after / 2 ** 20).toFixed(0)} MB (base ${(base / 2 ** 20).toFixed(0)}, peak ${(peak / 2 ** 20).toFixed(0)})`);
+});
+
+/** In a fresh process with `env` set: the native backend's tier detail, or the error initEngine throws. */
+function probeGemm(env: Record<string, string>): { detail?: string; err?: string } {
+  const script = `
+    import { initEngine } from ${JSON.stringify(new URL('../index.js', import.meta.url).href)};
+    try { const info = await initEngine({ backend: 'native', accel: 'openblas' }); console.log(JSON.stringify({ detail: info.accel.detail })); }
+    catch (e) { console.log(JSON.stringify({ err: e.message })); }`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+test('OPENCLIP_GEMM chooses the library of the matrix products; an unknown value or a missing oneDNN is a clear error', (t) => {
+  if (!native.blas) {
+    t.skip(`openblas tier unavailable: ${native.detail}`);
+    return;
+  }
+  assert.match(probeGemm({ OPENCLIP_GEMM: 'openblas' }).detail ?? '', /matrix products on OpenBLAS \(OPENCLIP_GEMM=openblas\)/);
+  assert.match(probeGemm({ OPENCLIP_GEMM: 'mkl' }).err ?? '', /OPENCLIP_GEMM: unknown GEMM library 'mkl' \(choose one of: auto, onednn, openblas\)/);
+  const onednn = probeGemm({ OPENCLIP_GEMM: 'onednn' });
+  if (native.onednn) assert.match(onednn.detail ?? '', /matrix products on libdnnl\S* \(oneDNN \d+\.\d+\.\d+, (OpenMP|sequential)\)/);
+  else assert.match(onednn.err ?? '', /OPENCLIP_GEMM=onednn, but oneDNN did not load: .* \(install libdnnl2\)/);
+  assert.equal(native.gemm, native.onednn ? 'onednn' : 'openblas', 'auto prefers oneDNN where it loads');
 });

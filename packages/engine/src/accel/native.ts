@@ -1,5 +1,8 @@
 /**
- * Loads the optional native addon (@openclip/engine-native) and, through it, OpenBLAS. The
+ * Loads the optional native addon (@openclip/engine-native) and, through it, OpenBLAS, plus
+ * oneDNN's sgemm when that library is installed (Debian: libdnnl2, which python3-torch pulls
+ * in); matrix products then go to oneDNN, whose kernels use AVX-512 where the CPU has it.
+ * OPENCLIP_GEMM=openblas keeps them on OpenBLAS; OPENCLIP_GEMM=onednn insists on oneDNN. The
  * OpenBLAS core type is left alone when the environment sets OPENBLAS_CORETYPE (or
  * OPENBLAS_L2_SIZE); only when both are unset and /proc/cpuinfo proves the instruction set is
  * a core type chosen, because Debian's OpenBLAS 0.3.21 mis-detects recent Xeons as "Prescott".
@@ -24,7 +27,29 @@ export interface NativeAddon {
     cols: number, dx: Float32Array, dgamma: Float32Array | null, dbeta: Float32Array | null): void;
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
     lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
+  /**
+   * NHWC convolutions with a [KH, KW, CI, CO] filter; geometry is [N, H, W, CI, OH, OW, CO, KH,
+   * KW, strideH, strideW, padTop, padLeft]. Only the compiled addon has them (not the ort tier).
+   */
+  conv2dForward?(x: Float32Array, filter: Float32Array, geometry: Int32Array, y: Float32Array): void;
+  conv2dBackpropInput?(dy: Float32Array, filter: Float32Array, geometry: Int32Array, dx: Float32Array): void;
+  conv2dBackpropFilter?(x: Float32Array, dy: Float32Array, geometry: Int32Array, dw: Float32Array): void;
+  /** Training-mode batch norm over the last axis of [rows, C]; compiled addon only. */
+  batchNormFwd?(x: Float32Array, gamma: Float32Array, beta: Float32Array, rows: number, C: number, eps: number,
+    y: Float32Array, mean: Float32Array, variance: Float32Array): void;
+  batchNormBwd?(dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array, rows: number, C: number,
+    eps: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
 }
+
+/** The addon's library loaders, beyond the kernels every native-code tier has. */
+export interface NativeLibraries {
+  /** Loads oneDNN's dnnl_sgemm from the first candidate that has it (sequential or OpenMP builds only). */
+  gemmInit(candidates: string[]): { ok: boolean; lib?: string; error?: string };
+  /** Routes sgemm to oneDNN (true, once loaded) or OpenBLAS (false); returns whether oneDNN is in use. */
+  useGemm(onednn: boolean): boolean;
+}
+
+export type GemmLibrary = 'onednn' | 'openblas';
 
 export interface NativeStatus {
   addon: NativeAddon | null;
@@ -35,6 +60,10 @@ export interface NativeStatus {
   corename?: string;
   /** Where the core type came from: 'environment', 'set from cpu flags (<flags>)', or 'auto-detected'. */
   coretypeSource?: string;
+  /** The library matrix products run on. */
+  gemm?: GemmLibrary;
+  /** Whether oneDNN loaded (so selectGemm('onednn') can work). */
+  onednn?: boolean;
 }
 
 const require = createRequire(import.meta.url);
@@ -68,8 +97,34 @@ function chooseCoreType(): string {
 }
 
 const BLAS_CANDIDATES = ['libopenblas.so.0', 'libopenblas.so', 'libopenblasp-r0.so', 'libopenblas.dylib'];
+const ONEDNN_CANDIDATES = ['libdnnl.so.3', 'libdnnl.so.2', 'libdnnl.so', 'libdnnl.3.dylib', 'libdnnl.2.dylib'];
+const GEMM_CHOICES = ['auto', 'onednn', 'openblas'] as const;
 
-/** Loads the addon and OpenBLAS once; never throws (the status says what is missing). */
+/** OPENCLIP_GEMM, checked: auto (default), onednn or openblas. */
+function gemmRequest(): (typeof GEMM_CHOICES)[number] {
+  const v = process.env.OPENCLIP_GEMM ?? '';
+  if (v === '') return 'auto';
+  if ((GEMM_CHOICES as readonly string[]).includes(v)) return v as (typeof GEMM_CHOICES)[number];
+  throw new Error(`OPENCLIP_GEMM: unknown GEMM library '${v}' (choose one of: ${GEMM_CHOICES.join(', ')})`);
+}
+
+/**
+ * Switches the addon's matrix products between oneDNN and OpenBLAS (tests run the kernels
+ * both ways). Returns the library now in use; throws when oneDNN is asked for but not loaded.
+ */
+export function selectGemm(lib: GemmLibrary): GemmLibrary {
+  if (!status?.addon || !status.blas) throw new Error('selectGemm: the native addon with OpenBLAS is not loaded');
+  const libs = status.addon as unknown as NativeLibraries;
+  if (lib === 'onednn' && !status.onednn) throw new Error('selectGemm: oneDNN is not loaded');
+  status.gemm = libs.useGemm(lib === 'onednn') ? 'onednn' : 'openblas';
+  return status.gemm;
+}
+
+/**
+ * Loads the addon, OpenBLAS and (unless OPENCLIP_GEMM=openblas) oneDNN once. Throws only for a
+ * bad OPENCLIP_GEMM, or for OPENCLIP_GEMM=onednn without oneDNN; otherwise the status says
+ * what is missing.
+ */
 export function loadNative(threads: number): NativeStatus {
   if (status) {
     if (status.addon && status.blas) status.addon.setThreads(threads);
@@ -95,7 +150,24 @@ export function loadNative(threads: number): NativeStatus {
     status = { addon, blas: false, detail: `OpenBLAS not found (${r.error}); install libopenblas0`, coretypeSource };
     return status;
   }
+  const want = gemmRequest();
   addon.setThreads(threads);
-  status = { addon, blas: true, detail: `${r.config ?? 'OpenBLAS'} via ${r.lib}, core ${r.corename}`, corename: r.corename, coretypeSource };
+  const blasDetail = `${r.config ?? 'OpenBLAS'} via ${r.lib}, core ${r.corename}`;
+  status = { addon, blas: true, detail: blasDetail, corename: r.corename, coretypeSource, gemm: 'openblas', onednn: false };
+  if (want === 'openblas') {
+    status.detail = `${blasDetail}; matrix products on OpenBLAS (OPENCLIP_GEMM=openblas)`;
+    return status;
+  }
+  const libs = addon as unknown as NativeLibraries;
+  const d = libs.gemmInit(process.env.OPENCLIP_ONEDNN ? [process.env.OPENCLIP_ONEDNN, ...ONEDNN_CANDIDATES] : ONEDNN_CANDIDATES);
+  if (!d.ok) {
+    if (want === 'onednn') throw new Error(`OPENCLIP_GEMM=onednn, but oneDNN did not load: ${d.error} (install libdnnl2)`);
+    status.detail = `${blasDetail}; matrix products on OpenBLAS (oneDNN not found)`;
+    return status;
+  }
+  status.onednn = true;
+  status.gemm = libs.useGemm(true) ? 'onednn' : 'openblas';
+  addon.setThreads(threads);
+  status.detail = `matrix products on ${d.lib}; ${blasDetail}`;
   return status;
 }

@@ -77,8 +77,8 @@ function installNativeTier(backendName: string, tier: 'openblas' | 'ort', addon:
   installFusedHeads(backendName);
   if (backendName === NATIVE_BACKEND) {
     installElementwiseKernels(addon, backendName);
-    installConvKernels(backendName);
-    installBatchNormKernels(backendName);
+    installConvKernels(backendName, addon);
+    installBatchNormKernels(backendName, addon);
     installSegmentKernels(backendName);
     installUnaryKernels(backendName);
     // the addon's loop tolerates outputs aliasing inputs; ONNX Runtime's graph is not relied on for that
@@ -105,7 +105,8 @@ export function setupAccel(backendName: string, request: AccelRequest, threads: 
   }
   const onNative = backendName === NATIVE_BACKEND;
   const where = onNative ? 'tensors in process memory' : 'tensors on the wasm heap';
-  installCompleteKernels(backendName);
+  // (an installed tier already has them, and some of its kernels replace them: leave those be)
+  if (!installed.has(backendName)) installCompleteKernels(backendName);
   if (onNative && (request === 'js' || request === 'none')) {
     throw new Error(`acceleration tier '${request}' runs on the wasm backend only (--backend wasm)`);
   }

@@ -1,7 +1,9 @@
 /**
  * `node dist/bench/profile-kernels.js MODEL|CONFIG.json BATCH [--backend B] [--siglip]`: one
- * training step of our real step (as bench/step.ts builds it) under tf.profile, with the time
- * and count of every kernel, largest first — to see where a step's time goes on a backend.
+ * training step of our real step (as bench/step.ts builds it) with every kernel of the backend
+ * wrapped in a timer, printing each kernel's self time (time spent in kernels it calls is
+ * theirs) and count, largest first — to see where a step's time goes on a backend. (tf.profile
+ * is not used: it keeps every output alive, which turns the memory pool's reuse into page faults.)
  */
 import { parseArgs } from 'node:util';
 import { basename } from 'node:path';
@@ -37,25 +39,40 @@ const optimizer = new AdamW(model.params, { lr: 1e-3, betas: [0.9, 0.98], eps: 1
 const loss: OpenClipLoss = model.constructor.name === 'CoCa' ? new CoCaLoss({ captionLossWeight: 2, clipLossWeight: 1 }) : opts.siglip ? new SigLipLoss() : new ClipLoss();
 const step = new TrainStep(model, loss, optimizer, { trainable });
 step.run([{ images, tokens }], 1e-3); // warm-up
-const t0 = performance.now();
-const prof = await tf.profile(() => {
-  step.run([{ images, tokens }], 1e-3);
-});
-const wall = performance.now() - t0;
-const by = new Map<string, { ms: number; n: number; shapes: Map<string, number> }>();
-for (const k of prof.kernels) {
-  const e = by.get(k.name) ?? { ms: 0, n: 0, shapes: new Map() };
-  const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-  e.ms += ms;
-  e.n++;
-  const sh = k.inputShapes.map((x) => `[${x}]`).join('');
-  e.shapes.set(sh, (e.shapes.get(sh) ?? 0) + ms);
-  by.set(k.name, e);
+const by = new Map<string, { ms: number; n: number; shapes: Map<string, [number, number]> }>();
+let childMs = 0; // time of kernels called from inside the running kernel
+const backendName = tf.getBackend();
+for (const config of tf.getKernelsForBackend(backendName)) {
+  const inner = config.kernelFunc;
+  tf.unregisterKernel(config.kernelName, backendName);
+  tf.registerKernel({
+    ...config,
+    kernelFunc: (args) => {
+      const outerChild = childMs;
+      childMs = 0;
+      const t = performance.now();
+      const out = inner(args);
+      const ms = performance.now() - t;
+      const self = ms - childMs;
+      childMs = outerChild + ms;
+      const e = by.get(config.kernelName) ?? { ms: 0, n: 0, shapes: new Map() };
+      e.ms += self;
+      e.n++;
+      const sh = Object.values(args.inputs).map((x) => `[${x?.shape ?? ''}]`).join('');
+      const prev = e.shapes.get(sh) ?? [0, 0];
+      e.shapes.set(sh, [prev[0] + self, prev[1] + 1]);
+      by.set(config.kernelName, e);
+      return out;
+    },
+  });
 }
+const t0 = performance.now();
+step.run([{ images, tokens }], 1e-3);
+const wall = performance.now() - t0;
 const rows = [...by.entries()].sort((a, b) => b[1].ms - a[1].ms);
 const total = rows.reduce((a, [, e]) => a + e.ms, 0);
-console.log(`${info.backend}/${info.accel.tier}: wall ${wall.toFixed(0)} ms (profiled), kernels ${total.toFixed(0)} ms`);
+console.log(`${info.backend}/${info.accel.tier}: wall ${wall.toFixed(0)} ms (timed kernels), kernels ${total.toFixed(0)} ms`);
 for (const [k, e] of rows.slice(0, Number(opts.top))) {
-  const top = [...e.shapes.entries()].sort((a, b) => b[1] - a[1]).slice(0, 2).map(([sh, ms]) => `${sh} ${ms.toFixed(0)}`).join('; ');
+  const top = [...e.shapes.entries()].sort((a, b) => b[1][0] - a[1][0]).slice(0, 2).map(([sh, [ms, n]]) => `${sh} ${ms.toFixed(0)} ms/${n}`).join('; ');
   console.log(`${k.padEnd(28)} ${e.ms.toFixed(1).padStart(8)} ms ${String(e.n).padStart(5)}x  ${top}`);
 }

@@ -120,4 +120,8 @@ napi_value Conv2dBackpropFilter(napi_env env, napi_callback_info info);
 napi_value BatchNormFwd(napi_env env, napi_callback_info info);
 napi_value BatchNormBwd(napi_env env, napi_callback_info info);
 
+// Attention core (attention.cc)
+napi_value AttentionFwd(napi_env env, napi_callback_info info);
+napi_value AttentionBwd(napi_env env, napi_callback_info info);
+
 }  // namespace openclip

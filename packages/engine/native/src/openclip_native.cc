@@ -3,6 +3,7 @@
 // machine without them still loads the addon and the engine can fall back), plus fused single-pass CPU kernels (transpose, sum, exp, erf,
 // layer norm, GELU, AdamW) that work directly on the memory of TensorFlow.js tensors.
 #include "addon.h"
+#include "vmath.h"
 #include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
@@ -47,47 +48,12 @@ dnnl_sgemm_fn g_dnnl_sgemm = nullptr;
 omp_set_fn g_omp_set = nullptr;
 bool g_use_dnnl = false;
 int g_threads = 1;
+int g_omp_current = 1;  // the OpenMP thread count last set
+// Products below this many multiply-adds run on one thread (fork/join costs more than it saves).
+const double kParallelMacs = 4.0e6;
 std::string g_dnnl_name;
 
 const int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
-
-// ---------------------------------------------------------------------------------------
-// Vectorisable math (Cephes-style expf; erf from a series near 0 and A&S 7.1.26 elsewhere)
-__attribute__((always_inline)) inline float exp_f(float x) {
-  const float hi = 88.3762626647949f, lo = -87.33654475f;
-  float xc = x > hi ? hi : (x < lo ? lo : x);
-  float fx = floorf(xc * 1.44269504088896341f + 0.5f);
-  float r = xc - fx * 0.693359375f;
-  r = r - fx * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  int32_t n = static_cast<int32_t>(fx);
-  union { int32_t i; float f; } u;
-  u.i = (n + 127) << 23;
-  float y = p * u.f;
-  y = x < lo ? 0.0f : y;
-  y = x > hi ? INFINITY : y;
-  return x != x ? x : y;
-}
-
-__attribute__((always_inline)) inline float erf_f(float x) {
-  float ax = fabsf(x);
-  // A&S 7.1.26, |error| <= 1.5e-7
-  float t = 1.0f / (1.0f + 0.3275911f * ax);
-  float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
-  float far = 1.0f - poly * exp_f(-ax * ax);
-  far = x < 0 ? -far : far;
-  // Maclaurin series up to x^11 for |x| < 0.5 (keeps the relative error small near 0)
-  float x2 = x * x;
-  float near = x * (1.1283791671f + x2 * (-0.3761263890f + x2 * (0.1128379167f + x2 * (-0.0268661706f + x2 * (0.0052239776f + x2 * -0.0008548325f)))));
-  return ax < 0.5f ? near : far;
-}
-
 
 VEC_CLONES void exp_loop(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = exp_f(x[i]);
@@ -207,7 +173,7 @@ napi_value GemmInit(napi_env env, napi_callback_info info) {
       }
       g_dnnl_sgemm = s;
       g_omp_set = set;
-      if (g_omp_set) g_omp_set(g_threads);
+      if (g_omp_set) g_omp_set(g_omp_current = g_threads);
       g_dnnl_name = std::string(name) + " (oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
                     std::to_string(v->patch) + (v->cpu_runtime == kDnnlRuntimeOmp ? ", OpenMP" : ", sequential") + ")";
     }
@@ -236,7 +202,7 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
   int n = static_cast<int>(a.i64(0));
   if (g_set_threads && n > 0) g_set_threads(n);
   if (n > 0) g_threads = n;
-  if (g_omp_set && n > 0) g_omp_set(n);
+  if (g_omp_set && n > 0) g_omp_set(g_omp_current = n);
   napi_value r;
   napi_create_int32(env, g_get_threads ? g_get_threads() : 0, &r);
   return r;
@@ -626,6 +592,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"geluBwd", GeluBwd},   {"layerNormFwd", LayerNormFwd}, {"layerNormBwd", LayerNormBwd}, {"adamw", AdamW},
       {"conv2dForward", Conv2dForward}, {"conv2dBackpropInput", Conv2dBackpropInput}, {"conv2dBackpropFilter", Conv2dBackpropFilter},
       {"batchNormFwd", BatchNormFwd}, {"batchNormBwd", BatchNormBwd},
+      {"attentionFwd", AttentionFwd}, {"attentionBwd", AttentionBwd},
   };
   for (auto& f : fns) {
     napi_value v;
@@ -639,7 +606,15 @@ napi_value Init(napi_env env, napi_value exports) {
 
 bool gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
           float* C, int64_t ldc) {
-  if (g_use_dnnl) return g_dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc) == 0;
+  if (g_use_dnnl) {
+    // A small product finishes before a second OpenMP thread would have started: run it on this
+    // one (oneDNN reads the OpenMP thread count on every call).
+    if (g_omp_set && g_threads > 1) {
+      const int want = static_cast<double>(M) * N * K < kParallelMacs ? 1 : g_threads;
+      if (want != g_omp_current) g_omp_set(g_omp_current = want);
+    }
+    return g_dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc) == 0;
+  }
   if (!g_sgemm) return false;
   if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX || lda > INT32_MAX || ldb > INT32_MAX || ldc > INT32_MAX) return false;
   g_sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f, A,

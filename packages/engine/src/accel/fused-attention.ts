@@ -4,8 +4,9 @@
  * (dV = Pᵀ dO; dS = P ⊙ (dO Vᵀ − rowsum(dO Vᵀ ⊙ P)); dQ = scale · dS K; dK = scale · dSᵀ Q).
  * The composite path spends a scaling pass, a mask pass, a softmax and five elementwise kernels
  * in its gradient on the [batch, heads, Lq, Lk] scores; here each direction makes one pass over
- * them besides the matrix products. The products go through the tier's sgemm (OpenBLAS or ONNX
- * Runtime). The mask's gradient (a trainable bias such as relative positions) is composed from
+ * them besides the matrix products. The compiled addon (openblas tier) runs both directions
+ * itself, one [Lq, Lk] plane at a time; otherwise (ort tier) the products go through the tier's
+ * sgemm and the softmax passes run here. The mask's gradient (a trainable bias such as relative positions) is composed from
  * ordinary ops and only computed when the backward pass asks for it.
  */
 import { tf } from '../tf.js';
@@ -103,6 +104,11 @@ export function installFusedAttention(addon: NativeAddon, backendName: string): 
     const p = makeOutput(backend, [...q.shape.slice(0, -1), Lk], 'float32', true);
     const P = viewF32(backend, p);
     const layout = mask ? maskLayout(mask, q.shape.slice(0, -2), Lq, Lk) : null;
+    if (addon.attentionFwd) {
+      addon.attentionFwd(viewF32(backend, q), viewF32(backend, k), viewF32(backend, v), mask ? viewF32(backend, mask) : null, layout?.base ?? null,
+        layout?.rowStride ?? 0, layout?.colStride ?? 0, batch, Lq, Lk, D, Dv, scale, viewF32(backend, o), P);
+      return [o, p];
+    }
     addon.sgemm(false, true, batch, Lq, Lk, D, viewF32(backend, q), Lq * D, viewF32(backend, k), Lk * D, P, Lq * Lk, null);
     const M = mask ? viewF32(backend, mask) : null;
     for (let b = 0; b < batch; b++) {
@@ -146,6 +152,11 @@ export function installFusedAttention(addon: NativeAddon, backendName: string): 
     const dq = makeOutput(backend, q.shape, 'float32', true);
     const dk = makeOutput(backend, k.shape, 'float32', true);
     const dv = makeOutput(backend, v.shape, 'float32', true);
+    if (addon.attentionBwd) {
+      addon.attentionBwd(viewF32(backend, dy), viewF32(backend, q), viewF32(backend, k), viewF32(backend, v), viewF32(backend, p), batch, Lq, Lk, D, Dv,
+        scale, viewF32(backend, dq), viewF32(backend, dk), viewF32(backend, dv));
+      return [dq, dk, dv];
+    }
     const ds = makeOutput(backend, p.shape, 'float32', true);
     const dO = viewF32(backend, dy), P = viewF32(backend, p), Q = viewF32(backend, q), K = viewF32(backend, k), S = viewF32(backend, ds);
     addon.sgemm(true, false, batch, Lk, Dv, Lq, P, Lq * Lk, dO, Lq * Dv, viewF32(backend, dv), Lk * Dv, null);

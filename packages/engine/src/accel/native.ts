@@ -39,6 +39,14 @@ export interface NativeAddon {
     y: Float32Array, mean: Float32Array, variance: Float32Array): void;
   batchNormBwd?(dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array, rows: number, C: number,
     eps: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
+  /**
+   * The attention core one score plane at a time (see fused-attention.ts); the mask value of
+   * (b, i, j) is mask[maskBase[b] + i·rowStride + j·colStride]. Compiled addon only.
+   */
+  attentionFwd?(q: Float32Array, k: Float32Array, v: Float32Array, mask: Float32Array | null, maskBase: Int32Array | null, rowStride: number,
+    colStride: number, batch: number, Lq: number, Lk: number, D: number, Dv: number, scale: number, o: Float32Array, p: Float32Array): void;
+  attentionBwd?(dy: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, p: Float32Array, batch: number, Lq: number, Lk: number,
+    D: number, Dv: number, scale: number, dq: Float32Array, dk: Float32Array, dv: Float32Array): void;
 }
 
 /** The addon's library loaders, beyond the kernels every native-code tier has. */

@@ -124,4 +124,10 @@ napi_value BatchNormBwd(napi_env env, napi_callback_info info);
 napi_value AttentionFwd(napi_env env, napi_callback_info info);
 napi_value AttentionBwd(napi_env env, napi_callback_info info);
 
+// Elementwise loops (elementwise.cc)
+napi_value BinaryRun(napi_env env, napi_callback_info info);
+napi_value Relu(napi_env env, napi_callback_info info);
+napi_value Step(napi_env env, napi_callback_info info);
+napi_value ReluGrad(napi_env env, napi_callback_info info);
+
 }  // namespace openclip

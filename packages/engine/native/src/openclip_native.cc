@@ -593,6 +593,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2dForward", Conv2dForward}, {"conv2dBackpropInput", Conv2dBackpropInput}, {"conv2dBackpropFilter", Conv2dBackpropFilter},
       {"batchNormFwd", BatchNormFwd}, {"batchNormBwd", BatchNormBwd},
       {"attentionFwd", AttentionFwd}, {"attentionBwd", AttentionBwd},
+      {"binaryRun", BinaryRun}, {"relu", Relu}, {"step", Step}, {"reluGrad", ReluGrad},
   };
   for (auto& f : fns) {
     napi_value v;

@@ -4,7 +4,8 @@
  * element), softmax over the last axis (tfjs-cpu composes five broadcasting kernels), Mean
  * (the tier's Sum), tiled average pooling and its gradient, and the data movement of Slice,
  * SplitV, Concat, Pack and PadV2 (row copies instead of per-element index arithmetic). Plain loops over the tensors' own typed arrays, with the tier's vectorised
- * exp for softmax; anything else (dtypes, shapes) falls back to the backend's own kernel.
+ * exp for softmax and, on the compiled addon, its vectorised loops for long runs of binary
+ * arithmetic; anything else (dtypes, shapes) falls back to the backend's own kernel.
  */
 import { tf } from '../tf.js';
 import type { NativeAddon } from './native.js';
@@ -111,8 +112,16 @@ function runBroadcast(loop: Loop, A: Float32Array, B: Float32Array, O: Float32Ar
   }
 }
 
-function binaryKernel(name: string, backendName: string): (args: KernelArgs) => unknown {
-  const loop = makeLoop(BINARY[name]);
+/** The addon's op codes for the operations it vectorises, and the run length from which calling it pays. */
+const ADDON_BINARY: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, SquaredDifference: 4 };
+const ADDON_MIN_RUN = 2048;
+
+function binaryKernel(name: string, backendName: string, addon: NativeAddon): (args: KernelArgs) => unknown {
+  const js = makeLoop(BINARY[name]);
+  const op = ADDON_BINARY[name], run = addon.binaryRun?.bind(addon);
+  const loop: Loop = run && op !== undefined
+    ? (A, B, O, n, ao, bo, oo, sa, sb) => (n >= ADDON_MIN_RUN ? run(op, A, ao, sa, B, bo, sb, O, oo, n) : js(A, B, O, n, ao, bo, oo, sa, sb))
+    : js;
   return (args) => {
     const { inputs: { a, b }, backend } = args;
     if (a.dtype !== 'float32' || b.dtype !== 'float32') return originalKernel(name, backendName)!.kernelFunc(args as any);
@@ -390,7 +399,7 @@ export function installElementwiseKernels(addon: NativeAddon, backendName: strin
     AvgPool: avgPoolKernel(backendName),
     AvgPoolGrad: avgPoolGradKernel(backendName),
   };
-  for (const name of Object.keys(BINARY)) kernels[name] = binaryKernel(name, backendName);
+  for (const name of Object.keys(BINARY)) kernels[name] = binaryKernel(name, backendName, addon);
   for (const [kernelName, fn] of Object.entries(kernels)) overrideKernel({ kernelName, backendName, kernelFunc: fn as unknown as tf.KernelFunc });
 }
 

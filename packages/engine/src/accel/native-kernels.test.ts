@@ -94,6 +94,17 @@ const CASES: Case[] = [
       tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'))),
       tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, fp as tf.Tensor4D, 4, 'valid')))))([x, w, wp]),
   ] },
+  // runs of 2048+ elements go to the addon's vectorised loops: same-shape, scalar and row broadcasts
+  { name: 'binary arithmetic over long runs (add, sub, mul, div, squared difference; broadcast rows and scalars)', inputs: [{ shape: [3, 2500] }, { shape: [3, 2500] }, { shape: [2500] }, { shape: [1] }], fn: (a, b, row, s) => [
+    tf.add(a, b), tf.sub(a, row), tf.mul(row, a), tf.div(a, tf.add(tf.abs(b), 0.5)), tf.squaredDifference(a, b),
+    tf.add(a, s), tf.sub(s, a), tf.mul(a, tf.reshape(s, [])), tf.div(tf.reshape(a, [3, 1, 2500]), tf.add(tf.abs(tf.reshape(b, [1, 3, 2500])), 0.5)),
+  ] },
+  { name: 'relu, step and the relu gradient over NaN, ±inf, ±0', inputs: [{ shape: [4000] }, { shape: [4000] }], fn: (x, g) => {
+    const special = tf.tensor1d([NaN, Infinity, -Infinity, 0, -0, 1e-30, -1e-30, 3]);
+    const xs = tf.concat([special, x]), gs = tf.concat([tf.tensor1d([1, 2, 3, Infinity, NaN, -1, 1, 0]), g]);
+    return [tf.relu(xs), tf.step(xs), tf.step(xs, 0.3), tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), gs)))(xs),
+      tf.grad((v: tf.Tensor) => tf.sum(tf.relu(v)))(x)];
+  } },
   { name: 'mean over axes, avgPool k×k (tiled and not) with gradients', inputs: [{ shape: [2, 8, 6, 5] }], fn: (x) => [
     tf.mean(x, [0, 1, 2]), tf.mean(x, -1, true), tf.mean(x),
     tf.avgPool(x as tf.Tensor4D, 2, 2, 'valid'), tf.avgPool(x as tf.Tensor4D, 3, 1, 'same'),
@@ -272,6 +283,11 @@ for (const [backend, tier, gemm] of COMBOS) test(`kernels of the ${backend} back
         // NaN where the cpu backend gives NaN, and only there
         if (Number.isNaN(want[k][j]) || Number.isNaN(g[j])) {
           assert.ok(Number.isNaN(want[k][j]) && Number.isNaN(g[j]), `${c.name}[${k}][${j}]: ${g[j]} vs ${want[k][j]}`);
+          continue;
+        }
+        // infinities where the cpu backend gives them, with their sign
+        if (!Number.isFinite(want[k][j]) || !Number.isFinite(g[j])) {
+          assert.equal(g[j], want[k][j], `${c.name}[${k}][${j}]`);
           continue;
         }
         scale = Math.max(scale, Math.abs(want[k][j]));

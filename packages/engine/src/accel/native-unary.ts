@@ -2,9 +2,13 @@
  * Elementwise unary kernels of the `native` backend: plain loops writing into pooled arrays.
  * tfjs-cpu's own versions allocate a fresh array per call (a page fault per 4 KB, then garbage
  * for the collector): on ResNet training, Relu and its gradient's Step alone took 4.6 s of a
- * 17 s step. Same arithmetic as tfjs-cpu, NaN passing through as there.
+ * 17 s step. Same arithmetic as tfjs-cpu, NaN passing through as there. Relu and Step use the
+ * compiled addon's vectorised loops where it has them, and so does ReLU's gradient: the engine
+ * registers Relu's gradient as one OpenclipReluGrad kernel (dy·step(x) in one pass) where the
+ * backend has it, else as TensorFlow.js composes it.
  */
 import { tf } from '../tf.js';
+import type { NativeAddon } from './native.js';
 import { type KernelBackend, type TensorInfo, makeOutput, originalKernel, overrideKernel, restoreKernels, viewF32 } from './backend-memory.js';
 
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: KernelBackend; attrs: Record<string, unknown> };
@@ -50,9 +54,43 @@ const LOOPS: Record<string, Loop> = {
 };
 
 export const UNARY_KERNEL_NAMES = Object.keys(LOOPS);
+export const RELU_GRAD = 'OpenclipReluGrad';
 
-export function installUnaryKernels(backendName: string): void {
-  for (const [name, loop] of Object.entries(LOOPS)) {
+let gradientRegistered = false;
+
+/** Relu's gradient: the fused kernel where the current backend has it, else TensorFlow.js's composition. */
+function registerReluGradient(): void {
+  if (gradientRegistered) return;
+  gradientRegistered = true;
+  tf.registerGradient({
+    kernelName: 'Relu',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => {
+      const [x] = saved;
+      const d = Array.isArray(dy) ? dy[0] : dy;
+      return {
+        x: () => (x.dtype === 'float32' && d.dtype === 'float32' && tf.getKernel(RELU_GRAD, tf.getBackend())
+          ? (tf.engine().runKernel(RELU_GRAD, { dy: d, x }, {}) as tf.Tensor)
+          : tf.mul(d, tf.cast(tf.step(x), 'float32'))),
+      };
+    },
+  });
+}
+
+export function installUnaryKernels(backendName: string, addon: NativeAddon): void {
+  const loops: Record<string, Loop> = { ...LOOPS };
+  if (addon.relu) loops.Relu = (x, y) => addon.relu!(x, y);
+  if (addon.step) loops.Step = (x, y, attrs) => addon.step!(x, y, (attrs.alpha as number | undefined) ?? 0);
+  if (addon.reluGrad) {
+    registerReluGradient();
+    const reluGrad = ({ inputs: { dy, x }, backend }: KernelArgs) => {
+      const dx = makeOutput(backend, x.shape, 'float32', true);
+      addon.reluGrad!(viewF32(backend, dy), viewF32(backend, x), viewF32(backend, dx));
+      return dx;
+    };
+    overrideKernel({ kernelName: RELU_GRAD, backendName, kernelFunc: reluGrad as unknown as tf.KernelFunc });
+  }
+  for (const [name, loop] of Object.entries(loops)) {
     const kernelFunc = (args: KernelArgs) => {
       const { inputs: { x }, backend, attrs } = args;
       if (x.dtype !== 'float32') return originalKernel(name, backendName)!.kernelFunc(args as any);
@@ -65,5 +103,5 @@ export function installUnaryKernels(backendName: string): void {
 }
 
 export function uninstallUnaryKernels(backendName: string): void {
-  restoreKernels(backendName, UNARY_KERNEL_NAMES);
+  restoreKernels(backendName, [...UNARY_KERNEL_NAMES, RELU_GRAD]);
 }

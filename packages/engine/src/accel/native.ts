@@ -45,6 +45,14 @@ export interface NativeAddon {
    */
   attentionFwd?(q: Float32Array, k: Float32Array, v: Float32Array, mask: Float32Array | null, maskBase: Int32Array | null, rowStride: number,
     colStride: number, batch: number, Lq: number, Lk: number, D: number, Dv: number, scale: number, o: Float32Array, p: Float32Array): void;
+  /**
+   * O[oo + i] = A[ao + i·sa] ⊙ B[bo + i·sb] for i < n; op 0 add, 1 sub, 2 mul, 3 div, 4 squared
+   * difference. Compiled addon only, as are relu, step and reluGrad (dx = dy·step(x)).
+   */
+  binaryRun?(op: number, A: Float32Array, ao: number, sa: number, B: Float32Array, bo: number, sb: number, O: Float32Array, oo: number, n: number): void;
+  relu?(x: Float32Array, y: Float32Array): void;
+  step?(x: Float32Array, y: Float32Array, alpha: number): void;
+  reluGrad?(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
   attentionBwd?(dy: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, p: Float32Array, batch: number, Lq: number, Lk: number,
     D: number, Dv: number, scale: number, dq: Float32Array, dk: Float32Array, dv: Float32Array): void;
 }

@@ -80,7 +80,7 @@ function installNativeTier(backendName: string, tier: 'openblas' | 'ort', addon:
     installConvKernels(backendName, addon);
     installBatchNormKernels(backendName, addon);
     installSegmentKernels(backendName);
-    installUnaryKernels(backendName);
+    installUnaryKernels(backendName, addon);
     // the addon's loop tolerates outputs aliasing inputs; ONNX Runtime's graph is not relied on for that
     setInPlaceAdamW(backendName, tier === 'openblas' ? addon.adamw : adamwJs);
   }

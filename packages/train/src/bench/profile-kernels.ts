@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/profile-kernels.js MODEL|CONFIG.json BATCH [--backend B] [--siglip]`: one
+ * `node dist/bench/profile-kernels.js MODEL|CONFIG.json BATCH [--backend B] [--siglip] [--warmup 3]`: one
  * training step of our real step (as bench/step.ts builds it) with every kernel of the backend
  * wrapped in a timer, printing each kernel's self time (time spent in kernels it calls is
  * theirs) and count, largest first — to see where a step's time goes on a backend. (tf.profile
@@ -15,9 +15,9 @@ import { AdamW } from '../optim/adamw.js';
 import { openclipParamGroups } from '../optim/param-groups.js';
 import { TrainStep } from '../train-step.js';
 
-const { values: opts, positionals } = parseArgs({ allowPositionals: true, options: { backend: { type: 'string' }, siglip: { type: 'boolean', default: false }, top: { type: 'string', default: '30' } } });
+const { values: opts, positionals } = parseArgs({ allowPositionals: true, options: { backend: { type: 'string' }, siglip: { type: 'boolean', default: false }, top: { type: 'string', default: '30' }, warmup: { type: 'string', default: '3' } } });
 if (positionals.length !== 2) {
-  console.error('usage: profile-kernels.js MODEL|CONFIG.json BATCH [--backend NAME] [--siglip] [--top N]');
+  console.error('usage: profile-kernels.js MODEL|CONFIG.json BATCH [--backend NAME] [--siglip] [--top N] [--warmup STEPS]');
   process.exit(2);
 }
 const [spec, batchArg] = positionals;
@@ -38,7 +38,7 @@ const trainable = [...model.params.keys()].filter((k) => !model.frozen.has(k));
 const optimizer = new AdamW(model.params, { lr: 1e-3, betas: [0.9, 0.98], eps: 1e-6, groups: openclipParamGroups(new Map(trainable.map((k) => [k, { shape: model.params.get(k)!.shape }])), 0.2) });
 const loss: OpenClipLoss = model.constructor.name === 'CoCa' ? new CoCaLoss({ captionLossWeight: 2, clipLossWeight: 1 }) : opts.siglip ? new SigLipLoss() : new ClipLoss();
 const step = new TrainStep(model, loss, optimizer, { trainable });
-step.run([{ images, tokens }], 1e-3); // warm-up
+for (let i = 0; i < Number(opts.warmup); i++) step.run([{ images, tokens }], 1e-3); // warm-up (first calls JIT-compile and fill pools)
 const by = new Map<string, { ms: number; n: number; shapes: Map<string, [number, number]> }>();
 let childMs = 0; // time of kernels called from inside the running kernel
 const backendName = tf.getBackend();

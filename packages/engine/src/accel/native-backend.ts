@@ -14,10 +14,9 @@
  * arrays unused for POOL_MAX_AGE_MS are dropped, and
  * `releaseMemory()` drops them all and collects, so RSS falls after a large evaluation.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { tf } from '../tf.js';
+import { collectGarbage } from './gc.js';
 
 export const NATIVE_BACKEND = 'native';
 
@@ -32,28 +31,6 @@ const POOL_MIN_CAP = 256 * 2 ** 20;
  * re-allocates (page-faults) 356 MB; at 1.25 it re-allocates nothing and peak RSS is unchanged.
  */
 const POOL_SLACK = 1.25;
-
-let collect: (() => void) | null | undefined;
-/** V8's full collection (exposed at run time), or null where the runtime refuses. */
-function fullGc(): (() => void) | null {
-  if (collect === undefined) {
-    try {
-      setFlagsFromString('--expose-gc');
-      collect = runInNewContext('gc') as () => void;
-    } catch {
-      collect = null;
-    }
-  }
-  return collect;
-}
-
-/** Two full collections (the first can leave buffers that only its finalisation made unreachable). */
-function collectGarbage(): void {
-  const gc = fullGc();
-  if (!gc) return;
-  gc();
-  gc();
-}
 
 export class NativeMemoryBackend extends MathBackendCPU {
   /** Arrays this backend allocated and may recycle. */

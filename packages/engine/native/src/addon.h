@@ -57,6 +57,40 @@ struct Args {
     return data;
   }
   float* f32(size_t i) { return static_cast<float*>(ptr(i)); }
+  // Float data of typed array i, which must hold exactly `want` elements (at least, with atLeast);
+  // otherwise a RangeError naming `what`, and null.
+  float* floats(size_t i, int64_t want, const char* what, bool atLeast = false) {
+    size_t n = 0;
+    float* p = static_cast<float*>(ptr(i, &n));
+    if (!ok) return nullptr;
+    const int64_t got = static_cast<int64_t>(n);
+    if (!p || (atLeast ? got < want : got != want)) {
+      std::string m = std::string("openclip_native: ") + what + " has " + std::to_string(n) + " elements, expected " + (atLeast ? "at least " : "") +
+                      std::to_string(want);
+      napi_throw_range_error(env, nullptr, m.c_str());
+      ok = false;
+      return nullptr;
+    }
+    return p;
+  }
+  // The strings of array i (entries that are not strings are skipped).
+  std::vector<std::string> strings(size_t i) {
+    std::vector<std::string> out;
+    uint32_t n = 0;
+    if (!ok || napi_get_array_length(env, argv[i], &n) != napi_ok) {
+      napi_throw_type_error(env, nullptr, "openclip_native: expected an array of strings");
+      ok = false;
+      return out;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+      napi_value e;
+      char buf[1024];
+      size_t len;
+      napi_get_element(env, argv[i], k, &e);
+      if (napi_get_value_string_utf8(env, e, buf, sizeof buf, &len) == napi_ok) out.emplace_back(buf, len);
+    }
+    return out;
+  }
   double num(size_t i) {
     double v = 0;
     if (ok && napi_get_value_double(env, argv[i], &v) != napi_ok) {

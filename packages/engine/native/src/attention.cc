@@ -42,18 +42,6 @@ void softmaxGradRow(const float* p, float* ds, float scale, int64_t n) {
   for (int64_t j = 0; j < n; j++) ds[j] = static_cast<float>(p[j] * (ds[j] - dot) * scale);
 }
 
-bool checkLen(Args& a, size_t i, int64_t want, const char* what) {
-  size_t n = 0;
-  if (!a.ptr(i, &n) || static_cast<int64_t>(n) != want) {
-    if (a.ok) {
-      std::string m = std::string("openclip_native: attention ") + what + " has " + std::to_string(n) + " elements, expected " + std::to_string(want);
-      napi_throw_range_error(a.env, nullptr, m.c_str());
-    }
-    return false;
-  }
-  return true;
-}
-
 napi_value gemmFailed(napi_env env) {
   napi_throw_error(env, nullptr, "openclip_native: the GEMM library rejected an attention product");
   return nullptr;
@@ -69,14 +57,15 @@ napi_value AttentionFwd(napi_env env, napi_callback_info info) {
   if (!a.ok) return nullptr;
   const int64_t rs = a.i64(5), cs = a.i64(6), B = a.i64(7), Lq = a.i64(8), Lk = a.i64(9), D = a.i64(10), Dv = a.i64(11);
   const float scale = static_cast<float>(a.num(12));
-  if (!a.ok || !checkLen(a, 0, B * Lq * D, "q") || !checkLen(a, 1, B * Lk * D, "k") || !checkLen(a, 2, B * Lk * Dv, "v") ||
-      !checkLen(a, 13, B * Lq * Dv, "output") || !checkLen(a, 14, B * Lq * Lk, "probabilities"))
-    return nullptr;
-  const float *q = a.f32(0), *k = a.f32(1), *v = a.f32(2);
+  const float* q = a.floats(0, B * Lq * D, "attention q");
+  const float* k = a.floats(1, B * Lk * D, "attention k");
+  const float* v = a.floats(2, B * Lk * Dv, "attention v");
+  float* o = a.floats(13, B * Lq * Dv, "attention output");
+  float* p = a.floats(14, B * Lq * Lk, "attention probabilities");
+  if (!a.ok) return nullptr;
   size_t maskLen = 0, baseLen = 0;
   const float* mask = static_cast<const float*>(a.ptr(3, &maskLen));
   const int32_t* base = static_cast<const int32_t*>(a.ptr(4, &baseLen));
-  float *o = a.f32(13), *p = a.f32(14);
   if (!a.ok) return nullptr;
   if (mask && (!base || static_cast<int64_t>(baseLen) != B)) {
     napi_throw_range_error(env, nullptr, "openclip_native: attention mask offsets must have one entry per batch index");
@@ -110,12 +99,15 @@ napi_value AttentionBwd(napi_env env, napi_callback_info info) {
   if (!a.ok) return nullptr;
   const int64_t B = a.i64(5), Lq = a.i64(6), Lk = a.i64(7), D = a.i64(8), Dv = a.i64(9);
   const float scale = static_cast<float>(a.num(10));
-  if (!a.ok || !checkLen(a, 0, B * Lq * Dv, "output gradient") || !checkLen(a, 1, B * Lq * D, "q") || !checkLen(a, 2, B * Lk * D, "k") ||
-      !checkLen(a, 3, B * Lk * Dv, "v") || !checkLen(a, 4, B * Lq * Lk, "probabilities") || !checkLen(a, 11, B * Lq * D, "dq") ||
-      !checkLen(a, 12, B * Lk * D, "dk") || !checkLen(a, 13, B * Lk * Dv, "dv"))
-    return nullptr;
-  const float *dO = a.f32(0), *q = a.f32(1), *k = a.f32(2), *v = a.f32(3), *p = a.f32(4);
-  float *dq = a.f32(11), *dk = a.f32(12), *dv = a.f32(13);
+  const float* dO = a.floats(0, B * Lq * Dv, "attention output gradient");
+  const float* q = a.floats(1, B * Lq * D, "attention q");
+  const float* k = a.floats(2, B * Lk * D, "attention k");
+  const float* v = a.floats(3, B * Lk * Dv, "attention v");
+  const float* p = a.floats(4, B * Lq * Lk, "attention probabilities");
+  float* dq = a.floats(11, B * Lq * D, "attention dq");
+  float* dk = a.floats(12, B * Lk * D, "attention dk");
+  float* dv = a.floats(13, B * Lk * Dv, "attention dv");
+  if (!a.ok) return nullptr;
   static thread_local std::vector<float> scratch;
   if (static_cast<int64_t>(scratch.size()) < Lq * Lk) scratch.resize(static_cast<size_t>(Lq * Lk));
   float* S = scratch.data();

@@ -38,21 +38,6 @@ VEC_CLONES void gradInput(const float* dy, const float* x, const float* mean, co
   for (int64_t c = 0; c < C; c++) dx[c] = k[c] * (dy[c] - a[c] - (x[c] - mean[c]) * b[c]);
 }
 
-bool lengths(Args& a, const std::vector<std::pair<size_t, int64_t>>& want) {
-  for (auto& [i, n] : want) {
-    size_t got = 0;
-    if (!a.ptr(i, &got) || static_cast<int64_t>(got) != n) {
-      if (a.ok) {
-        std::string m = "openclip_native: batch norm argument " + std::to_string(i) + " has " + std::to_string(got) + " elements, expected " +
-                        std::to_string(n);
-        napi_throw_range_error(a.env, nullptr, m.c_str());
-      }
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 // batchNormFwd(x, gamma, beta, rows, C, eps, y, mean, variance): y = (x − μ)/√(σ² + eps)·γ + β
@@ -62,9 +47,13 @@ napi_value BatchNormFwd(napi_env env, napi_callback_info info) {
   if (!a.ok) return nullptr;
   const int64_t rows = a.i64(3), C = a.i64(4);
   const double eps = a.num(5);
-  if (!a.ok || !lengths(a, {{0, rows * C}, {1, C}, {2, C}, {6, rows * C}, {7, C}, {8, C}})) return nullptr;
-  const float *x = a.f32(0), *gamma = a.f32(1), *beta = a.f32(2);
-  float *y = a.f32(6), *mean = a.f32(7), *var = a.f32(8);
+  const float* x = a.floats(0, rows * C, "batch norm input");
+  const float* gamma = a.floats(1, C, "batch norm gamma");
+  const float* beta = a.floats(2, C, "batch norm beta");
+  float* y = a.floats(6, rows * C, "batch norm output");
+  float* mean = a.floats(7, C, "batch norm mean");
+  float* var = a.floats(8, C, "batch norm variance");
+  if (!a.ok) return nullptr;
   std::vector<double> s(C, 0.0);
   for (int64_t r = 0; r < rows; r++) accumulate(x + r * C, s.data(), C);
   for (int64_t c = 0; c < C; c++) mean[c] = static_cast<float>(s[c] / rows);
@@ -87,9 +76,15 @@ napi_value BatchNormBwd(napi_env env, napi_callback_info info) {
   if (!a.ok) return nullptr;
   const int64_t rows = a.i64(5), C = a.i64(6);
   const double eps = a.num(7);
-  if (!a.ok || !lengths(a, {{0, rows * C}, {1, rows * C}, {2, C}, {3, C}, {4, C}, {8, rows * C}, {9, C}, {10, C}})) return nullptr;
-  const float *dy = a.f32(0), *x = a.f32(1), *gamma = a.f32(2), *mean = a.f32(3), *var = a.f32(4);
-  float *dx = a.f32(8), *dgamma = a.f32(9), *dbeta = a.f32(10);
+  const float* dy = a.floats(0, rows * C, "batch norm output gradient");
+  const float* x = a.floats(1, rows * C, "batch norm input");
+  const float* gamma = a.floats(2, C, "batch norm gamma");
+  const float* mean = a.floats(3, C, "batch norm mean");
+  const float* var = a.floats(4, C, "batch norm variance");
+  float* dx = a.floats(8, rows * C, "batch norm input gradient");
+  float* dgamma = a.floats(9, C, "batch norm gamma gradient");
+  float* dbeta = a.floats(10, C, "batch norm beta gradient");
+  if (!a.ok) return nullptr;
   std::vector<double> rstd(C), sdy(C, 0.0), sdyx(C, 0.0);
   for (int64_t c = 0; c < C; c++) rstd[c] = 1.0 / sqrt(static_cast<double>(var[c]) + eps);
   for (int64_t r = 0; r < rows; r++) gradSums(dy + r * C, x + r * C, mean, rstd.data(), sdy.data(), sdyx.data(), C);

@@ -40,19 +40,6 @@ bool readGeometry(Args& a, size_t i, Geometry& g) {
   return true;
 }
 
-// Checks that a typed array holds exactly `want` floats.
-bool sized(Args& a, size_t i, float*& p, int64_t want, const char* what) {
-  size_t n = 0;
-  p = static_cast<float*>(a.ptr(i, &n));
-  if (!a.ok) return false;
-  if (!p || static_cast<int64_t>(n) != want) {
-    std::string m = std::string("openclip_native: conv ") + what + " has " + std::to_string(n) + " elements, expected " + std::to_string(want);
-    napi_throw_range_error(a.env, nullptr, m.c_str());
-    return false;
-  }
-  return true;
-}
-
 float* scratch(int64_t floats) {
   static thread_local std::vector<float> buf;
   if (static_cast<int64_t>(buf.size()) < floats) buf.resize(static_cast<size_t>(floats));
@@ -117,10 +104,10 @@ napi_value Conv2dForward(napi_env env, napi_callback_info info) {
   Args a(env, info, 4);
   Geometry g;
   if (!a.ok || !readGeometry(a, 2, g)) return nullptr;
-  float *x, *w, *y;
-  if (!sized(a, 0, x, g.N * g.H * g.W * g.CI, "input") || !sized(a, 1, w, g.P() * g.CO, "filter") ||
-      !sized(a, 3, y, g.rows() * g.CO, "output"))
-    return nullptr;
+  float* x = a.floats(0, g.N * g.H * g.W * g.CI, "conv input");
+  float* w = a.floats(1, g.P() * g.CO, "conv filter");
+  float* y = a.floats(3, g.rows() * g.CO, "conv output");
+  if (!a.ok) return nullptr;
   if (g.pointwise()) {
     if (!gemm(false, false, g.rows(), g.CO, g.CI, x, g.CI, w, g.CO, 0.0f, y, g.CO)) fail(env);
     return undef(env);
@@ -140,10 +127,10 @@ napi_value Conv2dBackpropInput(napi_env env, napi_callback_info info) {
   Args a(env, info, 4);
   Geometry g;
   if (!a.ok || !readGeometry(a, 2, g)) return nullptr;
-  float *dy, *w, *dx;
-  if (!sized(a, 0, dy, g.rows() * g.CO, "output gradient") || !sized(a, 1, w, g.P() * g.CO, "filter") ||
-      !sized(a, 3, dx, g.N * g.H * g.W * g.CI, "input gradient"))
-    return nullptr;
+  float* dy = a.floats(0, g.rows() * g.CO, "conv output gradient");
+  float* w = a.floats(1, g.P() * g.CO, "conv filter");
+  float* dx = a.floats(3, g.N * g.H * g.W * g.CI, "conv input gradient");
+  if (!a.ok) return nullptr;
   if (g.pointwise()) {
     if (!gemm(false, true, g.rows(), g.CI, g.CO, dy, g.CO, w, g.CO, 0.0f, dx, g.CI)) fail(env);
     return undef(env);
@@ -164,10 +151,10 @@ napi_value Conv2dBackpropFilter(napi_env env, napi_callback_info info) {
   Args a(env, info, 4);
   Geometry g;
   if (!a.ok || !readGeometry(a, 2, g)) return nullptr;
-  float *x, *dy, *dw;
-  if (!sized(a, 0, x, g.N * g.H * g.W * g.CI, "input") || !sized(a, 1, dy, g.rows() * g.CO, "output gradient") ||
-      !sized(a, 3, dw, g.P() * g.CO, "filter gradient"))
-    return nullptr;
+  float* x = a.floats(0, g.N * g.H * g.W * g.CI, "conv input");
+  float* dy = a.floats(1, g.rows() * g.CO, "conv output gradient");
+  float* dw = a.floats(3, g.P() * g.CO, "conv filter gradient");
+  if (!a.ok) return nullptr;
   if (g.pointwise()) {
     if (!gemm(true, false, g.CI, g.CO, g.rows(), x, g.CI, dy, g.CO, 0.0f, dw, g.CO)) fail(env);
     return undef(env);

@@ -71,18 +71,6 @@ VEC_CLONES void reluGradLoop(const float* dy, const float* x, float* dx, int64_t
   }
 }
 
-// Checks that typed array i has at least `need` elements.
-bool reaches(Args& a, size_t i, int64_t need, float*& p) {
-  size_t n = 0;
-  p = static_cast<float*>(a.ptr(i, &n));
-  if (!a.ok) return false;
-  if (!p || need > static_cast<int64_t>(n)) {
-    napi_throw_range_error(a.env, nullptr, "openclip_native: elementwise run reaches past the end of an array");
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 // binaryRun(op, A, aOffset, aStride, B, bOffset, bStride, O, oOffset, n):
@@ -97,8 +85,10 @@ napi_value BinaryRun(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, nullptr, "openclip_native: elementwise offsets and strides must be non-negative");
     return nullptr;
   }
-  float *A, *B, *O;
-  if (!reaches(a, 1, ao + (n - 1) * sa + 1, A) || !reaches(a, 4, bo + (n - 1) * sb + 1, B) || !reaches(a, 7, oo + n, O)) return nullptr;
+  float* A = a.floats(1, ao + (n - 1) * sa + 1, "elementwise operand A", true);
+  float* B = a.floats(4, bo + (n - 1) * sb + 1, "elementwise operand B", true);
+  float* O = a.floats(7, oo + n, "elementwise output", true);
+  if (!a.ok) return nullptr;
   A += ao;
   B += bo;
   O += oo;
@@ -116,35 +106,32 @@ napi_value BinaryRun(napi_env env, napi_callback_info info) {
 // relu(x, y), step(x, y, alpha), reluGrad(dy, x, dx): whole arrays of equal length
 napi_value Relu(napi_env env, napi_callback_info info) {
   Args a(env, info, 2);
-  size_t n = 0, m = 0;
+  size_t n = 0;
   const float* x = static_cast<const float*>(a.ptr(0, &n));
-  float* y = static_cast<float*>(a.ptr(1, &m));
+  float* y = a.floats(1, static_cast<int64_t>(n), "relu output");
   if (!a.ok) return nullptr;
-  if (m != n) return napi_throw_range_error(env, nullptr, "openclip_native: relu lengths differ"), nullptr;
   reluLoop(x, y, static_cast<int64_t>(n));
   return undef(env);
 }
 
 napi_value Step(napi_env env, napi_callback_info info) {
   Args a(env, info, 3);
-  size_t n = 0, m = 0;
+  size_t n = 0;
   const float* x = static_cast<const float*>(a.ptr(0, &n));
-  float* y = static_cast<float*>(a.ptr(1, &m));
+  float* y = a.floats(1, static_cast<int64_t>(n), "step output");
   const float alpha = static_cast<float>(a.num(2));
   if (!a.ok) return nullptr;
-  if (m != n) return napi_throw_range_error(env, nullptr, "openclip_native: step lengths differ"), nullptr;
   stepLoop(x, y, alpha, static_cast<int64_t>(n));
   return undef(env);
 }
 
 napi_value ReluGrad(napi_env env, napi_callback_info info) {
   Args a(env, info, 3);
-  size_t n = 0, m = 0, k = 0;
+  size_t n = 0;
   const float* dy = static_cast<const float*>(a.ptr(0, &n));
-  const float* x = static_cast<const float*>(a.ptr(1, &m));
-  float* dx = static_cast<float*>(a.ptr(2, &k));
+  const float* x = a.floats(1, static_cast<int64_t>(n), "relu gradient input");
+  float* dx = a.floats(2, static_cast<int64_t>(n), "relu gradient output");
   if (!a.ok) return nullptr;
-  if (m != n || k != n) return napi_throw_range_error(env, nullptr, "openclip_native: relu gradient lengths differ"), nullptr;
   reluGradLoop(dy, x, dx, static_cast<int64_t>(n));
   return undef(env);
 }

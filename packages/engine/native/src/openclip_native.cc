@@ -80,6 +80,18 @@ VEC_CLONES void gelu_bwd_loop(const float* dy, const float* x, float* dx, int64_
 // Bindings
 
 // blasInit(candidates: string[]) -> { ok, lib, corename, config, error }
+void noteError(std::string& errors, const std::string& why) { errors += (errors.empty() ? "" : "; ") + why; }
+
+// dlopen()s a library, or notes why it did not load and returns null.
+void* openLibrary(const std::string& name, std::string& errors) {
+  void* h = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char* why = dlerror();
+    noteError(errors, why ? why : name);
+  }
+  return h;
+}
+
 napi_value BlasInit(napi_env env, napi_callback_info info) {
   Args a(env, info, 1);
   if (!a.ok) return nullptr;
@@ -87,23 +99,12 @@ napi_value BlasInit(napi_env env, napi_callback_info info) {
   CHECK(napi_create_object(env, &result));
   std::string errors;
   if (!g_lib) {
-    uint32_t n = 0;
-    CHECK(napi_get_array_length(env, a.argv[0], &n));
-    for (uint32_t k = 0; k < n && !g_lib; k++) {
-      napi_value e;
-      char name[1024];
-      size_t len;
-      napi_get_element(env, a.argv[0], k, &e);
-      if (napi_get_value_string_utf8(env, e, name, sizeof name, &len) != napi_ok) continue;
-      void* h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-      if (!h) {
-        const char* why = dlerror();
-        errors += std::string(errors.empty() ? "" : "; ") + (why ? why : name);
-        continue;
-      }
+    for (const std::string& name : a.strings(0)) {
+      void* h = openLibrary(name, errors);
+      if (!h) continue;
       sgemm_fn s = reinterpret_cast<sgemm_fn>(dlsym(h, "cblas_sgemm"));
       if (!s) {
-        errors += std::string(errors.empty() ? "" : "; ") + name + ": no cblas_sgemm";
+        noteError(errors, name + ": no cblas_sgemm");
         dlclose(h);
         continue;
       }
@@ -114,6 +115,7 @@ napi_value BlasInit(napi_env env, napi_callback_info info) {
       g_corename = reinterpret_cast<corename_fn>(dlsym(h, "openblas_get_corename"));
       g_config = reinterpret_cast<config_fn>(dlsym(h, "openblas_get_config"));
       g_lib_name = name;
+      break;
     }
   }
   napi_value ok;
@@ -136,22 +138,11 @@ napi_value GemmInit(napi_env env, napi_callback_info info) {
   if (!a.ok) return nullptr;
   napi_value result;
   CHECK(napi_create_object(env, &result));
-  std::string errors, version;
+  std::string errors;
   if (!g_dnnl_sgemm) {
-    uint32_t n = 0;
-    CHECK(napi_get_array_length(env, a.argv[0], &n));
-    for (uint32_t k = 0; k < n && !g_dnnl_sgemm; k++) {
-      napi_value e;
-      char name[1024];
-      size_t len;
-      napi_get_element(env, a.argv[0], k, &e);
-      if (napi_get_value_string_utf8(env, e, name, sizeof name, &len) != napi_ok) continue;
-      void* h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-      if (!h) {
-        const char* why = dlerror();
-        errors += std::string(errors.empty() ? "" : "; ") + (why ? why : name);
-        continue;
-      }
+    for (const std::string& name : a.strings(0)) {
+      void* h = openLibrary(name, errors);
+      if (!h) continue;
       dnnl_sgemm_fn s = reinterpret_cast<dnnl_sgemm_fn>(dlsym(h, "dnnl_sgemm"));
       dnnl_version_fn ver = reinterpret_cast<dnnl_version_fn>(dlsym(h, "dnnl_version"));
       const dnnl_version_info* v = ver ? ver() : nullptr;
@@ -167,15 +158,16 @@ napi_value GemmInit(napi_env env, napi_callback_info info) {
         if (!set) why = "OpenMP build, but omp_set_num_threads not found";
       }
       if (!why.empty()) {
-        errors += std::string(errors.empty() ? "" : "; ") + name + ": " + why;
+        noteError(errors, name + ": " + why);
         dlclose(h);
         continue;
       }
       g_dnnl_sgemm = s;
       g_omp_set = set;
       if (g_omp_set) g_omp_set(g_omp_current = g_threads);
-      g_dnnl_name = std::string(name) + " (oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+      g_dnnl_name = name + " (oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
                     std::to_string(v->patch) + (v->cpu_runtime == kDnnlRuntimeOmp ? ", OpenMP" : ", sequential") + ")";
+      break;
     }
   }
   napi_value ok;

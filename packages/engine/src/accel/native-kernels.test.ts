@@ -452,3 +452,21 @@ test('OPENCLIP_GEMM chooses the library of the matrix products; an unknown value
   else assert.match(onednn.err ?? '', /OPENCLIP_GEMM=onednn, but oneDNN did not load: .* \(install libdnnl2\)/);
   assert.equal(native.gemm, native.onednn ? 'onednn' : 'openblas', 'auto prefers oneDNN where it loads');
 });
+
+test("the addon's kernels refuse arrays of the wrong size, naming them", (t) => {
+  const addon = native.addon;
+  if (!native.blas || !addon?.conv2dForward || !addon.batchNormFwd || !addon.attentionFwd || !addon.binaryRun || !addon.reluGrad) {
+    t.skip(`compiled addon unavailable: ${native.detail}`);
+    return;
+  }
+  const f = (n: number) => new Float32Array(n);
+  // 1 image 4×4×2, 3×3 filter to 3 channels, stride 1, padding 1: output 4×4×3
+  const geometry = Int32Array.from([1, 4, 4, 2, 4, 4, 3, 3, 3, 1, 1, 1, 1]);
+  assert.throws(() => addon.conv2dForward!(f(32), f(54), geometry, f(47)), /conv output has 47 elements, expected 48/);
+  assert.throws(() => addon.conv2dBackpropFilter!(f(32), f(48), geometry, f(53)), /conv filter gradient has 53 elements, expected 54/);
+  assert.throws(() => addon.conv2dForward!(f(32), f(54), Int32Array.from([1, 4, 4]), f(48)), /conv geometry must be an Int32Array of 13 values/);
+  assert.throws(() => addon.batchNormFwd!(f(12), f(3), f(2), 4, 3, 1e-5, f(12), f(3), f(3)), /batch norm beta has 2 elements, expected 3/);
+  assert.throws(() => addon.attentionFwd!(f(8), f(8), f(8), null, null, 0, 0, 1, 2, 2, 4, 4, 1, f(8), f(3)), /attention probabilities has 3 elements, expected 4/);
+  assert.throws(() => addon.binaryRun!(0, f(10), 5, 1, f(10), 0, 1, f(10), 0, 6), /elementwise operand A has 10 elements, expected at least 11/);
+  assert.throws(() => addon.reluGrad!(f(5), f(5), f(4)), /relu gradient output has 4 elements, expected 5/);
+});

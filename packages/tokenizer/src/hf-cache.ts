@@ -11,9 +11,15 @@ export interface HfLocateOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** The hub cache folder: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`. */
+/**
+ * The hub cache folder, as huggingface_hub resolves it: `$HF_HUB_CACHE`, else the legacy
+ * `$HUGGINGFACE_HUB_CACHE`, else `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`, else
+ * `~/.cache/huggingface/hub`. The one place the project reads these variables (the models
+ * package's hub code resolves through it too).
+ */
 export function hfHubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
+  if (env.HUGGINGFACE_HUB_CACHE) return env.HUGGINGFACE_HUB_CACHE;
   const home = env.HF_HOME ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'huggingface');
   return join(home, 'hub');
 }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { locateHfTokenizer } from './hf-cache.js';
+import { hfHubCacheDir, locateHfTokenizer } from './hf-cache.js';
 import { HFTokenizer } from './hf-tokenizer.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'openclip-hf-'));
@@ -143,4 +143,12 @@ test('HF cache layout: HF_HOME/hub and HF_HUB_CACHE, refs/main → snapshot, loc
   assert.deepEqual(rows(t, ['a cat']), [[2, 4, 7, 3, 0]]);
   assert.throws(() => locateHfTokenizer('org/absent', { env }), /"org\/absent" \(revision main\) not found in the hub cache: looked in .*models--org--absent/);
   assert.throws(() => locateHfTokenizer('not a repo id!'), /neither an existing path nor a hub repo id/);
+});
+
+test('the hub cache folder resolves as huggingface_hub does: HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, HF_HOME, XDG_CACHE_HOME, ~/.cache', () => {
+  assert.equal(hfHubCacheDir({ HF_HUB_CACHE: '/a', HUGGINGFACE_HUB_CACHE: '/b', HF_HOME: '/c' }), '/a');
+  assert.equal(hfHubCacheDir({ HUGGINGFACE_HUB_CACHE: '/b', HF_HOME: '/c' }), '/b');
+  assert.equal(hfHubCacheDir({ HF_HOME: '/c', XDG_CACHE_HOME: '/d' }), join('/c', 'hub'));
+  assert.equal(hfHubCacheDir({ XDG_CACHE_HOME: '/d' }), join('/d', 'huggingface', 'hub'));
+  assert.equal(hfHubCacheDir({}), join(homedir(), '.cache', 'huggingface', 'hub'));
 });

@@ -6,19 +6,14 @@
  * (default `~/.cache/huggingface/hub`). Lookups here never touch the network.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { hfHubCacheDir as envHubCacheDir } from '@openclip/tokenizer';
 
 export const REGEX_COMMIT_HASH = /^[0-9a-f]{40}$/;
 
-/** The hub cache folder, resolved as huggingface_hub does. */
+/** The hub cache folder: `cacheDir` when given, else as huggingface_hub resolves it (the tokenizer package's resolver). */
 export function hfHubCacheDir(cacheDir?: string): string {
-  if (cacheDir) return cacheDir;
-  const env = process.env;
-  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  if (env.HUGGINGFACE_HUB_CACHE) return env.HUGGINGFACE_HUB_CACHE;
-  const home = env.HF_HOME ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'huggingface');
-  return join(home, 'hub');
+  return cacheDir || envHubCacheDir(process.env);
 }
 
 /** `models--org--name` for a model repo id `org/name`. */

@@ -140,6 +140,14 @@ inline void setStr(napi_env env, napi_value obj, const char* key, const std::str
 }
 
 
+// A per-thread buffer of at least `floats` floats, kept and reused across calls (kernels use it
+// within one call only).
+inline float* scratch(int64_t floats) {
+  static thread_local std::vector<float> buf;
+  if (static_cast<int64_t>(buf.size()) < floats) buf.resize(static_cast<size_t>(floats));
+  return buf.data();
+}
+
 // Row-major C = op(A)·op(B) + beta·C on the selected library. False when no library is loaded
 // or the library rejected the arguments.
 bool gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,

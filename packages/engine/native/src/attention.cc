@@ -3,7 +3,6 @@
 // backward dV = Pᵀ dO, dS = scale · P ⊙ (dO Vᵀ − rowsum(dO Vᵀ ⊙ P)), dQ = dS K, dK = dSᵀ Q.
 #include <math.h>
 
-#include <vector>
 
 #include "addon.h"
 #include "vmath.h"
@@ -108,9 +107,7 @@ napi_value AttentionBwd(napi_env env, napi_callback_info info) {
   float* dk = a.floats(12, B * Lk * D, "attention dk");
   float* dv = a.floats(13, B * Lk * Dv, "attention dv");
   if (!a.ok) return nullptr;
-  static thread_local std::vector<float> scratch;
-  if (static_cast<int64_t>(scratch.size()) < Lq * Lk) scratch.resize(static_cast<size_t>(Lq * Lk));
-  float* S = scratch.data();
+  float* S = scratch(Lq * Lk);
   for (int64_t b = 0; b < B; b++) {
     const float *P = p + b * Lq * Lk, *dOb = dO + b * Lq * Dv, *Qb = q + b * Lq * D, *Kb = k + b * Lk * D;
     if (!gemm(true, false, Lk, Dv, Lq, P, Lk, dOb, Dv, 0.0f, dv + b * Lk * Dv, Dv)) return gemmFailed(env);

@@ -40,12 +40,6 @@ bool readGeometry(Args& a, size_t i, Geometry& g) {
   return true;
 }
 
-float* scratch(int64_t floats) {
-  static thread_local std::vector<float> buf;
-  if (static_cast<int64_t>(buf.size()) < floats) buf.resize(static_cast<size_t>(floats));
-  return buf.data();
-}
-
 int64_t blockRows(const Geometry& g) { return std::max<int64_t>(1, std::min(g.rows(), kBlockFloats / std::max<int64_t>(1, g.P()))); }
 
 // Gathers output rows [r0, r0 + count) into cols (count × P), zeros outside the image.

@@ -182,8 +182,7 @@ export function loadNative(threads: number): NativeStatus {
     return status;
   }
   status.onednn = true;
-  status.gemm = libs.useGemm(true) ? 'onednn' : 'openblas';
-  addon.setThreads(threads);
+  status.gemm = libs.useGemm(true) ? 'onednn' : 'openblas'; // (gemmInit gave OpenMP the thread count set above)
   status.detail = `matrix products on ${d.lib}; ${blasDetail}`;
   return status;
 }

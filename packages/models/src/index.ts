@@ -119,7 +119,6 @@ export {
   mergePreprocessConfig,
 } from './factory/factory.js';
 export type { FactoryOptions, ModelAndTransforms, GetTokenizerOptions, PretrainedPreprocess } from './factory/factory.js';
-export { ensureTokenizerFiles, hfTokenizerRepo } from './factory/tokenizer-files.js';
 export { quickGeluMismatch } from './factory/quick-gelu-check.js';
 export { cleanTag } from './pretrained/pretrained.js';
 export { hfHubCacheDir } from './hub/hf-cache.js';

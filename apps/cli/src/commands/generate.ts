@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Flags } from '@oclif/core';
 import { tf } from '@openclip/engine';
-import { createModelAndTransforms, ensureTokenizerFiles, getTokenizer, GENERATION_TYPES, type GenerateOptions, type GenerationType } from '@openclip/models';
+import { createModelAndTransforms, getTokenizerAsync, GENERATION_TYPES, type GenerateOptions, type GenerationType } from '@openclip/models';
 import { ProgressBar, downloadProgress } from '@openclip/train/progress';
 import { BaseCommand } from '../base-command.js';
 import { listImages } from './embed.js';
@@ -94,8 +94,7 @@ export default class Generate extends BaseCommand<GenerateResult> {
     const bar = new ProgressBar('generate', paths.length, 'images', { enabled: tty });
     try {
       if (!checkpoint && !this.jsonEnabled()) this.logToStderr('openclip: warning: no --pretrained given, the captions come from randomly initialised weights');
-      await ensureTokenizerFiles(flags.model, { cacheDir: flags['cache-dir'] });
-      const tokenizer = getTokenizer(flags.model, { cacheDir: flags['cache-dir'] });
+      const tokenizer = await getTokenizerAsync(flags.model, { cacheDir: flags['cache-dir'] }); // an HF tokenizer is fetched on first use
       const coca = model as unknown as { generate(images: tf.Tensor, o: GenerateOptions): Promise<number[][]> };
       const [, h, w] = preprocessVal.outputShape;
       for (let start = 0; start < paths.length; start += flags['batch-size']) {

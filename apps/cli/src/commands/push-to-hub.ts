@@ -38,13 +38,13 @@ export default class PushToHub extends BaseCommand<PushResult> {
     const { flags } = await this.parse(PushToHub);
     if (!flags['output-dir'] && !flags['repo-id']) this.error('give --repo-id org/name to upload, or --output-dir DIR to only write the folder', { exit: 2 });
     await this.startEngine(flags.backend as string | undefined, { quiet: this.jsonEnabled() });
-    const { createModelAndTransforms, ensureTokenizerFiles } = await import('@openclip/models');
+    const { createModelAndTransforms, getTokenizerAsync } = await import('@openclip/models');
     const { writeHubFolder, pushFolderToHub } = await import('@openclip/models/hub');
     const dir = flags['output-dir'] ?? mkdtempSync(join(tmpdir(), 'openclip-push-'));
     try {
       const dl = downloadProgress({ enabled: !this.jsonEnabled() && Boolean(process.stderr.isTTY) });
       const built = await createModelAndTransforms(flags.model, { pretrained: flags.pretrained, cacheDir: flags['cache-dir'], onDownloadProgress: dl.onDownloadProgress }).finally(dl.stop);
-      await ensureTokenizerFiles(flags.model, { cacheDir: flags['cache-dir'] }); // the folder carries the HF tokenizer files
+      await getTokenizerAsync(flags.model, { cacheDir: flags['cache-dir'] }); // fetches an HF tokenizer into the cache: the folder carries its files
       const modelName = flags.model.replace(/^.*[\\/]/, '').replace(/\.json$/, '');
       const files = writeHubFolder(built.model, dir, { modelName, preprocessCfg: built.preprocessCfg, source: built.checkpoint, repoId: flags['repo-id'], cacheDir: flags['cache-dir'] });
       built.model.dispose();

@@ -172,4 +172,8 @@ napi_value Relu(napi_env env, napi_callback_info info);
 napi_value Step(napi_env env, napi_callback_info info);
 napi_value ReluGrad(napi_env env, napi_callback_info info);
 
+// flock(2) locks on descriptors Node opened (file_lock.cc)
+napi_value FlockTry(napi_env env, napi_callback_info info);
+napi_value FlockRelease(napi_env env, napi_callback_info info);
+
 }  // namespace openclip

@@ -586,6 +586,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"batchNormFwd", BatchNormFwd}, {"batchNormBwd", BatchNormBwd},
       {"attentionFwd", AttentionFwd}, {"attentionBwd", AttentionBwd},
       {"binaryRun", BinaryRun}, {"relu", Relu}, {"step", Step}, {"reluGrad", ReluGrad},
+      {"flockTry", FlockTry}, {"flockRelease", FlockRelease},
   };
   for (auto& f : fns) {
     napi_value v;

@@ -9,11 +9,12 @@
  * picks the hub; `HF_TOKEN` authenticates.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, openSync, closeSync, writeSync, renameSync, rmSync, statSync, symlinkSync, copyFileSync, writeFileSync, ftruncateSync, readFileSync, unlinkSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, openSync, closeSync, writeSync, renameSync, rmSync, statSync, symlinkSync, copyFileSync, writeFileSync, ftruncateSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { downloadFile } from '@huggingface/hub';
 import { hfHubCacheDir, hubOffline, lookupCache, REGEX_COMMIT_HASH, repoFolderName, validateFilename, validateRepoId } from './hf-cache.js';
 import { hfDownloadToken } from './hf-token.js';
+import { withBlobLock } from './hub-lock.js';
 
 export interface DownloadProgress {
   repoId: string;
@@ -184,9 +185,8 @@ export async function hfHubDownload(repoId: string, filename: string, options: H
     return pointer;
   }
   mkdirSync(dirname(blob), { recursive: true });
-  // One writer per blob across processes (e.g. every rank of a distributed run resolving the same weights).
-  const lock = join(cacheDir, '.locks', repoFolderName(repoId), `${meta.etag}.openclip-ts.lock`);
-  await withLock(lock, async () => {
+  // One writer per blob across processes (every rank of a distributed run, or Python beside us).
+  await withBlobLock(cacheDir, repoId, meta.etag, blob, async () => {
     if (existsSync(blob)) return; // another process finished it while we waited
     const incomplete = `${blob}.incomplete`;
     await fetchToIncomplete(incomplete, meta, { repoId, filename, endpoint, token, fetch: f, onProgress: options.onProgress });
@@ -194,63 +194,6 @@ export async function hfHubDownload(repoId: string, filename: string, options: H
   });
   linkPointer(blob, pointer);
   return pointer;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Runs `fn` holding an exclusive lock file (created with O_EXCL, holding our pid). A lock whose
- * owner process is gone is stale and taken over. Our lock name differs from huggingface_hub's
- * `.lock` files, which Python's filelock leaves behind after use.
- */
-async function withLock(lockPath: string, fn: () => Promise<void>): Promise<void> {
-  mkdirSync(dirname(lockPath), { recursive: true });
-  for (;;) {
-    try {
-      const fd = openSync(lockPath, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let owner = NaN;
-      try {
-        owner = Number(readFileSync(lockPath, 'utf8'));
-      } catch {
-        continue; // released between our open and read
-      }
-      const stale = Number.isInteger(owner) && owner > 0 ? !pidAlive(owner) : Date.now() - safeMtime(lockPath) > 60_000;
-      if (stale) {
-        rmSync(lockPath, { force: true });
-        continue;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  try {
-    await fn();
-  } finally {
-    try {
-      unlinkSync(lockPath);
-    } catch {
-      /* already removed */
-    }
-  }
-}
-
-function safeMtime(path: string): number {
-  try {
-    return statSync(path).mtimeMs;
-  } catch {
-    return 0;
-  }
 }
 
 function writeRef(repoDir: string, revision: string, commit: string): void {

@@ -9,13 +9,13 @@
  */
 import { tf, ops, Rng } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
-import { constant, normal, torchDefaultBias, torchDefaultWeight, zeros } from '../../init/initializers.js';
+import { constant, torchDefaultBias, torchDefaultWeight, truncNormal, zeros } from '../../init/initializers.js';
 import { LayerNorm, mergeHeads, splitHeads, splitQkvHeads } from '../layers.js';
 import type { ActivationName } from '../layers.js';
 import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
 import type { ActivationHook } from '../vision-transformer.js';
-import { AttentionPoolLatent, TimmLinear, TimmMlp, timmActivation } from './timm-layers.js';
+import { AttentionPoolLatent, TimmLinear, TimmMlp, timmActivation, timmRescaledLinear } from './timm-layers.js';
 import type { GroupRule } from './timm-layers.js';
 import type { TimmArgs } from './timm-registry.js';
 import { gatherKeptTokens, globalPoolTokens, patchKeepIndices, patchifyNchw } from './timm-vit.js';
@@ -94,6 +94,9 @@ interface EvaBlockOptions {
   postNorm: boolean;
 }
 
+/** Init of a block's output projections (attn.proj, mlp.fc2): EVA's depth-rescaled fix_init_weight. */
+type OutInit = ReturnType<typeof timmRescaledLinear>;
+
 /** EVA attention / PE's AttentionRope: q, k, v projections, RoPE on the patch tokens of q and k, inner norm, proj. */
 class EvaAttention {
   readonly qBias: tf.Variable | null = null;
@@ -104,7 +107,7 @@ class EvaAttention {
   readonly vProj: TimmLinear | null = null;
   readonly norm: LayerNorm | null;
   readonly proj: TimmLinear;
-  constructor(store: ParamStore, prefix: string, readonly dim: number, readonly heads: number, private readonly o: EvaBlockOptions) {
+  constructor(store: ParamStore, prefix: string, readonly dim: number, readonly heads: number, private readonly o: EvaBlockOptions, outInit: OutInit) {
     if (dim % heads !== 0) throw new Error(`${prefix}: embed_dim ${dim} is not divisible by ${heads} heads`);
     if (o.attnType === 'eva') {
       if (o.qkvFused) {
@@ -127,7 +130,7 @@ class EvaAttention {
       this.vProj = new TimmLinear(store, join(prefix, 'v_proj'), dim, dim, o.qkvBias);
     }
     this.norm = o.scaleAttnInner ? new LayerNorm(store, join(prefix, 'norm'), dim, o.eps) : null;
-    this.proj = new TimmLinear(store, join(prefix, 'proj'), dim, dim, true);
+    this.proj = new TimmLinear(store, join(prefix, 'proj'), dim, dim, true, outInit);
   }
 
   apply(x: Tensor, rope: { sin: Tensor; cos: Tensor } | null): Tensor {
@@ -168,11 +171,11 @@ class SwiGlu {
   readonly fc1x: TimmLinear;
   readonly norm: LayerNorm | null;
   readonly fc2: TimmLinear;
-  constructor(store: ParamStore, prefix: string, dim: number, hidden: number, norm: boolean, eps: number) {
+  constructor(store: ParamStore, prefix: string, dim: number, hidden: number, norm: boolean, eps: number, outInit: OutInit) {
     this.fc1g = new TimmLinear(store, join(prefix, 'fc1_g'), dim, hidden, true);
     this.fc1x = new TimmLinear(store, join(prefix, 'fc1_x'), dim, hidden, true);
     this.norm = norm ? new LayerNorm(store, join(prefix, 'norm'), hidden, eps) : null;
-    this.fc2 = new TimmLinear(store, join(prefix, 'fc2'), hidden, dim, true);
+    this.fc2 = new TimmLinear(store, join(prefix, 'fc2'), hidden, dim, true, outInit);
   }
   apply(x: Tensor): Tensor {
     return tf.tidy(() => {
@@ -193,19 +196,20 @@ class EvaBlock {
   readonly norm2: LayerNorm;
   readonly mlp: SwiGlu | TimmMlp;
   readonly postNorm: boolean;
-  constructor(store: ParamStore, prefix: string, dim: number, heads: number, o: EvaBlockOptions) {
+  constructor(store: ParamStore, prefix: string, dim: number, heads: number, o: EvaBlockOptions, index: number) {
     this.postNorm = o.postNorm;
+    const outInit = timmRescaledLinear(index);
     if (o.postNorm && o.initValues !== null) throw new Error(`${prefix}: post-norm Eva blocks have no layer scale (init_values)`);
     if (o.swiglu && !o.scaleMlp) throw new Error(`${prefix}: swiglu_mlp without scale_mlp (timm's GluMlp) is not supported`);
     const hidden = Math.floor(dim * o.mlpRatio);
     const mlp = () => (o.swiglu
-      ? new SwiGlu(store, join(prefix, 'mlp'), dim, hidden, o.scaleMlp, o.eps)
-      : new TimmMlp(store, join(prefix, 'mlp'), dim, hidden, dim, o.act, { norm: o.scaleMlp, eps: o.eps }));
+      ? new SwiGlu(store, join(prefix, 'mlp'), dim, hidden, o.scaleMlp, o.eps, outInit)
+      : new TimmMlp(store, join(prefix, 'mlp'), dim, hidden, dim, o.act, { norm: o.scaleMlp, eps: o.eps, fc2Init: outInit }));
     // Registration (= state_dict) order differs between the two block types.
     if (o.postNorm) {
       this.gamma1 = null;
       this.gamma2 = null;
-      this.attn = new EvaAttention(store, join(prefix, 'attn'), dim, heads, o);
+      this.attn = new EvaAttention(store, join(prefix, 'attn'), dim, heads, o, outInit);
       this.norm1 = new LayerNorm(store, join(prefix, 'norm1'), dim, o.eps);
       this.mlp = mlp();
       this.norm2 = new LayerNorm(store, join(prefix, 'norm2'), dim, o.eps);
@@ -214,7 +218,7 @@ class EvaBlock {
     this.gamma1 = o.initValues !== null ? store.param(join(prefix, 'gamma_1'), [dim], constant(o.initValues)) : null;
     this.gamma2 = o.initValues !== null ? store.param(join(prefix, 'gamma_2'), [dim], constant(o.initValues)) : null;
     this.norm1 = new LayerNorm(store, join(prefix, 'norm1'), dim, o.eps);
-    this.attn = new EvaAttention(store, join(prefix, 'attn'), dim, heads, o);
+    this.attn = new EvaAttention(store, join(prefix, 'attn'), dim, heads, o, outInit);
     this.norm2 = new LayerNorm(store, join(prefix, 'norm2'), dim, o.eps);
     this.mlp = mlp();
   }
@@ -291,9 +295,9 @@ export class TimmEva {
     this.patchDropRate = o.patchDropRate;
     this.rng = o.rng;
 
-    this.clsToken = classToken ? store.param(join(prefix, 'cls_token'), [1, 1, d], normal(0.02)) : null;
+    this.clsToken = classToken ? store.param(join(prefix, 'cls_token'), [1, 1, d], truncNormal(0.02)) : null;
     const nPos = this.gridSize[0] * this.gridSize[1] + (this.noEmbedClass ? 0 : this.numPrefixTokens);
-    this.posEmbed = (args.use_abs_pos_emb ?? true) ? store.param(join(prefix, 'pos_embed'), [1, nPos, d], normal(0.02)) : null;
+    this.posEmbed = (args.use_abs_pos_emb ?? true) ? store.param(join(prefix, 'pos_embed'), [1, nPos, d], truncNormal(0.02)) : null;
     const fanIn = 3 * p * p;
     this.patchWeight = store.param(join(prefix, 'patch_embed.proj.weight'), [d, 3, p, p], torchDefaultWeight(fanIn));
     this.patchBias = preNorm ? null : store.param(join(prefix, 'patch_embed.proj.bias'), [d], torchDefaultBias(fanIn));
@@ -316,7 +320,7 @@ export class TimmEva {
       swiglu: args.swiglu_mlp ?? false, scaleMlp: args.scale_mlp ?? false, mlpRatio: args.mlp_ratio ?? 4, initValues: args.init_values ?? null,
       act, eps: this.eps, numPrefixTokens: this.numPrefixTokens, postNorm: args.use_post_norm ?? false,
     };
-    for (let i = 0; i < args.depth; i++) this.blocks.push(new EvaBlock(store, join(prefix, `blocks.${i}`), d, heads, blockOptions));
+    for (let i = 0; i < args.depth; i++) this.blocks.push(new EvaBlock(store, join(prefix, `blocks.${i}`), d, heads, blockOptions, i));
     this.norm = postNorm ? new LayerNorm(store, join(prefix, 'norm'), d, this.eps) : null;
     this.attnPool = globalPool === 'map'
       ? new AttentionPoolLatent(store, join(prefix, 'attn_pool'), d, args.attn_pool_num_heads ?? heads, args.attn_pool_mlp_ratio ?? args.mlp_ratio ?? 4, 'gelu', this.eps)

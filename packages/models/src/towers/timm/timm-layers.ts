@@ -6,7 +6,7 @@
  */
 import { tf, ops } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
-import { constant, normal, torchDefaultBias, torchDefaultWeight, zeros } from '../../init/initializers.js';
+import { constant, torchDefaultBias, torchDefaultWeight, truncNormal, truncNormalTf, zeros } from '../../init/initializers.js';
 import type { InitSpec } from '../../init/initializers.js';
 import { LayerNorm, activate, mergeHeads, splitHeads, splitQkvHeads } from '../layers.js';
 import type { ActivationName } from '../layers.js';
@@ -21,8 +21,14 @@ export function timmActivation(name: string | undefined, where: string): Activat
   throw new Error(`${where}: act_layer '${name}' is not supported (gelu, gelu_tanh, quick_gelu)`);
 }
 
-/** timm's ViT init for nn.Linear (trunc_normal std .02, zero bias); drawn as normal(.02) here. */
-export const TIMM_LINEAR: { weight: InitSpec; bias: InitSpec } = { weight: normal(0.02), bias: zeros };
+/** timm's ViT/EVA init for nn.Linear: trunc_normal_(std .02) weights, zero bias. */
+export const TIMM_LINEAR: { weight: InitSpec; bias: InitSpec } = { weight: truncNormal(0.02), bias: zeros };
+
+/** EVA's `fix_init_weight`: block i's attn.proj and mlp.fc2 weights divided by √(2(i+1)) after TIMM_LINEAR. */
+export function timmRescaledLinear(blockIndex: number): { weight: InitSpec; bias: InitSpec } {
+  const s = Math.sqrt(2 * (blockIndex + 1));
+  return { weight: truncNormal(0.02 / s, -2 / s, 2 / s), bias: zeros };
+}
 
 /** nn.Linear under timm's names (`<prefix>.weight` [out, in], `<prefix>.bias`). */
 export class TimmLinear {
@@ -43,11 +49,11 @@ export class TimmMlp {
   readonly norm: LayerNorm | null;
   readonly fc2: TimmLinear;
   constructor(store: ParamStore, prefix: string, inF: number, hidden: number, outF: number, readonly act: ActivationName,
-    o: { bias?: [boolean, boolean]; eps?: number; norm?: boolean; init?: { weight?: InitSpec; bias?: InitSpec } } = {}) {
+    o: { bias?: [boolean, boolean]; eps?: number; norm?: boolean; init?: { weight?: InitSpec; bias?: InitSpec }; fc2Init?: { weight?: InitSpec; bias?: InitSpec } } = {}) {
     const [b1, b2] = o.bias ?? [true, true];
     this.fc1 = new TimmLinear(store, join(prefix, 'fc1'), inF, hidden, b1, o.init);
     this.norm = o.norm ? new LayerNorm(store, join(prefix, 'norm'), hidden, o.eps ?? 1e-6) : null;
-    this.fc2 = new TimmLinear(store, join(prefix, 'fc2'), hidden, outF, b2, o.init);
+    this.fc2 = new TimmLinear(store, join(prefix, 'fc2'), hidden, outF, b2, o.fc2Init ?? o.init);
   }
   apply(x: Tensor): Tensor {
     return tf.tidy(() => {
@@ -146,7 +152,7 @@ export class AttentionPoolLatent {
   constructor(store: ParamStore, prefix: string, dim: number, readonly heads: number, mlpRatio: number, act: ActivationName, eps: number) {
     if (dim % heads !== 0) throw new Error(`${prefix}: embed_dim ${dim} is not divisible by ${heads} attention-pool heads`);
     this.headDim = dim / heads;
-    this.latent = store.param(join(prefix, 'latent'), [1, 1, dim], normal(dim ** -0.5));
+    this.latent = store.param(join(prefix, 'latent'), [1, 1, dim], truncNormalTf(dim ** -0.5));
     this.q = new TimmLinear(store, join(prefix, 'q'), dim, dim, true);
     this.kv = new TimmLinear(store, join(prefix, 'kv'), dim, 2 * dim, true);
     this.proj = new TimmLinear(store, join(prefix, 'proj'), dim, dim, true);

@@ -8,7 +8,7 @@
  */
 import { tf, ops, Rng } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
-import { normal, torchDefaultBias, torchDefaultWeight } from '../../init/initializers.js';
+import { normal, torchDefaultBias, torchDefaultWeight, truncNormal } from '../../init/initializers.js';
 import { LayerNorm } from '../layers.js';
 import type { ActivationName } from '../layers.js';
 import { join } from '../params.js';
@@ -154,7 +154,7 @@ export class TimmVisionTransformer {
     this.clsToken = classToken ? store.param(join(prefix, 'cls_token'), [1, 1, d], normal(1e-6)) : null;
     this.regToken = reg ? store.param(join(prefix, 'reg_token'), [1, reg, d], normal(1e-6)) : null;
     const nPos = this.gridSize[0] * this.gridSize[1] + (this.noEmbedClass ? 0 : this.numPrefixTokens);
-    this.posEmbed = store.param(join(prefix, 'pos_embed'), [1, nPos, d], normal(0.02));
+    this.posEmbed = store.param(join(prefix, 'pos_embed'), [1, nPos, d], truncNormal(0.02));
     const fanIn = 3 * p * p;
     this.patchWeight = store.param(join(prefix, 'patch_embed.proj.weight'), [d, 3, p, p], torchDefaultWeight(fanIn));
     this.patchBias = preNorm ? null : store.param(join(prefix, 'patch_embed.proj.bias'), [d], torchDefaultBias(fanIn));

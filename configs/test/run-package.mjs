@@ -2,8 +2,9 @@
 // Runs a workspace's compiled tests (dist/**/*.test.js) with node:test, printing the spec
 // report and writing .test-results/summary.json for the root summary.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 function findTests(dir, out = []) {
@@ -41,5 +42,15 @@ const args = [
   '--test-reporter-destination=.test-results/summary.json',
   ...files.map((f) => relative(cwd, f)),
 ];
-const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd });
+// Every temporary folder the tests (and the processes they start) make goes under one folder of
+// this run, removed afterwards, so nothing piles up in the system's temp dir across runs.
+// OPENCLIP_KEEP_TEST_DIRS=1 keeps it (its path is printed) for a post-mortem.
+const runTmp = mkdtempSync(join(tmpdir(), `openclip-test-${basename(cwd)}-`));
+let r;
+try {
+  r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd, env: { ...process.env, TMPDIR: runTmp } });
+} finally {
+  if (process.env.OPENCLIP_KEEP_TEST_DIRS === '1') console.error(`openclip-test: temporary files kept in ${runTmp}`);
+  else rmSync(runTmp, { recursive: true, force: true });
+}
 process.exit(r.status ?? 1);

@@ -5,15 +5,23 @@
 //                                       backend and PyTorch OpenCLIP (packages/train/bench/webgpu-steps.ts;
 //                                       its options: --models --batch --steps --warmup --compare --memory-steps --no-torch)
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
+// The benches' datasets and checkpoints go under one temporary folder, removed at the end.
+const benchTmp = mkdtempSync(join(tmpdir(), 'openclip-bench-'));
 const run = (cmd, argv) => {
-  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit', env: { ...process.env, TMPDIR: benchTmp } });
+  if (r.status !== 0) {
+    rmSync(benchTmp, { recursive: true, force: true });
+    process.exit(r.status ?? 1);
+  }
 };
+process.on('exit', () => rmSync(benchTmp, { recursive: true, force: true }));
 
 if (args.length === 0) run('npx', ['turbo', 'run', 'bench', '--concurrency=1']);
 else {

@@ -1,10 +1,10 @@
 /**
  * Memory over epochs: trains the small demo-sized CLIP on synthetic data for N short epochs
- * (`node --expose-gc dist/bench/epoch-rss.js [epochs] [workers] [zeroshot-frequency]`) and prints RSS, JS heap and tensor count at
+ * (`node --expose-gc dist/bench/epoch-rss.js [epochs] [workers] [zeroshot-frequency] [save-frequency] [train-data.csv]`) and prints RSS, JS heap and tensor count at
  * each epoch start after a GC (run with --expose-gc), then the least-squares RSS slope per epoch
  * over the second half (after warm-up). A flat run has a slope within the noise (±1 MB/epoch).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '@openclip/engine';
@@ -14,10 +14,13 @@ import { runTraining } from '../main.js';
 const epochs = Number(process.argv[2] ?? 40);
 const workers = process.argv[3] ?? '1';
 const zeroshot = process.argv[4] ?? '1000';
+const save = process.argv[5] ?? '1000';
+const csv = process.argv[6]; // a CSV dataset (e.g. from `openclip make-dataset --type csv`) instead of synthetic data
 const dir = mkdtempSync(join(tmpdir(), 'epoch-rss-'));
 const model = join(dir, 'tiny.json');
 writeFileSync(model, JSON.stringify({ embed_dim: 32, vision_cfg: { image_size: 32, layers: 1, width: 64, head_width: 32, patch_size: 8 }, text_cfg: { context_length: 16, vocab_size: 49408, width: 64, heads: 2, layers: 1 } }));
-const cfg = parseTrainConfig({ 'dataset-type': 'synthetic', 'train-num-samples': '64', model, precision: 'fp32', 'batch-size': '16', lr: '1e-3', warmup: '2', workers, epochs: String(epochs), logs: join(dir, 'logs'), name: 'rss', 'log-every-n-steps': '100', 'zeroshot-frequency': zeroshot, 'save-frequency': '1000' });
+const data = csv ? { 'train-data': csv, 'dataset-type': 'csv', 'csv-separator': readFileSync(csv, 'utf8').includes('\t') ? '\t' : ',' } : { 'dataset-type': 'synthetic', 'train-num-samples': '64' };
+const cfg = parseTrainConfig({ ...data, model, precision: 'fp32', 'batch-size': '16', lr: '1e-3', warmup: '2', workers, epochs: String(epochs), logs: join(dir, 'logs'), name: 'rss', 'log-every-n-steps': '100', 'zeroshot-frequency': zeroshot, 'save-frequency': save });
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) console.error('run with node --expose-gc for stable numbers');
 const rows: { epoch: number; rss: number }[] = [];
@@ -36,4 +39,4 @@ const tail = rows.slice(Math.floor(rows.length / 2));
 const mx = tail.reduce((a, r) => a + r.epoch, 0) / tail.length;
 const my = tail.reduce((a, r) => a + r.rss, 0) / tail.length;
 const slope = tail.reduce((a, r) => a + (r.epoch - mx) * (r.rss - my), 0) / tail.reduce((a, r) => a + (r.epoch - mx) ** 2, 0);
-console.log(`RSS slope over epochs ${tail[0].epoch}..${tail[tail.length - 1].epoch}: ${slope.toFixed(2)} MB/epoch (workers ${workers}, zero-shot every ${zeroshot} epochs)`);
+console.log(`RSS slope over epochs ${tail[0].epoch}..${tail[tail.length - 1].epoch}: ${slope.toFixed(2)} MB/epoch (workers ${workers}, zero-shot every ${zeroshot} epochs, checkpoints every ${save}, ${csv ? `CSV ${csv}` : 'synthetic data'})`);

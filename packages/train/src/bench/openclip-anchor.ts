@@ -38,6 +38,7 @@ export const CASES: Case[] = [
   { name: 'coca_ViT-B-32_train', spec: 'coca_ViT-B-32', batch: 16, steps: 2, mode: 'train' },
   { name: 'ViT-B-32_encode_image', spec: 'ViT-B-32', batch: 32, steps: 5, mode: 'image' },
   { name: 'ViT-B-32_encode_text', spec: 'ViT-B-32', batch: 32, steps: 5, mode: 'text' },
+  { name: 'ViT-B-16-SigLIP_encode_image', spec: 'ViT-B-16-SigLIP', batch: 16, steps: 3, mode: 'image' },
   { name: 'ViT-B-32_train_b128_memory', spec: 'ViT-B-32', batch: 128, steps: 1, mode: 'train' },
 ];
 

@@ -29,11 +29,15 @@ export function timmFixturesDir(): string {
   return process.env.OPENCLIP_TIMM_FIXTURES_DIR ?? fileURLToPath(new URL('../../../test-fixtures/timm', import.meta.url));
 }
 
-/** The fixture cases, or a reason to skip when the set is absent. */
-export function timmCases(): { cases: TimmCase[]; skip: string | false } {
-  const dir = timmFixturesDir();
+/** `OPENCLIP_TIMM_HYBRID_FIXTURES_DIR`, else the committed set of tools/fixtures/timm_hybrid_towers.py (ViTamin, MobileCLIP). */
+export function timmHybridFixturesDir(): string {
+  return process.env.OPENCLIP_TIMM_HYBRID_FIXTURES_DIR ?? fileURLToPath(new URL('../../../test-fixtures/timm-hybrid', import.meta.url));
+}
+
+/** The fixture cases of `dir` (default: the timm transformer set), or a reason to skip when the set is absent. */
+export function timmCases(dir = timmFixturesDir(), generator = 'tools/fixtures/timm_towers.py'): { cases: TimmCase[]; skip: string | false } {
   const path = join(dir, 'manifest.json');
-  if (!existsSync(path)) return { cases: [], skip: `timm fixtures absent: no ${path} (generate with tools/fixtures/timm_towers.py)` };
+  if (!existsSync(path)) return { cases: [], skip: `timm fixtures absent: no ${path} (generate with ${generator})` };
   const m = JSON.parse(readFileSync(path, 'utf8')) as { cases: Record<string, unknown>[] };
   const cases = m.cases.filter((c) => c.kind === 'clip_model').map((c) => {
     const id = c.id as string;

@@ -5,6 +5,7 @@
  * `norm`, `mlp`) and timm's parameter grouping (`group_matcher` + `group_parameters`).
  */
 import { tf, ops } from '@openclip/engine';
+import type { Rng } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
 import { constant, torchDefaultBias, torchDefaultWeight, truncNormal, truncNormalTf, zeros } from '../../init/initializers.js';
 import type { InitSpec } from '../../init/initializers.js';
@@ -64,6 +65,26 @@ export class TimmMlp {
   }
 }
 
+/** ViTamin's `GeGluMlp`: its own LayerNorm (eps 1e-6), then w2(act(w0(x)) · w1(x)). */
+export class GeGluMlp {
+  readonly norm: LayerNorm;
+  readonly w0: TimmLinear;
+  readonly w1: TimmLinear;
+  readonly w2: TimmLinear;
+  constructor(store: ParamStore, prefix: string, dim: number, hidden: number, readonly act: ActivationName) {
+    this.norm = new LayerNorm(store, join(prefix, 'norm'), dim, 1e-6);
+    this.w0 = new TimmLinear(store, join(prefix, 'w0'), dim, hidden, true);
+    this.w1 = new TimmLinear(store, join(prefix, 'w1'), dim, hidden, true);
+    this.w2 = new TimmLinear(store, join(prefix, 'w2'), hidden, dim, true);
+  }
+  apply(x: Tensor): Tensor {
+    return tf.tidy(() => {
+      const h = this.norm.apply(x);
+      return this.w2.apply(tf.mul(activate(this.w0.apply(h), this.act), this.w1.apply(h)));
+    });
+  }
+}
+
 /** timm `LayerScale` (`gamma`). */
 export class TimmLayerScale {
   readonly gamma: tf.Variable;
@@ -102,6 +123,10 @@ export class TimmAttention {
 
 export interface TimmBlockOptions {
   mlpRatio: number;
+  /** timm `mlp_layer`: `Mlp` (default) or ViTamin's `GeGluMlp`. */
+  mlpLayer?: 'mlp' | 'geglu';
+  /** Stochastic depth of this block (timm DropPath, train mode only) and the RNG drawing it. */
+  dropPath?: { rate: number; rng: Rng };
   qkvBias: boolean;
   qkNorm: boolean;
   initValues: number | null;
@@ -109,30 +134,51 @@ export interface TimmBlockOptions {
   eps: number;
 }
 
-/** timm `Block`: x + ls1(attn(norm1(x))), then x + ls2(mlp(norm2(x))). */
+/**
+ * timm `DropPath` in train mode: each sample's residual branch is zeroed with probability `rate`,
+ * the kept ones scaled by 1/(1 - rate) (per-sample draws from `rng`).
+ */
+export function dropPath(x: Tensor, rate: number, rng: Rng): Tensor {
+  if (rate <= 0) return x;
+  return tf.tidy(() => {
+    const b = x.shape[0]!;
+    const keep = 1 - rate;
+    const mask = new Float32Array(b);
+    for (let i = 0; i < b; i++) mask[i] = rng.uniform() < keep ? 1 / keep : 0;
+    return tf.mul(x, tf.tensor(mask, [b, ...x.shape.slice(1).map(() => 1)]));
+  });
+}
+
+/** timm `Block`: x + ls1(attn(norm1(x))), then x + ls2(mlp(norm2(x))) (each branch through DropPath in train mode). */
 export class TimmBlock {
   readonly norm1: LayerNorm;
   readonly attn: TimmAttention;
   readonly ls1: TimmLayerScale | null;
   readonly norm2: LayerNorm;
-  readonly mlp: TimmMlp;
+  readonly mlp: { apply(x: Tensor): Tensor };
   readonly ls2: TimmLayerScale | null;
+  readonly dropPath: { rate: number; rng: Rng } | null;
   constructor(store: ParamStore, prefix: string, dim: number, heads: number, o: TimmBlockOptions) {
     this.norm1 = new LayerNorm(store, join(prefix, 'norm1'), dim, o.eps);
     this.attn = new TimmAttention(store, join(prefix, 'attn'), dim, heads, { qkvBias: o.qkvBias, qkNorm: o.qkNorm, eps: o.eps });
     this.ls1 = o.initValues ? new TimmLayerScale(store, join(prefix, 'ls1'), dim, o.initValues) : null;
     this.norm2 = new LayerNorm(store, join(prefix, 'norm2'), dim, o.eps);
-    this.mlp = new TimmMlp(store, join(prefix, 'mlp'), dim, Math.floor(dim * o.mlpRatio), dim, o.act);
+    const hidden = Math.floor(dim * o.mlpRatio);
+    this.mlp = o.mlpLayer === 'geglu'
+      ? new GeGluMlp(store, join(prefix, 'mlp'), dim, hidden, o.act)
+      : new TimmMlp(store, join(prefix, 'mlp'), dim, hidden, dim, o.act);
     this.ls2 = o.initValues ? new TimmLayerScale(store, join(prefix, 'ls2'), dim, o.initValues) : null;
+    this.dropPath = o.dropPath && o.dropPath.rate > 0 ? o.dropPath : null;
   }
-  apply(x: Tensor): Tensor {
+  apply(x: Tensor, training = false): Tensor {
     return tf.tidy(() => {
+      const drop = (t: Tensor) => (training && this.dropPath ? dropPath(t, this.dropPath.rate, this.dropPath.rng) : t);
       let a = this.attn.apply(this.norm1.apply(x));
       if (this.ls1) a = this.ls1.apply(a);
-      const x1 = tf.add(x, a);
+      const x1 = tf.add(x, drop(a));
       let m = this.mlp.apply(this.norm2.apply(x1));
       if (this.ls2) m = this.ls2.apply(m);
-      return tf.add(x1, m);
+      return tf.add(x1, drop(m));
     });
   }
 }

@@ -45,14 +45,17 @@ export class TimmModel {
       throw new Error(`${prefix}: vision_cfg.timm_model_pretrained (timm's ImageNet weights) cannot be downloaded here; load an OpenCLIP checkpoint instead`);
     }
     if (cfg.timm_drop > 0) throw new Error(`${prefix}: vision_cfg.timm_drop ${cfg.timm_drop} (head dropout) is not supported; use 0`);
-    if (cfg.timm_drop_path !== null && cfg.timm_drop_path > 0) throw new Error(`${prefix}: vision_cfg.timm_drop_path ${cfg.timm_drop_path} (stochastic depth) is not supported; use 0 or null`);
+    const dropPathRate = cfg.timm_drop_path ?? 0;
+    if (dropPathRate > 0 && spec.family !== 'vit' && spec.family !== 'vitamin') {
+      throw new Error(`${prefix}: vision_cfg.timm_drop_path ${dropPathRate} (stochastic depth) is not supported for timm ${spec.family} towers; use 0 or null`);
+    }
     const pool = cfg.timm_pool ?? '';
     if (pool === 'abs_attn' || pool === 'rot_attn') throw new Error(`${prefix}: timm_pool '${pool}' (OpenCLIP's attention-pool heads for CNN trunks) is not supported for ${name}`);
     const proj = cfg.timm_proj ?? '';
     if (proj && !['linear', 'mlp', 'none'].includes(proj)) throw new Error(`${prefix}: vision_cfg.timm_proj must be 'linear', 'mlp', 'none' or empty, got '${proj}'`);
     const extraProj = proj === 'linear' || proj === 'mlp';
     const size = typeof cfg.image_size === 'number' ? [cfg.image_size, cfg.image_size] as [number, number] : [cfg.image_size[0], cfg.image_size[1]] as [number, number];
-    const common = { imageSize: size, patchDropRate: cfg.patch_dropout > 0 ? cfg.patch_dropout : 0, rng: o.rng ?? new Rng(0) };
+    const common = { imageSize: size, patchDropRate: cfg.patch_dropout > 0 ? cfg.patch_dropout : 0, dropPathRate, rng: o.rng ?? new Rng(0) };
     let args: TimmArgs = spec.args;
     let trunkOptions: TimmTrunkOptions;
     if (!extraProj) {
@@ -64,7 +67,7 @@ export class TimmModel {
       trunkOptions = { ...common, numClasses: 0, globalPool: pool || undefined };
     }
     const trunkPrefix = join(prefix, 'trunk');
-    if (spec.family === 'vit') this.trunk = new TimmVisionTransformer(store, trunkPrefix, args, trunkOptions);
+    if (spec.family === 'vit' || spec.family === 'vitamin') this.trunk = new TimmVisionTransformer(store, trunkPrefix, args, trunkOptions);
     else if (spec.family === 'eva') this.trunk = new TimmEva(store, trunkPrefix, args, trunkOptions);
     else this.trunk = new TimmRelPosTransformer(store, trunkPrefix, args, trunkOptions);
     let prev = this.trunk.numFeatures;

@@ -5,8 +5,12 @@
  * (the fixture generator's tiny variants are, by the tests).
  */
 
-/** The timm class an architecture is built with. */
-export type TimmFamily = 'vit' | 'eva' | 'vit_relpos';
+import { VITAMIN_MODELS } from './timm-vitamin.js';
+import type { VitaminEmbedCfg } from './timm-vitamin.js';
+
+/** The timm class an architecture is built with (vitamin: VisionTransformer with ViTamin's conv backbone as patch embedding). */
+export type TimmFamily = 'vit' | 'eva' | 'vit_relpos' | 'vitamin';
+const FAMILIES: readonly TimmFamily[] = ['vit', 'eva', 'vit_relpos', 'vitamin'];
 
 /** timm keyword arguments (snake_case, timm's names) of VisionTransformer and Eva that this port reads. */
 export interface TimmArgs {
@@ -27,6 +31,12 @@ export interface TimmArgs {
   fc_norm?: boolean | null;
   global_pool?: string;
   act_layer?: string;
+  /** 'learn' (default) or 'none' (no pos_embed parameter). */
+  pos_embed?: 'learn' | 'none';
+  /** timm `mlp_layer`: Mlp ('mlp', default) or ViTamin's GeGluMlp ('geglu'). */
+  mlp_layer?: 'mlp' | 'geglu';
+  /** ViTamin: the conv backbone of the hybrid patch embedding (timm's `VitCfg`). */
+  embed_cfg?: VitaminEmbedCfg;
   /** LayerNorm eps (timm's `norm_layer=partial(LayerNorm, eps=...)`). */
   norm_eps?: number;
   // Eva-only options
@@ -116,6 +126,7 @@ const BUILTIN: Record<string, TimmModelSpec> = {
   vit_pe_core_base_patch16_224: peCore(16, 224, 768, 12, 12, 14),
   vit_pe_core_large_patch14_336: peCore(14, 336, 1024, 24, 16, 24),
   vit_pe_core_gigantic_patch14_448: peCore(14, 448, 1536, 50, 16, 32, { mlp_ratio: 8960 / 1536, class_token: false, rope_grid_offset: 0 }),
+  ...VITAMIN_MODELS,
 };
 
 /** Names of timm towers this port knows but cannot build, with the reason (none at present). */
@@ -132,7 +143,7 @@ export class UnknownTimmModelError extends Error {
 
 /** Adds (or replaces) a timm architecture under `name`. */
 export function registerTimmModel(name: string, spec: TimmModelSpec): void {
-  if (!['vit', 'eva', 'vit_relpos'].includes(spec.family)) throw new Error(`timm model '${name}': unknown family '${String(spec.family)}' (vit, eva, vit_relpos)`);
+  if (!FAMILIES.includes(spec.family)) throw new Error(`timm model '${name}': unknown family '${String(spec.family)}' (${FAMILIES.join(', ')})`);
   registry.set(name, { family: spec.family, args: { ...spec.args } });
 }
 

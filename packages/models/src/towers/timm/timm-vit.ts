@@ -3,8 +3,9 @@
  * `patch_embed.proj`, `norm_pre`, `blocks.<i>`, `norm`, `attn_pool`, `fc_norm`, `head`): class
  * token or none, register tokens, position embedding over prefix tokens or not (`no_embed_class`),
  * pre-norm, qk-norm, layer scale, GELU / tanh-GELU, the final norm before or after pooling
- * (`fc_norm`), token / avg / max / avgmax / MAP pooling, patch dropout (train mode) and the
- * classifier `head` OpenCLIP uses as projection.
+ * (`fc_norm`), token / avg / max / avgmax / MAP pooling, patch dropout and stochastic depth (train
+ * mode) and the classifier `head` OpenCLIP uses as projection. With `embed_cfg` the patch embedding
+ * is ViTamin's convolutional backbone (`patch_embed.backbone`, timm's HybridEmbed without proj).
  */
 import { tf, ops, Rng } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
@@ -17,6 +18,7 @@ import type { ActivationHook } from '../vision-transformer.js';
 import { AttentionPoolLatent, TimmBlock, TimmLinear, timmActivation } from './timm-layers.js';
 import type { GroupRule } from './timm-layers.js';
 import type { TimmArgs } from './timm-registry.js';
+import { VitaminConvStages } from './timm-vitamin.js';
 
 export const VIT_POOLS = ['', 'avg', 'avgmax', 'max', 'token', 'map'] as const;
 export type TimmPool = (typeof VIT_POOLS)[number];
@@ -30,6 +32,8 @@ export interface TimmTrunkOptions {
   globalPool?: string;
   /** timm `patch_drop_rate`. */
   patchDropRate: number;
+  /** timm `drop_path_rate` (stochastic depth, rising linearly over the blocks); 0 when omitted. */
+  dropPathRate?: number;
   rng: Rng;
 }
 
@@ -113,9 +117,11 @@ export class TimmVisionTransformer {
 
   readonly clsToken: tf.Variable | null;
   readonly regToken: tf.Variable | null;
-  readonly posEmbed: tf.Variable;
-  readonly patchWeight: tf.Variable;
+  readonly posEmbed: tf.Variable | null;
+  readonly patchWeight: tf.Variable | null;
   readonly patchBias: tf.Variable | null;
+  /** ViTamin's conv backbone as the patch embedding (`patch_embed.backbone`), or null for a plain patch conv. */
+  readonly hybrid: VitaminConvStages | null = null;
   readonly normPre: LayerNorm | null;
   readonly blocks: TimmBlock[] = [];
   readonly norm: LayerNorm | null;
@@ -128,9 +134,15 @@ export class TimmVisionTransformer {
     const p = args.patch_size;
     this.patchSize = [p, p];
     this.imageSize = o.imageSize;
-    this.gridSize = [Math.floor(o.imageSize[0] / p), Math.floor(o.imageSize[1] / p)];
-    if (this.gridSize[0] < 1 || this.gridSize[1] < 1) throw new Error(`${where}: image size ${o.imageSize} is smaller than patch ${p}`);
     const d = args.embed_dim;
+    if (args.embed_cfg) {
+      if (p !== 1) throw new Error(`${where}: a hybrid (embed_cfg) patch embedding needs patch_size 1, got ${p}`);
+      if (args.embed_cfg.embed_dim[2] !== d) throw new Error(`${where}: the conv backbone's width ${args.embed_cfg.embed_dim[2]} must equal embed_dim ${d}`);
+      this.gridSize = VitaminConvStages.gridOf(o.imageSize);
+    } else {
+      this.gridSize = [Math.floor(o.imageSize[0] / p), Math.floor(o.imageSize[1] / p)];
+    }
+    if (this.gridSize[0] < 1 || this.gridSize[1] < 1) throw new Error(`${where}: image size ${o.imageSize} is smaller than patch ${p}`);
     this.embedDim = d;
     this.numFeatures = d;
     this.act = timmActivation(args.act_layer, where);
@@ -154,16 +166,30 @@ export class TimmVisionTransformer {
     this.clsToken = classToken ? store.param(join(prefix, 'cls_token'), [1, 1, d], normal(1e-6)) : null;
     this.regToken = reg ? store.param(join(prefix, 'reg_token'), [1, reg, d], normal(1e-6)) : null;
     const nPos = this.gridSize[0] * this.gridSize[1] + (this.noEmbedClass ? 0 : this.numPrefixTokens);
-    this.posEmbed = store.param(join(prefix, 'pos_embed'), [1, nPos, d], truncNormal(0.02));
-    const fanIn = 3 * p * p;
-    this.patchWeight = store.param(join(prefix, 'patch_embed.proj.weight'), [d, 3, p, p], torchDefaultWeight(fanIn));
-    this.patchBias = preNorm ? null : store.param(join(prefix, 'patch_embed.proj.bias'), [d], torchDefaultBias(fanIn));
+    const posKind = args.pos_embed ?? 'learn';
+    if (posKind !== 'learn' && posKind !== 'none') throw new Error(`${where}: pos_embed '${String(posKind)}' is not supported ('learn', 'none')`);
+    this.posEmbed = posKind === 'learn' ? store.param(join(prefix, 'pos_embed'), [1, nPos, d], truncNormal(0.02)) : null;
+    if (args.embed_cfg) {
+      this.hybrid = new VitaminConvStages(store, join(prefix, 'patch_embed.backbone'), args.embed_cfg, this.act);
+      this.patchWeight = null;
+      this.patchBias = null;
+    } else {
+      const fanIn = 3 * p * p;
+      this.patchWeight = store.param(join(prefix, 'patch_embed.proj.weight'), [d, 3, p, p], torchDefaultWeight(fanIn));
+      this.patchBias = preNorm ? null : store.param(join(prefix, 'patch_embed.proj.bias'), [d], torchDefaultBias(fanIn));
+    }
     this.normPre = preNorm ? new LayerNorm(store, join(prefix, 'norm_pre'), d, this.eps) : null;
-    const blockOptions = {
-      mlpRatio: args.mlp_ratio ?? 4, qkvBias: args.qkv_bias ?? true, qkNorm: args.qk_norm ?? false,
-      initValues: args.init_values ?? null, act: this.act, eps: this.eps,
-    };
-    for (let i = 0; i < args.depth; i++) this.blocks.push(new TimmBlock(store, join(prefix, `blocks.${i}`), d, args.num_heads, blockOptions));
+    const mlpLayer = args.mlp_layer ?? 'mlp';
+    if (mlpLayer !== 'mlp' && mlpLayer !== 'geglu') throw new Error(`${where}: mlp_layer '${String(mlpLayer)}' is not supported ('mlp', 'geglu')`);
+    const dpr = o.dropPathRate ?? 0;
+    for (let i = 0; i < args.depth; i++) {
+      // timm's calculate_drop_path_rates: linspace(0, rate, depth)
+      const rate = args.depth > 1 ? (dpr * i) / (args.depth - 1) : 0;
+      this.blocks.push(new TimmBlock(store, join(prefix, `blocks.${i}`), d, args.num_heads, {
+        mlpRatio: args.mlp_ratio ?? 4, mlpLayer, qkvBias: args.qkv_bias ?? true, qkNorm: args.qk_norm ?? false,
+        initValues: args.init_values ?? null, act: this.act, eps: this.eps, dropPath: { rate, rng: o.rng },
+      }));
+    }
     this.norm = finalNorm && !useFcNorm ? new LayerNorm(store, join(prefix, 'norm'), d, this.eps) : null;
     this.attnPool = globalPool === 'map' ? new AttentionPoolLatent(store, join(prefix, 'attn_pool'), d, args.num_heads, args.mlp_ratio ?? 4, this.act, this.eps) : null;
     this.fcNorm = finalNorm && useFcNorm ? new LayerNorm(store, join(prefix, 'fc_norm'), d, this.eps) : null;
@@ -181,21 +207,28 @@ export class TimmVisionTransformer {
   }
 
   /** Patch embedding + prefix tokens + position embedding (+ patch dropout) + norm_pre: the tokens entering the blocks. */
-  embed(images: Tensor): Tensor {
+  embed(images: Tensor, hook?: ActivationHook): Tensor {
     return tf.tidy(() => {
       const b = images.shape[0]!;
       const d = this.embedDim;
-      const patches = patchifyNchw(images, this.patchSize, this.gridSize);
-      let x = ops.linear(patches, tf.reshape(this.patchWeight, [d, -1]), this.patchBias);
+      let x: Tensor;
+      if (this.hybrid) {
+        const f = this.hybrid.apply(images, hook); // NHWC: flattening h, w gives timm's token order
+        x = tf.reshape(f, [b, f.shape[1]! * f.shape[2]!, d]);
+      } else {
+        const patches = patchifyNchw(images, this.patchSize, this.gridSize);
+        x = ops.linear(patches, tf.reshape(this.patchWeight!, [d, -1]), this.patchBias);
+      }
+      const pos = (t: Tensor) => (this.posEmbed ? tf.add(t, this.posEmbed) : t);
       const prefix: Tensor[] = [];
       if (this.clsToken) prefix.push(tf.tile(this.clsToken, [b, 1, 1]));
       if (this.regToken) prefix.push(tf.tile(this.regToken, [b, 1, 1]));
       if (this.noEmbedClass) {
-        x = tf.add(x, this.posEmbed);
+        x = pos(x);
         if (prefix.length) x = tf.concat([...prefix, x], 1);
       } else {
         if (prefix.length) x = tf.concat([...prefix, x], 1);
-        x = tf.add(x, this.posEmbed);
+        x = pos(x);
       }
       if (this.training && this.patchDropRate > 0) x = dropPatchTokens(x, this.numPrefixTokens, this.patchDropRate, this.rng);
       if (this.normPre) x = this.normPre.apply(x);
@@ -203,13 +236,13 @@ export class TimmVisionTransformer {
     });
   }
 
-  /** Pooled features before the head ([B, D]); with `hook`: after_norm_pre, block<i>_out, norm_out, pooled. */
+  /** Pooled features before the head ([B, D]); with `hook`: (hybrid: stem_out, stage<i>_out,) after_norm_pre, block<i>_out, norm_out, pooled. */
   forwardFeatures(images: Tensor, hook?: ActivationHook): { tokens: Tensor; pooled: Tensor } {
     return tf.tidy(() => {
-      let x = this.embed(images);
+      let x = this.embed(images, hook);
       hook?.('after_norm_pre', x);
       this.blocks.forEach((blk, i) => {
-        x = blk.apply(x);
+        x = blk.apply(x, this.training);
         hook?.(`block${i}_out`, x);
       });
       if (this.norm) x = this.norm.apply(x);

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TimmArgs, TimmFamily } from './timm-registry.js';
+import type { TimmModelSpec } from './timm-registry.js';
 
 export interface TimmCase {
   id: string;
@@ -11,7 +11,7 @@ export interface TimmCase {
   config: string;
   weights: string;
   outputs: string;
-  timm: { name: string; family: TimmFamily; args: TimmArgs };
+  timm: { name: string } & TimmModelSpec;
   nParams: number;
   stateDictKeys: number;
   tensors: Record<string, { dtype: string; shape: number[] }>;

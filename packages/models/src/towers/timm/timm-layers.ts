@@ -226,6 +226,8 @@ export interface GroupRule {
   /** Use the first capture group as a second ordinal (e.g. the block index). */
   indexed: boolean;
   merge?: boolean;
+  /** The whole group key from the match (timm matchers with several captures and a suffix). */
+  key?: (m: RegExpExecArray) => number[];
 }
 
 /**
@@ -239,6 +241,7 @@ export function groupParameters(names: readonly string[], rules: readonly GroupR
       const m = r.re.exec(name);
       if (m && m.index === 0) {
         if (r.merge) return [r.ordinal, MERGE];
+        if (r.key) return r.key(m);
         return r.indexed ? [r.ordinal, Number(m[1])] : [r.ordinal];
       }
     }

@@ -10,6 +10,7 @@ import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
 import type { ActivationHook } from '../vision-transformer.js';
 import { TimmEva } from './timm-eva.js';
+import { TimmFastVit } from './timm-fastvit.js';
 import { TimmRelPosTransformer } from './timm-relpos.js';
 import { TimmLinear, TimmMlp, groupParameters } from './timm-layers.js';
 import { timmModelSpec } from './timm-registry.js';
@@ -23,7 +24,7 @@ export interface TimmModelOptions {
   rng?: Rng;
 }
 
-export type TimmTrunk = TimmVisionTransformer | TimmEva | TimmRelPosTransformer;
+export type TimmTrunk = TimmVisionTransformer | TimmEva | TimmRelPosTransformer | TimmFastVit;
 
 const DEFAULT_INIT = { weight: undefined, bias: undefined };
 
@@ -56,20 +57,29 @@ export class TimmModel {
     const extraProj = proj === 'linear' || proj === 'mlp';
     const size = typeof cfg.image_size === 'number' ? [cfg.image_size, cfg.image_size] as [number, number] : [cfg.image_size[0], cfg.image_size[1]] as [number, number];
     const common = { imageSize: size, patchDropRate: cfg.patch_dropout > 0 ? cfg.patch_dropout : 0, dropPathRate, rng: o.rng ?? new Rng(0) };
-    let args: TimmArgs = spec.args;
-    let trunkOptions: TimmTrunkOptions;
-    if (!extraProj) {
-      // timm.create_model(name, num_classes=proj_dim, global_pool=pool): the pool is a constructor argument.
-      args = { ...args, global_pool: pool };
-      trunkOptions = { ...common, numClasses: proj === 'none' ? 0 : o.outputDim };
-    } else {
-      // Built with its defaults, then reset_classifier(0, global_pool=pool or unchanged).
-      trunkOptions = { ...common, numClasses: 0, globalPool: pool || undefined };
-    }
     const trunkPrefix = join(prefix, 'trunk');
-    if (spec.family === 'vit' || spec.family === 'vitamin') this.trunk = new TimmVisionTransformer(store, trunkPrefix, args, trunkOptions);
-    else if (spec.family === 'eva') this.trunk = new TimmEva(store, trunkPrefix, args, trunkOptions);
-    else this.trunk = new TimmRelPosTransformer(store, trunkPrefix, args, trunkOptions);
+    if (spec.family === 'fastvit') {
+      if (common.patchDropRate > 0) throw new Error(`${prefix}: vision_cfg.patch_dropout is not supported by timm FastViT towers (${name})`);
+      // num_classes / global_pool as constructor arguments, or reset_classifier(0, pool or unchanged) under OpenCLIP's own head.
+      const fastvitOptions = extraProj
+        ? { imageSize: size, numClasses: 0, globalPool: pool || undefined }
+        : { imageSize: size, numClasses: proj === 'none' ? 0 : o.outputDim, globalPool: pool };
+      this.trunk = new TimmFastVit(store, trunkPrefix, spec.args, fastvitOptions);
+    } else {
+      let args: TimmArgs = spec.args;
+      let trunkOptions: TimmTrunkOptions;
+      if (!extraProj) {
+        // timm.create_model(name, num_classes=proj_dim, global_pool=pool): the pool is a constructor argument.
+        args = { ...args, global_pool: pool };
+        trunkOptions = { ...common, numClasses: proj === 'none' ? 0 : o.outputDim };
+      } else {
+        // Built with its defaults, then reset_classifier(0, global_pool=pool or unchanged).
+        trunkOptions = { ...common, numClasses: 0, globalPool: pool || undefined };
+      }
+      if (spec.family === 'vit' || spec.family === 'vitamin') this.trunk = new TimmVisionTransformer(store, trunkPrefix, args, trunkOptions);
+      else if (spec.family === 'eva') this.trunk = new TimmEva(store, trunkPrefix, args, trunkOptions);
+      else this.trunk = new TimmRelPosTransformer(store, trunkPrefix, args, trunkOptions);
+    }
     let prev = this.trunk.numFeatures;
     if (proj === 'linear') {
       this.headProj = new TimmLinear(store, join(prefix, 'head.proj'), prev, o.outputDim, cfg.timm_proj_bias, DEFAULT_INIT);

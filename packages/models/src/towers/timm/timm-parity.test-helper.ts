@@ -18,7 +18,7 @@ import type { TimmCase } from './timm-fixtures.test-helper.js';
 const BACKENDS = (process.env.OPENCLIP_TEST_BACKENDS ?? 'cpu,wasm').split(',');
 
 export function buildTimmCase(c: TimmCase): CLIP {
-  registerTimmModel(c.timm.name, { family: c.timm.family, args: c.timm.args });
+  registerTimmModel(c.timm.name, c.timm);
   return createModel(readModelConfigFile(c.config), { initWeights: false }) as CLIP;
 }
 
@@ -105,6 +105,26 @@ export function timmParitySuite(label: string, cases: TimmCase[], skip: string |
         }
         errors.grad_max = worstGrad;
         tf.dispose([value, cImg, cTxt, ...Object.values(grads)]);
+
+        // Train mode (BatchNorm on batch statistics, running statistics updated once), where the fixture has it.
+        const trainRef = ref.get('train.image_features');
+        if (trainRef) {
+          model.train();
+          const f = model.encodeImage(images);
+          model.eval();
+          const r = compare(f.dataSync() as Float32Array, asFloat(trainRef), t.features_atol, t.features_rtol);
+          errors['train.image_features'] = r.maxAbs;
+          assert.ok(r.ok, `${c.name} train-mode image features on ${backend}: max abs error ${r.maxAbs}`);
+          f.dispose();
+          for (const [k, want] of ref) {
+            if (!k.startsWith('train.running_var.')) continue;
+            const name = `${k.slice('train.running_var.'.length)}.running_var`;
+            const got = model.stateDict().get(name);
+            assert.ok(got, `no buffer ${name}`);
+            const rv = compare(got.dataSync() as Float32Array, asFloat(want), t.features_atol, t.features_rtol);
+            assert.ok(rv.ok, `${name} after one train-mode forward: max abs error ${rv.maxAbs}`);
+          }
+        }
         images.dispose();
         tokens.dispose();
         model.dispose();
@@ -129,7 +149,7 @@ export function timmParitySuite(label: string, cases: TimmCase[], skip: string |
   for (const c of cases.filter((x) => x.forceImageSize !== null)) {
     test(`${c.name}: forceImageSize ${c.forceImageSize} resamples pos_embed as timm's set_input_size after loading`, async () => {
       await initEngine({ backend: 'wasm' });
-      registerTimmModel(c.timm.name, { family: c.timm.family, args: c.timm.args });
+      registerTimmModel(c.timm.name, c.timm);
       const model = createModel(readModelConfigFile(c.config), { initWeights: false, forceImageSize: c.forceImageSize! }) as CLIP;
       model.loadStateDict(adaptStateDict(model, readAll(c.weights)), { strict: true, source: c.weights });
       const ref = readAll(c.outputs);

@@ -48,7 +48,7 @@ export function timmPythonLoadTest(label: string, cases: TimmCase[], fixtureSkip
       const expected = new Map<string, Float32Array>();
       const jobs = [];
       for (const c of cases) {
-        registerTimmModel(c.timm.name, { family: c.timm.family, args: c.timm.args });
+        registerTimmModel(c.timm.name, c.timm);
         const model = createModel(readModelConfigFile(c.config), { initWeights: false }) as CLIP;
         model.loadStateDict(readAll(c.weights), { strict: true });
         const ref = readAll(c.outputs);

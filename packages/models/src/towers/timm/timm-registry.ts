@@ -5,12 +5,17 @@
  * (the fixture generator's tiny variants are, by the tests).
  */
 
+import { FASTVIT_MODELS } from './timm-fastvit.js';
+import type { FastVitArgs } from './timm-fastvit.js';
 import { VITAMIN_MODELS } from './timm-vitamin.js';
 import type { VitaminEmbedCfg } from './timm-vitamin.js';
 
-/** The timm class an architecture is built with (vitamin: VisionTransformer with ViTamin's conv backbone as patch embedding). */
-export type TimmFamily = 'vit' | 'eva' | 'vit_relpos' | 'vitamin';
-const FAMILIES: readonly TimmFamily[] = ['vit', 'eva', 'vit_relpos', 'vitamin'];
+/**
+ * The timm class an architecture is built with (vitamin: VisionTransformer with ViTamin's conv
+ * backbone as patch embedding; fastvit: FastVit, with its own arguments).
+ */
+export type TimmFamily = TimmModelSpec['family'];
+const FAMILIES: readonly TimmFamily[] = ['vit', 'eva', 'vit_relpos', 'vitamin', 'fastvit'];
 
 /** timm keyword arguments (snake_case, timm's names) of VisionTransformer and Eva that this port reads. */
 export interface TimmArgs {
@@ -60,10 +65,7 @@ export interface TimmArgs {
   rel_pos_dim?: number;
 }
 
-export interface TimmModelSpec {
-  family: TimmFamily;
-  args: TimmArgs;
-}
+export type TimmModelSpec = { family: 'vit' | 'eva' | 'vit_relpos' | 'vitamin'; args: TimmArgs } | { family: 'fastvit'; args: FastVitArgs };
 
 const siglip = (patch: number, size: number, dim: number, depth: number, extra: Partial<TimmArgs> = {}): TimmModelSpec => ({
   family: 'vit',
@@ -127,6 +129,7 @@ const BUILTIN: Record<string, TimmModelSpec> = {
   vit_pe_core_large_patch14_336: peCore(14, 336, 1024, 24, 16, 24),
   vit_pe_core_gigantic_patch14_448: peCore(14, 448, 1536, 50, 16, 32, { mlp_ratio: 8960 / 1536, class_token: false, rope_grid_offset: 0 }),
   ...VITAMIN_MODELS,
+  ...FASTVIT_MODELS,
 };
 
 /** Names of timm towers this port knows but cannot build, with the reason (none at present). */
@@ -144,7 +147,7 @@ export class UnknownTimmModelError extends Error {
 /** Adds (or replaces) a timm architecture under `name`. */
 export function registerTimmModel(name: string, spec: TimmModelSpec): void {
   if (!FAMILIES.includes(spec.family)) throw new Error(`timm model '${name}': unknown family '${String(spec.family)}' (${FAMILIES.join(', ')})`);
-  registry.set(name, { family: spec.family, args: { ...spec.args } });
+  registry.set(name, { family: spec.family, args: { ...spec.args } } as TimmModelSpec);
 }
 
 export function listTimmModels(): string[] {
@@ -167,5 +170,5 @@ export function timmModelSpec(name: string): TimmModelSpec {
   const reason = timmModelReason(name);
   if (reason) throw new UnknownTimmModelError(reason);
   const s = registry.get(name)!;
-  return { family: s.family, args: { ...s.args } };
+  return { family: s.family, args: { ...s.args } } as TimmModelSpec;
 }

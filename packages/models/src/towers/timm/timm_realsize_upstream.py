@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Real-size timm vision towers of OpenCLIP 3.1.0 + timm 1.0.28 with random weights, for the
 TypeScript parity test (timm-realsize.test.ts). Builds each model's vision tower exactly as
-OpenCLIP's _build_vision_tower does, moves every parameter off its init value, and writes
+OpenCLIP's _build_vision_tower does, moves every parameter (and BatchNorm statistic) off its init value, and writes
 <out>/<model>.visual.safetensors (keys under visual.*) and <out>/<model>.io.safetensors
 (pixels + image features).
 
@@ -32,6 +32,10 @@ def main(out_dir, names):
         with torch.no_grad():
             for p in visual.parameters():
                 p.add_(torch.randn(p.shape, generator=gen) * 0.02)
+            for m in visual.modules():  # BatchNorm running statistics off their init too (FastViT)
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.running_mean.add_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
+                    m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
         visual.eval()
         size = cfg['vision_cfg']['image_size']
         pixels = torch.randn(2, 3, size, size, generator=gen)

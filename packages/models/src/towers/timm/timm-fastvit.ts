@@ -1,0 +1,366 @@
+/**
+ * timm's FastViT (timm/models/fastvit.py) in its train-time (un-reparameterised) form, the form
+ * OpenCLIP builds and MobileCLIP checkpoints store: MobileOne blocks (BatchNorm identity, k×k and
+ * 1×1 conv+BN branches, squeeze-excite), the RepLKNet-style large-kernel patch embedding, RepMixer
+ * and attention metaformer blocks with convolutional MLPs, the conditional position encoding
+ * (RepCPE), the final MobileOne conv and timm's ClassifierHead (`head.fc`). BatchNorm uses batch
+ * statistics in train mode (running statistics updated as PyTorch does) and running statistics in
+ * eval mode. Activations run NHWC; parameters keep timm's names and PyTorch layouts. The MobileCLIP
+ * `fastvit_mci*` sizes are listed here.
+ */
+import { tf } from '@openclip/engine';
+import type { Tensor } from '@openclip/engine';
+import { constant, normal, zeros } from '../../init/initializers.js';
+import { activate } from '../layers.js';
+import { BatchNorm2d } from '../modified-resnet.js';
+import { join } from '../params.js';
+import type { ParamStore } from '../params.js';
+import type { ActivationHook } from '../vision-transformer.js';
+import { TimmConv2d } from './timm-conv.js';
+import { TimmAttention, TimmLinear } from './timm-layers.js';
+import type { GroupRule } from './timm-layers.js';
+import { makeDivisible } from './timm-vitamin.js';
+
+/** timm FastVit keyword arguments this port reads (timm's names). */
+export interface FastVitArgs {
+  layers: number[];
+  embed_dims: number[];
+  mlp_ratios: number[];
+  token_mixers: ('repmixer' | 'attention')[];
+  /** Kernel size of each stage's RepCPE (timm's `pos_embs` entry `partial(RepConditionalPosEnc, spatial_shape=(k, k))`), or null. */
+  pos_embs?: (number | null)[];
+  downsamples?: boolean[];
+  se_downsamples?: boolean[];
+  repmixer_kernel_size?: number;
+  down_patch_size?: number;
+  down_stride?: number;
+  layer_scale_init_value?: number | null;
+  lkc_use_act?: boolean;
+  stem_use_scale_branch?: boolean;
+  cls_ratio?: number;
+  global_pool?: string;
+}
+
+export const FASTVIT_POOLS = ['avg', 'max', 'avgmax'] as const;
+
+/** `ConvNormAct` without activation: conv (no bias) → BatchNorm2d (`conv`, `bn`). */
+class ConvBn {
+  readonly conv: TimmConv2d;
+  readonly bn: BatchNorm2d;
+  constructor(store: ParamStore, prefix: string, inC: number, outC: number, k: number, stride: number, groups: number) {
+    this.conv = new TimmConv2d(store, join(prefix, 'conv'), inC, outC, k, { stride, groups, bias: false });
+    this.bn = new BatchNorm2d(store, join(prefix, 'bn'), outC);
+  }
+  apply(x: Tensor, training: boolean): Tensor {
+    return tf.tidy(() => this.bn.apply(this.conv.apply(x), training));
+  }
+}
+
+/** timm `SEModule`: mean over H, W → 1×1 conv → ReLU → 1×1 conv → sigmoid gate. */
+class SqueezeExcite {
+  readonly fc1: TimmConv2d;
+  readonly fc2: TimmConv2d;
+  constructor(store: ParamStore, prefix: string, ch: number, rdRatio: number, rdDivisor: number) {
+    const rd = rdDivisor === 1 ? Math.max(1, Math.floor(ch * rdRatio + 0.5)) : makeDivisibleNoLimit(ch * rdRatio, rdDivisor);
+    this.fc1 = new TimmConv2d(store, join(prefix, 'fc1'), ch, rd, 1);
+    this.fc2 = new TimmConv2d(store, join(prefix, 'fc2'), rd, ch, 1);
+  }
+  apply(x: Tensor): Tensor {
+    return tf.tidy(() => {
+      const s = tf.mean(x, [1, 2], true);
+      return tf.mul(x, tf.sigmoid(this.fc2.apply(tf.relu(this.fc1.apply(s)))));
+    });
+  }
+}
+
+/** timm `make_divisible(v, divisor, round_limit=0)`. */
+function makeDivisibleNoLimit(v: number, divisor: number): number {
+  return Math.max(divisor, Math.floor((v + divisor / 2) / divisor) * divisor);
+}
+
+interface MobileOneOptions {
+  stride?: number;
+  /** Depthwise (timm group_size=1): groups = in channels. */
+  depthwise?: boolean;
+  useSe?: boolean;
+  useAct?: boolean;
+  useScaleBranch?: boolean;
+  numConvBranches?: number;
+}
+
+/** timm `MobileOneBlock` (train-time): act(se(bn_identity(x) + bn(conv_1×1(x)) + Σ bn(conv_k×k(x)))). */
+class MobileOneBlock {
+  readonly se: SqueezeExcite | null;
+  readonly identity: BatchNorm2d | null;
+  readonly convKxk: ConvBn[] = [];
+  readonly convScale: ConvBn | null;
+  readonly useAct: boolean;
+  constructor(store: ParamStore, prefix: string, inC: number, outC: number, k: number, o: MobileOneOptions = {}) {
+    const stride = o.stride ?? 1;
+    const groups = o.depthwise ? inC : 1;
+    this.se = o.useSe ? new SqueezeExcite(store, join(prefix, 'se'), outC, 1 / 16, 1) : null;
+    this.identity = outC === inC && stride === 1 ? new BatchNorm2d(store, join(prefix, 'identity'), inC) : null;
+    const n = o.numConvBranches ?? 1;
+    for (let i = 0; i < n; i++) this.convKxk.push(new ConvBn(store, join(prefix, `conv_kxk.${i}`), inC, outC, k, stride, groups));
+    this.convScale = k > 1 && (o.useScaleBranch ?? true) ? new ConvBn(store, join(prefix, 'conv_scale'), inC, outC, 1, stride, groups) : null;
+    this.useAct = o.useAct ?? true;
+  }
+  apply(x: Tensor, training: boolean): Tensor {
+    return tf.tidy(() => {
+      const parts: Tensor[] = [];
+      if (this.convScale) parts.push(this.convScale.apply(x, training));
+      if (this.identity) parts.push(this.identity.apply(x, training));
+      for (const c of this.convKxk) parts.push(c.apply(x, training));
+      let y = parts.length === 1 ? parts[0] : tf.addN(parts);
+      if (this.se) y = this.se.apply(y);
+      return this.useAct ? activate(y, 'gelu') : y;
+    });
+  }
+}
+
+/** timm `ReparamLargeKernelConv` (train-time): bn(conv_k(x)) + bn(conv_3(x)), squeeze-excite, optional GELU. */
+class ReparamLargeKernelConv {
+  readonly largeConv: ConvBn;
+  readonly smallConv: ConvBn;
+  readonly se: SqueezeExcite | null;
+  constructor(store: ParamStore, prefix: string, inC: number, outC: number, k: number, stride: number, useSe: boolean, readonly useAct: boolean) {
+    this.largeConv = new ConvBn(store, join(prefix, 'large_conv'), inC, outC, k, stride, inC);
+    this.smallConv = new ConvBn(store, join(prefix, 'small_conv'), inC, outC, 3, stride, inC);
+    this.se = useSe ? new SqueezeExcite(store, join(prefix, 'se'), outC, 0.25, 8) : null;
+  }
+  apply(x: Tensor, training: boolean): Tensor {
+    return tf.tidy(() => {
+      let y = tf.add(this.largeConv.apply(x, training), this.smallConv.apply(x, training));
+      if (this.se) y = this.se.apply(y);
+      return this.useAct ? activate(y, 'gelu') : y;
+    });
+  }
+}
+
+/** timm `LayerScale2d` (`gamma` [C, 1, 1]) on NHWC activations. */
+class LayerScale2d {
+  readonly gamma: tf.Variable;
+  constructor(store: ParamStore, prefix: string, readonly dim: number, init: number) {
+    this.gamma = store.param(join(prefix, 'gamma'), [dim, 1, 1], constant(init));
+  }
+  apply(x: Tensor): Tensor {
+    return tf.mul(x, tf.reshape(this.gamma, [this.dim]));
+  }
+}
+
+/** timm `ConvMlp`: bn(dw 7×7) → 1×1 → GELU → 1×1. */
+class ConvMlp {
+  readonly conv: ConvBn;
+  readonly fc1: TimmConv2d;
+  readonly fc2: TimmConv2d;
+  constructor(store: ParamStore, prefix: string, dim: number, hidden: number) {
+    const init = { weight: normal(0.02), bias: zeros };
+    this.conv = new ConvBn(store, join(prefix, 'conv'), dim, dim, 7, 1, dim);
+    this.fc1 = new TimmConv2d(store, join(prefix, 'fc1'), dim, hidden, 1, { init });
+    this.fc2 = new TimmConv2d(store, join(prefix, 'fc2'), hidden, dim, 1, { init });
+  }
+  apply(x: Tensor, training: boolean): Tensor {
+    return tf.tidy(() => this.fc2.apply(activate(this.fc1.apply(this.conv.apply(x, training)), 'gelu')));
+  }
+}
+
+/** timm `RepMixerBlock`: x + γ·(mixer(x) − norm(x)) (RepMixer), then x + γ·ConvMlp(x). */
+class RepMixerBlock {
+  readonly norm: MobileOneBlock;
+  readonly mixer: MobileOneBlock;
+  readonly mixerScale: LayerScale2d | null;
+  readonly mlp: ConvMlp;
+  readonly layerScale: LayerScale2d | null;
+  constructor(store: ParamStore, prefix: string, dim: number, k: number, mlpRatio: number, ls: number | null) {
+    const tm = join(prefix, 'token_mixer');
+    this.norm = new MobileOneBlock(store, join(tm, 'norm'), dim, dim, k, { depthwise: true, useAct: false, useScaleBranch: false, numConvBranches: 0 });
+    this.mixer = new MobileOneBlock(store, join(tm, 'mixer'), dim, dim, k, { depthwise: true, useAct: false });
+    this.mixerScale = ls !== null ? new LayerScale2d(store, join(tm, 'layer_scale'), dim, ls) : null;
+    this.mlp = new ConvMlp(store, join(prefix, 'mlp'), dim, Math.floor(dim * mlpRatio));
+    this.layerScale = ls !== null ? new LayerScale2d(store, join(prefix, 'layer_scale'), dim, ls) : null;
+  }
+  apply(x: Tensor, training: boolean): Tensor {
+    return tf.tidy(() => {
+      let d = tf.sub(this.mixer.apply(x, training), this.norm.apply(x, training));
+      if (this.mixerScale) d = this.mixerScale.apply(d);
+      const x1 = tf.add(x, d);
+      let m = this.mlp.apply(x1, training);
+      if (this.layerScale) m = this.layerScale.apply(m);
+      return tf.add(x1, m);
+    });
+  }
+}
+
+/** timm FastViT `AttentionBlock`: x + γ1·attn(bn(x)) over the H·W tokens (head_dim 32, no qkv bias), then x + γ2·ConvMlp(x). */
+class AttentionBlock {
+  readonly norm: BatchNorm2d;
+  readonly attn: TimmAttention;
+  readonly ls1: LayerScale2d | null;
+  readonly mlp: ConvMlp;
+  readonly ls2: LayerScale2d | null;
+  constructor(store: ParamStore, prefix: string, dim: number, mlpRatio: number, ls: number | null) {
+    if (dim % 32 !== 0) throw new Error(`${prefix}: FastViT attention needs a width divisible by head_dim 32, got ${dim}`);
+    this.norm = new BatchNorm2d(store, join(prefix, 'norm'), dim);
+    this.attn = new TimmAttention(store, join(prefix, 'token_mixer'), dim, dim / 32, { qkvBias: false, qkNorm: false, eps: 1e-5 });
+    this.ls1 = ls !== null ? new LayerScale2d(store, join(prefix, 'layer_scale_1'), dim, ls) : null;
+    this.mlp = new ConvMlp(store, join(prefix, 'mlp'), dim, Math.floor(dim * mlpRatio));
+    this.ls2 = ls !== null ? new LayerScale2d(store, join(prefix, 'layer_scale_2'), dim, ls) : null;
+  }
+  apply(x: Tensor, training: boolean): Tensor {
+    return tf.tidy(() => {
+      const [b, h, w, c] = x.shape as [number, number, number, number];
+      let a = tf.reshape(this.attn.apply(tf.reshape(this.norm.apply(x, training), [b, h * w, c])), [b, h, w, c]);
+      if (this.ls1) a = this.ls1.apply(a);
+      const x1 = tf.add(x, a);
+      let m = this.mlp.apply(x1, training);
+      if (this.ls2) m = this.ls2.apply(m);
+      return tf.add(x1, m);
+    });
+  }
+}
+
+/** One FastViT stage: PatchEmbed downsample (large-kernel conv + 1×1 MobileOne), RepCPE, blocks. */
+class FastVitStage {
+  readonly downLkc: ReparamLargeKernelConv | null = null;
+  readonly downMob: MobileOneBlock | null = null;
+  readonly posEnc: TimmConv2d | null = null;
+  readonly blocks: (RepMixerBlock | AttentionBlock)[] = [];
+  constructor(store: ParamStore, prefix: string, a: Required<FastVitArgs>, i: number, inC: number, downsample: boolean) {
+    const dim = a.embed_dims[i];
+    if (downsample) {
+      const p = join(prefix, 'downsample.proj');
+      this.downLkc = new ReparamLargeKernelConv(store, join(p, '0'), inC, dim, a.down_patch_size, a.down_stride, a.se_downsamples[i], a.lkc_use_act);
+      this.downMob = new MobileOneBlock(store, join(p, '1'), dim, dim, 1);
+    } else if (inC !== dim) {
+      throw new Error(`${prefix}: a stage without downsample needs equal widths (${inC} → ${dim})`);
+    }
+    const pk = a.pos_embs[i];
+    if (pk) this.posEnc = new TimmConv2d(store, join(prefix, 'pos_emb.pos_enc'), dim, dim, pk, { groups: dim, padding: Math.floor(pk / 2) });
+    for (let j = 0; j < a.layers[i]; j++) {
+      const bp = join(prefix, `blocks.${j}`);
+      const mixer = a.token_mixers[i];
+      if (mixer === 'repmixer') this.blocks.push(new RepMixerBlock(store, bp, dim, a.repmixer_kernel_size, a.mlp_ratios[i], a.layer_scale_init_value));
+      else if (mixer === 'attention') this.blocks.push(new AttentionBlock(store, bp, dim, a.mlp_ratios[i], a.layer_scale_init_value));
+      else throw new Error(`${prefix}: token mixer '${String(mixer)}' is not supported (repmixer, attention)`);
+    }
+  }
+  apply(x: Tensor, training: boolean): Tensor {
+    return tf.tidy(() => {
+      let y = x;
+      if (this.downLkc && this.downMob) y = this.downMob.apply(this.downLkc.apply(y, training), training);
+      if (this.posEnc) y = tf.add(this.posEnc.apply(y), y);
+      for (const b of this.blocks) y = b.apply(y, training);
+      return y;
+    });
+  }
+}
+
+export interface FastVitTrunkOptions {
+  imageSize: [number, number];
+  /** timm `num_classes`: the `head.fc` width, 0 for none. */
+  numClasses: number;
+  /** timm `global_pool` (ClassifierHead pool type). */
+  globalPool?: string;
+}
+
+/** timm `FastVit` (classification form: stem, stages, final_conv, head). */
+export class TimmFastVit {
+  readonly family = 'fastvit' as const;
+  readonly imageSize: [number, number];
+  readonly numFeatures: number;
+  readonly globalPool: string;
+  training = false;
+  readonly stem: MobileOneBlock[];
+  readonly stages: FastVitStage[] = [];
+  readonly finalConv: MobileOneBlock;
+  readonly head: TimmLinear | null;
+
+  constructor(store: ParamStore, readonly prefix: string, args: FastVitArgs, o: FastVitTrunkOptions) {
+    const n = args.layers.length;
+    const a: Required<FastVitArgs> = {
+      pos_embs: Array(n).fill(null), downsamples: [false, ...Array(n - 1).fill(true)], se_downsamples: Array(n).fill(false),
+      repmixer_kernel_size: 3, down_patch_size: 7, down_stride: 2, layer_scale_init_value: 1e-5, lkc_use_act: false,
+      stem_use_scale_branch: true, cls_ratio: 2, global_pool: 'avg', ...args,
+    };
+    for (const [k, v] of [['embed_dims', a.embed_dims], ['mlp_ratios', a.mlp_ratios], ['token_mixers', a.token_mixers], ['pos_embs', a.pos_embs], ['downsamples', a.downsamples], ['se_downsamples', a.se_downsamples]] as const) {
+      if (v.length !== n) throw new Error(`${prefix}: FastVit ${k} has ${v.length} entries for ${n} stages`);
+    }
+    this.imageSize = o.imageSize;
+    const pool = o.globalPool ?? a.global_pool;
+    if (!(FASTVIT_POOLS as readonly string[]).includes(pool)) throw new Error(`${prefix}: timm global_pool '${pool}' is not supported for FastViT (${FASTVIT_POOLS.join(', ')})`);
+    this.globalPool = pool;
+    const c0 = a.embed_dims[0];
+    const stemScale = a.stem_use_scale_branch;
+    this.stem = [
+      new MobileOneBlock(store, join(prefix, 'stem.0'), 3, c0, 3, { stride: 2, useScaleBranch: stemScale }),
+      new MobileOneBlock(store, join(prefix, 'stem.1'), c0, c0, 3, { stride: 2, depthwise: true, useScaleBranch: stemScale }),
+      new MobileOneBlock(store, join(prefix, 'stem.2'), c0, c0, 1, { useScaleBranch: stemScale }),
+    ];
+    let prev = c0;
+    for (let i = 0; i < n; i++) {
+      const down = a.downsamples[i] || prev !== a.embed_dims[i];
+      this.stages.push(new FastVitStage(store, join(prefix, `stages.${i}`), a, i, prev, down));
+      prev = a.embed_dims[i];
+    }
+    const final = Math.floor(prev * a.cls_ratio);
+    this.finalConv = new MobileOneBlock(store, join(prefix, 'final_conv'), prev, final, 3, { depthwise: true, useSe: true });
+    this.numFeatures = final;
+    this.head = o.numClasses > 0 ? new TimmLinear(store, join(prefix, 'head.fc'), final, o.numClasses, true) : null;
+    if (o.numClasses > 0) this.numFeatures = o.numClasses;
+  }
+
+  /** timm's FastVit `group_matcher`: stem; per stage, downsample + pos_emb with block 0, then one group per block; the rest last. */
+  groupRules(): GroupRule[] {
+    return [
+      { re: /stem/, ordinal: 0, indexed: false },
+      { re: /stages\.(\d+).downsample/, ordinal: 1, indexed: true, key: (m) => [1, Number(m[1]), 0] },
+      { re: /stages\.(\d+).pos_emb/, ordinal: 1, indexed: true, key: (m) => [1, Number(m[1]), 0] },
+      { re: /stages\.(\d+)\.\w+\.(\d+)/, ordinal: 1, indexed: true, key: (m) => [1, Number(m[1]), Number(m[2])] },
+    ];
+  }
+
+  /** NCHW images → pooled features (before the head); with `hook`: stem_out, stage<i>_out, final_conv_out (NHWC), pooled. */
+  forwardFeatures(images: Tensor, hook?: ActivationHook): Tensor {
+    return tf.tidy(() => {
+      let x = tf.transpose(images, [0, 2, 3, 1]);
+      for (const s of this.stem) x = s.apply(x, this.training);
+      hook?.('stem_out', x);
+      this.stages.forEach((st, i) => {
+        x = st.apply(x, this.training);
+        hook?.(`stage${i}_out`, x);
+      });
+      x = this.finalConv.apply(x, this.training);
+      hook?.('final_conv_out', x);
+      let pooled: Tensor;
+      if (this.globalPool === 'avg') pooled = tf.mean(x, [1, 2]);
+      else if (this.globalPool === 'max') pooled = tf.max(x, [1, 2]);
+      else pooled = tf.mul(tf.add(tf.mean(x, [1, 2]), tf.max(x, [1, 2])), 0.5);
+      hook?.('pooled', pooled);
+      return pooled;
+    });
+  }
+
+  forward(images: Tensor, hook?: ActivationHook): Tensor {
+    return tf.tidy(() => {
+      const pooled = this.forwardFeatures(images, hook);
+      return this.head ? this.head.apply(pooled) : pooled;
+    });
+  }
+
+  dispose(): void {}
+}
+
+const mci = (layers: number[], dims: number[]): { family: 'fastvit'; args: FastVitArgs } => ({
+  family: 'fastvit',
+  args: {
+    layers, embed_dims: dims, mlp_ratios: [3, 3, 3, 3], se_downsamples: [false, false, true, true], pos_embs: [null, null, null, 7],
+    token_mixers: ['repmixer', 'repmixer', 'repmixer', 'attention'], lkc_use_act: true,
+  },
+});
+
+/** timm 1.0.28's MobileCLIP image towers `fastvit_mci0/1/2` (fastvit.py registrations). */
+export const FASTVIT_MODELS = {
+  fastvit_mci0: mci([2, 6, 10, 2], [64, 128, 256, 512]),
+  fastvit_mci1: mci([4, 12, 20, 4], [64, 128, 256, 512]),
+  fastvit_mci2: mci([4, 12, 24, 4], [80, 160, 320, 640]),
+};

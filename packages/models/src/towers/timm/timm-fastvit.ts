@@ -61,7 +61,7 @@ class SqueezeExcite {
   readonly fc1: TimmConv2d;
   readonly fc2: TimmConv2d;
   constructor(store: ParamStore, prefix: string, ch: number, rdRatio: number, rdDivisor: number) {
-    const rd = rdDivisor === 1 ? Math.max(1, Math.floor(ch * rdRatio + 0.5)) : makeDivisibleNoLimit(ch * rdRatio, rdDivisor);
+    const rd = makeDivisible(ch * rdRatio, rdDivisor, 0);
     this.fc1 = new TimmConv2d(store, join(prefix, 'fc1'), ch, rd, 1);
     this.fc2 = new TimmConv2d(store, join(prefix, 'fc2'), rd, ch, 1);
   }
@@ -71,11 +71,6 @@ class SqueezeExcite {
       return tf.mul(x, tf.sigmoid(this.fc2.apply(tf.relu(this.fc1.apply(s)))));
     });
   }
-}
-
-/** timm `make_divisible(v, divisor, round_limit=0)`. */
-function makeDivisibleNoLimit(v: number, divisor: number): number {
-  return Math.max(divisor, Math.floor((v + divisor / 2) / divisor) * divisor);
 }
 
 interface MobileOneOptions {

@@ -27,10 +27,10 @@ export interface VitaminEmbedCfg {
 
 const LN2D_EPS = 1e-6;
 
-/** timm `make_divisible(v, 8)`: round to a multiple of 8, never below 90% of v. */
-export function makeDivisible(v: number, divisor = 8): number {
-  const n = Math.max(divisor, Math.floor(v + divisor / 2) - (Math.floor(v + divisor / 2) % divisor));
-  return n < 0.9 * v ? n + divisor : n;
+/** timm `make_divisible(v, divisor, round_limit)`: v rounded to a multiple of `divisor`, raised by one step when below round_limit·v. */
+export function makeDivisible(v: number, divisor = 8, roundLimit = 0.9): number {
+  const n = Math.max(divisor, Math.floor(Math.floor(v + divisor / 2) / divisor) * divisor);
+  return n < roundLimit * v ? n + divisor : n;
 }
 
 /** ViTamin `Stem`: conv 3×3/2 → LayerNorm2d + GELU → conv 3×3. */

@@ -5,6 +5,7 @@
  * (the fixture generator's tiny variants are, by the tests).
  */
 
+import type { ConvStemCfg } from './timm-convstem.js';
 import { FASTVIT_MODELS } from './timm-fastvit.js';
 import type { FastVitArgs } from './timm-fastvit.js';
 import { VITAMIN_MODELS } from './timm-vitamin.js';
@@ -42,6 +43,8 @@ export interface TimmArgs {
   mlp_layer?: 'mlp' | 'geglu';
   /** ViTamin: the conv backbone of the hybrid patch embedding (timm's `VitCfg`). */
   embed_cfg?: VitaminEmbedCfg;
+  /** Hybrid ViT with timm's `ConvStem` as patch embedding backbone (HybridEmbed without proj). */
+  conv_stem?: ConvStemCfg;
   /** LayerNorm eps (timm's `norm_layer=partial(LayerNorm, eps=...)`). */
   norm_eps?: number;
   // Eva-only options
@@ -130,6 +133,14 @@ const BUILTIN: Record<string, TimmModelSpec> = {
   vit_pe_core_gigantic_patch14_448: peCore(14, 448, 1536, 50, 16, 32, { mlp_ratio: 8960 / 1536, class_token: false, rope_grid_offset: 0 }),
   ...VITAMIN_MODELS,
   ...FASTVIT_MODELS,
+  // MobileCLIP-B: ViT-B/16 on a ConvStem (4x4/4, 2x2/2, 2x2/2; no padding), position embedding without the class token
+  vit_base_mci_224: {
+    family: 'vit',
+    args: {
+      img_size: 224, patch_size: 1, embed_dim: 768, depth: 12, num_heads: 12, no_embed_class: true,
+      conv_stem: { channels: [192, 192, 768], kernel_size: [4, 2, 2], stride: [4, 2, 2], padding: 0 },
+    },
+  },
 };
 
 /** Names of timm towers this port knows but cannot build, with the reason (none at present). */

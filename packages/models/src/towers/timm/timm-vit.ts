@@ -18,6 +18,7 @@ import type { ActivationHook } from '../vision-transformer.js';
 import { AttentionPoolLatent, TimmBlock, TimmLinear, timmActivation } from './timm-layers.js';
 import type { GroupRule } from './timm-layers.js';
 import type { TimmArgs } from './timm-registry.js';
+import { TimmConvStem } from './timm-convstem.js';
 import { VitaminConvStages } from './timm-vitamin.js';
 
 export const VIT_POOLS = ['', 'avg', 'avgmax', 'max', 'token', 'map'] as const;
@@ -120,8 +121,8 @@ export class TimmVisionTransformer {
   readonly posEmbed: tf.Variable | null;
   readonly patchWeight: tf.Variable | null;
   readonly patchBias: tf.Variable | null;
-  /** ViTamin's conv backbone as the patch embedding (`patch_embed.backbone`), or null for a plain patch conv. */
-  readonly hybrid: VitaminConvStages | null = null;
+  /** A conv backbone as the patch embedding (`patch_embed.backbone`: ViTamin's, or timm's ConvStem), or null for a plain patch conv. */
+  readonly hybrid: VitaminConvStages | TimmConvStem | null = null;
   readonly normPre: LayerNorm | null;
   readonly blocks: TimmBlock[] = [];
   readonly norm: LayerNorm | null;
@@ -135,10 +136,12 @@ export class TimmVisionTransformer {
     this.patchSize = [p, p];
     this.imageSize = o.imageSize;
     const d = args.embed_dim;
-    if (args.embed_cfg) {
-      if (p !== 1) throw new Error(`${where}: a hybrid (embed_cfg) patch embedding needs patch_size 1, got ${p}`);
-      if (args.embed_cfg.embed_dim[2] !== d) throw new Error(`${where}: the conv backbone's width ${args.embed_cfg.embed_dim[2]} must equal embed_dim ${d}`);
-      this.gridSize = VitaminConvStages.gridOf(o.imageSize);
+    if (args.embed_cfg && args.conv_stem) throw new Error(`${where}: embed_cfg and conv_stem are two different patch embeddings; give one`);
+    if (args.embed_cfg || args.conv_stem) {
+      if (p !== 1) throw new Error(`${where}: a hybrid patch embedding needs patch_size 1, got ${p}`);
+      const width = args.embed_cfg ? args.embed_cfg.embed_dim[2] : args.conv_stem!.channels.at(-1);
+      if (width !== d) throw new Error(`${where}: the conv backbone's width ${width} must equal embed_dim ${d}`);
+      this.gridSize = args.embed_cfg ? VitaminConvStages.gridOf(o.imageSize) : TimmConvStem.gridOf(args.conv_stem!, o.imageSize);
     } else {
       this.gridSize = [Math.floor(o.imageSize[0] / p), Math.floor(o.imageSize[1] / p)];
     }
@@ -169,8 +172,10 @@ export class TimmVisionTransformer {
     const posKind = args.pos_embed ?? 'learn';
     if (posKind !== 'learn' && posKind !== 'none') throw new Error(`${where}: pos_embed '${String(posKind)}' is not supported ('learn', 'none')`);
     this.posEmbed = posKind === 'learn' ? store.param(join(prefix, 'pos_embed'), [1, nPos, d], truncNormal(0.02)) : null;
-    if (args.embed_cfg) {
-      this.hybrid = new VitaminConvStages(store, join(prefix, 'patch_embed.backbone'), args.embed_cfg, this.act);
+    if (args.embed_cfg || args.conv_stem) {
+      const bp = join(prefix, 'patch_embed.backbone');
+      // timm builds ViTamin's MbConvStages with GELU whatever the transformer's act_layer
+      this.hybrid = args.embed_cfg ? new VitaminConvStages(store, bp, args.embed_cfg, 'gelu') : new TimmConvStem(store, bp, args.conv_stem!);
       this.patchWeight = null;
       this.patchBias = null;
     } else {
@@ -213,7 +218,7 @@ export class TimmVisionTransformer {
       const d = this.embedDim;
       let x: Tensor;
       if (this.hybrid) {
-        const f = this.hybrid.apply(images, hook); // NHWC: flattening h, w gives timm's token order
+        const f = this.hybrid.apply(images, this.training, hook); // NHWC: flattening h, w gives timm's token order
         x = tf.reshape(f, [b, f.shape[1]! * f.shape[2]!, d]);
       } else {
         const patches = patchifyNchw(images, this.patchSize, this.gridSize);

@@ -114,7 +114,7 @@ export class VitaminConvStages {
   }
 
   /** NCHW [B, 3, H, W] → NHWC [B, H/16, W/16, C]; with `hook`: stem_out, stage<i>_out. */
-  apply(images: Tensor, hook?: ActivationHook): Tensor {
+  apply(images: Tensor, _training: boolean, hook?: ActivationHook): Tensor {
     return tf.tidy(() => {
       let x = this.stem.apply(tf.transpose(images, [0, 2, 3, 1]));
       hook?.('stem_out', x);

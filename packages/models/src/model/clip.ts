@@ -227,7 +227,7 @@ const under = (store: ParamStore, prefix: string) => [...store.params.keys()].fi
 export function lockImageTower(store: ParamStore, tower: VisionTower, unlocked: number, freezeBnStats: boolean): void {
   const p = tower.prefix;
   if (tower instanceof TimmModel) {
-    setTrainable(store, tower.lock(unlocked).freeze, false);
+    setTrainable(store, tower.lock(unlocked, freezeBnStats).freeze, false);
     return;
   }
   setTrainable(store, under(store, p), false);

@@ -143,6 +143,9 @@ test('every pair is listed with its tower family; runnable for native towers and
     assert.equal(by(m).runnable, true, `${m} runs here`);
   }
   assert.equal(by('nllb-clip-base-siglip').runnable, false, 'the NLLB text tower is a Hugging Face model');
+  for (const m of ['ViTamin-S', 'ViTamin-S-LTT', 'ViTamin-L2-384', 'ViTamin-XL-384', 'MobileCLIP-S1', 'MobileCLIP-S2', 'MobileCLIP-B']) {
+    assert.equal(by(m).runnable, true, `${m}: timm hybrid towers run here`);
+  }
   assert.equal(by('EVA02-B-16').architecture, 'timm');
   assert.equal(by('roberta-ViT-B-32').architecture, 'hf-text');
   assert.equal(by('nllb-clip-base-siglip').architecture, 'timm+hf-text');

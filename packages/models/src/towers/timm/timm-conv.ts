@@ -1,14 +1,41 @@
 /**
  * Convolution building blocks of timm's convolutional and hybrid trunks, on NHWC activations with
  * PyTorch's weight layout kept in the parameter store: `nn.Conv2d` (dense or depthwise, symmetric
- * zero padding, optional bias) and `nn.AvgPool2d` with `count_include_pad=False`.
+ * zero padding, optional bias), `nn.BatchNorm2d` that lock_image_tower can freeze, and
+ * `nn.AvgPool2d` with `count_include_pad=False`.
  */
 import { tf } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
 import { normal, torchDefaultBias, torchDefaultWeight, zeros } from '../../init/initializers.js';
 import type { InitSpec } from '../../init/initializers.js';
+import { BatchNorm2d } from '../modified-resnet.js';
 import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
+
+const batchNorms = new WeakMap<ParamStore, TimmBatchNorm2d[]>();
+
+/**
+ * nn.BatchNorm2d of a timm trunk (NHWC) that remembers its name, so OpenCLIP's
+ * `lock(freeze_bn_stats=True)` can keep the ones in frozen layer groups on running statistics.
+ */
+export class TimmBatchNorm2d extends BatchNorm2d {
+  /** Running statistics even in train mode (frozen by lock_image_tower with freeze_bn_stats). */
+  frozen = false;
+  constructor(store: ParamStore, readonly prefix: string, channels: number) {
+    super(store, prefix, channels);
+    const list = batchNorms.get(store) ?? [];
+    list.push(this);
+    batchNorms.set(store, list);
+  }
+  override apply(x: Tensor, training: boolean): Tensor {
+    return super.apply(x, training, this.frozen);
+  }
+}
+
+/** The TimmBatchNorm2d layers created in `store` under `prefix.` */
+export function timmBatchNormsUnder(store: ParamStore, prefix: string): TimmBatchNorm2d[] {
+  return (batchNorms.get(store) ?? []).filter((b) => b.prefix.startsWith(`${prefix}.`));
+}
 
 export interface TimmConvOptions {
   stride?: number;

@@ -1,16 +1,15 @@
 /**
  * timm's `ConvStem` (vision_transformer_hybrid.py) as a hybrid ViT's patch embedding backbone
- * (`patch_embed.backbone.<i>`): ConvNormAct layers — conv (no bias) → BatchNorm2d + GELU — and a
+ * (`patch_embed.backbone.<i>`): ConvNormAct layers — conv (no bias) → TimmBatchNorm2d + GELU — and a
  * last conv with bias and neither norm nor activation. MobileCLIP-B's `vit_base_mci_224` uses it.
  */
 import { tf } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
 import { activate } from '../layers.js';
-import { BatchNorm2d } from '../modified-resnet.js';
 import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
 import type { ActivationHook } from '../vision-transformer.js';
-import { TimmConv2d } from './timm-conv.js';
+import { TimmBatchNorm2d, TimmConv2d } from './timm-conv.js';
 
 /** timm `ConvStem` arguments (one entry per layer; padding is explicit). */
 export interface ConvStemCfg {
@@ -22,7 +21,7 @@ export interface ConvStemCfg {
 
 export class TimmConvStem {
   readonly convs: TimmConv2d[] = [];
-  readonly bns: (BatchNorm2d | null)[] = [];
+  readonly bns: (TimmBatchNorm2d | null)[] = [];
   readonly outChannels: number;
   constructor(store: ParamStore, readonly prefix: string, readonly cfg: ConvStemCfg) {
     const n = cfg.channels.length;
@@ -32,7 +31,7 @@ export class TimmConvStem {
       const last = i === n - 1;
       const p = join(prefix, String(i));
       this.convs.push(new TimmConv2d(store, join(p, 'conv'), inC, cfg.channels[i], cfg.kernel_size[i], { stride: cfg.stride[i], padding: cfg.padding, bias: last }));
-      this.bns.push(last ? null : new BatchNorm2d(store, join(p, 'bn'), cfg.channels[i]));
+      this.bns.push(last ? null : new TimmBatchNorm2d(store, join(p, 'bn'), cfg.channels[i]));
       inC = cfg.channels[i];
     }
     this.outChannels = inC;

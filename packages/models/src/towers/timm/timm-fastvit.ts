@@ -12,11 +12,10 @@ import { tf } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
 import { constant, normal, zeros } from '../../init/initializers.js';
 import { activate } from '../layers.js';
-import { BatchNorm2d } from '../modified-resnet.js';
 import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
 import type { ActivationHook } from '../vision-transformer.js';
-import { TimmConv2d } from './timm-conv.js';
+import { TimmBatchNorm2d, TimmConv2d } from './timm-conv.js';
 import { TimmAttention, TimmLinear } from './timm-layers.js';
 import type { GroupRule } from './timm-layers.js';
 import { makeDivisible } from './timm-vitamin.js';
@@ -43,13 +42,13 @@ export interface FastVitArgs {
 
 export const FASTVIT_POOLS = ['avg', 'max', 'avgmax'] as const;
 
-/** `ConvNormAct` without activation: conv (no bias) → BatchNorm2d (`conv`, `bn`). */
+/** `ConvNormAct` without activation: conv (no bias) → TimmBatchNorm2d (`conv`, `bn`). */
 class ConvBn {
   readonly conv: TimmConv2d;
-  readonly bn: BatchNorm2d;
+  readonly bn: TimmBatchNorm2d;
   constructor(store: ParamStore, prefix: string, inC: number, outC: number, k: number, stride: number, groups: number) {
     this.conv = new TimmConv2d(store, join(prefix, 'conv'), inC, outC, k, { stride, groups, bias: false });
-    this.bn = new BatchNorm2d(store, join(prefix, 'bn'), outC);
+    this.bn = new TimmBatchNorm2d(store, join(prefix, 'bn'), outC);
   }
   apply(x: Tensor, training: boolean): Tensor {
     return tf.tidy(() => this.bn.apply(this.conv.apply(x), training));
@@ -86,7 +85,7 @@ interface MobileOneOptions {
 /** timm `MobileOneBlock` (train-time): act(se(bn_identity(x) + bn(conv_1×1(x)) + Σ bn(conv_k×k(x)))). */
 class MobileOneBlock {
   readonly se: SqueezeExcite | null;
-  readonly identity: BatchNorm2d | null;
+  readonly identity: TimmBatchNorm2d | null;
   readonly convKxk: ConvBn[] = [];
   readonly convScale: ConvBn | null;
   readonly useAct: boolean;
@@ -94,7 +93,7 @@ class MobileOneBlock {
     const stride = o.stride ?? 1;
     const groups = o.depthwise ? inC : 1;
     this.se = o.useSe ? new SqueezeExcite(store, join(prefix, 'se'), outC, 1 / 16, 1) : null;
-    this.identity = outC === inC && stride === 1 ? new BatchNorm2d(store, join(prefix, 'identity'), inC) : null;
+    this.identity = outC === inC && stride === 1 ? new TimmBatchNorm2d(store, join(prefix, 'identity'), inC) : null;
     const n = o.numConvBranches ?? 1;
     for (let i = 0; i < n; i++) this.convKxk.push(new ConvBn(store, join(prefix, `conv_kxk.${i}`), inC, outC, k, stride, groups));
     this.convScale = k > 1 && (o.useScaleBranch ?? true) ? new ConvBn(store, join(prefix, 'conv_scale'), inC, outC, 1, stride, groups) : null;
@@ -188,14 +187,14 @@ class RepMixerBlock {
 
 /** timm FastViT `AttentionBlock`: x + γ1·attn(bn(x)) over the H·W tokens (head_dim 32, no qkv bias), then x + γ2·ConvMlp(x). */
 class AttentionBlock {
-  readonly norm: BatchNorm2d;
+  readonly norm: TimmBatchNorm2d;
   readonly attn: TimmAttention;
   readonly ls1: LayerScale2d | null;
   readonly mlp: ConvMlp;
   readonly ls2: LayerScale2d | null;
   constructor(store: ParamStore, prefix: string, dim: number, mlpRatio: number, ls: number | null) {
     if (dim % 32 !== 0) throw new Error(`${prefix}: FastViT attention needs a width divisible by head_dim 32, got ${dim}`);
-    this.norm = new BatchNorm2d(store, join(prefix, 'norm'), dim);
+    this.norm = new TimmBatchNorm2d(store, join(prefix, 'norm'), dim);
     this.attn = new TimmAttention(store, join(prefix, 'token_mixer'), dim, dim / 32, { qkvBias: false, qkNorm: false, eps: 1e-5 });
     this.ls1 = ls !== null ? new LayerScale2d(store, join(prefix, 'layer_scale_1'), dim, ls) : null;
     this.mlp = new ConvMlp(store, join(prefix, 'mlp'), dim, Math.floor(dim * mlpRatio));

@@ -9,6 +9,7 @@ import type { VisionConfig } from '../../config/model-config.js';
 import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
 import type { ActivationHook } from '../vision-transformer.js';
+import { timmBatchNormsUnder } from './timm-conv.js';
 import { TimmEva } from './timm-eva.js';
 import { TimmFastVit } from './timm-fastvit.js';
 import { TimmRelPosTransformer } from './timm-relpos.js';
@@ -133,12 +134,17 @@ export class TimmModel {
 
   /**
    * OpenCLIP's TimmModel.lock: unlocked 0 freezes the whole trunk; otherwise the trunk's timm
-   * groups except the last `unlocked` are frozen. OpenCLIP's own head is never frozen.
+   * groups except the last `unlocked` are frozen. OpenCLIP's own head is never frozen. With
+   * `freezeBnStats`, the trunk's BatchNorm layers in frozen groups keep their running statistics
+   * in train mode (freeze_batch_norm_2d).
    */
-  lock(unlocked: number): { freeze: string[] } {
+  lock(unlocked: number, freezeBnStats = false): { freeze: string[] } {
     const groups = this.trunkGroups();
-    if (!unlocked) return { freeze: groups.flat() };
-    const maxId = groups.length - 1 - unlocked;
-    return { freeze: groups.slice(0, Math.max(0, maxId + 1)).flat() };
+    const freeze = !unlocked ? groups.flat() : groups.slice(0, Math.max(0, groups.length - unlocked)).flat();
+    if (freezeBnStats) {
+      const frozen = new Set(freeze);
+      for (const bn of timmBatchNormsUnder(this.store, `${this.prefix}.trunk`)) if (frozen.has(`${bn.prefix}.weight`)) bn.frozen = true;
+    }
+    return { freeze };
   }
 }

@@ -30,6 +30,70 @@ export class TimmBatchNorm2d extends BatchNorm2d {
   override apply(x: Tensor, training: boolean): Tensor {
     return super.apply(x, training, this.frozen);
   }
+
+  /** Whether this layer normalises with its running statistics (eval mode, or frozen). */
+  usesRunningStats(training: boolean): boolean {
+    return !training || this.frozen;
+  }
+
+  /** The running-statistics affine map y = x·scale + shift ([C] each), differentiable in weight and bias. */
+  affine(): { scale: Tensor; shift: Tensor } {
+    return tf.tidy(() => {
+      const scale = tf.mul(this.weight, tf.rsqrt(tf.add(this.runningVar, 1e-5)));
+      return { scale, shift: tf.sub(this.bias, tf.mul(this.runningMean, scale)) };
+    });
+  }
+}
+
+/** Geometry of a convolution on NHWC input with a [out, in/groups, k, k] weight. */
+export interface ConvGeometry {
+  inC: number;
+  outC: number;
+  k: number;
+  stride: number;
+  padding: number;
+  /** groups = inC (out = inC · multiplier); otherwise groups = 1. */
+  depthwise: boolean;
+}
+
+/** nn.functional.conv2d on NHWC input with a PyTorch-layout weight (+ bias). */
+export function conv2dNhwc(x: Tensor, weight: Tensor, bias: Tensor | null, g: ConvGeometry): Tensor {
+  return tf.tidy(() => {
+    const p = g.padding;
+    const pad: Pads | 'valid' = p === 0 ? 'valid' : [[0, 0], [p, p], [p, p], [0, 0]];
+    let y: Tensor;
+    if (g.depthwise) {
+      // [in·m, 1, k, k] → [k, k, in, m]
+      const m = g.outC / g.inC;
+      const filter = tf.transpose(tf.reshape(weight, [g.inC, m, g.k, g.k]), [2, 3, 0, 1]) as tf.Tensor4D;
+      y = tf.depthwiseConv2d(x as tf.Tensor4D, filter, g.stride, pad);
+    } else if (g.k === 1 && g.stride === 1 && p === 0) {
+      const [b, h, w] = x.shape as [number, number, number, number];
+      const mm = tf.matMul(tf.reshape(x, [b * h * w, g.inC]), tf.reshape(weight, [g.outC, g.inC]), false, true);
+      y = tf.reshape(mm, [b, h, w, g.outC]);
+    } else {
+      const filter = tf.transpose(weight, [2, 3, 1, 0]) as tf.Tensor4D; // [k, k, in, out]
+      y = tf.conv2d(x as tf.Tensor4D, filter, g.stride, pad);
+    }
+    return bias ? tf.add(y, bias) : y;
+  });
+}
+
+/** A [out, in/groups, k, k] kernel that passes channel i through unchanged (the identity branch of a re-parameterised block). */
+export function identityKernel(channels: number, k: number, depthwise: boolean): Tensor {
+  const inPer = depthwise ? 1 : channels;
+  const data = new Float32Array(channels * inPer * k * k);
+  const c = Math.floor(k / 2);
+  for (let i = 0; i < channels; i++) data[((i * inPer + (depthwise ? 0 : i)) * k + c) * k + c] = 1;
+  return tf.tensor4d(data, [channels, inPer, k, k]);
+}
+
+/** Zero-pads a [out, in, s, s] kernel to k×k (centred). */
+export function padKernel(w: Tensor, k: number): Tensor {
+  const s = w.shape[2]!;
+  if (s === k) return w;
+  const p = (k - s) / 2;
+  return tf.pad(w, [[0, 0], [0, 0], [p, p], [p, p]]);
 }
 
 /** The TimmBatchNorm2d layers created in `store` under `prefix.` */
@@ -60,7 +124,7 @@ export function fanOutNormal(outC: number, k: number, groups: number): { weight:
 type Pads = [[number, number], [number, number], [number, number], [number, number]];
 
 /** nn.Conv2d: weight [out, in/groups, k, k] (+ bias [out]) applied to NHWC input. */
-export class TimmConv2d {
+export class TimmConv2d implements ConvGeometry {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable | null;
   readonly stride: number;
@@ -81,23 +145,7 @@ export class TimmConv2d {
   apply(x: Tensor): Tensor {
     return tf.tidy(() => {
       if (x.rank !== 4 || x.shape[3] !== this.inC) throw new Error(`${this.prefix}: expected NHWC input with ${this.inC} channels, got [${x.shape}]`);
-      const p = this.padding;
-      const pad: Pads | 'valid' = p === 0 ? 'valid' : [[0, 0], [p, p], [p, p], [0, 0]];
-      let y: Tensor;
-      if (this.depthwise) {
-        // [in·m, 1, k, k] → [k, k, in, m]
-        const m = this.outC / this.inC;
-        const filter = tf.transpose(tf.reshape(this.weight, [this.inC, m, this.k, this.k]), [2, 3, 0, 1]) as tf.Tensor4D;
-        y = tf.depthwiseConv2d(x as tf.Tensor4D, filter, this.stride, pad);
-      } else if (this.k === 1 && this.stride === 1 && p === 0) {
-        const [b, h, w] = x.shape as [number, number, number, number];
-        const m = tf.matMul(tf.reshape(x, [b * h * w, this.inC]), tf.reshape(this.weight, [this.outC, this.inC]), false, true);
-        y = tf.reshape(m, [b, h, w, this.outC]);
-      } else {
-        const filter = tf.transpose(this.weight, [2, 3, 1, 0]) as tf.Tensor4D; // [k, k, in, out]
-        y = tf.conv2d(x as tf.Tensor4D, filter, this.stride, pad);
-      }
-      return this.bias ? tf.add(y, this.bias) : y;
+      return conv2dNhwc(x, this.weight, this.bias, this);
     });
   }
 }

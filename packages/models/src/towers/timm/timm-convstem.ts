@@ -1,6 +1,6 @@
 /**
  * timm's `ConvStem` (vision_transformer_hybrid.py) as a hybrid ViT's patch embedding backbone
- * (`patch_embed.backbone.<i>`): ConvNormAct layers — conv (no bias) → TimmBatchNorm2d + GELU — and a
+ * (`patch_embed.backbone.<i>`): ConvNormAct layers — conv (no bias) → BatchNorm2d + GELU — and a
  * last conv with bias and neither norm nor activation. MobileCLIP-B's `vit_base_mci_224` uses it.
  */
 import { tf } from '@openclip/engine';

@@ -5,8 +5,11 @@
  * and attention metaformer blocks with convolutional MLPs, the conditional position encoding
  * (RepCPE), the final MobileOne conv and timm's ClassifierHead (`head.fc`). BatchNorm uses batch
  * statistics in train mode (running statistics updated as PyTorch does) and running statistics in
- * eval mode. Activations run NHWC; parameters keep timm's names and PyTorch layouts. The MobileCLIP
- * `fastvit_mci*` sizes are listed here.
+ * eval mode (or when frozen). With running statistics every re-parameterisable block runs as the
+ * single convolution timm's `reparameterize()` would build — branches, BatchNorms, identity and
+ * layer scale folded into one kernel on the fly, with the same parameters, so gradients still reach
+ * every branch. Activations run NHWC; parameters keep timm's names and PyTorch layouts. The
+ * MobileCLIP `fastvit_mci*` sizes are listed here.
  */
 import { tf } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
@@ -15,7 +18,8 @@ import { activate } from '../layers.js';
 import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
 import type { ActivationHook } from '../vision-transformer.js';
-import { TimmBatchNorm2d, TimmConv2d } from './timm-conv.js';
+import { TimmBatchNorm2d, TimmConv2d, conv2dNhwc, identityKernel, padKernel, timmPadding } from './timm-conv.js';
+import type { ConvGeometry } from './timm-conv.js';
 import { TimmAttention, TimmLinear } from './timm-layers.js';
 import type { GroupRule } from './timm-layers.js';
 import { makeDivisible } from './timm-vitamin.js';
@@ -42,7 +46,13 @@ export interface FastVitArgs {
 
 export const FASTVIT_POOLS = ['avg', 'max', 'avgmax'] as const;
 
-/** `ConvNormAct` without activation: conv (no bias) → TimmBatchNorm2d (`conv`, `bn`). */
+/** A convolution kernel [out, in/groups, k, k] and bias [out]. */
+interface Kernel {
+  w: Tensor;
+  b: Tensor;
+}
+
+/** `ConvNormAct` without activation: conv (no bias) → BatchNorm2d (`conv`, `bn`). */
 class ConvBn {
   readonly conv: TimmConv2d;
   readonly bn: TimmBatchNorm2d;
@@ -50,8 +60,19 @@ class ConvBn {
     this.conv = new TimmConv2d(store, join(prefix, 'conv'), inC, outC, k, { stride, groups, bias: false });
     this.bn = new TimmBatchNorm2d(store, join(prefix, 'bn'), outC);
   }
+  /** The conv with its BatchNorm (running statistics) folded in. */
+  fused(): Kernel {
+    return tf.tidy(() => {
+      const { scale, shift } = this.bn.affine();
+      return { w: tf.mul(this.conv.weight, tf.reshape(scale, [-1, 1, 1, 1])), b: shift };
+    });
+  }
   apply(x: Tensor, training: boolean): Tensor {
-    return tf.tidy(() => this.bn.apply(this.conv.apply(x), training));
+    return tf.tidy(() => {
+      if (!this.bn.usesRunningStats(training)) return this.bn.apply(this.conv.apply(x), training);
+      const { w, b } = this.fused();
+      return conv2dNhwc(x, w, b, this.conv);
+    });
   }
 }
 
@@ -89,9 +110,11 @@ class MobileOneBlock {
   readonly convKxk: ConvBn[] = [];
   readonly convScale: ConvBn | null;
   readonly useAct: boolean;
+  readonly geometry: ConvGeometry;
   constructor(store: ParamStore, prefix: string, inC: number, outC: number, k: number, o: MobileOneOptions = {}) {
     const stride = o.stride ?? 1;
     const groups = o.depthwise ? inC : 1;
+    this.geometry = { inC, outC, k, stride, padding: timmPadding(k, stride), depthwise: groups !== 1 };
     this.se = o.useSe ? new SqueezeExcite(store, join(prefix, 'se'), outC, 1 / 16, 1) : null;
     this.identity = outC === inC && stride === 1 ? new TimmBatchNorm2d(store, join(prefix, 'identity'), inC) : null;
     const n = o.numConvBranches ?? 1;
@@ -99,13 +122,50 @@ class MobileOneBlock {
     this.convScale = k > 1 && (o.useScaleBranch ?? true) ? new ConvBn(store, join(prefix, 'conv_scale'), inC, outC, 1, stride, groups) : null;
     this.useAct = o.useAct ?? true;
   }
+  /** Whether every BatchNorm of the block uses running statistics (then the block is one convolution). */
+  fusable(training: boolean): boolean {
+    const bns = [...this.convKxk.map((c) => c.bn), ...(this.convScale ? [this.convScale.bn] : []), ...(this.identity ? [this.identity] : [])];
+    return bns.every((b) => b.usesRunningStats(training));
+  }
+
+  /** timm's `_get_kernel_bias`: the k×k branches + the 1×1 branch padded to k×k + the identity BatchNorm as a kernel. */
+  fused(): Kernel {
+    return tf.tidy(() => {
+      const { outC, k, depthwise } = this.geometry;
+      const ws: Tensor[] = [];
+      const bs: Tensor[] = [];
+      for (const c of this.convKxk) {
+        const f = c.fused();
+        ws.push(f.w);
+        bs.push(f.b);
+      }
+      if (this.convScale) {
+        const f = this.convScale.fused();
+        ws.push(padKernel(f.w, k));
+        bs.push(f.b);
+      }
+      if (this.identity) {
+        const { scale, shift } = this.identity.affine();
+        ws.push(tf.mul(identityKernel(outC, k, depthwise), tf.reshape(scale, [-1, 1, 1, 1])));
+        bs.push(shift);
+      }
+      return { w: ws.length === 1 ? ws[0] : tf.addN(ws), b: bs.length === 1 ? bs[0] : tf.addN(bs) };
+    });
+  }
+
   apply(x: Tensor, training: boolean): Tensor {
     return tf.tidy(() => {
-      const parts: Tensor[] = [];
-      if (this.convScale) parts.push(this.convScale.apply(x, training));
-      if (this.identity) parts.push(this.identity.apply(x, training));
-      for (const c of this.convKxk) parts.push(c.apply(x, training));
-      let y = parts.length === 1 ? parts[0] : tf.addN(parts);
+      let y: Tensor;
+      if (this.fusable(training)) {
+        const { w, b } = this.fused();
+        y = conv2dNhwc(x, w, b, this.geometry);
+      } else {
+        const parts: Tensor[] = [];
+        if (this.convScale) parts.push(this.convScale.apply(x, training));
+        if (this.identity) parts.push(this.identity.apply(x, training));
+        for (const c of this.convKxk) parts.push(c.apply(x, training));
+        y = parts.length === 1 ? parts[0] : tf.addN(parts);
+      }
       if (this.se) y = this.se.apply(y);
       return this.useAct ? activate(y, 'gelu') : y;
     });
@@ -124,7 +184,15 @@ class ReparamLargeKernelConv {
   }
   apply(x: Tensor, training: boolean): Tensor {
     return tf.tidy(() => {
-      let y = tf.add(this.largeConv.apply(x, training), this.smallConv.apply(x, training));
+      let y: Tensor;
+      if (this.largeConv.bn.usesRunningStats(training) && this.smallConv.bn.usesRunningStats(training)) {
+        // timm's get_kernel_bias: the small kernel padded into the large one
+        const l = this.largeConv.fused();
+        const s = this.smallConv.fused();
+        y = conv2dNhwc(x, tf.add(l.w, padKernel(s.w, this.largeConv.conv.k)), tf.add(l.b, s.b), this.largeConv.conv);
+      } else {
+        y = tf.add(this.largeConv.apply(x, training), this.smallConv.apply(x, training));
+      }
       if (this.se) y = this.se.apply(y);
       return this.useAct ? activate(y, 'gelu') : y;
     });
@@ -173,11 +241,34 @@ class RepMixerBlock {
     this.mlp = new ConvMlp(store, join(prefix, 'mlp'), dim, Math.floor(dim * mlpRatio));
     this.layerScale = ls !== null ? new LayerScale2d(store, join(prefix, 'layer_scale'), dim, ls) : null;
   }
+  /** RepMixer as timm's `reparameterize()` builds it: identity + γ·(K_mixer − K_norm) in one depthwise conv. */
+  private fusedMixer(): Kernel {
+    return tf.tidy(() => {
+      const m = this.mixer.fused();
+      const n = this.norm.fused();
+      let w = tf.sub(m.w, n.w);
+      let b = tf.sub(m.b, n.b);
+      if (this.mixerScale) {
+        const g = tf.reshape(this.mixerScale.gamma, [-1]);
+        w = tf.mul(w, tf.reshape(g, [-1, 1, 1, 1]));
+        b = tf.mul(b, g);
+      }
+      const { outC, k } = this.mixer.geometry;
+      return { w: tf.add(w, identityKernel(outC, k, true)), b };
+    });
+  }
+
   apply(x: Tensor, training: boolean): Tensor {
     return tf.tidy(() => {
-      let d = tf.sub(this.mixer.apply(x, training), this.norm.apply(x, training));
-      if (this.mixerScale) d = this.mixerScale.apply(d);
-      const x1 = tf.add(x, d);
+      let x1: Tensor;
+      if (this.mixer.fusable(training) && this.norm.fusable(training)) {
+        const { w, b } = this.fusedMixer();
+        x1 = conv2dNhwc(x, w, b, this.mixer.geometry);
+      } else {
+        let d = tf.sub(this.mixer.apply(x, training), this.norm.apply(x, training));
+        if (this.mixerScale) d = this.mixerScale.apply(d);
+        x1 = tf.add(x, d);
+      }
       let m = this.mlp.apply(x1, training);
       if (this.layerScale) m = this.layerScale.apply(m);
       return tf.add(x1, m);
@@ -242,7 +333,8 @@ class FastVitStage {
     return tf.tidy(() => {
       let y = x;
       if (this.downLkc && this.downMob) y = this.downMob.apply(this.downLkc.apply(y, training), training);
-      if (this.posEnc) y = tf.add(this.posEnc.apply(y), y);
+      // RepCPE: pos_enc(x) + x as one depthwise conv with the identity in its kernel
+      if (this.posEnc) y = conv2dNhwc(y, tf.add(this.posEnc.weight, identityKernel(this.posEnc.outC, this.posEnc.k, true)), this.posEnc.bias, this.posEnc);
       for (const b of this.blocks) y = b.apply(y, training);
       return y;
     });

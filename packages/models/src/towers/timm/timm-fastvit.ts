@@ -13,7 +13,7 @@
  */
 import { tf } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
-import { constant, normal, zeros } from '../../init/initializers.js';
+import { constant, truncNormal, zeros } from '../../init/initializers.js';
 import { activate } from '../layers.js';
 import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
@@ -216,7 +216,7 @@ class ConvMlp {
   readonly fc1: TimmConv2d;
   readonly fc2: TimmConv2d;
   constructor(store: ParamStore, prefix: string, dim: number, hidden: number) {
-    const init = { weight: normal(0.02), bias: zeros };
+    const init = { weight: truncNormal(0.02), bias: zeros };
     this.conv = new ConvBn(store, join(prefix, 'conv'), dim, dim, 7, 1, dim);
     this.fc1 = new TimmConv2d(store, join(prefix, 'fc1'), dim, hidden, 1, { init });
     this.fc2 = new TimmConv2d(store, join(prefix, 'fc2'), hidden, dim, 1, { init });

@@ -9,7 +9,7 @@
  * single convolution timm's `reparameterize()` would build — branches, BatchNorms, identity and
  * layer scale folded into one kernel on the fly, with the same parameters, so gradients still reach
  * every branch. Activations run NHWC; parameters keep timm's names and PyTorch layouts. The
- * MobileCLIP `fastvit_mci*` sizes are listed here.
+ * MobileCLIP `fastvit_mci*` sizes are in timm-hybrid-models.ts.
  */
 import { tf } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
@@ -435,18 +435,3 @@ export class TimmFastVit {
 
   dispose(): void {}
 }
-
-const mci = (layers: number[], dims: number[]): { family: 'fastvit'; args: FastVitArgs } => ({
-  family: 'fastvit',
-  args: {
-    layers, embed_dims: dims, mlp_ratios: [3, 3, 3, 3], se_downsamples: [false, false, true, true], pos_embs: [null, null, null, 7],
-    token_mixers: ['repmixer', 'repmixer', 'repmixer', 'attention'], lkc_use_act: true,
-  },
-});
-
-/** timm 1.0.28's MobileCLIP image towers `fastvit_mci0/1/2` (fastvit.py registrations). */
-export const FASTVIT_MODELS = {
-  fastvit_mci0: mci([2, 6, 10, 2], [64, 128, 256, 512]),
-  fastvit_mci1: mci([4, 12, 20, 4], [64, 128, 256, 512]),
-  fastvit_mci2: mci([4, 12, 24, 4], [80, 160, 320, 640]),
-};

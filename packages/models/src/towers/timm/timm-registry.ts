@@ -6,9 +6,8 @@
  */
 
 import type { ConvStemCfg } from './timm-convstem.js';
-import { FASTVIT_MODELS } from './timm-fastvit.js';
 import type { FastVitArgs } from './timm-fastvit.js';
-import { VITAMIN_MODELS } from './timm-vitamin.js';
+import { FASTVIT_MODELS, MCI_VIT_MODELS, VITAMIN_MODELS } from './timm-hybrid-models.js';
 import type { VitaminEmbedCfg } from './timm-vitamin.js';
 
 /**
@@ -133,14 +132,7 @@ const BUILTIN: Record<string, TimmModelSpec> = {
   vit_pe_core_gigantic_patch14_448: peCore(14, 448, 1536, 50, 16, 32, { mlp_ratio: 8960 / 1536, class_token: false, rope_grid_offset: 0 }),
   ...VITAMIN_MODELS,
   ...FASTVIT_MODELS,
-  // MobileCLIP-B: ViT-B/16 on a ConvStem (4x4/4, 2x2/2, 2x2/2; no padding), position embedding without the class token
-  vit_base_mci_224: {
-    family: 'vit',
-    args: {
-      img_size: 224, patch_size: 1, embed_dim: 768, depth: 12, num_heads: 12, no_embed_class: true,
-      conv_stem: { channels: [192, 192, 768], kernel_size: [4, 2, 2], stride: [4, 2, 2], padding: 0 },
-    },
-  },
+  ...MCI_VIT_MODELS,
 };
 
 /** Names of timm towers this port knows but cannot build, with the reason (none at present). */

@@ -3,7 +3,7 @@
  * convolutional backbone (`patch_embed.backbone`: `MbConvStages` — a 2-conv stem, MBConv stages
  * with pre-LayerNorm2d inverted bottlenecks, and a LayerNorm2d + strided 3×3 conv down to the
  * transformer width) and whose blocks use a GeGLU MLP (`GeGluMlp` in timm-layers.ts). The timm
- * names of the ViTamin sizes are listed here.
+ * names of the ViTamin sizes are in timm-hybrid-models.ts.
  */
 import { tf } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
@@ -14,7 +14,6 @@ import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
 import type { ActivationHook } from '../vision-transformer.js';
 import { TimmConv2d, avgPoolExcludePad, fanOutNormal } from './timm-conv.js';
-import type { TimmModelSpec } from './timm-registry.js';
 
 /** timm's `VitCfg` of the ViTamin conv backbone (stage widths, depths, stem width). */
 export interface VitaminEmbedCfg {
@@ -126,28 +125,3 @@ export class VitaminConvStages {
     });
   }
 }
-
-const vitamin = (stages: [number, number], dim: number, depth: number, heads: number, size: number, extra: { pos_embed?: 'none' } = {}): TimmModelSpec => ({
-  family: 'vitamin',
-  args: {
-    img_size: size, patch_size: 1, embed_dim: dim, depth, num_heads: heads, mlp_ratio: 2, mlp_layer: 'geglu', class_token: false, global_pool: 'avg',
-    embed_cfg: { embed_dim: [stages[0], stages[1], dim], depths: [2, 4, 1], stem_width: stages[0] }, ...extra,
-  },
-});
-
-/** timm 1.0.28's `vitamin_*` registrations (vitamin.py): stage widths, transformer width/depth/heads, input size. */
-export const VITAMIN_MODELS: Record<string, TimmModelSpec> = {
-  vitamin_small_224: vitamin([64, 128], 384, 14, 6, 224),
-  vitamin_base_224: vitamin([128, 256], 768, 14, 12, 224),
-  vitamin_large_224: vitamin([160, 320], 1024, 31, 16, 224),
-  vitamin_large_256: vitamin([160, 320], 1024, 31, 16, 256),
-  vitamin_large_336: vitamin([160, 320], 1024, 31, 16, 336),
-  vitamin_large_384: vitamin([160, 320], 1024, 31, 16, 384),
-  vitamin_large2_224: vitamin([160, 320], 1024, 31, 16, 224),
-  vitamin_large2_256: vitamin([160, 320], 1024, 31, 16, 256),
-  vitamin_large2_336: vitamin([160, 320], 1024, 31, 16, 336),
-  vitamin_large2_384: vitamin([160, 320], 1024, 31, 16, 384),
-  vitamin_xlarge_256: vitamin([192, 384], 1152, 32, 16, 256, { pos_embed: 'none' }),
-  vitamin_xlarge_336: vitamin([192, 384], 1152, 32, 16, 336, { pos_embed: 'none' }),
-  vitamin_xlarge_384: vitamin([192, 384], 1152, 32, 16, 384, { pos_embed: 'none' }),
-};

@@ -12,7 +12,7 @@
  * MobileCLIP `fastvit_mci*` sizes are in timm-hybrid-models.ts.
  */
 import { tf } from '@openclip/engine';
-import type { Tensor } from '@openclip/engine';
+import type { Rng, Tensor } from '@openclip/engine';
 import { constant, truncNormal, zeros } from '../../init/initializers.js';
 import { activate } from '../layers.js';
 import { join } from '../params.js';
@@ -20,7 +20,7 @@ import type { ParamStore } from '../params.js';
 import type { ActivationHook } from '../vision-transformer.js';
 import { TimmBatchNorm2d, TimmConv2d, conv2dNhwc, identityKernel, padKernel, timmPadding } from './timm-conv.js';
 import type { ConvGeometry } from './timm-conv.js';
-import { TimmAttention, TimmLinear } from './timm-layers.js';
+import { TimmAttention, TimmLinear, dropPath } from './timm-layers.js';
 import type { GroupRule } from './timm-layers.js';
 import { makeDivisible } from './timm-vitamin.js';
 
@@ -226,14 +226,22 @@ class ConvMlp {
   }
 }
 
-/** timm `RepMixerBlock`: x + γ·(mixer(x) − norm(x)) (RepMixer), then x + γ·ConvMlp(x). */
+/** Stochastic depth of one block (timm DropPath, train mode). */
+interface BlockDrop {
+  rate: number;
+  rng: Rng;
+}
+
+const maybeDrop = (x: Tensor, training: boolean, d: BlockDrop): Tensor => (training && d.rate > 0 ? dropPath(x, d.rate, d.rng) : x);
+
+/** timm `RepMixerBlock`: x + γ·(mixer(x) − norm(x)) (RepMixer), then x + drop_path(γ·ConvMlp(x)). */
 class RepMixerBlock {
   readonly norm: MobileOneBlock;
   readonly mixer: MobileOneBlock;
   readonly mixerScale: LayerScale2d | null;
   readonly mlp: ConvMlp;
   readonly layerScale: LayerScale2d | null;
-  constructor(store: ParamStore, prefix: string, dim: number, k: number, mlpRatio: number, ls: number | null) {
+  constructor(store: ParamStore, prefix: string, dim: number, k: number, mlpRatio: number, ls: number | null, readonly drop: BlockDrop) {
     const tm = join(prefix, 'token_mixer');
     this.norm = new MobileOneBlock(store, join(tm, 'norm'), dim, dim, k, { depthwise: true, useAct: false, useScaleBranch: false, numConvBranches: 0 });
     this.mixer = new MobileOneBlock(store, join(tm, 'mixer'), dim, dim, k, { depthwise: true, useAct: false });
@@ -271,19 +279,19 @@ class RepMixerBlock {
       }
       let m = this.mlp.apply(x1, training);
       if (this.layerScale) m = this.layerScale.apply(m);
-      return tf.add(x1, m);
+      return tf.add(x1, maybeDrop(m, training, this.drop));
     });
   }
 }
 
-/** timm FastViT `AttentionBlock`: x + γ1·attn(bn(x)) over the H·W tokens (head_dim 32, no qkv bias), then x + γ2·ConvMlp(x). */
+/** timm FastViT `AttentionBlock`: x + drop_path(γ1·attn(bn(x))) over the H·W tokens (head_dim 32, no qkv bias), then x + drop_path(γ2·ConvMlp(x)). */
 class AttentionBlock {
   readonly norm: TimmBatchNorm2d;
   readonly attn: TimmAttention;
   readonly ls1: LayerScale2d | null;
   readonly mlp: ConvMlp;
   readonly ls2: LayerScale2d | null;
-  constructor(store: ParamStore, prefix: string, dim: number, mlpRatio: number, ls: number | null) {
+  constructor(store: ParamStore, prefix: string, dim: number, mlpRatio: number, ls: number | null, readonly drop: BlockDrop) {
     if (dim % 32 !== 0) throw new Error(`${prefix}: FastViT attention needs a width divisible by head_dim 32, got ${dim}`);
     this.norm = new TimmBatchNorm2d(store, join(prefix, 'norm'), dim);
     this.attn = new TimmAttention(store, join(prefix, 'token_mixer'), dim, dim / 32, { qkvBias: false, qkNorm: false, eps: 1e-5 });
@@ -296,10 +304,10 @@ class AttentionBlock {
       const [b, h, w, c] = x.shape as [number, number, number, number];
       let a = tf.reshape(this.attn.apply(tf.reshape(this.norm.apply(x, training), [b, h * w, c])), [b, h, w, c]);
       if (this.ls1) a = this.ls1.apply(a);
-      const x1 = tf.add(x, a);
+      const x1 = tf.add(x, maybeDrop(a, training, this.drop));
       let m = this.mlp.apply(x1, training);
       if (this.ls2) m = this.ls2.apply(m);
-      return tf.add(x1, m);
+      return tf.add(x1, maybeDrop(m, training, this.drop));
     });
   }
 }
@@ -310,7 +318,7 @@ class FastVitStage {
   readonly downMob: MobileOneBlock | null = null;
   readonly posEnc: TimmConv2d | null = null;
   readonly blocks: (RepMixerBlock | AttentionBlock)[] = [];
-  constructor(store: ParamStore, prefix: string, a: Required<FastVitArgs>, i: number, inC: number, downsample: boolean) {
+  constructor(store: ParamStore, prefix: string, a: Required<FastVitArgs>, i: number, inC: number, downsample: boolean, drops: BlockDrop[]) {
     const dim = a.embed_dims[i];
     if (downsample) {
       const p = join(prefix, 'downsample.proj');
@@ -324,8 +332,8 @@ class FastVitStage {
     for (let j = 0; j < a.layers[i]; j++) {
       const bp = join(prefix, `blocks.${j}`);
       const mixer = a.token_mixers[i];
-      if (mixer === 'repmixer') this.blocks.push(new RepMixerBlock(store, bp, dim, a.repmixer_kernel_size, a.mlp_ratios[i], a.layer_scale_init_value));
-      else if (mixer === 'attention') this.blocks.push(new AttentionBlock(store, bp, dim, a.mlp_ratios[i], a.layer_scale_init_value));
+      if (mixer === 'repmixer') this.blocks.push(new RepMixerBlock(store, bp, dim, a.repmixer_kernel_size, a.mlp_ratios[i], a.layer_scale_init_value, drops[j]));
+      else if (mixer === 'attention') this.blocks.push(new AttentionBlock(store, bp, dim, a.mlp_ratios[i], a.layer_scale_init_value, drops[j]));
       else throw new Error(`${prefix}: token mixer '${String(mixer)}' is not supported (repmixer, attention)`);
     }
   }
@@ -347,6 +355,10 @@ export interface FastVitTrunkOptions {
   numClasses: number;
   /** timm `global_pool` (ClassifierHead pool type). */
   globalPool?: string;
+  /** timm `drop_path_rate`: stochastic depth rising linearly over all blocks (train mode); 0 when omitted. */
+  dropPathRate?: number;
+  /** Draws of the stochastic depth. */
+  rng?: Rng;
 }
 
 /** timm `FastVit` (classification form: stem, stages, final_conv, head). */
@@ -383,9 +395,15 @@ export class TimmFastVit {
       new MobileOneBlock(store, join(prefix, 'stem.2'), c0, c0, 1, { useScaleBranch: stemScale }),
     ];
     let prev = c0;
+    // timm's calculate_drop_path_rates(rate, layers, stagewise=True): linspace(0, rate, Σ layers) split per stage
+    const total = a.layers.reduce((s, l) => s + l, 0);
+    const rate = o.dropPathRate ?? 0;
+    if (rate > 0 && !o.rng) throw new Error(`${prefix}: drop_path_rate ${rate} needs an rng`);
+    let blockIndex = 0;
     for (let i = 0; i < n; i++) {
       const down = a.downsamples[i] || prev !== a.embed_dims[i];
-      this.stages.push(new FastVitStage(store, join(prefix, `stages.${i}`), a, i, prev, down));
+      const drops = Array.from({ length: a.layers[i] }, () => ({ rate: total > 1 ? (rate * blockIndex++) / (total - 1) : 0, rng: o.rng! }));
+      this.stages.push(new FastVitStage(store, join(prefix, `stages.${i}`), a, i, prev, down, drops));
       prev = a.embed_dims[i];
     }
     const final = Math.floor(prev * a.cls_ratio);

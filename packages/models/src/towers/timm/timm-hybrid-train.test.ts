@@ -96,3 +96,17 @@ for (const name of ['fastvit_mci_tiny', 'vit_mci_tiny']) {
     locked.model.dispose();
   });
 }
+
+test('FastViT in train mode with frozen BatchNorm: timm_drop_path (stochastic depth over the blocks) changes the features', { skip: skip || !byName('fastvit_mci_tiny') }, async () => {
+  await initEngine({ backend: 'wasm' });
+  const c = byName('fastvit_mci_tiny')!;
+  const { model, images } = load(c, 0.9);
+  model.lockImageTower(0, true);
+  const evalF = model.encodeImage(images);
+  model.train();
+  const trainF = model.encodeImage(images);
+  const diff = compare(trainF.dataSync() as Float32Array, evalF.dataSync() as Float32Array, 1e-6).maxAbs;
+  assert.ok(diff > 1e-4, `stochastic depth 0.9: train features equal eval ones (max diff ${diff})`);
+  tf.dispose([evalF, trainF, images]);
+  model.dispose();
+});

@@ -48,7 +48,7 @@ export class TimmModel {
     }
     if (cfg.timm_drop > 0) throw new Error(`${prefix}: vision_cfg.timm_drop ${cfg.timm_drop} (head dropout) is not supported; use 0`);
     const dropPathRate = cfg.timm_drop_path ?? 0;
-    if (dropPathRate > 0 && spec.family !== 'vit' && spec.family !== 'vitamin') {
+    if (dropPathRate > 0 && spec.family !== 'vit' && spec.family !== 'vitamin' && spec.family !== 'fastvit') {
       throw new Error(`${prefix}: vision_cfg.timm_drop_path ${dropPathRate} (stochastic depth) is not supported for timm ${spec.family} towers; use 0 or null`);
     }
     const pool = cfg.timm_pool ?? '';
@@ -63,8 +63,8 @@ export class TimmModel {
       if (common.patchDropRate > 0) throw new Error(`${prefix}: vision_cfg.patch_dropout is not supported by timm FastViT towers (${name})`);
       // num_classes / global_pool as constructor arguments, or reset_classifier(0, pool or unchanged) under OpenCLIP's own head.
       const fastvitOptions = extraProj
-        ? { imageSize: size, numClasses: 0, globalPool: pool || undefined }
-        : { imageSize: size, numClasses: proj === 'none' ? 0 : o.outputDim, globalPool: pool };
+        ? { imageSize: size, numClasses: 0, globalPool: pool || undefined, dropPathRate, rng: common.rng }
+        : { imageSize: size, numClasses: proj === 'none' ? 0 : o.outputDim, globalPool: pool, dropPathRate, rng: common.rng };
       this.trunk = new TimmFastVit(store, trunkPrefix, spec.args, fastvitOptions);
     } else {
       let args: TimmArgs = spec.args;

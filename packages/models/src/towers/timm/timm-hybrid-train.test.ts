@@ -43,7 +43,7 @@ test('dropPath zeroes whole samples with probability rate and scales the kept on
   tf.dispose([x, y]);
 });
 
-test('ViTamin in train mode: timm_drop_path changes the features, 0 leaves them equal to eval; every parameter gets a gradient', { skip: skip || !byName('vitamin_tiny') }, async () => {
+test('ViTamin in train mode: timm_drop_path changes the features, 0 leaves them equal to eval; every image-tower parameter gets a non-zero gradient', { skip: skip || !byName('vitamin_tiny') }, async () => {
   await initEngine({ backend: 'wasm' });
   const c = byName('vitamin_tiny')!;
   for (const rate of [0, 0.5]) {

@@ -1,18 +1,34 @@
 /**
- * `npm run bench:allreduce -w @openclip/train`: ring all-reduce bandwidth of the TCP transport
- * on loopback for 10-400 MB of float32, with 2 processes (and 4 when asked). Prints a table and
+ * `npm run bench:allreduce -w @openclip/train`: all-reduce bandwidth on loopback, openclip-ts's TCP
+ * transport (and its Open MPI backend when the addon and mpirun are there) side by side with
+ * torch.distributed's gloo (/usr/bin/python3, bench/allreduce_gloo.py) in one run. Every world stays
+ * up for the whole run and the measurements are interleaved (round by round, size by size, the
+ * order rotating), so load from other jobs hits every backend alike. Reports medians, the ratio
+ * to gloo (gloo's time / ours: above 1 = faster than gloo) and the load average before and after;
  * writes bench-results/allreduce.json.
+ *
+ * Env: ALLREDUCE_MB (10,50,100,400), ALLREDUCE_ROUNDS (5), ALLREDUCE_WORLD (2),
+ * ALLREDUCE_BACKENDS (tcp,gloo[,mpi when available]), PYTHON (/usr/bin/python3).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
 import { repoRoot } from '@openclip/test-config';
+import { mpiAvailability } from '../distributed/mpi-transport.js';
 
-const script = fileURLToPath(new URL('./allreduce-rank.js', import.meta.url));
+const rankScript = fileURLToPath(new URL('./allreduce-rank.js', import.meta.url));
+const glooScript = join(repoRoot(), 'packages', 'train', 'bench', 'allreduce_gloo.py');
 const sizes = (process.env.ALLREDUCE_MB ?? '10,50,100,400').split(',').map(Number);
-const worlds = (process.env.ALLREDUCE_WORLDS ?? '2').split(',').map(Number);
+const rounds = Number(process.env.ALLREDUCE_ROUNDS ?? 5);
+const world = Number(process.env.ALLREDUCE_WORLD ?? 2);
+const python = process.env.PYTHON ?? '/usr/bin/python3';
+const mpi = mpiAvailability();
+const backends = (process.env.ALLREDUCE_BACKENDS ?? `tcp,gloo${mpi.ok ? ',mpi' : ''}`).split(',');
+if (!mpi.ok && !process.env.ALLREDUCE_BACKENDS) console.log(`mpi: not measured (${mpi.reason})`);
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -28,28 +44,77 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-const results: Record<string, unknown>[] = [];
-for (const n of worlds) {
+/** A running world: `ask` writes one command to its driver's stdin and resolves with the answer line. */
+interface World {
+  name: string;
+  ask(line: string): Promise<{ mb: number; seconds: number[] }>;
+  stop(): void;
+}
+
+function lineReader(c: ChildProcess, name: string): () => Promise<string> {
+  const it = createInterface({ input: c.stdout! })[Symbol.asyncIterator]();
+  return async () => {
+    const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${name}: no answer in 900 s`)), 900_000).unref());
+    const r = await Promise.race([it.next(), deadline]);
+    if (r.done) throw new Error(`${name}: exited before answering`);
+    return r.value;
+  };
+}
+
+async function startWorld(name: string): Promise<World> {
   const port = await freePort();
-  const outputs = await Promise.all(
-    Array.from({ length: n }, (_, r) =>
-      new Promise<string>((resolve, reject) => {
-        const c = spawn(process.execPath, ['--max-old-space-size=8192', script, String(r), String(n), String(port), sizes.join(','), '3'], { stdio: ['ignore', 'pipe', 'inherit'] });
-        let out = '';
-        c.stdout.on('data', (d) => (out += d));
-        c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`rank ${r} exited with ${code}`))));
-      }),
-    ),
-  );
-  const rows = JSON.parse(outputs[0].trim()) as { mb: number; seconds: number[] }[];
-  for (const row of rows) {
-    const s = median(row.seconds);
-    const algbw = row.mb / 1024 / s;
-    results.push({ case: `allreduce_${n}proc_${row.mb}MB`, processes: n, megabytes: row.mb, median_seconds: s, algbw_GBps: algbw, busbw_GBps: (algbw * 2 * (n - 1)) / n });
+  const env = { ...process.env, OMP_NUM_THREADS: '1' };
+  let procs: ChildProcess[];
+  if (name === 'gloo') procs = Array.from({ length: world }, (_, r) => spawn(python, [glooScript, String(r), String(world), String(port)], { stdio: ['pipe', 'pipe', 'inherit'], env }));
+  else if (name === 'tcp') procs = Array.from({ length: world }, (_, r) => spawn(process.execPath, ['--max-old-space-size=8192', rankScript, String(r), String(world), String(port), 'tcp'], { stdio: [r === 0 ? 'pipe' : 'ignore', r === 0 ? 'pipe' : 'ignore', 'inherit'], env }));
+  else if (name === 'mpi') procs = [spawn(mpi.mpirun!, ['--allow-run-as-root', '--oversubscribe', '-np', String(world), process.execPath, '--max-old-space-size=8192', rankScript, '0', String(world), '0', 'mpi'], { stdio: ['pipe', 'pipe', 'inherit'], env })];
+  else throw new Error(`ALLREDUCE_BACKENDS: unknown backend '${name}' (tcp, gloo, mpi)`);
+  for (const p of procs) p.on('exit', (code, sig) => code && console.error(`${name}: a rank exited with ${code ?? sig}`));
+  const readers = procs.filter((p) => p.stdout).map((p, i) => lineReader(p, `${name} rank ${i}`));
+  if (name !== 'gloo') JSON.parse(await readers[0]()); // ready
+  else await Promise.all(readers.map((r) => r()));
+  return {
+    name,
+    async ask(line) {
+      for (const p of procs) p.stdin?.write(`${line}\n`);
+      const answers = await Promise.all(readers.map((r) => r()));
+      return JSON.parse(answers[0]) as { mb: number; seconds: number[] };
+    },
+    stop() {
+      for (const p of procs) p.stdin?.end();
+    },
+  };
+}
+
+const loadBefore = loadavg();
+const worlds: World[] = [];
+for (const b of backends) worlds.push(await startWorld(b));
+const samples = new Map<string, number[]>(); // `${backend}:${mb}` -> seconds
+for (let round = 0; round < rounds; round++) {
+  for (const mb of sizes) {
+    for (let k = 0; k < worlds.length; k++) {
+      const w = worlds[(k + round) % worlds.length];
+      const r = await w.ask(`${mb} 1`);
+      const key = `${w.name}:${mb}`;
+      samples.set(key, [...(samples.get(key) ?? []), ...r.seconds]);
+    }
   }
 }
-console.log('case                          median s   algbw GB/s   busbw GB/s');
-for (const r of results) console.log(`${String(r.case).padEnd(30)}${(r.median_seconds as number).toFixed(3).padStart(8)}${(r.algbw_GBps as number).toFixed(2).padStart(13)}${(r.busbw_GBps as number).toFixed(2).padStart(13)}`);
+for (const w of worlds) w.stop();
+const loadAfter = loadavg();
+
+const results: Record<string, unknown>[] = [];
+for (const mb of sizes) {
+  const gloo = samples.get(`gloo:${mb}`);
+  for (const b of backends) {
+    const s = median(samples.get(`${b}:${mb}`)!);
+    const algbw = mb / 1024 / s;
+    results.push({ case: `allreduce_${b}_${world}proc_${mb}MB`, backend: b, processes: world, megabytes: mb, median_seconds: s, seconds: samples.get(`${b}:${mb}`), algbw_GBps: algbw, busbw_GBps: (algbw * 2 * (world - 1)) / world, vs_gloo: gloo ? median(gloo) / s : null });
+  }
+}
+console.log(`${world} processes, ${rounds} interleaved rounds, load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}`);
+console.log('backend   MB     median ms   algbw GB/s   gloo time / ours');
+for (const r of results) console.log(`${String(r.backend).padEnd(8)}${String(r.megabytes).padStart(4)}${((r.median_seconds as number) * 1000).toFixed(1).padStart(14)}${(r.algbw_GBps as number).toFixed(2).padStart(13)}${r.vs_gloo === null ? '' : (r.vs_gloo as number).toFixed(2).padStart(19)}`);
 const dir = join(repoRoot(), 'bench-results');
 mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, 'allreduce.json'), JSON.stringify(results, null, 2) + '\n');
+writeFileSync(join(dir, 'allreduce.json'), JSON.stringify({ world, rounds, loadBefore, loadAfter, results }, null, 2) + '\n');

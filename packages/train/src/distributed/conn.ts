@@ -9,7 +9,8 @@
  * unauthenticated peer can never make this process buffer more than one control message.
  */
 import type { Socket } from 'node:net';
-import { CONTROL, FrameReader, MAX_CONTROL_BYTES, parseControl, header, type Frame } from './frames.js';
+import { CONTROL, FrameError, FrameReader, MAX_CONTROL_BYTES, parseControl, header, type BodySink, type Frame } from './frames.js';
+import type { FloatSink } from './float-sink.js';
 
 export class TransportError extends Error {
   constructor(message: string) {
@@ -29,6 +30,13 @@ interface Waiter {
   timer?: NodeJS.Timeout;
 }
 
+interface SinkWaiter {
+  sink: FloatSink;
+  what: string;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
 export class Conn {
   /** The peer's rank once known (-1 before its hello). */
   peer = -1;
@@ -40,6 +48,12 @@ export class Conn {
   private controlWaiter: Waiter | null = null;
   private readonly inbox = new Map<string, Buffer[]>();
   private readonly waiters = new Map<string, Waiter>();
+  /** Receivers waiting with a destination (recvInto), by key; `filling`: those whose frame is arriving. */
+  private readonly sinks = new Map<string, SinkWaiter>();
+  private readonly filling = new Map<BodySink, SinkWaiter>();
+  /** One deadline for all sink receivers: it fails them when no byte came for `opTimeoutMs`. */
+  private sinkTimer: NodeJS.Timeout | null = null;
+  private lastProgress = 0;
   private failure: Error | null = null;
   private onFail: ((e: Error) => void) | null = null;
   private opTimeoutMs = 0;
@@ -50,7 +64,10 @@ export class Conn {
     readonly socket: Socket,
     private readonly label: () => string,
   ) {
-    this.reader = new FrameReader((seq) => (seq === CONTROL ? MAX_CONTROL_BYTES : this.gated ? 0 : MAX_DATA_BYTES));
+    this.reader = new FrameReader(
+      (seq) => (seq === CONTROL ? MAX_CONTROL_BYTES : this.gated ? 0 : MAX_DATA_BYTES),
+      (seq, step, length) => this.sinkFor(seq, step, length),
+    );
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEPALIVE_MS);
     socket.on('data', (d: Buffer) => this.onData(d));
@@ -60,6 +77,7 @@ export class Conn {
 
   private onData(d: Buffer): void {
     if (this.failure) return;
+    if (this.sinkTimer) this.lastProgress = Date.now();
     if (this.gated && (this.frames.length || this.held.length)) {
       this.held.push(d); // one unauthenticated frame at a time
       return;
@@ -75,7 +93,27 @@ export class Conn {
     for (const f of got) this.onFrame(f);
   }
 
+  /** The waiting destination for a data frame whose header just arrived, or null (buffer it). */
+  private sinkFor(seq: number, step: number, length: number): FloatSink | null {
+    if (seq === CONTROL || this.gated || this.mode !== 'data') return null;
+    const key = `${seq}:${step}`;
+    const w = this.sinks.get(key);
+    if (!w) return null;
+    if (length !== w.sink.byteLength) {
+      throw new FrameError(length % 4 ? `sent a frame of ${length} bytes, not a whole number of float32 values` : `${w.what}: ${this.label()} sent ${length / 4} values where ${w.sink.byteLength / 4} were expected`);
+    }
+    this.sinks.delete(key);
+    this.filling.set(w.sink, w);
+    return w.sink;
+  }
+
   private onFrame(f: Frame): void {
+    if (f.sink) {
+      const w = this.filling.get(f.sink);
+      this.filling.delete(f.sink);
+      w?.resolve();
+      return;
+    }
     if (f.seq !== CONTROL && this.gated) return this.protocolError('sent data before the handshake finished');
     if (f.seq === CONTROL && this.mode === 'control') {
       this.frames.push(f);
@@ -99,6 +137,14 @@ export class Conn {
       this.waiters.delete(key);
       if (w.timer) clearTimeout(w.timer);
       w.resolve(f.body);
+      return;
+    }
+    const sw = this.sinks.get(key); // registered while this frame was already arriving
+    if (sw) {
+      this.sinks.delete(key);
+      if (f.body.byteLength !== sw.sink.byteLength) return sw.reject(new TransportError(`${sw.what}: ${this.label()} sent ${f.body.byteLength / 4} values where ${sw.sink.byteLength / 4} were expected (ranks out of step or a corrupt peer)`));
+      sw.sink.write(f.body, 0, f.body.byteLength);
+      sw.resolve();
       return;
     }
     const q = this.inbox.get(key) ?? [];
@@ -170,10 +216,17 @@ export class Conn {
     this.socket.write(buf);
   }
 
-  send(seq: number, step: number, body: Uint8Array): void {
-    if (this.failure) throw this.failure;
-    this.socket.write(header(seq, step, body.byteLength));
-    if (body.byteLength) this.socket.write(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+  /**
+   * Queues a frame; the body is not copied, so the caller must leave it unchanged until the
+   * returned promise resolves (the kernel has taken every byte) or rejects (the link failed).
+   */
+  send(seq: number, step: number, body: Uint8Array): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      const done = (e?: Error | null) => (e ? reject(this.failure ?? new TransportError(`sending to ${this.label()} failed: ${e.message}`)) : resolve());
+      this.socket.write(header(seq, step, body.byteLength));
+      this.socket.write(Buffer.from(body.buffer, body.byteOffset, body.byteLength), done);
+    });
   }
 
   /** The body tagged (seq, step); `what` names the collective in a timeout. */
@@ -200,6 +253,41 @@ export class Conn {
     });
   }
 
+  /**
+   * Receives the body tagged (seq, step) into `sink` (its destination decides the expected
+   * length): written as it arrives when registered before the frame comes, else from the inbox.
+   */
+  recvInto(seq: number, step: number, sink: FloatSink, what: string): Promise<void> {
+    const key = `${seq}:${step}`;
+    const q = this.inbox.get(key);
+    if (q?.length) {
+      const b = q.shift()!;
+      if (!q.length) this.inbox.delete(key);
+      if (b.byteLength !== sink.byteLength) return Promise.reject(new TransportError(`${what}: ${this.label()} sent ${b.byteLength / 4} values where ${sink.byteLength / 4} were expected (ranks out of step or a corrupt peer)`));
+      sink.write(b, 0, b.byteLength);
+      return Promise.resolve();
+    }
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.sinks.set(key, { sink, what, resolve, reject });
+      if (this.opTimeoutMs > 0 && !this.sinkTimer) {
+        this.lastProgress = Date.now();
+        this.armSinkTimer(this.opTimeoutMs);
+      }
+    });
+  }
+
+  private armSinkTimer(ms: number): void {
+    this.sinkTimer = setTimeout(() => {
+      this.sinkTimer = null;
+      const first = this.filling.values().next().value ?? this.sinks.values().next().value;
+      if (!first) return;
+      const idle = Date.now() - this.lastProgress;
+      if (idle < this.opTimeoutMs) return this.armSinkTimer(this.opTimeoutMs - idle);
+      this.fail(new TransportError(`${first.what}: timed out after ${this.opTimeoutMs / 1000} s waiting for ${this.label()} (stopped, overloaded or out of step; OPENCLIP_DIST_TIMEOUT_S sets the limit)`));
+    }, ms);
+  }
+
   fail(cause: Error): void {
     if (this.failure) return;
     const mine = `rank ${this.self}: `;
@@ -215,6 +303,11 @@ export class Conn {
       w.reject(e);
     }
     this.waiters.clear();
+    for (const w of [...this.filling.values(), ...this.sinks.values()]) w.reject(e);
+    this.sinks.clear();
+    this.filling.clear();
+    if (this.sinkTimer) clearTimeout(this.sinkTimer);
+    this.sinkTimer = null;
     this.socket.destroy(); // the link is unusable; the peer learns at once
     this.onFail?.(cause);
   }

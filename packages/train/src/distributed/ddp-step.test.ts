@@ -12,50 +12,15 @@
 //   (CE(s·x_i·sg(T)ᵀ, i) + CE(s·t_i·sg(X)ᵀ, i))/2 averaged over the batch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { initEngine, tf } from '@openclip/engine';
 import { ClipLoss, createLoss, type ArrayTransport } from '@openclip/losses';
 import { TrainStep } from '../train-step.js';
 import { AdamW } from '../optim/adamw.js';
 import { DistributedTrainStep } from './ddp-step.js';
+import { ddpRanks, type RankResult } from './ddp-test-ranks.js';
 import { microBatches, parseMode, testBatch, testModel, testTeacher, TEST_CONFIG, TRACKED } from './ddp-test-model.js';
 
-const script = fileURLToPath(new URL('./ddp-test-rank.js', import.meta.url));
-
-type Result = { losses: Record<string, number>; grads: Record<string, number[]> };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-async function distributed(world: number, modes: string[]): Promise<Record<string, Result>[]> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'ddp-'));
-  await Promise.all(
-    Array.from({ length: world }, (_, r) =>
-      new Promise<void>((resolve, reject) => {
-        const c = spawn(process.execPath, [script, String(r), String(world), String(port), modes.join(','), join(dir, `${r}.json`)], { stdio: ['ignore', 'inherit', 'inherit'] });
-        const timer = setTimeout(() => c.kill(), 180_000);
-        c.on('exit', (code) => {
-          clearTimeout(timer);
-          if (code === 0) resolve();
-          else reject(new Error(`rank ${r} exited with ${code}`));
-        });
-      }),
-    ),
-  );
-  return Array.from({ length: world }, (_, r) => JSON.parse(readFileSync(join(dir, `${r}.json`), 'utf8')).results);
-}
+type Result = RankResult;
 
 /** One process, the whole batch, the same micro-batches: the single-process training step's gradients. */
 function single(name: string): Result {
@@ -134,7 +99,7 @@ for (const world of [2, 4]) {
   test(`${world} processes (${MODES[world].join(', ')}): averaged gradients and losses match the single-process expectation`, async () => {
     await initEngine({ backend: 'cpu' });
     const want = Object.fromEntries(MODES[world].map((m) => [m, expected(m, world)]));
-    const ranks = await distributed(world, MODES[world]);
+    const ranks = await ddpRanks('tcp', world, MODES[world]);
     for (const mode of MODES[world]) {
       ranks.forEach((g, r) => compare(g[mode].grads, want[mode].grads, `${mode} rank ${r}`));
       // each rank's loss covers its rows (local loss, SigLIP) or the whole batch; their mean is the whole batch's

@@ -1,22 +1,28 @@
 /**
  * One rank of the data-parallel gradient test (child process):
- * `node ddp-test-rank.js <rank> <world> <port> <mode,...> <out.json>` computes, for each mode
- * (see ddp-test-model.ts), this rank's averaged gradients for its share of a fixed batch and
- * writes them as JSON.
+ * `node ddp-test-rank.js <rank> <world> <port> <mode,...> <out.json> [tcp|mpi]` computes, for each
+ * mode (see ddp-test-model.ts), this rank's averaged gradients for its share of a fixed batch and
+ * writes them as JSON to <out.json>, where `{rank}` stands for the rank. Under mpirun (`mpi`)
+ * rank and world come from MPI.
  */
 import { writeFileSync } from 'node:fs';
 import { initEngine, tf } from '@openclip/engine';
 import { createLoss, collectiveFromTransport } from '@openclip/losses';
 import { TcpTransport } from './tcp-transport.js';
+import { MpiTransport } from './mpi-transport.js';
+import type { Collectives } from './backend.js';
 import { DistributedTrainStep, broadcastModel } from './ddp-step.js';
 import { AdamW } from '../optim/adamw.js';
 import { microBatches, parseMode, testBatch, testModel, testTeacher, TRACKED } from './ddp-test-model.js';
 
-const [rank, world, port] = process.argv.slice(2, 5).map(Number);
+const [argRank, world, port] = process.argv.slice(2, 5).map(Number);
 const modes = process.argv[5].split(',');
-const out = process.argv[6];
+const backend = process.argv[7] ?? 'tcp';
 await initEngine({ backend: 'cpu' });
-const transport = await TcpTransport.connect({ rank, worldSize: world, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 30_000, secret: 'ddp-test' });
+const transport: Collectives =
+  backend === 'mpi' ? MpiTransport.create({ opTimeoutMs: 120_000, expectWorldSize: world }) : await TcpTransport.connect({ rank: argRank, worldSize: world, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 30_000, opTimeoutMs: 120_000, secret: 'ddp-test' });
+const rank = transport.rank;
+const out = process.argv[6].replace('{rank}', String(rank));
 try {
   const results: Record<string, { losses: Record<string, number>; grads: Record<string, number[]> }> = {};
   for (const name of modes) {

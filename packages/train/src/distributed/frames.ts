@@ -48,27 +48,44 @@ export function parseControl(body: Buffer): Record<string, unknown> & { type: st
 export interface Frame {
   seq: number;
   step: number;
+  /** Empty when the body went to a sink. */
   body: Buffer;
+  /** The sink `sinkFor` gave, when the body was written there (not buffered). */
+  sink?: BodySink;
 }
+
+/** Receives a body's bytes in order as they arrive (see float-sink.ts). */
+export interface BodySink {
+  write(src: Uint8Array, start: number, end: number): void;
+}
+
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Incremental frame parser. `push` returns the frames completed by a chunk; a header whose
  * length exceeds `maxBody(seq)` throws at once. Each body is allocated once at its declared
- * (bounded) size and filled by copying, so a frame costs O(its length) whatever the chunking.
+ * (bounded) size and filled by copying, so a frame costs O(its length) whatever the chunking;
+ * or, when `sinkFor` names a sink for the frame (a receiver already waiting for it), its bytes go
+ * to that sink as they arrive and nothing is allocated. `sinkFor` may throw to refuse the frame.
  */
 export class FrameReader {
   private head = Buffer.alloc(HEADER);
   private headFill = 0;
   private body: Buffer | null = null;
   private bodyFill = 0;
+  private sink: BodySink | null = null;
+  private sinkLeft = 0;
   private seq = 0;
   private step = 0;
 
-  constructor(private readonly maxBody: (seq: number) => number) {}
+  constructor(
+    private readonly maxBody: (seq: number) => number,
+    private readonly sinkFor: (seq: number, step: number, length: number) => BodySink | null = () => null,
+  ) {}
 
   /** True while a frame is partly received (a close now would cut it). */
   get midFrame(): boolean {
-    return this.headFill > 0 || this.body !== null;
+    return this.headFill > 0 || this.body !== null || this.sink !== null;
   }
 
   /** Bytes of the last pushed chunk that were consumed (less than its length after `maxFrames`). */
@@ -78,6 +95,17 @@ export class FrameReader {
     const out: Frame[] = [];
     let i = 0;
     while (i < d.length && out.length < maxFrames) {
+      if (this.sink !== null) {
+        const n = Math.min(this.sinkLeft, d.length - i);
+        this.sink.write(d, i, i + n);
+        this.sinkLeft -= n;
+        i += n;
+        if (this.sinkLeft === 0) {
+          out.push({ seq: this.seq, step: this.step, body: EMPTY, sink: this.sink });
+          this.sink = null;
+        }
+        continue;
+      }
       if (this.body === null) {
         const n = Math.min(HEADER - this.headFill, d.length - i);
         d.copy(this.head, this.headFill, i, i + n);
@@ -90,6 +118,12 @@ export class FrameReader {
         const max = this.maxBody(this.seq);
         if (len > BigInt(max)) throw new FrameError(`frame declares ${len} bytes, more than the ${max} allowed`);
         this.headFill = 0;
+        const sink = len > 0n ? this.sinkFor(this.seq, this.step, Number(len)) : null;
+        if (sink) {
+          this.sink = sink;
+          this.sinkLeft = Number(len);
+          continue;
+        }
         this.body = Buffer.allocUnsafe(Number(len));
         this.bodyFill = 0;
       }

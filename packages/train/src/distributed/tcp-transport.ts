@@ -13,6 +13,7 @@ import { Conn, TransportError } from './conn.js';
 import { CONTROL } from './frames.js';
 import { rendezvous } from './rendezvous.js';
 import { unauthenticatedWarning } from './handshake.js';
+import { FloatSink } from './float-sink.js';
 
 export { TransportError };
 
@@ -48,13 +49,8 @@ function f32(b: Buffer, from: number, what: string): Float32Array {
   return out;
 }
 
-function sized(a: Float32Array, want: number, from: number, what: string): Float32Array {
-  if (a.length !== want) throw new TransportError(`${what}: rank ${from} sent ${a.length} values where ${want} were expected (ranks out of step or a corrupt peer)`);
-  return a;
-}
-
-/** Frames of at most this many floats, so sending, receiving and reducing overlap. */
-const CHUNK = 1 << 20;
+/** Frames of at most this many floats, so sending, receiving, reducing and forwarding overlap. */
+const CHUNK = 1 << 18;
 const MAX_CHUNKS = 1 << 16;
 
 function bytes(a: Float32Array): Uint8Array {
@@ -62,6 +58,7 @@ function bytes(a: Float32Array): Uint8Array {
 }
 
 export class TcpTransport {
+  readonly backend = 'tcp' as const;
   private readonly links = new Map<number, Conn>();
   private seq = 0;
   private failure: Error | null = null;
@@ -110,46 +107,54 @@ export class TcpTransport {
     return this.seq;
   }
 
-  /** Ring all-reduce: returns a new array with the elementwise reduction over all ranks. */
+  /** Ring all-reduce into a new array (the input is left as it was). */
   async allReduce(data: Float32Array, op: ReduceOp = 'sum'): Promise<Float32Array> {
-    const n = this.worldSize;
     const out = Float32Array.from(data);
-    if (n === 1) return out;
+    await this.allReduceInPlace(out, op);
+    return out;
+  }
+
+  /**
+   * Ring all-reduce in place, pipelined by chunks: 2(n-1) steps (reduce-scatter, then all-gather)
+   * over segment `r - t - 1` / `r - t + n - 1` of the array; every chunk's receive is registered
+   * before anything is sent, so each arriving chunk is combined into (or copied to) `data` as its
+   * bytes come in, and is forwarded to the right neighbour as the next step's chunk as soon as it
+   * is complete. Sends are zero-copy views of `data`; a region is only overwritten after its last
+   * send has reached the peer (the data that overwrites it depends on that send).
+   */
+  async allReduceInPlace(data: Float32Array, op: ReduceOp = 'sum'): Promise<void> {
+    const n = this.worldSize;
+    if (n === 1) return;
     const seq = this.next();
     const right = this.link((this.rank + 1) % n);
     const leftRank = (this.rank - 1 + n) % n;
     const left = this.link(leftRank);
-    const what = `rank ${this.rank}: allReduce #${seq} (${out.length} values)`;
-    const bounds = Array.from({ length: n + 1 }, (_, i) => Math.floor((i * out.length) / n));
-    const seg = (i: number) => out.subarray(bounds[((i % n) + n) % n], bounds[(((i % n) + n) % n) + 1]);
-    const combine = op === 'max' ? Math.max : op === 'min' ? Math.min : null;
-    const chunks = (a: Float32Array) => Math.max(1, Math.ceil(a.length / CHUNK));
-    if (chunks(seg(0)) * 2 * n > MAX_CHUNKS) throw new TransportError(`allReduce: ${out.length} floats is too large for one call`);
-    const sendSeg = (step: number, a: Float32Array) => {
-      for (let k = 0, c = chunks(a); k < c; k++) right.send(seq, step * MAX_CHUNKS + k, bytes(a.subarray(k * CHUNK, (k + 1) * CHUNK)));
+    const what = `rank ${this.rank}: allReduce #${seq} (${data.length} values)`;
+    const bounds = Array.from({ length: n + 1 }, (_, i) => Math.floor((i * data.length) / n));
+    const seg = (i: number) => {
+      const j = ((i % n) + n) % n;
+      return data.subarray(bounds[j], bounds[j + 1]);
     };
-    // reduce-scatter: after n-1 steps, rank r holds the full reduction of segment r+1
-    for (let s = 0; s < n - 1; s++) {
-      sendSeg(s, seg(this.rank - s));
-      const mine = seg(this.rank - s - 1);
-      for (let k = 0, c = chunks(mine); k < c; k++) {
-        const part = mine.subarray(k * CHUNK, (k + 1) * CHUNK);
-        const got = sized(f32(await left.recv(seq, s * MAX_CHUNKS + k, what), leftRank, what), part.length, leftRank, what);
-        if (combine) for (let i = 0; i < part.length; i++) part[i] = combine(part[i], got[i]);
-        else for (let i = 0; i < part.length; i++) part[i] += got[i];
+    const chunks = (a: Float32Array) => Math.ceil(a.length / CHUNK);
+    const chunk = (a: Float32Array, k: number) => a.subarray(k * CHUNK, (k + 1) * CHUNK);
+    if (chunks(seg(n - 1)) > MAX_CHUNKS || 2 * n * MAX_CHUNKS > CONTROL) throw new TransportError(`allReduce: ${data.length} floats over ${n} ranks is too large for one call`);
+    const steps = 2 * (n - 1);
+    const region = (t: number) => (t < n - 1 ? seg(this.rank - t - 1) : seg(this.rank - t + n - 1));
+    const sinkOp = op === 'max' ? 'max' : op === 'min' ? 'min' : 'sum';
+    const pending: Promise<void>[] = [];
+    for (let t = 0; t < steps; t++) {
+      const into = region(t);
+      for (let k = 0, c = chunks(into); k < c; k++) {
+        const part = chunk(into, k);
+        const got = left.recvInto(seq, t * MAX_CHUNKS + k, new FloatSink(part, t < n - 1 ? sinkOp : 'copy'), what);
+        pending.push(t + 1 < steps ? got.then(() => right.send(seq, (t + 1) * MAX_CHUNKS + k, bytes(part))) : got);
       }
     }
-    // all-gather of the reduced segments
-    for (let s = 0; s < n - 1; s++) {
-      sendSeg(n + s, seg(this.rank + 1 - s));
-      const mine = seg(this.rank - s);
-      for (let k = 0, c = chunks(mine); k < c; k++) {
-        const want = mine.subarray(k * CHUNK, (k + 1) * CHUNK).length;
-        mine.set(sized(f32(await left.recv(seq, (n + s) * MAX_CHUNKS + k, what), leftRank, what), want, leftRank, what), k * CHUNK);
-      }
-    }
-    if (op === 'mean') for (let i = 0; i < out.length; i++) out[i] /= n;
-    return out;
+    const first = seg(this.rank);
+    for (let k = 0, c = chunks(first); k < c; k++) pending.push(right.send(seq, k, bytes(chunk(first, k))));
+    // the last forwarded chunks may still wait in the socket: `data` is the caller's once they left
+    await Promise.all(pending);
+    if (op === 'mean') for (let i = 0; i < data.length; i++) data[i] /= n;
   }
 
   /** Every rank's array, in rank order (arrays may differ in length). */
@@ -157,9 +162,12 @@ export class TcpTransport {
     const n = this.worldSize;
     if (n === 1) return [Float32Array.from(data)];
     const seq = this.next();
-    for (let p = 0; p < n; p++) if (p !== this.rank) this.link(p).send(seq, 0, bytes(data));
+    const sent: Promise<void>[] = [];
+    for (let p = 0; p < n; p++) if (p !== this.rank) sent.push(this.link(p).send(seq, 0, bytes(data)));
+    for (const p of sent) p.catch(() => {}); // a failed link also fails a receive, which reports it
     const what = `rank ${this.rank}: allGather #${seq}`;
     const parts = await Promise.all(Array.from({ length: n }, (_, p) => (p === this.rank ? Promise.resolve(null) : this.link(p).recv(seq, 0, what))));
+    await Promise.all(sent);
     return parts.map((b, p) => (p === this.rank ? Float32Array.from(data) : f32(b!, p, what)));
   }
 
@@ -170,8 +178,11 @@ export class TcpTransport {
     const seq = this.next();
     if (this.rank === root) {
       if (!data) throw new TransportError('broadcast: the root must pass data');
-      for (let p = 0; p < this.worldSize; p++) if (p !== root) this.link(p).send(seq, 0, bytes(data));
-      return Float32Array.from(data);
+      const copy = Float32Array.from(data);
+      const sent: Promise<void>[] = [];
+      for (let p = 0; p < this.worldSize; p++) if (p !== root) sent.push(this.link(p).send(seq, 0, bytes(copy)));
+      await Promise.all(sent);
+      return copy;
     }
     const what = `rank ${this.rank}: broadcast #${seq} from rank ${root}`;
     return f32(await this.link(root).recv(seq, 0, what), root, what);
@@ -184,9 +195,12 @@ export class TcpTransport {
   /** Sends `data` to `to` and receives from `from` (ranks other than this one). */
   async exchange(from: number, to: number, data: Float32Array): Promise<Float32Array> {
     const seq = this.next();
-    this.link(to).send(seq, 0, bytes(data));
+    const sent = this.link(to).send(seq, 0, bytes(data));
+    sent.catch(() => {}); // a failed link also fails the receive below, which reports it
     const what = `rank ${this.rank}: exchange #${seq} with rank ${from}`;
-    return f32(await this.link(from).recv(seq, 0, what), from, what);
+    const got = f32(await this.link(from).recv(seq, 0, what), from, what);
+    await sent;
+    return got;
   }
 
   close(): void {

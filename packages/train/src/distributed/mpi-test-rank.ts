@@ -1,0 +1,38 @@
+/**
+ * One rank of the Open MPI collectives test (started by mpirun from mpi-transport.test.ts):
+ * `node mpi-test-rank.js collectives` runs every collective on rank-dependent data and prints
+ * one JSON line per rank with what it got; `node mpi-test-rank.js stall` has the last rank skip
+ * the all-reduce the others wait in (their deadline is 1.5 s).
+ */
+import { MpiTransport } from './mpi-transport.js';
+
+const mode = process.argv[2];
+const t = MpiTransport.create({ opTimeoutMs: mode === 'stall' ? 1500 : 60_000 });
+const r = t.rank;
+const n = t.worldSize;
+if (mode === 'stall') {
+  if (r === n - 1) await new Promise((resolve) => setTimeout(resolve, 30_000));
+  else await t.allReduce(new Float32Array(8));
+  t.close();
+} else {
+  const odd = Float32Array.from({ length: 1001 }, (_, i) => (r + 1) * 0.5 + i);
+  const inPlace = Float32Array.from(odd);
+  await t.allReduceInPlace(inPlace, 'sum');
+  const got = {
+    rank: r,
+    worldSize: n,
+    sum: Array.from(inPlace.subarray(0, 3)).concat(inPlace[1000]),
+    mean: Array.from(await t.allReduce(odd, 'mean')).slice(0, 2),
+    max: Array.from(await t.allReduce(Float32Array.of(r, -r), 'max')),
+    min: Array.from(await t.allReduce(Float32Array.of(r, -r), 'min')),
+    unchanged: odd[0] === (r + 1) * 0.5,
+    gather: (await t.allGather(Float32Array.from({ length: r + 1 }, () => r))).map((a) => Array.from(a)),
+    gatherEmpty: (await t.allGather(new Float32Array(r === 0 ? 0 : 2).fill(7))).map((a) => a.length),
+    broadcast: Array.from(await t.broadcast(r === 1 % n ? Float32Array.of(4, 5, 6) : null, 1 % n)),
+    bigBroadcastLength: (await t.broadcast(r === 0 ? new Float32Array((1 << 24) + 3) : null, 0)).length,
+    exchange: n > 1 ? Array.from(await t.exchange((r - 1 + n) % n, (r + 1) % n, Float32Array.from({ length: r + 2 }, () => r))) : [],
+  };
+  await t.barrier();
+  t.close();
+  process.stdout.write(`${JSON.stringify(got)}\n`);
+}

@@ -49,12 +49,15 @@ export { TensorBoardWriter, crc32c, maskedCrc32c, tfRecord } from './logging/ten
 export { writePlot, renderSvg, ticks } from './logging/plot.js';
 export type { Panel, Series } from './logging/plot.js';
 
-// Distributed (rank discovery, TCP collectives)
+// Distributed (rank discovery, TCP and Open MPI collectives)
 export { discoverWorld, expandSlurmHostlist, WorldError, DEFAULT_MASTER_PORT } from './distributed/world.js';
 export type { WorldInfo, Launcher } from './distributed/world.js';
 export { TcpTransport, TransportError, DEFAULT_DIST_TIMEOUT_S } from './distributed/tcp-transport.js';
 export { transportOptionsFromEnv, SECRET_ENV, TIMEOUT_ENV, BIND_ENV } from './distributed/dist-env.js';
 export type { TransportOptions } from './distributed/tcp-transport.js';
+export { MpiTransport, mpiAvailability } from './distributed/mpi-transport.js';
+export { chooseBackend, connectWorld, launchedByOpenMpi } from './distributed/backend.js';
+export type { BackendName, Collectives } from './distributed/backend.js';
 export { runEvaluation } from './eval/run-eval.js';
 export type { EvalOptions, EvalResult } from './eval/run-eval.js';
 export { zeroShotClasses, syntheticZeroShot } from './eval/evaluate.js';

@@ -1,6 +1,6 @@
 import { BaseCommand } from '../base-command.js';
 import { trainFlags, givenTrainValues } from '../train-flags.js';
-import { parseTrainConfig, runTraining, TrainConfigError, discoverWorld, TcpTransport, transportOptionsFromEnv, type TrainRunResult } from '@openclip/train';
+import { parseTrainConfig, runTraining, TrainConfigError, discoverWorld, chooseBackend, connectWorld, transportOptionsFromEnv, type Collectives, type TrainRunResult } from '@openclip/train';
 
 export interface TrainResult {
   name: string;
@@ -40,12 +40,13 @@ export default class Train extends BaseCommand<TrainResult> {
       throw e;
     }
     let r: TrainRunResult;
-    let transport: TcpTransport | null = null;
+    let transport: Collectives | null = null;
     try {
       // torchrun / SLURM / MPI / Kubernetes / openclip launch hand the world over in the environment
       const world = discoverWorld(process.env, cfg.distUrl);
-      if (world.worldSize > 1) {
-        transport = await TcpTransport.connect(transportOptionsFromEnv(world, process.env, (l) => process.stderr.write(`${l}\n`)));
+      const backend = chooseBackend(cfg.distBackend, process.env, (l) => this.logToStderr(`openclip: ${l}`));
+      if (world.worldSize > 1 || backend === 'mpi') {
+        transport = await connectWorld(backend, world, transportOptionsFromEnv(world, process.env, (l) => process.stderr.write(`${l}\n`)));
       }
       r = await runTraining(cfg, { backend: flags.backend as string | undefined, transport, logLocal: cfg.logLocal, log: (l) => (this.jsonEnabled() ? process.stderr.write(`${l}\n`) : this.log(l)) });
     } catch (e) {

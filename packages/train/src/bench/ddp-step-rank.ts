@@ -1,26 +1,39 @@
 /**
  * One process of the data-parallel step benchmark (child process):
- * `node ddp-step-rank.js <rank> <world> <port> <batch> <steps> <ddp|alone>` times the phases of
- * `DistributedTrainStep` on the demo model with random batches and prints them as JSON (rank 0).
- * `alone` runs what one process of `openclip train` runs instead (`TrainStep`), as the baseline.
+ * `node ddp-step-rank.js <rank> <world> <port> <batch> <steps> <ddp|alone> [MODEL|CONFIG.json] [tcp|mpi]`
+ * times the phases of `DistributedTrainStep` (default model: the demo model) with random batches
+ * and prints them as JSON (rank 0). `alone` runs what one process of `openclip train` runs instead
+ * (`TrainStep`), as the baseline. With `mpi` (under mpirun) rank and world come from Open MPI.
  */
 import { initEngine, tf, Rng } from '@openclip/engine';
-import { createModelAndTransforms } from '@openclip/models';
+import { addModelConfig, createModel } from '@openclip/models';
+import { basename } from 'node:path';
 import { createLoss, collectiveFromTransport, type OpenClipLoss } from '@openclip/losses';
 import { TcpTransport } from '../distributed/tcp-transport.js';
+import { MpiTransport } from '../distributed/mpi-transport.js';
+import type { Collectives } from '../distributed/backend.js';
 import { DistributedTrainStep, broadcastModel } from '../distributed/ddp-step.js';
 import { applyUpdate, TrainStep } from '../train-step.js';
 import { AdamW } from '../optim/adamw.js';
 
-const [rank, world, port, batch, steps] = process.argv.slice(2, 7).map(Number);
+const [argRank, world, port, batch, steps] = process.argv.slice(2, 7).map(Number);
 const alone = process.argv[7] === 'alone';
+const spec = process.argv[8] ?? 'ViT-Tiny-8-64-demo';
+const backend = process.argv[9] ?? 'tcp';
 const WARMUP = 3;
 
 await initEngine({});
-const transport = alone ? null : await TcpTransport.connect({ rank, worldSize: world, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 60_000, secret: 'bench' });
-const { model } = await createModelAndTransforms('ViT-Tiny-8-64-demo', { seed: 1 });
+const transport: Collectives | null = alone
+  ? null
+  : backend === 'mpi'
+    ? MpiTransport.create({ opTimeoutMs: 600_000, expectWorldSize: world })
+    : await TcpTransport.connect({ rank: argRank, worldSize: world, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 60_000, secret: 'bench' });
+const rank = transport?.rank ?? argRank;
+const name = spec.endsWith('.json') ? (addModelConfig(spec), basename(spec, '.json')) : spec;
+const model = createModel(name, { seed: 1 });
 model.train();
-const inner = createLoss({ model: 'ViT-Tiny-8-64-demo', collective: transport ? collectiveFromTransport(transport) : undefined, localLoss: true, gatherWithGrad: true });
+const size = model.config.vision_cfg.image_size as number;
+const inner = createLoss({ model: name, collective: transport ? collectiveFromTransport(transport) : undefined, localLoss: true, gatherWithGrad: true });
 const phase = { grads: 0, loss: 0, allReduce: 0, update: 0, step: 0 };
 const loss: OpenClipLoss = {
   name: inner.name,
@@ -51,7 +64,7 @@ for (let i = 0; i < WARMUP + steps; i++) {
     for (let j = 1; j < len; j++) tokens[b * ctx + j] = 1 + rng.randint(49000);
     tokens[b * ctx + len] = 49407;
   }
-  const mb = { images: tf.tensor4d(rng.fillNormal(new Float32Array(batch * 3 * 64 * 64)), [batch, 3, 64, 64]), tokens: tf.tensor2d(tokens, [batch, ctx], 'int32') };
+  const mb = { images: tf.tensor4d(rng.fillNormal(new Float32Array(batch * 3 * size * size)), [batch, 3, size, size]), tokens: tf.tensor2d(tokens, [batch, ctx], 'int32') };
   const t0 = performance.now();
   const local = ddp ? await ddp.localGrads([mb]) : one!.grads([mb]);
   const t1 = performance.now();

@@ -1,11 +1,14 @@
 /**
  * `node dist/bench/ddp-step.js` (part of `npm run bench -w @openclip/train`): where the time of a
- * data-parallel step goes, on the demo model (ViT-Tiny-8-64-demo, --local-loss
- * --gather-with-grad) with random batches, one thread per process. Three cases, run in turn
- * DDP_REPEATS times (medians reported): one process alone (`TrainStep`, what `openclip train`
- * runs on one process); two such processes at once (no communication: what this machine allows
- * two processes, the ceiling of any data-parallel scheme); two processes of one data-parallel
- * world (`DistributedTrainStep`). Efficiency = samples/s / (2 × one process).
+ * data-parallel step goes (--local-loss --gather-with-grad, random batches, one thread per
+ * process), side by side with real OpenCLIP under torch DDP (gloo) in the same run. Cases, run in
+ * turn DDP_REPEATS times (medians reported): one process alone (`TrainStep`); two such processes
+ * at once (no communication: the machine's ceiling for any data-parallel scheme); two processes of
+ * one data-parallel world over the TCP transport, and over Open MPI (mpirun) when the addon is
+ * built; then OpenCLIP's step in one process and in two under DDP (bench/openclip_ddp_step.py,
+ * /usr/bin/python3). Efficiency = samples/s / (2 × that implementation's one process).
+ * Env: DDP_MODEL (ViT-Tiny-8-64-demo; `bench_small` = ../shared/upstream/bench-configs/bench_small.json),
+ * DDP_BATCH (32), DDP_STEPS (20), DDP_REPEATS (3), DDP_TORCH (1; 0 leaves torch out).
  * Writes bench-results/ddp-step.json.
  */
 import { spawn } from 'node:child_process';
@@ -14,11 +17,18 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { repoRoot } from '@openclip/test-config';
+import { mpiAvailability } from '../distributed/mpi-transport.js';
 
 const script = fileURLToPath(new URL('./ddp-step-rank.js', import.meta.url));
 const batch = Number(process.env.DDP_BATCH ?? 32);
 const steps = Number(process.env.DDP_STEPS ?? 20);
 const repeats = Number(process.env.DDP_REPEATS ?? 3);
+const upstream = join(repoRoot(), '..', 'shared', 'upstream');
+const modelArg = process.env.DDP_MODEL ?? 'ViT-Tiny-8-64-demo';
+const spec = modelArg === 'bench_small' || modelArg === 'bench_tiny' ? join(upstream, 'bench-configs', `${modelArg}.json`) : modelArg;
+const withTorch = process.env.DDP_TORCH !== '0';
+const mpi = mpiAvailability();
+const pyScript = join(repoRoot(), 'packages', 'train', 'bench', 'openclip_ddp_step.py');
 type Phases = { grads: number; loss: number; allReduce: number; update: number; step: number; samplesPerSecond: number };
 
 async function freePort(): Promise<number> {
@@ -30,25 +40,35 @@ async function freePort(): Promise<number> {
   });
 }
 
-function proc(args: string[]): Promise<string> {
+function launch(cmd: string, args: string[], what: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OPENCLIP_NUM_THREADS: '1' } });
+    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OPENCLIP_NUM_THREADS: '1', T: '1', OMP_NUM_THREADS: '1' } });
     let out = '';
     c.stdout.on('data', (d) => (out += d));
-    c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`ddp-step-rank ${args.join(' ')} exited with ${code}`))));
+    c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${what} exited with ${code}`))));
   });
 }
+const proc = (args: string[]) => launch(process.execPath, [script, ...args, spec], `ddp-step-rank ${args.join(' ')}`);
+const lastJson = (out: string) => JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{')).pop()!);
 
 const common = [String(batch), String(steps)];
-async function runCase(which: 'one' | 'independent' | 'ddp'): Promise<Phases> {
-  if (which === 'one') return JSON.parse(await proc(['0', '1', '0', ...common, 'alone']));
+type CaseName = 'one' | 'independent' | 'ddp' | 'ddp-mpi' | 'torch-one' | 'torch-ddp';
+async function runCase(which: CaseName): Promise<Phases> {
+  if (which === 'one') return lastJson(await proc(['0', '1', '0', ...common, 'alone']));
   if (which === 'independent') {
-    const both = (await Promise.all([0, 1].map(() => proc(['0', '1', '0', ...common, 'alone'])))).map((o) => JSON.parse(o) as Phases);
+    const both = (await Promise.all([0, 1].map(() => proc(['0', '1', '0', ...common, 'alone'])))).map((o) => lastJson(o) as Phases);
     return { ...both[0], samplesPerSecond: both[0].samplesPerSecond + both[1].samplesPerSecond };
   }
+  if (which === 'ddp-mpi') return lastJson(await launch(mpi.mpirun!, ['--allow-run-as-root', '--oversubscribe', '-np', '2', process.execPath, script, '-1', '2', '0', ...common, 'ddp', spec, 'mpi'], 'mpirun ddp-step-rank'));
   const port = String(await freePort());
+  if (which === 'torch-one' || which === 'torch-ddp') {
+    const world = which === 'torch-one' ? 1 : 2;
+    const outs = await Promise.all(Array.from({ length: world }, (_, r) => launch('/usr/bin/python3', [pyScript, upstream, spec, String(r), String(world), port, ...common], `openclip_ddp_step.py rank ${r}`)));
+    const t = lastJson(outs[0]) as { step_ms: number; samples_per_s: number };
+    return { grads: NaN, loss: NaN, allReduce: NaN, update: NaN, step: t.step_ms, samplesPerSecond: t.samples_per_s };
+  }
   const outs = await Promise.all([0, 1].map((r) => proc([String(r), '2', port, ...common, 'ddp'])));
-  return JSON.parse(outs.find((o) => o.trim())!);
+  return lastJson(outs.find((o) => o.trim())!);
 }
 
 function median(xs: number[]): number {
@@ -56,8 +76,9 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-const cases = ['one', 'independent', 'ddp'] as const;
-const runs: Record<string, Phases[]> = { one: [], independent: [], ddp: [] };
+const cases: CaseName[] = ['one', 'independent', 'ddp', ...(mpi.ok ? (['ddp-mpi'] as const) : []), ...(withTorch ? (['torch-one', 'torch-ddp'] as const) : [])];
+if (!mpi.ok) console.log(`Open MPI case left out: ${mpi.reason}`);
+const runs: Record<string, Phases[]> = Object.fromEntries(cases.map((c) => [c, []]));
 const loads: string[] = [];
 for (let i = 0; i < repeats; i++) {
   loads.push(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
@@ -65,21 +86,23 @@ for (let i = 0; i < repeats; i++) {
 }
 const med = (c: string, k: keyof Phases) => median(runs[c].map((r) => r[k]));
 const base = med('one', 'samplesPerSecond');
+const labels: Record<CaseName, string> = { one: '1 process', independent: '2 independent processes', ddp: '2 processes, DP over TCP', 'ddp-mpi': '2 processes, DP over MPI', 'torch-one': 'OpenCLIP 1 process', 'torch-ddp': 'OpenCLIP 2 proc. DDP gloo' };
 const rows = cases.map((c) => ({
-  case: { one: '1 process', independent: '2 independent processes', ddp: '2 processes, data-parallel' }[c],
+  case: labels[c],
   grads_ms: med(c, 'grads'),
   loss_ms: med(c, 'loss'),
   allreduce_ms: med(c, 'allReduce'),
   update_ms: med(c, 'update'),
   step_ms: med(c, 'step'),
   samples_per_s: med(c, 'samplesPerSecond'),
-  efficiency: c === 'one' ? 1 : med(c, 'samplesPerSecond') / (2 * base),
+  efficiency: c === 'one' || c === 'torch-one' ? 1 : med(c, 'samplesPerSecond') / (2 * (c === 'torch-ddp' ? med('torch-one', 'samplesPerSecond') : base)),
 }));
-console.log(`batch ${batch} per process, ${steps} timed steps, ${repeats} repeats (medians); load average at each repeat: ${loads.join(', ')}`);
+console.log(`${modelArg}, batch ${batch} per process, ${steps} timed steps, ${repeats} repeats (medians); load average at each repeat: ${loads.join(', ')}`);
 console.log('case                          grads ms  (loss ms)  all-reduce ms  update ms  step ms  samples/s  efficiency');
 for (const r of rows) {
-  console.log(`${r.case.padEnd(28)}${r.grads_ms.toFixed(0).padStart(10)}${(r.case.includes('data-parallel') ? r.loss_ms.toFixed(0) : '-').padStart(11)}${r.allreduce_ms.toFixed(0).padStart(15)}${r.update_ms.toFixed(0).padStart(11)}${r.step_ms.toFixed(0).padStart(9)}${r.samples_per_s.toFixed(1).padStart(11)}${r.efficiency.toFixed(2).padStart(12)}`);
+  const f = (x: number) => (Number.isNaN(x) ? '-' : x.toFixed(0));
+  console.log(`${r.case.padEnd(28)}${f(r.grads_ms).padStart(10)}${(r.case.includes('DP over') ? f(r.loss_ms) : '-').padStart(11)}${f(r.allreduce_ms).padStart(15)}${f(r.update_ms).padStart(11)}${r.step_ms.toFixed(0).padStart(9)}${r.samples_per_s.toFixed(1).padStart(11)}${r.efficiency.toFixed(2).padStart(12)}`);
 }
 const dir = join(repoRoot(), 'bench-results');
 mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, 'ddp-step.json'), JSON.stringify({ batch, steps, repeats, loads, rows }, null, 2) + '\n');
+writeFileSync(join(dir, 'ddp-step.json'), JSON.stringify({ model: modelArg, batch, steps, repeats, loads, rows }, null, 2) + '\n');

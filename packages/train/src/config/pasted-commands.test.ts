@@ -31,7 +31,7 @@ test('flags that change nothing here say so instead of being accepted silently',
   parseTrainConfig({ precision: 'fp32', 'ddp-static-graph': true, 'dist-backend': 'nccl', 'wandb-project-name': 'p', 'remote-sync-frequency': '60' }, { notice: (l) => notes.push(l) });
   assert.equal(notes.length, 4);
   assert.match(notes.join('\n'), /--ddp-static-graph has no effect/);
-  assert.match(notes.join('\n'), /--dist-backend has no effect: ranks always exchange over openclip-ts's TCP collectives/);
+  assert.match(notes.join('\n'), /--dist-backend nccl is a PyTorch backend: ranks exchange over openclip-ts's TCP collectives/);
   assert.match(notes.join('\n'), /--wandb-project-name has no effect/);
   assert.match(notes.join('\n'), /--remote-sync-frequency has no effect without --remote-sync/);
   notes.length = 0;

@@ -333,7 +333,6 @@ export function defaultRunName(cfg: Pick<TrainConfig, 'model' | 'lr' | 'batchSiz
 const NO_EFFECT: Record<string, string> = {
   ddpStaticGraph: '--ddp-static-graph has no effect: the data-parallel step here has no DDP graph to make static',
   noSetDeviceRank: '--no-set-device-rank has no effect: TensorFlow.js uses the visible GPU (pick it with CUDA_VISIBLE_DEVICES)',
-  distBackend: '--dist-backend has no effect: ranks always exchange over openclip-ts\'s TCP collectives (nccl / gloo are PyTorch backends)',
   wandbNotes: '--wandb-notes has no effect: wandb is not available (use --report-to tensorboard)',
   wandbProjectName: '--wandb-project-name has no effect: wandb is not available (use --report-to tensorboard)',
   remoteSyncFrequency: '--remote-sync-frequency has no effect without --remote-sync (which openclip-ts does not do)',
@@ -452,7 +451,9 @@ export function parseTrainConfig(values: Record<string, unknown>, options: Parse
       if (r !== 'tensorboard' && r !== 'wandb' && r !== 'all') problems.push(`--report-to: unknown logger '${r}' (available: tensorboard)`);
     }
   }
+  if (c.distBackend !== null && !['tcp', 'mpi', 'nccl', 'gloo'].includes(c.distBackend)) problems.push(`--dist-backend: unknown backend '${c.distBackend}' (tcp, the default; mpi for Open MPI; OpenCLIP's nccl / gloo select tcp)`);
   if (problems.length) throw new TrainConfigError(problems);
+  if (c.distBackend === 'nccl' || c.distBackend === 'gloo') options.notice?.(`--dist-backend ${c.distBackend} is a PyTorch backend: ranks exchange over openclip-ts's TCP collectives (--dist-backend mpi selects Open MPI)`);
   // flags that change nothing here are said to, once each, rather than accepted silently
   for (const [key, why] of Object.entries(NO_EFFECT)) if (given.has(key) && cfg[key] !== false) options.notice?.(why);
   c.name ??= defaultRunName(c, options.now);

@@ -39,13 +39,11 @@ export function chooseBackend(flag: string | null | undefined, env: NodeJS.Proce
   if (f === 'mpi') {
     const a = mpiAvailability();
     if (!a.ok && !a.reason.startsWith('mpirun')) throw new TransportError(`--dist-backend mpi: ${a.reason}`);
+    if (!launchedByOpenMpi(env)) throw new TransportError('--dist-backend mpi: this process was not started by mpirun or srun --mpi=pmix (no OMPI_COMM_WORLD_RANK / PMIX_RANK): start every rank with e.g. mpirun -np 4 openclip train ... --dist-backend mpi');
     return 'mpi';
   }
   if (f === 'tcp') return 'tcp';
-  if (f === 'nccl' || f === 'gloo') {
-    notice(`--dist-backend ${f} is a PyTorch backend: ranks exchange over openclip-ts's TCP collectives (--dist-backend mpi selects Open MPI)`);
-    return 'tcp';
-  }
+  if (f === 'nccl' || f === 'gloo') return 'tcp'; // parseTrainConfig says so
   if (f !== null) throw new TransportError(`--dist-backend '${f}': expected tcp or mpi (or OpenCLIP's nccl / gloo, which select tcp)`);
   if (!launchedByOpenMpi(env)) return 'tcp';
   const a = mpiAvailability();

@@ -18,6 +18,7 @@ import { TrainStep } from '../train-step.js';
 import { AdamW } from '../optim/adamw.js';
 import { DistributedTrainStep } from './ddp-step.js';
 import { ddpRanks, type RankResult } from './ddp-test-ranks.js';
+import { mpiAvailability } from './mpi-transport.js';
 import { microBatches, parseMode, testBatch, testModel, testTeacher, TEST_CONFIG, TRACKED } from './ddp-test-model.js';
 
 type Result = RankResult;
@@ -95,11 +96,13 @@ const MODES: Record<number, string[]> = {
   2: ['plain', 'local', 'local-gwg', 'gwg', 'siglip-bidir', 'accum-local-gwg', 'accum-gwg', 'accum-plain', 'accum-siglip-bidir', 'distill-local-gwg', 'distill-plain'],
   4: ['plain', 'local', 'local-gwg', 'siglip-bidir', 'siglip-gather', 'siglip-shift', 'accum-local-gwg', 'accum-plain', 'distill-local-gwg'],
 };
+const tcpResults = new Map<number, Record<string, Result>[]>();
 for (const world of [2, 4]) {
   test(`${world} processes (${MODES[world].join(', ')}): averaged gradients and losses match the single-process expectation`, async () => {
     await initEngine({ backend: 'cpu' });
     const want = Object.fromEntries(MODES[world].map((m) => [m, expected(m, world)]));
     const ranks = await ddpRanks('tcp', world, MODES[world]);
+    tcpResults.set(world, ranks);
     for (const mode of MODES[world]) {
       ranks.forEach((g, r) => compare(g[mode].grads, want[mode].grads, `${mode} rank ${r}`));
       // each rank's loss covers its rows (local loss, SigLIP) or the whole batch; their mean is the whole batch's
@@ -107,6 +110,34 @@ for (const world of [2, 4]) {
         const mean = ranks.reduce((a, g) => a + g[mode].losses[k], 0) / world;
         assert.ok(Math.abs(mean - want[mode].losses[k]) <= 1e-5 * Math.max(1, Math.abs(want[mode].losses[k])), `${mode} ${k}: mean over ranks ${mean}, one process ${want[mode].losses[k]}`);
       }
+    }
+  });
+}
+
+// Open MPI (--dist-backend mpi) under mpirun: the same modes give what the TCP transport gave
+// (bit for bit on 2 ranks, where a sum of two values has one order; within float rounding of the
+// summation order on 4) and the single-process expectation.
+const mpi = mpiAvailability();
+for (const world of [2, 4]) {
+  test(`Open MPI, ${world} ranks under mpirun: every mode's gradients and losses equal the TCP transport's`, { skip: mpi.ok ? false : mpi.reason }, async () => {
+    await initEngine({ backend: 'cpu' });
+    const tcp = tcpResults.get(world) ?? (await ddpRanks('tcp', world, MODES[world]));
+    const ranks = await ddpRanks('mpi', world, MODES[world]);
+    for (const mode of MODES[world]) {
+      ranks.forEach((g, r) => {
+        const want = tcp[r][mode];
+        if (world === 2) {
+          assert.deepEqual(g[mode].grads, want.grads, `${mode} rank ${r}: gradients`);
+          assert.deepEqual(g[mode].losses, want.losses, `${mode} rank ${r}: losses`);
+        } else {
+          for (const k of TRACKED) {
+            const scale = want.grads[k].reduce((a, x) => Math.max(a, Math.abs(x)), 0);
+            const worst = want.grads[k].reduce((a, x, i) => Math.max(a, Math.abs(x - g[mode].grads[k][i])), 0);
+            assert.ok(worst <= 1e-6 * scale + 1e-9, `${mode} rank ${r}: ${k} differs from TCP by ${worst} (max |grad| ${scale})`);
+          }
+          for (const [k, v] of Object.entries(want.losses)) assert.ok(Math.abs(g[mode].losses[k] - v) <= 1e-6 * Math.max(1, Math.abs(v)), `${mode} rank ${r}: ${k} ${g[mode].losses[k]} vs TCP ${v}`);
+        }
+      });
     }
   });
 }

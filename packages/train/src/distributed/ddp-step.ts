@@ -335,13 +335,16 @@ export class DistributedTrainStep {
     }
     // what travels: dense tensors whole, sparse tables as their picked rows
     const parts = list.map((t, i) => (rowsOf[i] ? tf.gather(t, rowsOf[i]!) : t));
+    // a fresh buffer each step: the averaged tensors below are views of it (tf.tensor does not copy)
     const flat = new Float32Array(parts.reduce((a, t) => a + t.size, 0));
     let o = 0;
     for (const t of parts) {
       flat.set(t.dataSync() as Float32Array, o);
       o += t.size;
     }
-    const mean = await this.transport.allReduce(flat, 'mean');
+    let mean: Float32Array = flat;
+    if (hasInPlace(this.transport)) await this.transport.allReduceInPlace(flat, 'mean');
+    else mean = await this.transport.allReduce(flat, 'mean');
     const out = new Map<string, Tensor>();
     o = 0;
     this.names.forEach((n, i) => {
@@ -364,6 +367,11 @@ export class DistributedTrainStep {
 }
 
 type LossAndGradsGrads = Partial<Record<GradKey, Tensor>>;
+
+/** Backends that reduce in place (TcpTransport, MpiTransport): no copy of the gradients. */
+function hasInPlace(t: ArrayTransport): t is ArrayTransport & { allReduceInPlace(d: Float32Array, op: 'mean'): Promise<void> } {
+  return typeof (t as { allReduceInPlace?: unknown }).allReduceInPlace === 'function';
+}
 
 /** The accumulated loss input: batch-shaped outputs concatenated in micro-batch order, the rest from the last. */
 function concatOutputs(outs: ModelOutput[]): ModelOutput {

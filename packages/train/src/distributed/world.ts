@@ -100,12 +100,11 @@ export function discoverWorld(env: NodeJS.ProcessEnv = process.env, distUrl?: st
     if (!first) throw new WorldError('SLURM: neither MASTER_ADDR nor SLURM_JOB_NODELIST is set; cannot find the rendezvous host');
     info = { rank: int(env, 'SLURM_PROCID')!, worldSize: int(env, 'SLURM_NTASKS')!, localRank: int(env, 'SLURM_LOCALID') ?? 0, masterAddr: first, masterPort: port, launcher: 'slurm' };
   } else if (env.OMPI_COMM_WORLD_RANK !== undefined && env.OMPI_COMM_WORLD_SIZE !== undefined) {
-    if (!env.MASTER_ADDR && !distUrl) throw new WorldError('Open MPI: set MASTER_ADDR (e.g. -x MASTER_ADDR=<first host>) or pass --dist-url tcp://host:port');
     info = {
       rank: int(env, 'OMPI_COMM_WORLD_RANK')!,
       worldSize: int(env, 'OMPI_COMM_WORLD_SIZE')!,
       localRank: int(env, 'OMPI_COMM_WORLD_LOCAL_RANK') ?? 0,
-      masterAddr: env.MASTER_ADDR ?? '',
+      masterAddr: env.MASTER_ADDR ?? '', // not needed by --dist-backend mpi; the TCP transport asks for it (backend.ts)
       masterPort: port,
       launcher: 'mpi',
     };

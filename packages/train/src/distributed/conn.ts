@@ -9,7 +9,7 @@
  * unauthenticated peer can never make this process buffer more than one control message.
  */
 import type { Socket } from 'node:net';
-import { CONTROL, FrameError, FrameReader, MAX_CONTROL_BYTES, parseControl, header, type BodySink, type Frame } from './frames.js';
+import { CONTROL, controlFrame, FrameError, FrameReader, MAX_CONTROL_BYTES, parseControl, header, type BodySink, type Frame } from './frames.js';
 import type { FloatSink } from './float-sink.js';
 
 export class TransportError extends Error {
@@ -51,12 +51,16 @@ export class Conn {
   /** Receivers waiting with a destination (recvInto), by key; `filling`: those whose frame is arriving. */
   private readonly sinks = new Map<string, SinkWaiter>();
   private readonly filling = new Map<BodySink, SinkWaiter>();
-  /** One deadline for all sink receivers: it fails them when no byte came for `opTimeoutMs`. */
+  /** One deadline for all sink receivers: it fails them when no data frame started or ended for `opTimeoutMs`. */
   private sinkTimer: NodeJS.Timeout | null = null;
   private lastProgress = 0;
   private failure: Error | null = null;
   private onFail: ((e: Error) => void) | null = null;
   private opTimeoutMs = 0;
+  /** When the peer last sent anything (data, heartbeat), ms since the epoch. */
+  lastHeard = Date.now();
+  /** Set by the transport: which peers have gone silent, for timeout errors ('' if none). */
+  silentPeers: (() => string) | null = null;
   /** This process's rank once the link is open: errors handed to callers start with it. */
   private self = -1;
 
@@ -77,7 +81,7 @@ export class Conn {
 
   private onData(d: Buffer): void {
     if (this.failure) return;
-    if (this.sinkTimer) this.lastProgress = Date.now();
+    this.lastHeard = Date.now();
     if (this.gated && (this.frames.length || this.held.length)) {
       this.held.push(d); // one unauthenticated frame at a time
       return;
@@ -104,10 +108,12 @@ export class Conn {
     }
     this.sinks.delete(key);
     this.filling.set(w.sink, w);
+    this.lastProgress = Date.now(); // data is coming (heartbeats do not count)
     return w.sink;
   }
 
   private onFrame(f: Frame): void {
+    if (f.seq !== CONTROL) this.lastProgress = Date.now();
     if (f.sink) {
       const w = this.filling.get(f.sink);
       this.filling.delete(f.sink);
@@ -128,6 +134,7 @@ export class Conn {
         return this.protocolError((e as Error).message);
       }
       if (msg.type === 'abort') return this.fail(new TransportError(`${this.label()} aborted: ${String(msg.reason ?? 'no reason given')}`));
+      if (msg.type === 'alive') return; // heartbeat: lastHeard is set
       return this.protocolError(`unexpected control message '${msg.type}' after the rendezvous`);
     }
     if (f.body.length % 4 !== 0) return this.protocolError(`sent a frame of ${f.body.length} bytes, not a whole number of float32 values`);
@@ -244,7 +251,7 @@ export class Conn {
       if (this.opTimeoutMs > 0) {
         w.timer = setTimeout(() => {
           this.waiters.delete(key);
-          const e = new TransportError(`${what}: timed out after ${this.opTimeoutMs / 1000} s waiting for ${this.label()} (stopped, overloaded or out of step; OPENCLIP_DIST_TIMEOUT_S sets the limit)`);
+          const e = this.timeoutError(what);
           this.fail(e);
           reject(e);
         }, this.opTimeoutMs);
@@ -277,6 +284,11 @@ export class Conn {
     });
   }
 
+  private timeoutError(what: string): TransportError {
+    const silent = this.silentPeers?.() ?? '';
+    return new TransportError(`${what}: timed out after ${this.opTimeoutMs / 1000} s waiting for ${this.label()} (stopped, overloaded, out of step or its link is down; OPENCLIP_DIST_TIMEOUT_S sets the limit)${silent ? `; ${silent}` : ''}`);
+  }
+
   private armSinkTimer(ms: number): void {
     this.sinkTimer = setTimeout(() => {
       this.sinkTimer = null;
@@ -284,8 +296,21 @@ export class Conn {
       if (!first) return;
       const idle = Date.now() - this.lastProgress;
       if (idle < this.opTimeoutMs) return this.armSinkTimer(this.opTimeoutMs - idle);
-      this.fail(new TransportError(`${first.what}: timed out after ${this.opTimeoutMs / 1000} s waiting for ${this.label()} (stopped, overloaded or out of step; OPENCLIP_DIST_TIMEOUT_S sets the limit)`));
+      this.fail(this.timeoutError(first.what));
     }, ms);
+  }
+
+  /** Tells the peer why this rank stops (it then fails naming the cause), and closes. */
+  abort(reason: string): void {
+    if (this.failure) return;
+    this.failure = new TransportError(reason);
+    for (const w of [...this.filling.values(), ...this.sinks.values(), ...this.waiters.values()]) w.reject(this.failure);
+    this.sinks.clear();
+    this.filling.clear();
+    this.waiters.clear();
+    if (this.sinkTimer) clearTimeout(this.sinkTimer);
+    this.socket.end(controlFrame({ type: 'abort', reason }));
+    this.socket.setTimeout(5_000, () => this.socket.destroy());
   }
 
   fail(cause: Error): void {

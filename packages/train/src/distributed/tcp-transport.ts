@@ -10,7 +10,7 @@
  * frame fails every pending and later operation with an error naming it, so no rank hangs.
  */
 import { Conn, TransportError } from './conn.js';
-import { CONTROL } from './frames.js';
+import { CONTROL, controlFrame } from './frames.js';
 import { rendezvous } from './rendezvous.js';
 import { unauthenticatedWarning } from './handshake.js';
 import { FloatSink } from './float-sink.js';
@@ -52,6 +52,8 @@ function f32(b: Buffer, from: number, what: string): Float32Array {
 /** Frames of at most this many floats, so sending, receiving, reducing and forwarding overlap. */
 const CHUNK = 1 << 18;
 const MAX_CHUNKS = 1 << 16;
+/** Heartbeat period on every link (a quarter of the collective timeout when that is shorter). */
+const HEARTBEAT_MS = 5_000;
 
 function bytes(a: Float32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -61,6 +63,7 @@ export class TcpTransport {
   readonly backend = 'tcp' as const;
   private readonly links = new Map<number, Conn>();
   private seq = 0;
+  private heartbeat: NodeJS.Timeout | null = null;
   private failure: Error | null = null;
   private closed = false;
 
@@ -83,15 +86,37 @@ export class TcpTransport {
     const t = new TcpTransport(rank, worldSize);
     for (const [peer, c] of conns) {
       t.links.set(peer, c);
-      c.open(rank, peer, opTimeoutMs, (e) => t.onPeerFailure(e));
+      c.silentPeers = () => t.silentPeers(opTimeoutMs / 2);
+      c.open(rank, peer, opTimeoutMs, (e) => t.onPeerFailure(e, peer));
+    }
+    // heartbeats on every link, so a peer whose link went down is told apart from one that waits
+    if (opTimeoutMs > 0) {
+      const beat = controlFrame({ type: 'alive' });
+      t.heartbeat = setInterval(() => {
+        for (const l of t.links.values()) if (!l.failed) l.writeControl(beat);
+      }, Math.min(HEARTBEAT_MS, opTimeoutMs / 4));
+      t.heartbeat.unref();
     }
     return t;
   }
 
-  private onPeerFailure(e: Error): void {
+  /** Peers not heard from (no data, no heartbeat) for `ms`, described for an error ('' if none). */
+  private silentPeers(ms: number): string {
+    const now = Date.now();
+    const silent = [...this.links].filter(([, l]) => now - l.lastHeard >= ms).map(([p, l]) => `rank ${p} (${((now - l.lastHeard) / 1000).toFixed(1)} s)`);
+    return silent.length ? `no traffic, not even heartbeats, from ${silent.join(', ')}` : '';
+  }
+
+  /** A link failed: every pending and later operation fails, and the other ranks are told why. */
+  private onPeerFailure(e: Error, peer: number): void {
     if (this.closed || this.failure) return;
     this.failure = e;
-    for (const l of this.links.values()) l.fail(e); // each link prefixes this rank
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    const reason = e.message.startsWith(`rank ${this.rank}: `) ? e.message : `rank ${this.rank}: ${e.message}`;
+    for (const [p, l] of this.links) {
+      if (p === peer) l.fail(e); // each link prefixes this rank
+      else l.abort(reason);
+    }
   }
 
   private link(peer: number): Conn {
@@ -205,6 +230,7 @@ export class TcpTransport {
 
   close(): void {
     this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
     for (const l of this.links.values()) l.close();
     this.links.clear();
   }

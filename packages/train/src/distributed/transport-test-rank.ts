@@ -1,6 +1,8 @@
 /**
  * One rank of the transport tests, run as a child process:
- * `node transport-test-rank.js <rank> <worldSize> <port> <scenario>`; prints one JSON line.
+ * `node transport-test-rank.js <rank> <worldSize> <port> <scenario>`; prints one JSON line
+ * (`linkdown` first prints {"phase":"running"} once the world works). MASTER_ADDR (default
+ * 127.0.0.1) and OPENCLIP_DIST_TIMEOUT_S (seconds) override the rendezvous host and timeouts.
  */
 import { TcpTransport } from './tcp-transport.js';
 
@@ -15,10 +17,10 @@ try {
   const t = await TcpTransport.connect({
     rank,
     worldSize,
-    masterAddr: '127.0.0.1',
+    masterAddr: process.env.MASTER_ADDR ?? '127.0.0.1',
     masterPort: port,
     timeoutMs: scenario === 'missing' ? 1500 : 20_000,
-    opTimeoutMs: scenario === 'stall' ? 1000 : 20_000,
+    opTimeoutMs: process.env.OPENCLIP_DIST_TIMEOUT_S ? Number(process.env.OPENCLIP_DIST_TIMEOUT_S) * 1000 : scenario === 'stall' ? 1000 : 20_000,
     secret: process.env.OPENCLIP_DIST_SECRET ?? 'transport-test',
   });
   const out: Record<string, unknown> = { rank };
@@ -41,6 +43,20 @@ try {
     try {
       await t.allReduce(new Float32Array(4));
       out.error = null;
+    } catch (e) {
+      out.error = (e as Error).message;
+    }
+  } else if (scenario === 'linkdown') {
+    // all-reduces until one fails (the test takes a rank's link down meanwhile), for at most 60 s
+    await t.barrier();
+    console.log(JSON.stringify({ phase: 'running', rank }));
+    out.error = null;
+    const until = Date.now() + 60_000;
+    try {
+      while (Date.now() < until) {
+        await t.allReduce(new Float32Array(1000).fill(1));
+        await new Promise((r) => setTimeout(r, 50));
+      }
     } catch (e) {
       out.error = (e as Error).message;
     }

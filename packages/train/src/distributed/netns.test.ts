@@ -1,0 +1,82 @@
+// Ranks on separate "hosts": each in its own Linux network namespace, joined by veth pairs to a
+// bridge in a private 10.x.y.0/24 that exists only inside the test's namespaces, with MASTER_ADDR
+// naming rank 0's namespace. The TCP transport's collectives work across them, and a rank whose
+// link goes down (`ip link set eth0 down` inside its namespace) makes the others stop with an
+// error naming it. Skipped, saying why, without root or iproute2.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createNetnsWorld, netnsUnavailable, type NetnsWorld } from '../test-support/netns.js';
+
+const skip = netnsUnavailable() ?? false;
+const script = fileURLToPath(new URL('./transport-test-rank.js', import.meta.url));
+const PORT = 29611;
+
+function startRank(w: NetnsWorld, r: number, n: number, scenario: string, env: Record<string, string> = {}): { child: ChildProcess; lines: AsyncIterator<string> } {
+  const child = spawn('ip', ['netns', 'exec', w.names[r], process.execPath, script, String(r), String(n), String(PORT), scenario], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, MASTER_ADDR: w.addrs[0], OPENCLIP_DIST_SECRET: 'netns-test', ...env },
+  });
+  return { child, lines: createInterface({ input: child.stdout! })[Symbol.asyncIterator]() };
+}
+
+async function nextJson(lines: AsyncIterator<string>, what: string, ms: number): Promise<Record<string, any>> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms)));
+  try {
+    const r = await Promise.race([lines.next(), deadline]);
+    if (r.done) throw new Error(`${what}: exited without answering`);
+    return JSON.parse(r.value);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+for (const n of [2, 4]) {
+  test(`TCP transport, ${n} ranks in ${n} network namespaces: every collective across the private network`, { skip }, async () => {
+    const w = createNetnsWorld(n);
+    const ranks: ReturnType<typeof startRank>[] = [];
+    try {
+      for (let r = 0; r < n; r++) ranks.push(startRank(w, r, n, 'ops'));
+      const outs = await Promise.all(ranks.map((k, r) => nextJson(k.lines, `rank ${r}`, 60_000)));
+      for (const o of outs) {
+        assert.equal(o.error, undefined, `rank ${o.rank}: ${o.error}`);
+        assert.deepEqual(o.max, [n - 1, 0]);
+        assert.deepEqual(o.tiny, [(n * (n + 1)) / 2]);
+        assert.deepEqual(o.gather, Array.from({ length: n }, (_, p) => Array(p + 1).fill(p)));
+        assert.deepEqual(o.bcast, [7, 8]);
+        assert.deepEqual(o.exchanged, [(o.rank - 1 + n) % n]);
+        assert.equal(o.bigOk, true);
+      }
+    } finally {
+      for (const k of ranks) k.child.kill('SIGKILL');
+      w.remove();
+    }
+  });
+}
+
+test('TCP transport, 3 namespaces: a rank whose link goes down makes the others stop with an error naming it', { skip }, async (t) => {
+  const n = 3;
+  const down = 1;
+  const w = createNetnsWorld(n);
+  const ranks: ReturnType<typeof startRank>[] = [];
+  try {
+    for (let r = 0; r < n; r++) ranks.push(startRank(w, r, n, 'linkdown', { OPENCLIP_DIST_TIMEOUT_S: '3' }));
+    for (const [r, k] of ranks.entries()) assert.equal((await nextJson(k.lines, `rank ${r}`, 60_000)).phase, 'running');
+    const t0 = Date.now();
+    w.linkDown(down);
+    const others = ranks.map((k, r) => ({ k, r })).filter(({ r }) => r !== down);
+    const outs = await Promise.all(others.map(({ k, r }) => nextJson(k.lines, `rank ${r} after the link went down`, 30_000)));
+    for (const o of outs) {
+      t.diagnostic(String(o.error));
+      assert.match(String(o.error), new RegExp(`rank ${down}\\b`), `rank ${o.rank}: ${o.error}`);
+      assert.match(String(o.error), new RegExp(`^rank ${o.rank}: `), 'the error starts with the reporting rank');
+    }
+    assert.ok(Date.now() - t0 < 20_000, 'stopped within a few timeouts');
+  } finally {
+    for (const k of ranks) k.child.kill('SIGKILL');
+    w.remove();
+  }
+});

@@ -2,15 +2,25 @@
  * One rank of the Open MPI collectives test (started by mpirun from mpi-transport.test.ts):
  * `node mpi-test-rank.js collectives` runs every collective on rank-dependent data and prints
  * one JSON line per rank with what it got; `node mpi-test-rank.js stall` has the last rank skip
- * the all-reduce the others wait in (their deadline is 1.5 s).
+ * the all-reduce the others wait in (their deadline is 1.5 s); `node mpi-test-rank.js linkdown`
+ * all-reduces until one fails (deadline 3 s), rank 0 printing {"phase":"running"} first.
  */
 import { MpiTransport } from './mpi-transport.js';
 
 const mode = process.argv[2];
-const t = MpiTransport.create({ opTimeoutMs: mode === 'stall' ? 1500 : 60_000 });
+const t = MpiTransport.create({ opTimeoutMs: mode === 'stall' ? 1500 : mode === 'linkdown' ? 3000 : 60_000 });
 const r = t.rank;
 const n = t.worldSize;
-if (mode === 'stall') {
+if (mode === 'linkdown') {
+  await t.barrier();
+  if (r === 0) process.stdout.write(`${JSON.stringify({ phase: 'running' })}\n`);
+  const until = Date.now() + 60_000;
+  while (Date.now() < until) {
+    await t.allReduce(new Float32Array(1000).fill(1));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  t.close();
+} else if (mode === 'stall') {
   if (r === n - 1) await new Promise((resolve) => setTimeout(resolve, 30_000));
   else await t.allReduce(new Float32Array(8));
   t.close();

@@ -6,6 +6,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 function ip(args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -39,6 +42,13 @@ export interface NetnsWorld {
   dev: string;
   /** Takes rank `r`'s link down (inside its namespace). */
   linkDown(r: number): void;
+  /**
+   * The command that runs mpirun in the hub (which has an address on the bridge), placing one
+   * rank on each namespace's address: Open MPI starts its daemons there through an rsh agent
+   * that enters the namespace (`ip netns exec`) instead of ssh, each with its own session
+   * directory, and its TCP transport is confined to the private network (no shared memory).
+   */
+  mpirun(np: number, command: string[]): string[];
   remove(): void;
 }
 
@@ -49,7 +59,10 @@ export function createNetnsWorld(n: number): NetnsWorld {
   const net = `10.${randomInt(64, 250)}.${randomInt(1, 250)}`;
   const addrs = names.map((_, r) => `${net}.${r + 1}`);
   const created: string[] = [];
+  let dir: string | null = null;
   const remove = () => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = null;
     for (const ns of created.reverse()) {
       try {
         ip(['netns', 'del', ns]);
@@ -80,5 +93,20 @@ export function createNetnsWorld(n: number): NetnsWorld {
     remove();
     throw e;
   }
-  return { names, addrs, dev: 'eth0', linkDown: (r) => ip(['-n', names[r], 'link', 'set', 'eth0', 'down']), remove };
+  let hubAddressed = false;
+  const mpirun = (np: number, command: string[]): string[] => {
+    if (!hubAddressed) {
+      ip(['-n', hub, 'addr', 'add', `${net}.254/24`, 'dev', 'br0']);
+      ip(['-n', hub, 'link', 'set', 'lo', 'up']);
+      hubAddressed = true;
+    }
+    dir ??= mkdtempSync(join(tmpdir(), 'ocnetns-'));
+    const agent = join(dir, 'netns-agent.sh');
+    const cases = addrs.map((a, r) => `${a}) ns=${names[r]} ;;`).join('\n');
+    writeFileSync(agent, `#!/bin/sh\nhost="$1"; shift\ncase "$host" in\n${cases}\n*) echo "netns agent: unknown host $host" >&2; exit 1 ;;\nesac\nmkdir -p "${dir}/$ns"\nexec ip netns exec "$ns" env OMPI_MCA_orte_tmpdir_base="${dir}/$ns" sh -c "$*"\n`);
+    chmodSync(agent, 0o755);
+    const cidr = `${net}.0/24`;
+    return ['netns', 'exec', hub, 'mpirun', '--allow-run-as-root', '--oversubscribe', '-np', String(np), '--host', addrs.slice(0, np).join(','), '--mca', 'plm_rsh_agent', agent, '--mca', 'oob_tcp_if_include', cidr, '--mca', 'btl', 'tcp,self', '--mca', 'btl_tcp_if_include', cidr, ...command];
+  };
+  return { names, addrs, dev: 'eth0', linkDown: (r) => ip(['-n', names[r], 'link', 'set', 'eth0', 'down']), mpirun, remove };
 }

@@ -27,7 +27,7 @@ const transport: Collectives | null = alone
   ? null
   : backend === 'mpi'
     ? MpiTransport.create({ opTimeoutMs: 600_000, expectWorldSize: world })
-    : await TcpTransport.connect({ rank: argRank, worldSize: world, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 60_000, secret: 'bench' });
+    : await TcpTransport.connect({ rank: argRank, worldSize: world, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 60_000, opTimeoutMs: Number(process.env.OPENCLIP_DIST_TIMEOUT_S ?? 600) * 1000, secret: 'bench' });
 const rank = transport?.rank ?? argRank;
 const name = spec.endsWith('.json') ? (addModelConfig(spec), basename(spec, '.json')) : spec;
 const model = createModel(name, { seed: 1 });

@@ -1,8 +1,8 @@
 /**
  * Private Linux network namespaces for multi-host tests: a hub namespace holding a bridge and one
  * namespace per rank, joined to the bridge by a veth pair, with addresses in a random 10.x.y.0/24
- * that exists only inside them. Nothing is routed outside; `remove()` deletes every namespace
- * (and with them their links). Needs root and iproute2's `ip`; `netnsUnavailable()` says why not.
+ * that exists only inside them. Nothing is routed outside; `remove()` ends every process left in
+ * them and deletes every namespace (and with them their links). Needs root and iproute2's `ip`; `netnsUnavailable()` says why not.
  */
 import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
@@ -63,6 +63,15 @@ export function createNetnsWorld(n: number): NetnsWorld {
   const remove = () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
     dir = null;
+    // every process still in the test's namespaces is the test's (ranks, Open MPI daemons): end them
+    for (const ns of created) {
+      try {
+        const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number);
+        for (const p of pids) process.kill(p, 'SIGKILL');
+      } catch {
+        /* namespace or process already gone */
+      }
+    }
     for (const ns of created.reverse()) {
       try {
         ip(['netns', 'del', ns]);

@@ -3,24 +3,37 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Rng } from '@openclip/engine/rng';
-import { referenceDir } from '@openclip/test-config';
+import { fixtureSkip, referenceCase, referenceDirOrNull } from '@openclip/test-config';
 import { decodeImage } from './decode.js';
 import { imageTransform } from './image-transform.js';
 import { makePilImage } from './pil-image.js';
 import { randomResizedCropRegion } from './random-resized-crop.js';
 import { tensorToRgb } from './to-tensor.js';
 
-const images = join(referenceDir(), 'images');
-const photo = readFileSync(join(images, 'photo_160x120_q90_444.jpg'));
-const shapes = readFileSync(join(images, 'shapes_300x200.png'));
+// The pictures of the reference fixtures' preprocess case, chosen by kind from the manifest: a
+// JPEG (`photo`) and the PNG farthest from square (`wide`, for padding), with their sizes from
+// the `<file>/decoded_rgb_u8` tensor shapes [H, W, 3].
+const skip = fixtureSkip('preprocess');
+const pictures = skip ? [] : (referenceCase('preprocess').files as string[])
+  .filter((f) => /\.(jpe?g|png)$/i.test(f))
+  .map((f) => {
+    const [h, w] = referenceCase('preprocess').tensors[`${f.split('/').pop()}/decoded_rgb_u8`].shape as [number, number];
+    return { file: f, w, h };
+  });
+const jpeg = pictures.find((p) => /\.jpe?g$/i.test(p.file));
+const wideOne = pictures.filter((p) => /\.png$/i.test(p.file)).sort((a, b) => Math.max(b.w / b.h, b.h / b.w) - Math.max(a.w / a.h, a.h / a.w))[0];
+const noPictures = skip || (!jpeg || !wideOne ? 'the preprocess case of the reference fixtures has no JPEG or no PNG' : false);
+const read = (p: { file: string } | undefined) => (noPictures || !p ? new Uint8Array(0) : readFileSync(join(referenceDirOrNull()!, p.file)));
+const photo = read(jpeg);
+const shapes = read(wideOne);
 
 function sameData(a: Float32Array, b: Float32Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-test('train transform is deterministic given the seed and has the configured shape', async () => {
-  // shapes_300x200 is wider than 4:3, so with scale >= 0.9 every crop falls back to the centre;
-  // a wider scale range gives random crops.
+test('train transform is deterministic given the seed and has the configured shape', { skip: noPictures }, async () => {
+  // A wide scale range gives random crops (with scale >= 0.9 a picture wider than 4:3 would
+  // always fall back to the centre).
   const aug = { scale: [0.3, 1] };
   const t1 = imageTransform({ image_size: 64 }, { isTrain: true, rng: new Rng(42), aug });
   const t2 = imageTransform({ image_size: 64 }, { isTrain: true, rng: new Rng(42), aug });
@@ -64,7 +77,7 @@ test('RandomResizedCrop regions stay inside the image with area within the scale
   }
 });
 
-test('colour jitter and grayscale options of the training transform', async () => {
+test('colour jitter and grayscale options of the training transform', { skip: noPictures }, async () => {
   const grey = imageTransform({ image_size: 32 }, { isTrain: true, aug: { gray_scale_prob: 1 } });
   const g = await grey(photo);
   const rgb = tensorToRgb(g, grey.config.mean, grey.config.std);
@@ -79,11 +92,17 @@ test('colour jitter and grayscale options of the training transform', async () =
   assert.match(warnings[0], /ignored without timm.*ratio, re_prob/);
 });
 
-test('longest mode pads with fill_color (palette images with palette entry fill_color)', async () => {
+test('longest mode pads with fill_color (palette images with palette entry fill_color)', { skip: noPictures }, async () => {
   const t = imageTransform({ image_size: 64, resize_mode: 'longest', fill_color: 7 });
   const out = tensorToRgb(await t(shapes), t.config.mean, t.config.std);
-  // 300x200 -> 64x43: rows 0..9 and 53..63 are padding (10 above, 11 below).
-  for (const y of [0, 9, 53, 63]) for (let x = 0; x < 64 * 3; x++) assert.equal(out[y * 64 * 3 + x], 7);
+  // The longer side fills 64 pixels; the shorter is padded on both sides, so with an aspect of
+  // 1.1 or more the first and last rows (wide) or columns (tall) are padding.
+  const { w, h } = wideOne!;
+  assert.ok(Math.max(w / h, h / w) >= 1.1, `${wideOne!.file} (${w}x${h}) is too close to square to pad`);
+  const at = (y: number, x: number, ch: number) => out[(y * 64 + x) * 3 + ch];
+  for (const edge of [0, 63]) {
+    for (let i = 0; i < 64; i++) for (let ch = 0; ch < 3; ch++) assert.equal(w > h ? at(edge, i, ch) : at(i, edge, ch), 7);
+  }
   const palette = new Uint8Array(256 * 3);
   palette.set([11, 22, 33], 7 * 3);
   const p = makePilImage('P', 4, 2, new Uint8Array(4 * 2 * 3).fill(100), palette);
@@ -91,7 +110,7 @@ test('longest mode pads with fill_color (palette images with palette entry fill_
   assert.deepEqual([...padded.subarray(0, 3)], [11, 22, 33]);
 });
 
-test('decoded images and caller-provided output buffers are accepted', async () => {
+test('decoded images and caller-provided output buffers are accepted', { skip: noPictures }, async () => {
   const t = imageTransform({ image_size: 32 });
   const img = await decodeImage(photo, 'photo');
   const fromBytes = await t(photo);
@@ -102,7 +121,7 @@ test('decoded images and caller-provided output buffers are accepted', async () 
   assert.ok(sameData(t.applyDecoded(img).data, out));
 });
 
-test('corrupt or truncated images fail with an error naming the file', async () => {
+test('corrupt or truncated images fail with an error naming the file', { skip: noPictures }, async () => {
   const t = imageTransform({ image_size: 32 });
   await assert.rejects(t(new Uint8Array([1, 2, 3, 4, 5]), { source: 'junk.bin' }), /cannot decode image junk\.bin/);
   await assert.rejects(t(new Uint8Array(0), { source: 'empty.jpg' }), /empty\.jpg: empty file|cannot decode image empty\.jpg/);

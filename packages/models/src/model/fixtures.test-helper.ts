@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { SafetensorsFile, tf, toFloat32, toInt32 } from '@openclip/engine';
 import type { RawTensor, Tensor } from '@openclip/engine';
-import { referenceDir, referenceManifest } from '@openclip/test-config';
+import { referenceDir, referenceDirOrNull, referenceManifest } from '@openclip/test-config';
 
 export interface ModelCase {
   id: string;
@@ -12,6 +12,8 @@ export interface ModelCase {
   outputs: string;
   imageKeys: string[];
   nParams: number;
+  /** OpenCLIP's class for the case (CLIP, CustomTextCLIP, CoCa). */
+  modelClass: string;
   tolerance: { features_atol: number; features_rtol: number; normalized_atol: number; logits_atol: number };
   tensors: Record<string, { shape: number[] }>;
 }
@@ -26,12 +28,26 @@ export function modelCase(name: string): ModelCase {
     name,
     config: join(dir, c.config),
     weights: join(dir, c.weights),
-    outputs: join(dir, `models/${name}.outputs.safetensors`),
+    outputs: join(dir, c.files.find((f: string) => f.endsWith('.outputs.safetensors')) ?? `models/${name}.outputs.safetensors`),
     imageKeys: c.image_inputs.keys,
     nParams: c.n_params,
+    modelClass: c.model_class,
     tolerance: c.tolerance,
     tensors: c.tensors,
   };
+}
+
+/**
+ * The names of the manifest's `model/<name>` cases of one kind ('clip_model', 'coca'), in manifest
+ * order, and a skip reason when there are none (no fixtures, or a fixture set without that kind).
+ */
+export function modelCaseNames(kind: string): { names: string[]; skip: string | false } {
+  const dir = referenceDirOrNull();
+  if (!dir) return { names: [], skip: 'reference fixtures not found (no manifest.json; set OPENCLIP_REFERENCE_DIR)' };
+  const names = referenceManifest()
+    .cases.filter((c: { id: string; kind: string }) => c.kind === kind && c.id.startsWith('model/'))
+    .map((c: { id: string }) => c.id.slice('model/'.length));
+  return { names, skip: names.length ? false : `the reference fixtures at ${dir} have no '${kind}' case` };
 }
 
 export function readAll(path: string): Map<string, RawTensor> {

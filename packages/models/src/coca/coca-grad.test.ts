@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { initEngine, tf } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
 import { readModelConfigFile } from '../config/registry.js';
-import { asTokens, fixtureImages, modelCase, readAll } from '../model/fixtures.test-helper.js';
+import { asTokens, fixtureImages, modelCase, modelCaseNames, readAll } from '../model/fixtures.test-helper.js';
 import { CoCa } from './coca.js';
 
 // CoCa's forward runs under tf.variableGrads: a CoCaLoss-shaped objective (caption cross-entropy
@@ -29,9 +29,12 @@ function cocaLoss(model: CoCa, images: Tensor, tokens: Tensor): tf.Scalar {
   });
 }
 
-test('CoCa forward is differentiable (variableGrads) and matches finite differences', async () => {
+// The first 'coca' case of the manifest (today coca_tiny).
+const COCA = modelCaseNames('coca');
+
+test('CoCa forward is differentiable (variableGrads) and matches finite differences', { skip: COCA.skip }, async () => {
   await initEngine({ backend: 'cpu' });
-  const c = modelCase('coca_tiny');
+  const c = modelCase(COCA.names[0]);
   const model = new CoCa(readModelConfigFile(c.config), { initWeights: false });
   model.loadStateDict(readAll(c.weights));
   model.train();

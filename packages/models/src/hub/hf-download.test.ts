@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { referenceDir } from '@openclip/test-config';
 import { loadSafetensors } from '@openclip/engine/safetensors';
 import { HubTestServer } from './hub-test-server.js';
 import { hfHubDownload, HubError, type DownloadProgress } from './hf-download.js';
@@ -12,7 +11,14 @@ import { resolvePretrained, parseHfHubSpec } from './resolve-pretrained.js';
 import { fallbackLockPath, pythonLockPath } from './hub-lock.js';
 import { acquireFlock, flockAvailable } from '@openclip/engine/file-lock';
 import { loadStateDict } from '../checkpoint/state-dict.js';
+import { saveTorchStateDict } from '../checkpoint/torch-save.js';
+import { modelCase, modelCaseNames } from '../model/fixtures.test-helper.js';
 
+// The Hub's files are a reference model of the fixtures (the manifest's smallest CLIP-family
+// case): its safetensors weights and config, and the same weights as a PyTorch zip pickle.
+const CASES = modelCaseNames('clip_model');
+const SKIP = CASES.skip;
+const model = SKIP ? null : CASES.names.map((n) => modelCase(n)).sort((a, b) => a.nParams - b.nParams)[0]!;
 const server = new HubTestServer();
 let endpoint = '';
 let safetensorsBytes: Buffer;
@@ -26,11 +32,15 @@ function freshCache(): string {
   return d;
 }
 
+let binPath = '';
+
 before(async () => {
-  const ref = referenceDir();
-  safetensorsBytes = readFileSync(join(ref, 'models', 'vit_variant_a.safetensors'));
-  binBytes = readFileSync(join(ref, 'checkpoints', 'vit_variant_a.open_clip_pytorch_model.bin'));
-  const modelCfg = JSON.parse(readFileSync(join(ref, 'models', 'vit_variant_a.config.json'), 'utf8'));
+  if (!model) return;
+  safetensorsBytes = readFileSync(model.weights);
+  binPath = join(freshCache(), 'open_clip_pytorch_model.bin');
+  saveTorchStateDict(binPath, loadSafetensors(model.weights).tensors);
+  binBytes = readFileSync(binPath);
+  const modelCfg = JSON.parse(readFileSync(model.config, 'utf8'));
   configBytes = Buffer.from(JSON.stringify({ model_cfg: modelCfg, preprocess_cfg: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], interpolation: 'bicubic', resize_mode: 'squash' } }));
   endpoint = await server.start();
   server.addRepo('org/tiny', {
@@ -47,11 +57,11 @@ before(async () => {
 });
 
 after(async () => {
-  await server.stop();
+  if (model) await server.stop();
   for (const d of scratch) rmSync(d, { recursive: true, force: true });
 });
 
-test('hf-hub:org/name downloads config + safetensors into the Python-compatible cache layout', async () => {
+test('hf-hub:org/name downloads config + safetensors into the Python-compatible cache layout', { skip: SKIP }, async () => {
   const cacheDir = freshCache();
   const progress: DownloadProgress[] = [];
   const r = await resolvePretrained('hf-hub:org/tiny', undefined, { cacheDir, endpoint, onProgress: (p) => progress.push(p) });
@@ -67,13 +77,13 @@ test('hf-hub:org/name downloads config + safetensors into the Python-compatible 
   // the small non-LFS config is stored under its git blob sha1
   assert.ok(existsSync(join(repo, 'blobs', HubTestServer.gitSha1(configBytes))));
   assert.deepEqual(r.config?.preprocess_cfg, { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], interpolation: 'bicubic', resize_mode: 'squash' });
-  assert.equal((r.config?.model_cfg as { embed_dim: number }).embed_dim, 24);
+  assert.equal((r.config?.model_cfg as { embed_dim: number }).embed_dim, JSON.parse(readFileSync(model!.config, 'utf8')).embed_dim);
   const last = progress.filter((p) => p.filename === 'open_clip_model.safetensors').at(-1)!;
   assert.equal(last.downloaded, safetensorsBytes.length);
   assert.equal(last.total, safetensorsBytes.length);
   assert.ok(server.requests.some((q) => q.path === `/cdn/${sha}`), 'LFS file fetched through the redirect');
   const sd = loadStateDict(r.checkpointPath);
-  assert.deepEqual([...sd.keys()].sort(), [...loadSafetensors(join(referenceDir(), 'models', 'vit_variant_a.safetensors')).tensors.keys()].sort());
+  assert.deepEqual([...sd.keys()].sort(), [...loadSafetensors(model!.weights).tensors.keys()].sort());
   assert.deepEqual(lookupCache('org/tiny', 'open_clip_model.safetensors', { cacheDir }), { status: 'cached', path: r.checkpointPath, commit });
 
   // A second resolve hits the cache: metadata requests only, no data transfer.
@@ -83,14 +93,14 @@ test('hf-hub:org/name downloads config + safetensors into the Python-compatible 
   assert.ok(server.requests.slice(before).every((q) => q.method === 'HEAD'));
 });
 
-test('falls back to open_clip_pytorch_model.bin and records the missing safetensors in .no_exist', async () => {
+test('falls back to open_clip_pytorch_model.bin and records the missing safetensors in .no_exist', { skip: SKIP }, async () => {
   const cacheDir = freshCache();
   const r = await resolvePretrained('ViT-B-32', 'hf-hub:org/bin-only', { cacheDir, endpoint });
   assert.ok(r.checkpointPath.endsWith('open_clip_pytorch_model.bin'));
   const repo = join(cacheDir, repoFolderName('org/bin-only'));
   const commit = readFileSync(join(repo, 'refs', 'main'), 'utf8');
   assert.ok(existsSync(join(repo, '.no_exist', commit, 'open_clip_model.safetensors')));
-  assert.equal(loadStateDict(r.checkpointPath).size, loadStateDict(join(referenceDir(), 'checkpoints', 'vit_variant_a.open_clip_pytorch_model.bin')).size);
+  assert.equal(loadStateDict(r.checkpointPath).size, loadStateDict(binPath).size);
   // Offline, the cached answers are enough: the bin is found, the safetensors is known missing.
   const n = server.requests.length;
   const off = await resolvePretrained('hf-hub:org/bin-only', undefined, { cacheDir, endpoint, offline: true });
@@ -98,7 +108,7 @@ test('falls back to open_clip_pytorch_model.bin and records the missing safetens
   assert.equal(server.requests.length, n, 'offline mode made no request');
 });
 
-test('HF_HUB_OFFLINE=1 without a cached copy fails clearly; HF_ENDPOINT, HF_HUB_CACHE and HF_TOKEN are honoured', async () => {
+test('HF_HUB_OFFLINE=1 without a cached copy fails clearly; HF_ENDPOINT, HF_HUB_CACHE and HF_TOKEN are honoured', { skip: SKIP }, async () => {
   const cacheDir = freshCache();
   const saved = { ...process.env };
   try {
@@ -120,9 +130,9 @@ test('HF_HUB_OFFLINE=1 without a cached copy fails clearly; HF_ENDPOINT, HF_HUB_
   }
 });
 
-test('an interrupted download resumes from the partial file with a Range request', async () => {
+test('an interrupted download resumes from the partial file with a Range request', { skip: SKIP }, async () => {
   const cacheDir = freshCache();
-  server.faults = { cut: { file: 'open_clip_model.safetensors', afterBytes: 100_000, times: 1 } };
+  server.faults = { cut: { file: 'open_clip_model.safetensors', afterBytes: safetensorsBytes.length >> 1, times: 1 } };
   try {
     await assert.rejects(hfHubDownload('org/tiny', 'open_clip_model.safetensors', { cacheDir, endpoint }));
     const sha = HubTestServer.sha256(safetensorsBytes);
@@ -140,12 +150,12 @@ test('an interrupted download resumes from the partial file with a Range request
   }
 });
 
-test('a server that ignores Range restarts the file instead of appending the whole body', async () => {
+test('a server that ignores Range restarts the file instead of appending the whole body', { skip: SKIP }, async () => {
   const cacheDir = freshCache();
   const sha = HubTestServer.sha256(binBytes);
   const blobs = join(cacheDir, repoFolderName('org/tiny'), 'blobs');
   mkdirSync(blobs, { recursive: true });
-  writeFileSync(join(blobs, `${sha}.incomplete`), binBytes.subarray(0, 5000));
+  writeFileSync(join(blobs, `${sha}.incomplete`), binBytes.subarray(0, binBytes.length >> 1));
   server.faults = { ignoreRange: true };
   try {
     const p = await hfHubDownload('org/tiny', 'open_clip_pytorch_model.bin', { cacheDir, endpoint });
@@ -155,7 +165,7 @@ test('a server that ignores Range restarts the file instead of appending the who
   }
 });
 
-test('corrupted bytes fail the sha256 check and leave nothing in the cache', async () => {
+test('corrupted bytes fail the sha256 check and leave nothing in the cache', { skip: SKIP }, async () => {
   const cacheDir = freshCache();
   server.faults = { corrupt: 'open_clip_model.safetensors' };
   try {
@@ -169,7 +179,7 @@ test('corrupted bytes fail the sha256 check and leave nothing in the cache', asy
   }
 });
 
-test('registry tags (normalised), local files and local-dir: resolve; unknown names fail with the choices', async () => {
+test('registry tags (normalised), local files and local-dir: resolve; unknown names fail with the choices', { skip: SKIP }, async () => {
   const cacheDir = freshCache();
   const r = await resolvePretrained('RN50', 'OpenAI', { cacheDir, endpoint });
   assert.equal(r.source, 'tag');
@@ -178,7 +188,7 @@ test('registry tags (normalised), local files and local-dir: resolve; unknown na
   assert.ok(r.checkpointPath.includes(join('models--timm--resnet50_clip.openai', 'snapshots')));
 
   const dir = freshCache();
-  copyFileSync(join(referenceDir(), 'checkpoints', 'vit_variant_a.open_clip_pytorch_model.bin'), join(dir, 'open_clip_pytorch_model.bin'));
+  copyFileSync(binPath, join(dir, 'open_clip_pytorch_model.bin'));
   writeFileSync(join(dir, 'open_clip_config.json'), configBytes);
   const local = await resolvePretrained(`local-dir:${dir}`, undefined);
   assert.equal(local.source, 'local-dir');
@@ -191,7 +201,7 @@ test('registry tags (normalised), local files and local-dir: resolve; unknown na
   assert.deepEqual(parseHfHubSpec('hf-hub:org/name@v1.0'), { repoId: 'org/name', revision: 'v1.0' });
 });
 
-test('a pinned commit revision is served from the cache without any request', async () => {
+test('a pinned commit revision is served from the cache without any request', { skip: SKIP }, async () => {
   const cacheDir = freshCache();
   const commit = server.repos.get('org/tiny')!.commit;
   const p1 = await hfHubDownload('org/tiny', 'open_clip_config.json', { cacheDir, endpoint, revision: commit });
@@ -202,7 +212,7 @@ test('a pinned commit revision is served from the cache without any request', as
   assert.ok(!existsSync(join(cacheDir, repoFolderName('org/tiny'), 'refs', commit)), 'no ref file for a commit revision');
 });
 
-test('concurrent downloads of one file take turns on a lock: one transfer, both get the file', async () => {
+test('concurrent downloads of one file take turns on a lock: one transfer, both get the file', { skip: SKIP }, async () => {
   const cacheDir = freshCache();
   const sha = HubTestServer.sha256(binBytes);
   const before = server.requests.length;
@@ -222,7 +232,7 @@ test('concurrent downloads of one file take turns on a lock: one transfer, both 
   }
 });
 
-test("small files behind the Hub's relative resolve-cache redirect are fetched and keep the commit", async () => {
+test("small files behind the Hub's relative resolve-cache redirect are fetched and keep the commit", { skip: SKIP }, async () => {
   const cacheDir = freshCache();
   server.faults = { resolveCache: true };
   try {

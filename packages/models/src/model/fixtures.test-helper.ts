@@ -50,6 +50,18 @@ export function modelCaseNames(kind: string): { names: string[]; skip: string | 
   return { names, skip: names.length ? false : `the reference fixtures at ${dir} have no '${kind}' case` };
 }
 
+/**
+ * A skip reason when the reference fixtures lack any of these `model/<name>` cases (tests that
+ * need a particular kind of model, e.g. a ResNet tower for BatchNorm), else false.
+ */
+export function modelCasesSkip(...names: string[]): string | false {
+  const dir = referenceDirOrNull();
+  if (!dir) return 'reference fixtures not found (no manifest.json; set OPENCLIP_REFERENCE_DIR)';
+  const ids = new Set(referenceManifest().cases.map((c: { id: string }) => c.id));
+  const missing = names.filter((n) => !ids.has(`model/${n}`));
+  return missing.length ? `the reference fixtures at ${dir} have no case ${missing.map((n) => `model/${n}`).join(', ')}` : false;
+}
+
 export function readAll(path: string): Map<string, RawTensor> {
   const f = SafetensorsFile.open(path);
   try {

@@ -86,26 +86,27 @@ for (const backend of BACKENDS) for (const name of CASES.names) {
     check('logits_per_text', data(lpt), t.logits_atol);
     tf.dispose([img.latent, img.embs, txt.latent, txt.embs, imgN, txtN, scale, lpi, lpt]);
 
-    // Caption forward on the first two pairs (teacher forcing)
-    const img2 = tf.slice(images, [0, 0, 0, 0], [2, -1, -1, -1]);
-    const tok2 = tf.slice(tokens, [0, 0], [2, -1]);
+    // Caption forward on the first P pairs (teacher forcing), P, L and V from the recorded logits shape
+    const [P, L, V] = extra.caption.logits_shape as [number, number, number];
+    const lossCfg = extra.caption.coca_loss;
+    const img2 = tf.slice(images, [0, 0, 0, 0], [P, -1, -1, -1]);
+    const tok2 = tf.slice(tokens, [0, 0], [P, -1]);
     const out = model.forward(img2, tok2);
-    assert.deepEqual(out.logits!.shape, [2, 75, 49408]);
+    assert.deepEqual(out.logits!.shape, [P, L, V]);
     const labels = out.labels!.dataSync() as Int32Array;
     assert.deepEqual(Array.from(labels), Array.from(toInt32(ref.get('caption.labels')!, 'caption.labels')));
     check('caption.image_features', data(out.imageFeatures!), t.normalized_atol);
     check('caption.text_features', data(out.textFeatures!), t.normalized_atol);
     const logits = data(out.logits!);
-    const [, L, V] = extra.caption.logits_shape as [number, number, number];
     const ids = Array.from(toInt32(ref.get('caption.logits_vocab_slice_ids')!, 'ids'));
-    const slice = new Float32Array(2 * L * ids.length);
-    const atLabel = new Float32Array(2 * L);
-    const lse = new Float32Array(2 * L);
-    const max = new Float32Array(2 * L);
-    const argmax = new Int32Array(2 * L);
+    const slice = new Float32Array(P * L * ids.length);
+    const atLabel = new Float32Array(P * L);
+    const lse = new Float32Array(P * L);
+    const max = new Float32Array(P * L);
+    const argmax = new Int32Array(P * L);
     let captionLoss = 0;
     let counted = 0;
-    for (let r = 0; r < 2 * L; r++) {
+    for (let r = 0; r < P * L; r++) {
       const row = logits.subarray(r * V, (r + 1) * V);
       ids.forEach((id, j) => (slice[r * ids.length + j] = row[id]!));
       let m = -Infinity;
@@ -117,21 +118,20 @@ for (const backend of BACKENDS) for (const name of CASES.names) {
       max[r] = m;
       argmax[r] = am;
       atLabel[r] = row[labels[r]!]!;
-      if (labels[r] !== 0) {
+      if (labels[r] !== lossCfg.pad_id) {
         captionLoss += lse[r]! - atLabel[r]!;
         counted++;
       }
     }
     check('caption.logits_vocab_slice', slice, t.logits_atol);
-    check('caption.logits_pos0_full', Float32Array.from({ length: 2 * V }, (_, i) => logits[(Math.floor(i / V) * L) * V + (i % V)]!), t.logits_atol);
+    check('caption.logits_pos0_full', Float32Array.from({ length: P * V }, (_, i) => logits[(Math.floor(i / V) * L) * V + (i % V)]!), t.logits_atol);
     check('caption.logits_at_label', atLabel, t.logits_atol);
     check('caption.logsumexp', lse, t.logits_atol);
     check('caption.max', max, t.logits_atol);
     assert.deepEqual(Array.from(argmax), Array.from(toInt32(ref.get('caption.argmax')!, 'caption.argmax')), 'caption argmax');
-    // CoCaLoss (caption weight 2, ignore pad 0; contrastive weight 1) recomputed from our outputs.
-    const lossCfg = extra.caption.coca_loss;
+    // CoCaLoss (the recorded caption and contrastive weights, pad_id ignored) recomputed from our outputs.
     const caption = (lossCfg.caption_loss_weight * captionLoss) / counted;
-    const contrastive = lossCfg.clip_loss_weight * clipLoss(data(out.imageFeatures!), data(out.textFeatures!), 2, 8, data(out.logitScale)[0]!);
+    const contrastive = lossCfg.clip_loss_weight * clipLoss(data(out.imageFeatures!), data(out.textFeatures!), P, out.imageFeatures!.shape[1]!, data(out.logitScale)[0]!);
     check('caption.coca_loss.caption', [caption], 0, 1e-5);
     check('caption.coca_loss.contrastive', [contrastive], 0, 1e-5);
     tf.dispose([img2, tok2, out.imageFeatures!, out.textFeatures!, out.logitScale, out.logits!, out.labels!]);

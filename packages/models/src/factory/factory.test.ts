@@ -5,20 +5,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initEngine, tf, SafetensorsFile } from '@openclip/engine';
 import { referenceDir } from '@openclip/test-config';
-import { asFloat, compare, modelCase, modelCasesSkip, readAll } from '../model/fixtures.test-helper.js';
+import { asFloat, compare, isViT, modelCase, pickModelCase, readAll } from '../model/fixtures.test-helper.js';
 import { CoCa } from '../coca/coca.js';
 import { createModelAndTransforms, createModelFromPretrained, getTokenizer, mergePreprocessConfig } from './factory.js';
 
 // The factory wired end to end on the fixtures: config file + checkpoint path → model with the
-// fixture weights, transforms whose outputs reproduce the fixture pixels and features.
+// fixture weights, transforms whose outputs reproduce the fixture pixels and features. Cases are
+// chosen from the manifest by the kind of model a test needs; sizes come from their configs.
 
-test('createModelAndTransforms: config file + checkpoint path reproduce the fixture features from the image files', { skip: modelCasesSkip('vit_tiny') }, async () => {
+/** A ViT CLIP: its text tower at the top level (token_embedding.weight, text_projection). */
+const VIT_CLIP = pickModelCase('a ViT image tower and the text tower at the top level (CLIP)', (c) => isViT(c) && c.modelClass === 'CLIP');
+const COCA = pickModelCase('a CoCa model', (c) => c.modelClass === 'CoCa');
+
+test('createModelAndTransforms: config file + checkpoint path reproduce the fixture features from the image files', { skip: VIT_CLIP.skip }, async () => {
   await initEngine({ backend: 'cpu' });
-  const c = modelCase('vit_tiny');
+  const c = modelCase(VIT_CLIP.name);
+  const S = c.cfg.vision_cfg.image_size;
+  const E = c.cfg.embed_dim;
   const { model, preprocessVal, preprocessTrain, preprocessCfg, checkpoint } = await createModelAndTransforms(c.config, { pretrained: c.weights });
   assert.equal(checkpoint, c.weights);
-  assert.equal(preprocessCfg.image_size, 64);
-  assert.deepEqual(preprocessVal.outputShape, [3, 64, 64]);
+  assert.equal(preprocessCfg.image_size, S);
+  assert.deepEqual(preprocessVal.outputShape, [3, S, S]);
   assert.equal(preprocessTrain.isTrain, true);
   const want = readAll(c.weights).get('visual.conv1.weight')!;
   assert.deepEqual(Array.from(model.params.get('visual.conv1.weight')!.dataSync()), Array.from(asFloat(want)));
@@ -33,8 +40,8 @@ test('createModelAndTransforms: config file + checkpoint path reproduce the fixt
       const px = await preprocessVal(new Uint8Array(readFileSync(join(referenceDir(), 'images', file))), { source: file });
       const r = compare(px.data, pp.readFloat32(key).data, 1 / 255 / 0.26);
       assert.ok(r.ok, `${file}: pixels differ by ${r.maxAbs}`);
-      const f = tf.tidy(() => model.encodeImage(tf.tensor4d(px.data, [1, 3, 64, 64])));
-      const rf = compare(f.dataSync(), featsWant.subarray(i * 32, (i + 1) * 32), 1e-4, 1e-4);
+      const f = tf.tidy(() => model.encodeImage(tf.tensor4d(px.data, [1, 3, S, S])));
+      const rf = compare(f.dataSync(), featsWant.subarray(i * E, (i + 1) * E), c.tolerance.features_atol, c.tolerance.features_rtol);
       f.dispose();
       assert.ok(rf.ok, `${file}: features differ by ${rf.maxAbs}`);
     }
@@ -44,15 +51,19 @@ test('createModelAndTransforms: config file + checkpoint path reproduce the fixt
   }
 });
 
-test('createModelAndTransforms: forceImageSize resizes the position embedding on load; overrides reach the transforms', { skip: modelCasesSkip('vit_tiny') }, async () => {
+test('createModelAndTransforms: forceImageSize resizes the position embedding on load; overrides reach the transforms', { skip: VIT_CLIP.skip }, async () => {
   await initEngine({ backend: 'cpu' });
-  const c = modelCase('vit_tiny');
+  const c = modelCase(VIT_CLIP.name);
+  // Four more patches per side than the config's grid.
+  const P = c.cfg.vision_cfg.patch_size!;
+  const W = c.cfg.vision_cfg.width;
+  const size = c.cfg.vision_cfg.image_size + 4 * P;
   const { model, preprocessVal, preprocessCfg } = await createModelAndTransforms(c.config, {
-    pretrained: c.weights, forceImageSize: 96, imageMean: [0.5, 0.5, 0.5], imageStd: [0.25, 0.25, 0.25], imageResizeMode: 'squash', imageInterpolation: 'bilinear',
+    pretrained: c.weights, forceImageSize: size, imageMean: [0.5, 0.5, 0.5], imageStd: [0.25, 0.25, 0.25], imageResizeMode: 'squash', imageInterpolation: 'bilinear',
   });
   try {
-    assert.deepEqual(model.params.get('visual.positional_embedding')!.shape, [145, 64]);
-    assert.deepEqual(preprocessVal.outputShape, [3, 96, 96]);
+    assert.deepEqual(model.params.get('visual.positional_embedding')!.shape, [(size / P) ** 2 + 1, W]);
+    assert.deepEqual(preprocessVal.outputShape, [3, size, size]);
     assert.deepEqual(preprocessCfg.mean, [0.5, 0.5, 0.5]);
     assert.deepEqual(preprocessCfg.std, [0.25, 0.25, 0.25]);
     assert.equal(preprocessCfg.resize_mode, 'squash');
@@ -60,17 +71,19 @@ test('createModelAndTransforms: forceImageSize resizes the position embedding on
     // The class-token row is kept as is.
     const pe = model.params.get('visual.positional_embedding')!.dataSync();
     const ref = asFloat(readAll(c.weights).get('visual.positional_embedding')!);
-    assert.deepEqual(Array.from(pe.subarray(0, 64)), Array.from(ref.subarray(0, 64)));
+    assert.deepEqual(Array.from(pe.subarray(0, W)), Array.from(ref.subarray(0, W)));
   } finally {
     model.dispose();
   }
 });
 
-test('createModelFromPretrained needs weights; a wrong checkpoint names the tensor; local-dir: reads open_clip_config.json', { skip: modelCasesSkip('vit_tiny', 'vit_variant_b') }, async () => {
+// Another model's weights, which do not fit VIT_CLIP's model.
+const OTHER = pickModelCase('weights of another shape', (c) => !VIT_CLIP.skip && c.weights !== modelCase(VIT_CLIP.name).weights);
+test('createModelFromPretrained needs weights; a wrong checkpoint names the tensor; local-dir: reads open_clip_config.json', { skip: VIT_CLIP.skip || OTHER.skip }, async () => {
   await initEngine({ backend: 'cpu' });
-  const c = modelCase('vit_tiny');
+  const c = modelCase(VIT_CLIP.name);
   await assert.rejects(createModelFromPretrained(c.config, null), /needs pretrained weights/);
-  const other = modelCase('vit_variant_b');
+  const other = modelCase(OTHER.name);
   await assert.rejects(createModelFromPretrained(c.config, other.weights), /visual\.|size mismatch|missing/);
   const dir = mkdtempSync(join(tmpdir(), 'openclip-localdir-'));
   try {
@@ -83,31 +96,33 @@ test('createModelFromPretrained needs weights; a wrong checkpoint names the tens
     const want = asFloat(readAll(c.weights).get('token_embedding.weight')!);
     assert.ok(compare(model.params.get('token_embedding.weight')!.dataSync(), want, 0).ok);
     model.dispose();
-    assert.equal(getTokenizer(`local-dir:${dir}`).contextLength, 77);
+    assert.equal(getTokenizer(`local-dir:${dir}`).contextLength, c.cfg.text_cfg.context_length);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('createModelAndTransforms builds CoCa from its config with the fixture weights', { skip: modelCasesSkip('coca_tiny') }, async () => {
+test('createModelAndTransforms builds CoCa from its config with the fixture weights', { skip: COCA.skip }, async () => {
   await initEngine({ backend: 'cpu' });
-  const c = modelCase('coca_tiny');
+  const c = modelCase(COCA.name);
   const { model } = await createModelAndTransforms(c.config, { pretrained: c.weights });
   try {
     assert.ok(model instanceof CoCa);
-    assert.equal(model.numParams(), 848017);
+    assert.equal(model.numParams(), c.nParams);
   } finally {
     model.dispose();
   }
 });
 
-test('getTokenizer follows the config: context length, tokenizer_kwargs, HF tokenizers through @openclip/tokenizer', { skip: modelCasesSkip('vit_tiny', 'coca_tiny') }, () => {
-  assert.equal(getTokenizer(modelCase('vit_tiny').config).contextLength, 77);
-  const coca = getTokenizer(modelCase('coca_tiny').config);
-  assert.equal(coca.contextLength, 76);
-  assert.equal(coca.tokenize(['a photo of a cat']).shape[1], 76);
-  assert.equal(getTokenizer(modelCase('vit_tiny').config, { contextLength: 16 }).contextLength, 16);
-  const base = JSON.parse(readFileSync(modelCase('vit_tiny').config, 'utf8'));
+test('getTokenizer follows the config: context length, tokenizer_kwargs, HF tokenizers through @openclip/tokenizer', { skip: VIT_CLIP.skip || COCA.skip }, () => {
+  const c = modelCase(VIT_CLIP.name);
+  assert.equal(getTokenizer(c.config).contextLength, c.cfg.text_cfg.context_length);
+  const cocaCase = modelCase(COCA.name);
+  const coca = getTokenizer(cocaCase.config);
+  assert.equal(coca.contextLength, cocaCase.cfg.text_cfg.context_length);
+  assert.equal(coca.tokenize(['a photo of a cat']).shape[1], cocaCase.cfg.text_cfg.context_length);
+  assert.equal(getTokenizer(c.config, { contextLength: 16 }).contextLength, 16);
+  const base = JSON.parse(readFileSync(c.config, 'utf8'));
   const withKw = { ...base, text_cfg: { ...base.text_cfg, tokenizer_kwargs: { clean: 'whitespace' } } };
   // 'whitespace' cleaning keeps the case, so 'Hello' tokenizes differently from the default 'lower'.
   assert.notEqual(getTokenizer(withKw).tokenize(['Hello']).data[1], getTokenizer(base).tokenize(['Hello']).data[1]);
@@ -116,9 +131,9 @@ test('getTokenizer follows the config: context length, tokenizer_kwargs, HF toke
   assert.throws(() => getTokenizer({ ...base, text_cfg: { ...base.text_cfg, hf_tokenizer_name: 'no-such-org/no-such-tokenizer' } }, { cacheDir: tmpdir() }), /no-such-tokenizer/);
 });
 
-test('pretrained: an unknown tag lists the known ones; hf-hub: models load from the Hugging Face cache', { skip: modelCasesSkip('vit_tiny') }, async () => {
+test('pretrained: an unknown tag lists the known ones; hf-hub: models load from the Hugging Face cache', { skip: VIT_CLIP.skip }, async () => {
   await initEngine({ backend: 'cpu' });
-  const c = modelCase('vit_tiny');
+  const c = modelCase(VIT_CLIP.name);
   await assert.rejects(createModelAndTransforms(c.config, { pretrained: 'no_such_tag' }), /no_such_tag/);
   const cache = mkdtempSync(join(tmpdir(), 'openclip-hfcache-'));
   const prev = process.env.HF_HUB_OFFLINE;
@@ -138,7 +153,7 @@ test('pretrained: an unknown tag lists the known ones; hf-hub: models load from 
     assert.deepEqual(preprocessCfg.std, [0.5, 0.5, 0.5]);
     assert.ok(compare(model.params.get('text_projection')!.dataSync(), asFloat(readAll(c.weights).get('text_projection')!), 0).ok);
     model.dispose();
-    assert.equal(getTokenizer('hf-hub:someone/tiny-clip', { cacheDir: cache }).contextLength, 77);
+    assert.equal(getTokenizer('hf-hub:someone/tiny-clip', { cacheDir: cache }).contextLength, c.cfg.text_cfg.context_length);
     assert.throws(() => getTokenizer('hf-hub:someone/other', { cacheDir: cache }), /not in the Hugging Face cache/);
   } finally {
     if (prev === undefined) delete process.env.HF_HUB_OFFLINE;
@@ -147,9 +162,10 @@ test('pretrained: an unknown tag lists the known ones; hf-hub: models load from 
   }
 });
 
-test('mergePreprocessConfig: model preprocess_cfg, then the pretrained tag, then explicit overrides', { skip: modelCasesSkip('vit_tiny') }, async () => {
+test('mergePreprocessConfig: model preprocess_cfg, then the pretrained tag, then explicit overrides', { skip: VIT_CLIP.skip }, async () => {
   const { resolveModelConfig } = await import('../model/create.js');
-  const { config } = resolveModelConfig(modelCase('vit_tiny').config);
+  const c = modelCase(VIT_CLIP.name);
+  const { config } = resolveModelConfig(c.config);
   config.preprocess_cfg = { mean: [0.1, 0.1, 0.1], resize_mode: 'longest' };
   const a = mergePreprocessConfig(config, {}, {});
   assert.deepEqual(a.mean, [0.1, 0.1, 0.1]);
@@ -157,5 +173,5 @@ test('mergePreprocessConfig: model preprocess_cfg, then the pretrained tag, then
   const b = mergePreprocessConfig(config, { mean: [0.2, 0.2, 0.2] }, { imageResizeMode: 'squash' });
   assert.deepEqual(b.mean, [0.2, 0.2, 0.2]);
   assert.equal(b.resize_mode, 'squash');
-  assert.equal(b.image_size, 64);
+  assert.equal(b.image_size, c.cfg.vision_cfg.image_size);
 });

@@ -8,7 +8,7 @@ import { sinCos2dPosEmbed } from '../towers/vision-transformer.js';
 import { createModel, resolveModelConfig } from './create.js';
 import { CLIP } from './clip.js';
 import { StateDictError } from './state-dict.js';
-import { asTokens, fixtureImages, modelCase, modelCasesSkip, readAll } from './fixtures.test-helper.js';
+import { asTokens, fixtureImages, isResNet, isViT, modelCase, modelCaseNames, pickModelCase, readAll } from './fixtures.test-helper.js';
 
 /** OpenCLIP's ClipLoss on one rank: mean of the two cross-entropies of the scaled cosine logits. */
 function clipLoss(model: CLIP, images: Tensor, tokens: Tensor): Tensor {
@@ -30,10 +30,16 @@ function loadFixtureModel(name: string): { model: CLIP; images: Tensor; tokens: 
   return { model, images, tokens };
 }
 
-// resnet_tiny's conv gradients take ~10 s on the pure-JS cpu backend, so it runs on wasm only.
-const GRAD_CASES: [string, string][] = [['vit_variant_b', 'wasm'], ['resnet_tiny', 'wasm'], ['vit_variant_a', 'wasm'], ['vit_variant_b', 'cpu'], ['vit_variant_a', 'cpu']];
+// Every CLIP-family case of the manifest on wasm, and its ViT ones on cpu too: a ResNet's conv
+// gradients take ~10 s on the pure-JS cpu backend.
+const CLIP_CASES = modelCaseNames('clip_model');
+if (CLIP_CASES.skip) test('gradients of a contrastive loss reach every parameter', { skip: CLIP_CASES.skip }, () => {});
+const GRAD_CASES: [string, string][] = [
+  ...CLIP_CASES.names.map((n): [string, string] => [n, 'wasm']),
+  ...CLIP_CASES.names.filter((n) => isViT(modelCase(n))).map((n): [string, string] => [n, 'cpu']),
+];
 for (const [name, backend] of GRAD_CASES) {
-  test(`gradients of a contrastive loss reach every parameter (${name}, train mode, ${backend})`, { skip: modelCasesSkip(name) }, async () => {
+  test(`gradients of a contrastive loss reach every parameter (${name}, train mode, ${backend})`, async () => {
     await initEngine({ backend });
     const { model, images, tokens } = loadFixtureModel(name);
     model.train();
@@ -41,8 +47,9 @@ for (const [name, backend] of GRAD_CASES) {
     const hasBatchNorm = model.buffers.has('visual.bn1.num_batches_tracked');
     const tracked0 = hasBatchNorm ? model.buffers.get('visual.bn1.num_batches_tracked')!.dataSync()[0] : 0;
     const before = tf.memory().numTensors;
-    const imgs = tf.slice(images, [0], [4]);
-    const toks = tf.slice(tokens, [0], [4]);
+    const n = Math.min(4, images.shape[0]!, tokens.shape[0]!);
+    const imgs = tf.slice(images, [0], [n]);
+    const toks = tf.slice(tokens, [0], [n]);
     const { value, grads } = tf.variableGrads(() => clipLoss(model, imgs, toks) as tf.Scalar, [...model.params.values()].filter((v) => v.trainable));
     assert.ok(Number.isFinite(value.dataSync()[0]));
     const nameOf = new Map([...model.params].map(([k, v]) => [v.name, k]));
@@ -72,10 +79,11 @@ for (const [name, backend] of GRAD_CASES) {
   });
 }
 
-test('BatchNorm: eval uses running stats, train uses batch stats and updates running stats with momentum 0.1', { skip: modelCasesSkip('resnet_tiny') }, async () => {
+const RESNET = pickModelCase('a ModifiedResNet image tower', isResNet);
+test('BatchNorm: eval uses running stats, train uses batch stats and updates running stats with momentum 0.1', { skip: RESNET.skip }, async () => {
   await initEngine({ backend: 'cpu' });
-  const { model, images, tokens } = loadFixtureModel('resnet_tiny');
-  const x = tf.slice(images, [0], [4]);
+  const { model, images, tokens } = loadFixtureModel(RESNET.name);
+  const x = tf.slice(images, [0], [Math.min(4, images.shape[0]!)]);
   const evalOut = model.encodeImage(x);
   const rm0 = model.buffers.get('visual.bn1.running_mean')!.dataSync().slice();
   const tracked0 = model.buffers.get('visual.bn1.num_batches_tracked')!.dataSync()[0];
@@ -98,15 +106,18 @@ test('BatchNorm: eval uses running stats, train uses batch stats and updates run
   model.dispose();
 });
 
-test('a state dict with a wrong shape names the tensor; strict loading names missing/unexpected keys', { skip: modelCasesSkip('vit_tiny') }, async () => {
+// A ViT CLIP (text tower at the top level, e.g. ln_final.bias) with a projection visual.proj [W, E].
+const VIT_CLIP = pickModelCase('a ViT image tower and the text tower at the top level (CLIP)', (c) => isViT(c) && c.modelClass === 'CLIP');
+test('a state dict with a wrong shape names the tensor; strict loading names missing/unexpected keys', { skip: VIT_CLIP.skip }, async () => {
   await initEngine({ backend: 'cpu' });
-  const c = modelCase('vit_tiny');
+  const c = modelCase(VIT_CLIP.name);
   const model = createModel(readModelConfigFile(c.config), { initWeights: false }) as CLIP;
   const sd = readAll(c.weights);
   const bad = new Map(sd);
-  bad.set('visual.proj', { dtype: 'F32', shape: [64, 16], data: new Float32Array(64 * 16) });
+  const [w, e] = sd.get('visual.proj')!.shape as [number, number];
+  bad.set('visual.proj', { dtype: 'F32', shape: [w, e + 1], data: new Float32Array(w * (e + 1)) });
   assert.throws(() => model.loadStateDict(bad, { source: 'bad.safetensors' }),
-    (e: Error) => e instanceof StateDictError && /bad\.safetensors: size mismatch/.test(e.message) && /'visual\.proj': checkpoint has shape \[64,16\], the model expects \[64,32\]/.test(e.message));
+    (err: Error) => err instanceof StateDictError && /bad\.safetensors: size mismatch/.test(err.message) && err.message.includes(`'visual.proj': checkpoint has shape [${w},${e + 1}], the model expects [${w},${e}]`));
   const missing = new Map(sd);
   missing.delete('ln_final.bias');
   missing.set('text.extra', { dtype: 'F32', shape: [1], data: new Float32Array(1) });
@@ -129,7 +140,20 @@ test('a state dict with a wrong shape names the tensor; strict loading names mis
   model.dispose();
 });
 
-test('init follows OpenCLIP: seeded, the documented stds, constants and logit scale/bias', { skip: modelCasesSkip('resnet_tiny') }, async () => {
+/** A tiny ModifiedResNet CLIP (layers [1,1,1,1], width 8: attention pool of width 8·32 = 256). */
+const TINY_RESNET = {
+  embed_dim: 32,
+  vision_cfg: { image_size: 64, layers: [1, 1, 1, 1], width: 8, head_width: 32, patch_size: null },
+  text_cfg: { context_length: 16, vocab_size: 100, width: 8, heads: 2, layers: 2 },
+};
+/** A tiny ViT CLIP with two blocks per tower. */
+const TINY_VIT = {
+  embed_dim: 8,
+  vision_cfg: { image_size: 16, layers: 2, width: 16, head_width: 8, patch_size: 8 },
+  text_cfg: { context_length: 8, vocab_size: 100, width: 16, heads: 2, layers: 2 },
+};
+
+test('init follows OpenCLIP: seeded, the documented stds, constants and logit scale/bias', async () => {
   await initEngine({ backend: 'cpu' });
   const cfg = {
     embed_dim: 32, init_logit_bias: -10, init_logit_scale: Math.log(10),
@@ -162,7 +186,7 @@ test('init follows OpenCLIP: seeded, the documented stds, constants and logit sc
   assert.equal(a.logitBias!.dataSync()[0], -10);
   assert.deepEqual(a.params.get('token_embedding.weight')!.dataSync(), b.params.get('token_embedding.weight')!.dataSync());
   assert.notDeepEqual(a.params.get('token_embedding.weight')!.dataSync(), c.params.get('token_embedding.weight')!.dataSync());
-  const rn = createModel(readModelConfigFile(modelCase('resnet_tiny').config), { seed: 1 }) as CLIP;
+  const rn = createModel(TINY_RESNET, { seed: 1 }) as CLIP;
   assert.ok(rn.params.get('visual.layer1.0.bn3.weight')!.dataSync().every((x) => x === 0), 'bottleneck bn3.weight starts at zero');
   near(std('visual.attnpool.q_proj.weight', rn), 256 ** -0.5, 0.05, 'attnpool q std');
   near(Math.log(1 / 0.07), rn.logitScale.dataSync()[0], 1e-6, 'default logit_scale');
@@ -269,10 +293,9 @@ test('createModel rejects timm/HF towers and embed_cls without custom_text; unkn
   assert.equal(parseModelConfig(resolveModelConfig('ViT-B-32', { forceContextLength: 32 }).config).text_cfg.context_length, 32);
 });
 
-test('lockImageTower / lockTextTower freeze as OpenCLIP (groups unlocked from the end)', { skip: modelCasesSkip('vit_tiny', 'resnet_tiny') }, async () => {
+test('lockImageTower / lockTextTower freeze as OpenCLIP (groups unlocked from the end)', async () => {
   await initEngine({ backend: 'cpu' });
-  const c = modelCase('vit_tiny');
-  const m = createModel(readModelConfigFile(c.config), { initWeights: false }) as CLIP;
+  const m = createModel(TINY_VIT, { initWeights: false }) as CLIP;
   const trainable = () => [...m.params].filter(([, v]) => v.trainable).map(([k]) => k);
   m.lockImageTower(0);
   assert.ok(trainable().every((k) => !k.startsWith('visual.')));
@@ -288,7 +311,7 @@ test('lockImageTower / lockTextTower freeze as OpenCLIP (groups unlocked from th
   assert.ok(trainable().includes('ln_final.weight') && trainable().includes('transformer.resblocks.1.attn.in_proj_weight'));
   assert.ok(!trainable().includes('token_embedding.weight'));
   m.dispose();
-  const rn = createModel(readModelConfigFile(modelCase('resnet_tiny').config), { initWeights: false }) as CLIP;
+  const rn = createModel(TINY_RESNET, { initWeights: false }) as CLIP;
   assert.throws(() => rn.lockImageTower(1), /not supported for ModifiedResNet/);
   rn.lockImageTower(0, true);
   assert.ok([...rn.params].filter(([k]) => k.startsWith('visual.')).every(([, v]) => !v.trainable));

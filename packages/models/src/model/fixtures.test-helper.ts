@@ -1,4 +1,5 @@
 /** Test helpers: the reference fixtures of OpenCLIP 3.1.0 (models/*) read in place. */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SafetensorsFile, tf, toFloat32, toInt32 } from '@openclip/engine';
 import type { RawTensor, Tensor } from '@openclip/engine';
@@ -16,6 +17,16 @@ export interface ModelCase {
   modelClass: string;
   tolerance: { features_atol: number; features_rtol: number; normalized_atol: number; logits_atol: number };
   tensors: Record<string, { shape: number[] }>;
+  /** The parsed model-config JSON (embed_dim, vision_cfg, text_cfg, ...). */
+  cfg: ModelConfigJson;
+}
+
+/** The parts of an OpenCLIP model-config JSON the tests read sizes from. */
+export interface ModelConfigJson {
+  embed_dim: number;
+  vision_cfg: { image_size: number; layers: number | number[]; width: number; patch_size?: number | null; timm_model_name?: string };
+  text_cfg: { context_length: number; vocab_size: number; width: number; layers: number };
+  [key: string]: unknown;
 }
 
 export function modelCase(name: string): ModelCase {
@@ -34,7 +45,27 @@ export function modelCase(name: string): ModelCase {
     modelClass: c.model_class,
     tolerance: c.tolerance,
     tensors: c.tensors,
+    cfg: JSON.parse(readFileSync(join(dir, c.config), 'utf8')),
   };
+}
+
+/** A ViT image tower (OpenCLIP's VisionTransformer: `layers` is a number, no timm model). */
+export const isViT = (c: ModelCase): boolean => typeof c.cfg.vision_cfg.layers === 'number' && !c.cfg.vision_cfg.timm_model_name;
+/** A ModifiedResNet image tower (`layers` is a list). */
+export const isResNet = (c: ModelCase): boolean => Array.isArray(c.cfg.vision_cfg.layers);
+
+/**
+ * The first `model/<name>` case of the manifest (in its order) that `accept` takes, so a test
+ * needs a kind of model rather than a name; `skip` says why when the fixtures have none.
+ */
+export function pickModelCase(what: string, accept: (c: ModelCase) => boolean = () => true): { name: string; skip: string | false } {
+  const dir = referenceDirOrNull();
+  if (!dir) return { name: '', skip: 'reference fixtures not found (no manifest.json; set OPENCLIP_REFERENCE_DIR)' };
+  const found = referenceManifest()
+    .cases.filter((c: { id: string; config?: string }) => c.id.startsWith('model/') && typeof c.config === 'string')
+    .map((c: { id: string }) => modelCase(c.id.slice('model/'.length)))
+    .find(accept) as ModelCase | undefined;
+  return found ? { name: found.name, skip: false } : { name: '', skip: `the reference fixtures at ${dir} have no model case with ${what}` };
 }
 
 /**
@@ -48,18 +79,6 @@ export function modelCaseNames(kind: string): { names: string[]; skip: string | 
     .cases.filter((c: { id: string; kind: string }) => c.kind === kind && c.id.startsWith('model/'))
     .map((c: { id: string }) => c.id.slice('model/'.length));
   return { names, skip: names.length ? false : `the reference fixtures at ${dir} have no '${kind}' case` };
-}
-
-/**
- * A skip reason when the reference fixtures lack any of these `model/<name>` cases (tests that
- * need a particular kind of model, e.g. a ResNet tower for BatchNorm), else false.
- */
-export function modelCasesSkip(...names: string[]): string | false {
-  const dir = referenceDirOrNull();
-  if (!dir) return 'reference fixtures not found (no manifest.json; set OPENCLIP_REFERENCE_DIR)';
-  const ids = new Set(referenceManifest().cases.map((c: { id: string }) => c.id));
-  const missing = names.filter((n) => !ids.has(`model/${n}`));
-  return missing.length ? `the reference fixtures at ${dir} have no case ${missing.map((n) => `model/${n}`).join(', ')}` : false;
 }
 
 export function readAll(path: string): Map<string, RawTensor> {

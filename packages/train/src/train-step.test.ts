@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { referenceDir, referenceManifest } from '@openclip/test-config';
+import { fixtureSkip, referenceDir, referenceManifest } from '@openclip/test-config';
 import { initEngine, tf, loadSafetensors, toFloat32, toInt32, type RawTensor, Rng } from '@openclip/engine';
 import { createModel, type OpenClipModel } from '@openclip/models';
 import { ClipLoss } from '@openclip/losses';
@@ -14,13 +14,16 @@ import { openclipParamGroups } from './optim/param-groups.js';
 import { cosineLr } from './scheduler/lr-schedule.js';
 import { TrainStep, type MicroBatch } from './train-step.js';
 
-const ref = referenceDir();
-const spec = JSON.parse(readFileSync(join(ref, 'train', 'train_step.json'), 'utf8'));
-const tol = referenceManifest().cases.find((c: { id: string }) => c.id === 'train_step').tolerance;
-const fx = loadSafetensors(join(ref, 'train', 'train_step.safetensors')).tensors;
-const weights = loadSafetensors(join(ref, spec.weights)).tensors;
-const config = JSON.parse(readFileSync(join(ref, spec.config), 'utf8'));
-const pre = loadSafetensors(join(ref, 'preprocess', 'preprocess.safetensors')).tensors;
+// Fixture case `train_step` (its model, batch, optimizer and schedule all named in train_step.json);
+// every test here skips, saying why, without it.
+const SKIP = fixtureSkip('train_step', ['train/train_step.json', 'train/train_step.safetensors', 'preprocess/preprocess.safetensors']);
+const ref = SKIP ? '' : referenceDir();
+const spec = SKIP ? null : JSON.parse(readFileSync(join(ref, 'train', 'train_step.json'), 'utf8'));
+const tol = SKIP ? null : referenceManifest().cases.find((c: { id: string }) => c.id === 'train_step').tolerance;
+const fx = SKIP ? new Map<string, RawTensor>() : loadSafetensors(join(ref, 'train', 'train_step.safetensors')).tensors;
+const weights = SKIP ? new Map<string, RawTensor>() : loadSafetensors(join(ref, spec.weights)).tensors;
+const config = SKIP ? null : JSON.parse(readFileSync(join(ref, spec.config), 'utf8'));
+const pre = SKIP ? new Map<string, RawTensor>() : loadSafetensors(join(ref, 'preprocess', 'preprocess.safetensors')).tensors;
 
 function f32(name: string, map: Map<string, RawTensor> = fx): Float32Array {
   const t = map.get(name);
@@ -67,7 +70,7 @@ function maxErr(got: Float32Array, want: Float32Array, rtol = 0): number {
 }
 
 for (const backend of ['cpu', 'wasm']) {
-  test(`train_step fixture: two AdamW steps on vit_tiny reproduce loss and parameters (${backend})`, async () => {
+  test(`train_step fixture: two AdamW steps on ${spec?.model ?? 'its model'} reproduce loss and parameters (${backend})`, { skip: SKIP }, async () => {
     await initEngine({ backend });
     const { model, step } = build();
     const mb = batch();
@@ -119,7 +122,7 @@ test('train_step fixture: gradients of the first step match (cpu)', async () => 
   model.dispose();
 });
 
-test('train_step fixture: logit_scale above ln(100) is clamped after the step', async () => {
+test('train_step fixture: logit_scale above ln(100) is clamped after the step', { skip: SKIP }, async () => {
   await initEngine({ backend: 'cpu' });
   const { model, step } = build();
   model.params.get('logit_scale')!.assign(tf.scalar(spec.clamp_case.init_logit_scale));
@@ -133,17 +136,20 @@ test('train_step fixture: logit_scale above ln(100) is clamped after the step', 
   model.dispose();
 });
 
-test('accumulation over 2 micro-batches equals the step on the whole batch', async () => {
+test('accumulation over 2 micro-batches equals the step on the whole batch', { skip: SKIP }, async () => {
   await initEngine({ backend: 'cpu' });
   const rng = new Rng(1);
   const a = build();
   const b = build();
   const mb = batch();
-  const halves: MicroBatch[] = [0, 2].map((o) => ({ images: mb.images.slice([o, 0, 0, 0], [2, -1, -1, -1]), tokens: mb.tokens.slice([o, 0], [2, -1]) }));
+  // The fixture's batch split in two: [0, h) and [h, n).
+  const n = mb.images.shape[0]!;
+  const h = n >> 1;
+  const halves: MicroBatch[] = [[0, h], [h, n - h]].map(([o, k]) => ({ images: mb.images.slice([o, 0, 0, 0], [k, -1, -1, -1]), tokens: mb.tokens.slice([o, 0], [k, -1]) }));
   const ra = a.step.run([mb], 1e-3);
   const rb = b.step.run(halves, 1e-3);
   assert.ok(Math.abs(ra.total - rb.total) < 1e-5, `${ra.total} vs ${rb.total}`);
-  for (const name of ['visual.proj', 'text_projection', 'logit_scale', 'visual.transformer.resblocks.0.attn.in_proj_weight']) {
+  for (const name of a.model.params.keys()) {
     const e = maxErr(a.model.params.get(name)!.dataSync() as Float32Array, b.model.params.get(name)!.dataSync() as Float32Array);
     assert.ok(e < 2e-5, `${name}: ${e}`);
   }

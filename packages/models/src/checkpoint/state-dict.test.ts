@@ -1,55 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { basename, join } from 'node:path';
-import { referenceDirOrNull } from '@openclip/test-config';
+import { referenceCheckpoints } from '@openclip/test-config';
 import { f16ToF32, f32ToF16, loadSafetensors, type RawTensor } from '@openclip/engine/safetensors';
 import { loadCheckpoint, loadStateDict, saveStateDict } from './state-dict.js';
 import { PyDict } from './pickle.js';
 import { buildZip, saveTorchStateDict, serializeTorchCheckpoint } from './torch-save.js';
 
-interface CheckpointFixture {
-  /** The pickle under checkpoints/. */
-  path: string;
-  /** Its safetensors twin under models/. */
-  twin: string;
-  /** The epoch in an `epoch_K.pt` name. */
-  epoch?: number;
-}
-
-/**
- * The PyTorch pickles of the reference fixtures, found by the layout's names (checkpoints/README.md):
- * `<model>.open_clip_pytorch_model.bin` (float32 state dict), `<model>.fp16.bin` (float16) and
- * `<model>.epoch_<K>.pt` (a trainer checkpoint), each kept only with its twin `models/<model>.safetensors`.
- */
-function checkpointFixtures(): { dir: string | null; bin?: CheckpointFixture; fp16?: CheckpointFixture; epoch?: CheckpointFixture } {
-  const dir = referenceDirOrNull();
-  if (!dir || !existsSync(join(dir, 'checkpoints'))) return { dir };
-  const out: ReturnType<typeof checkpointFixtures> = { dir };
-  for (const name of readdirSync(join(dir, 'checkpoints')).sort()) {
-    const m = /^(.+?)\.(?:(open_clip_pytorch_model)\.bin|(fp16)\.bin|epoch_(\d+)\.pt)$/.exec(name);
-    if (!m) continue;
-    const twin = join(dir, 'models', `${m[1]}.safetensors`);
-    if (!existsSync(twin)) continue;
-    const f = { path: join(dir, 'checkpoints', name), twin };
-    if (m[2]) out.bin ??= f;
-    else if (m[3]) out.fp16 ??= f;
-    else out.epoch ??= { ...f, epoch: Number(m[4]) };
-  }
-  return out;
-}
-
-const fixtures = checkpointFixtures();
-/** A skip reason when the fixtures have no pickle of this kind. */
-function absent(kind: 'bin' | 'fp16' | 'epoch'): string | false {
-  if (fixtures[kind]) return false;
-  const pattern = { bin: '<model>.open_clip_pytorch_model.bin', fp16: '<model>.fp16.bin', epoch: '<model>.epoch_<K>.pt' }[kind];
-  return fixtures.dir
-    ? `no checkpoints/${pattern} with its models/<model>.safetensors twin in the reference fixtures at ${fixtures.dir}`
-    : 'reference fixtures not found (no manifest.json; set OPENCLIP_REFERENCE_DIR)';
-}
+// The pickles under checkpoints/, found by the layout's names, each with its safetensors twin.
+const fixtures = referenceCheckpoints();
+const absent = (kind: 'bin' | 'fp16' | 'epoch') => fixtures.skip(kind);
 
 function bytesOf(t: RawTensor): Buffer {
   return Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);

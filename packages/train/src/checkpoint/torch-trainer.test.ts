@@ -1,24 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { referenceDir } from '@openclip/test-config';
+import { referenceCheckpoints } from '@openclip/test-config';
 import { loadSafetensors, type RawTensor, type TensorToWrite } from '@openclip/engine/safetensors';
 import { loadCheckpoint as loadAny, PyDict, serializeTorchCheckpoint } from '@openclip/models';
 import { writeFileSync } from 'node:fs';
 import { loadTorchTrainerCheckpoint, saveTorchTrainerCheckpoint, torchAdamWToState } from './torch-trainer.js';
-
-function fixture(name: string): string | null {
-  let dir: string;
-  try {
-    dir = referenceDir();
-  } catch {
-    return null;
-  }
-  const p = join(dir, name);
-  return existsSync(p) ? p : null;
-}
 
 function sameTensors(a: ReadonlyMap<string, RawTensor | TensorToWrite>, b: ReadonlyMap<string, RawTensor | TensorToWrite>): void {
   assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
@@ -29,10 +18,10 @@ function sameTensors(a: ReadonlyMap<string, RawTensor | TensorToWrite>, b: Reado
   }
 }
 
-test("OpenCLIP's epoch_K.pt: weights without 'module.', the epoch, and torch AdamW moments by parameter", (t) => {
-  const pt = fixture('checkpoints/resnet_tiny.epoch_2.pt');
-  const weights = fixture('models/resnet_tiny.safetensors');
-  if (!pt || !weights) return t.skip('reference fixture checkpoints/resnet_tiny.epoch_2.pt or models/resnet_tiny.safetensors absent');
+// The fixtures' trainer checkpoint checkpoints/<model>.epoch_<K>.pt and its twin models/<model>.safetensors.
+const checkpoints = referenceCheckpoints();
+test("OpenCLIP's epoch_K.pt: weights without 'module.', the epoch, and torch AdamW moments by parameter", { skip: checkpoints.skip('epoch') }, () => {
+  const { path: pt, twin: weights } = checkpoints.epoch!;
   const raw = loadAny(pt);
   const opt = raw.trainer!.optimizer!;
   const groups = (opt.get('param_groups') as PyDict[]).map((g, i) => ({ ids: g.get('params') as number[], i }));

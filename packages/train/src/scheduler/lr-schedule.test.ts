@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { referenceDir, referenceManifest } from '@openclip/test-config';
+import { fixtureSkip, referenceDir, referenceManifest } from '@openclip/test-config';
 import { constLr, constLrCooldown, cosineLr, createLrScheduler } from './lr-schedule.js';
 
 // Fixture case `lr_schedule`: open_clip_train/scheduler.py for step = 0 .. steps-1 (float64).
-test('cosine_lr, const_lr and const_lr_cooldown match the OpenCLIP fixture to 1e-12', () => {
+test('cosine_lr, const_lr and const_lr_cooldown match the OpenCLIP fixture within its tolerance', { skip: fixtureSkip('lr_schedule', ['train/lr_schedule.json']) }, () => {
   const fx = JSON.parse(readFileSync(join(referenceDir(), 'train', 'lr_schedule.json'), 'utf8'));
   const rtol: number = referenceManifest().cases.find((c: { id: string }) => c.id === 'lr_schedule').tolerance.rtol;
   const p = fx.params;

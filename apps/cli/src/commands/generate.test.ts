@@ -32,19 +32,25 @@ function cocaCase(): { dir: string; c: CocaCase } | null {
   }
 }
 
+/** The keyword arguments of a recorded Python call, e.g. "model.generate(image, generation_type='top_k', top_k=1, ...)". */
+function callKwargs(call: string): Record<string, string> {
+  return Object.fromEntries([...call.matchAll(/(\w+)=([^,)]+)/g)].map((m) => [m[1], m[2].replace(/^'|'$/g, '')]));
+}
+
 test("openclip generate writes OpenCLIP's caption tokens for a CoCa checkpoint (greedy, as the reference run)", (t) => {
   const found = cocaCase();
   if (!found) return t.skip('no CoCa case with a generate() reference in the fixture manifest');
   const { dir, c } = found;
   const g = c.extra!.generate!;
-  if (!/generation_type='top_k', top_k=1, seq_len=30, min_seq_len=5/.test(g.call)) return t.skip(`reference call not covered here: ${g.call}`);
+  const kw = callKwargs(g.call);
+  if (kw.generation_type !== 'top_k' || !kw.top_k || !kw.seq_len || !kw.min_seq_len) return t.skip(`reference call not covered here: ${g.call}`);
   const image = join(dir, 'images', g.image.split('/')[0]);
   if (!existsSync(image)) return t.skip(`reference image ${image} absent`);
   const work = mkdtempSync(join(tmpdir(), 'openclip-gen-'));
   const list = join(work, 'images.txt');
   writeFileSync(list, `${image}\n`);
   const out = join(work, 'captions.tsv');
-  const r = openclip(['generate', '--model', join(dir, c.config), '--pretrained', join(dir, c.weights), '--images', list, '--generation-type', 'top_k', '--top-k', '1', '--seq-len', '30', '--min-seq-len', '5', '--out', out, '--json']);
+  const r = openclip(['generate', '--model', join(dir, c.config), '--pretrained', join(dir, c.weights), '--images', list, '--generation-type', 'top_k', '--top-k', kw.top_k, '--seq-len', kw.seq_len, '--min-seq-len', kw.min_seq_len, '--out', out, '--json']);
   assert.equal(r.status, 0, r.stderr);
   const res = JSON.parse(r.stdout) as { captions: { image: string; caption: string; tokens: number[] }[] };
   assert.equal(res.captions.length, 1);
@@ -62,7 +68,7 @@ test('a model without a text decoder is refused by name; the caption text follow
   assert.match(r.stderr, /missing\.png not found/);
   const found = cocaCase();
   if (!found) return;
-  const image = join(found.dir, 'images', 'shapes_300x200.png');
+  const image = join(found.dir, 'images', found.c.extra!.generate!.image.split('/')[0]);
   if (!existsSync(image)) return;
   writeFileSync(list, `${image}\n`);
   const clip = openclip(['generate', '--model', 'ViT-Tiny-8-64-demo', '--images', list]);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { referenceDir } from '@openclip/test-config';
+import { referenceDir, referenceManifest } from '@openclip/test-config';
 import {
   SafetensorsFile, loadSafetensors, saveSafetensors, serializeSafetensors, parseSafetensors,
   f16ToF32, f32ToF16, bf16ToF32, f32ToBf16, toFloat32, toInt32, DTYPE_SIZES,
@@ -35,7 +35,11 @@ function writeTmp(name: string, bytes: Uint8Array): string {
 
 describe('safetensors reader on the reference fixtures', () => {
   const files = allFixtures(referenceDir());
-  test('finds the fixture files', () => assert.ok(files.length >= 10, `only ${files.length} files`));
+  test('finds every safetensors file the manifest lists', () => {
+    const listed = new Set<string>(referenceManifest().cases.flatMap((c: { files: string[] }) => c.files.filter((f) => f.endsWith('.safetensors')).map((f) => join(referenceDir(), f))));
+    assert.ok(listed.size > 0, 'the manifest lists safetensors files');
+    for (const f of listed) assert.ok(files.includes(f), `${f} listed in the manifest but not found`);
+  });
   for (const file of files) {
     test(`reads every tensor of ${file.slice(referenceDir().length + 1)}`, () => {
       const f = SafetensorsFile.open(file);

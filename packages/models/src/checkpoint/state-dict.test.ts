@@ -156,7 +156,8 @@ test('malformed files fail with errors naming the file, the entry and the proble
   const dir = tmp();
   try {
     const good = readFileSync(fixtures.bin!.path);
-    const archive = basename(fixtures.bin!.path, '.bin');
+    // torch.save's archive folder, from the first zip entry's name ('<folder>/data.pkl' at offset 30).
+    const archive = good.subarray(30, 30 + good.readUInt16LE(26)).toString('utf8').split('/')[0];
     const truncated = join(dir, 'truncated.bin');
     writeFileSync(truncated, good.subarray(0, good.length - 100));
     assert.throws(() => loadStateDict(truncated), (e: Error) => e.message.includes(truncated) && /end-of-central-directory|truncated/.test(e.message));

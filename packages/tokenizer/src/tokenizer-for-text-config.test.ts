@@ -4,28 +4,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadSafetensors, toInt32 } from '@openclip/engine/safetensors';
-import { referenceDir, referenceManifest } from '@openclip/test-config';
+import { fixtureSkip, referenceDir, referenceManifest } from '@openclip/test-config';
 import { HFTokenizer } from './hf-tokenizer.js';
 import { SimpleTokenizer } from './simple-tokenizer.js';
 import { createTokenizer, tokenizerForTextConfig, tokenizerSpecForTextConfig } from './tokenizer-for-text-config.js';
 
 const ref = referenceDir();
 
-test('model configs: tokenizer from text_cfg reproduces every model case inputs.text_tokens (ctx 77 and CoCa 76)', () => {
+test("model configs: tokenizer from text_cfg reproduces every model case's inputs.text_tokens at its context length (77; CoCa 76)", () => {
   const cases = referenceManifest().cases.filter((c: { kind: string }) => c.kind === 'clip_model' || c.kind === 'coca');
-  assert.ok(cases.length >= 6);
+  assert.ok(cases.length > 0, 'the manifest has model cases');
   for (const c of cases) {
     const cfg = JSON.parse(readFileSync(join(ref, c.config), 'utf8'));
     const tok = tokenizerForTextConfig(cfg.text_cfg, { modelName: c.id });
     assert.equal(tok.contextLength, c.context_length, c.id);
     const got = tok.tokenize(c.texts);
-    const stored = loadSafetensors(join(ref, c.files[2])).tensors.get('inputs.text_tokens')!;
+    const outputs = c.files.find((f: string) => f.endsWith('.outputs.safetensors'));
+    assert.ok(outputs, `${c.id} lists its outputs file`);
+    const stored = loadSafetensors(join(ref, outputs)).tensors.get('inputs.text_tokens')!;
     assert.deepEqual(got.shape, stored.shape, c.id);
     assert.deepEqual(got.data, toInt32(stored, `${c.id} inputs.text_tokens`), c.id);
   }
 });
 
-test('zero-shot case: tokens of every template x classname equal zeroshot text_tokens', () => {
+test('zero-shot case: tokens of every template x classname equal zeroshot text_tokens', { skip: fixtureSkip('zeroshot', ['zeroshot/zeroshot.json', 'zeroshot/zeroshot.safetensors']) }, () => {
   const zs = JSON.parse(readFileSync(join(ref, 'zeroshot', 'zeroshot.json'), 'utf8'));
   const texts: string[] = [];
   for (const c of zs.classnames) for (const t of zs.templates) texts.push(t.replace('{}', c));

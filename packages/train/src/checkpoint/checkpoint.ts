@@ -1,5 +1,5 @@
 /**
- * Training checkpoints (DESIGN.md "Files"): a pair of safetensors files per save,
+ * Training checkpoints (docs/ARCHITECTURE.md "Files"): a pair of safetensors files per save,
  * `<tag>.safetensors` with the model tensors alone under OpenCLIP's state-dict names (so Python
  * OpenCLIP loads it as `--pretrained`), and `<tag>.state.safetensors` with the optimizer state
  * plus JSON metadata (epoch, step, samples seen, configs, RNG and data position). Both carry the

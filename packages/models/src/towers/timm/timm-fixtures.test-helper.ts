@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TimmArgs, TimmFamily } from './timm-registry.js';
+import type { TimmModelSpec } from './timm-registry.js';
 
 export interface TimmCase {
   id: string;
@@ -11,7 +11,9 @@ export interface TimmCase {
   config: string;
   weights: string;
   outputs: string;
-  timm: { name: string; family: TimmFamily; args: TimmArgs };
+  timm: { name: string } & TimmModelSpec;
+  /** The generator under tools/fixtures/ that wrote the case (and registers its tiny timm architectures). */
+  generator: string;
   nParams: number;
   stateDictKeys: number;
   tensors: Record<string, { dtype: string; shape: number[] }>;
@@ -24,34 +26,42 @@ export interface TimmCase {
   };
 }
 
-/** `OPENCLIP_TIMM_FIXTURES_DIR`, else the committed set under packages/models/test-fixtures/timm. */
-export function timmFixturesDir(): string {
-  return process.env.OPENCLIP_TIMM_FIXTURES_DIR ?? fileURLToPath(new URL('../../../test-fixtures/timm', import.meta.url));
+/** The committed fixture sets under packages/models/test-fixtures/, each written by its own generator. */
+const FIXTURE_SETS = ['timm', 'timm-conv'];
+
+/** `OPENCLIP_TIMM_FIXTURES_DIR` (comma-separated), else the committed sets. */
+export function timmFixturesDirs(): string[] {
+  const env = process.env.OPENCLIP_TIMM_FIXTURES_DIR;
+  if (env) return env.split(',');
+  return FIXTURE_SETS.map((d) => fileURLToPath(new URL(`../../../test-fixtures/${d}`, import.meta.url)));
 }
 
-/** The fixture cases, or a reason to skip when the set is absent. */
+/** The fixture cases of every set, or a reason to skip when a set is absent. */
 export function timmCases(): { cases: TimmCase[]; skip: string | false } {
-  const dir = timmFixturesDir();
-  const path = join(dir, 'manifest.json');
-  if (!existsSync(path)) return { cases: [], skip: `timm fixtures absent: no ${path} (generate with tools/fixtures/timm_towers.py)` };
-  const m = JSON.parse(readFileSync(path, 'utf8')) as { cases: Record<string, unknown>[] };
-  const cases = m.cases.filter((c) => c.kind === 'clip_model').map((c) => {
-    const id = c.id as string;
-    return {
-      id,
-      name: id.replace(/^model\//, ''),
-      modelClass: c.model_class as string,
-      config: join(dir, c.config as string),
-      weights: join(dir, c.weights as string),
-      outputs: join(dir, c.outputs as string),
-      timm: c.timm_model as TimmCase['timm'],
-      nParams: c.n_params as number,
-      stateDictKeys: c.state_dict_keys as number,
-      tensors: c.tensors as TimmCase['tensors'],
-      lockTrainable: c.lock_image_trainable as Record<string, string[]>,
-      forceImageSize: (c.force_image_size as number | undefined) ?? null,
-      tolerance: c.tolerance as TimmCase['tolerance'],
-    };
-  });
+  const cases: TimmCase[] = [];
+  for (const dir of timmFixturesDirs()) {
+    const path = join(dir, 'manifest.json');
+    if (!existsSync(path)) return { cases: [], skip: `timm fixtures absent: no ${path} (generate with the generator under tools/fixtures/)` };
+    const m = JSON.parse(readFileSync(path, 'utf8')) as { generator?: string; cases: Record<string, unknown>[] };
+    for (const c of m.cases.filter((x) => x.kind === 'clip_model')) {
+      const id = c.id as string;
+      cases.push({
+        id,
+        name: id.replace(/^model\//, ''),
+        modelClass: c.model_class as string,
+        config: join(dir, c.config as string),
+        weights: join(dir, c.weights as string),
+        outputs: join(dir, c.outputs as string),
+        timm: c.timm_model as TimmCase['timm'],
+        generator: m.generator ?? 'tools/fixtures/timm_towers.py',
+        nParams: c.n_params as number,
+        stateDictKeys: c.state_dict_keys as number,
+        tensors: c.tensors as TimmCase['tensors'],
+        lockTrainable: c.lock_image_trainable as Record<string, string[]>,
+        forceImageSize: (c.force_image_size as number | undefined) ?? null,
+        tolerance: c.tolerance as TimmCase['tolerance'],
+      });
+    }
+  }
   return { cases, skip: false };
 }

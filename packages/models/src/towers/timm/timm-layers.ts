@@ -177,8 +177,10 @@ export class AttentionPoolLatent {
 export interface GroupRule {
   re: RegExp;
   ordinal: number;
-  /** Use the first capture group as a second ordinal (e.g. the block index). */
+  /** Use the capture groups as further ordinals (e.g. the stage and block index). */
   indexed: boolean;
+  /** Ordinals after the captures (timm's per-pattern suffix, e.g. `(0,)`). */
+  suffix?: number[];
   merge?: boolean;
 }
 
@@ -193,7 +195,8 @@ export function groupParameters(names: readonly string[], rules: readonly GroupR
       const m = r.re.exec(name);
       if (m && m.index === 0) {
         if (r.merge) return [r.ordinal, MERGE];
-        return r.indexed ? [r.ordinal, Number(m[1])] : [r.ordinal];
+        const captures = r.indexed ? m.slice(1).map(Number) : [];
+        return [r.ordinal, ...captures, ...(r.suffix ?? [])];
       }
     }
     return [Infinity];

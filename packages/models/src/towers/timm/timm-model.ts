@@ -13,7 +13,8 @@ import { TimmEva } from './timm-eva.js';
 import { TimmRelPosTransformer } from './timm-relpos.js';
 import { TimmLinear, TimmMlp, groupParameters } from './timm-layers.js';
 import { timmModelSpec } from './timm-registry.js';
-import type { TimmArgs } from './timm-registry.js';
+import type { TimmArgs, TimmFamily } from './timm-registry.js';
+import { TimmConvNext } from './timm-convnext.js';
 import { TimmVisionTransformer } from './timm-vit.js';
 import type { TimmTrunkOptions } from './timm-vit.js';
 
@@ -23,7 +24,10 @@ export interface TimmModelOptions {
   rng?: Rng;
 }
 
-export type TimmTrunk = TimmVisionTransformer | TimmEva | TimmRelPosTransformer;
+export type TimmTrunk = TimmVisionTransformer | TimmEva | TimmRelPosTransformer | TimmConvNext;
+
+/** timm families whose constructor takes `drop_path_rate` here (OpenCLIP's timm_drop_path). */
+const DROP_PATH_FAMILIES: readonly TimmFamily[] = ['convnext'];
 
 const DEFAULT_INIT = { weight: undefined, bias: undefined };
 
@@ -45,7 +49,10 @@ export class TimmModel {
       throw new Error(`${prefix}: vision_cfg.timm_model_pretrained (timm's ImageNet weights) cannot be downloaded here; load an OpenCLIP checkpoint instead`);
     }
     if (cfg.timm_drop > 0) throw new Error(`${prefix}: vision_cfg.timm_drop ${cfg.timm_drop} (head dropout) is not supported; use 0`);
-    if (cfg.timm_drop_path !== null && cfg.timm_drop_path > 0) throw new Error(`${prefix}: vision_cfg.timm_drop_path ${cfg.timm_drop_path} (stochastic depth) is not supported; use 0 or null`);
+    const dropPathRate = cfg.timm_drop_path ?? 0;
+    if (dropPathRate > 0 && !DROP_PATH_FAMILIES.includes(spec.family)) {
+      throw new Error(`${prefix}: vision_cfg.timm_drop_path ${cfg.timm_drop_path} (stochastic depth) is not supported for ${name}; use 0 or null`);
+    }
     const pool = cfg.timm_pool ?? '';
     if (pool === 'abs_attn' || pool === 'rot_attn') throw new Error(`${prefix}: timm_pool '${pool}' (OpenCLIP's attention-pool heads for CNN trunks) is not supported for ${name}`);
     const proj = cfg.timm_proj ?? '';
@@ -53,20 +60,21 @@ export class TimmModel {
     const extraProj = proj === 'linear' || proj === 'mlp';
     const size = typeof cfg.image_size === 'number' ? [cfg.image_size, cfg.image_size] as [number, number] : [cfg.image_size[0], cfg.image_size[1]] as [number, number];
     const common = { imageSize: size, patchDropRate: cfg.patch_dropout > 0 ? cfg.patch_dropout : 0, rng: o.rng ?? new Rng(0) };
-    let args: TimmArgs = spec.args;
-    let trunkOptions: TimmTrunkOptions;
-    if (!extraProj) {
-      // timm.create_model(name, num_classes=proj_dim, global_pool=pool): the pool is a constructor argument.
-      args = { ...args, global_pool: pool };
-      trunkOptions = { ...common, numClasses: proj === 'none' ? 0 : o.outputDim };
-    } else {
-      // Built with its defaults, then reset_classifier(0, global_pool=pool or unchanged).
-      trunkOptions = { ...common, numClasses: 0, globalPool: pool || undefined };
-    }
+    // Without an extra projection: timm.create_model(name, num_classes=proj_dim, global_pool=pool), the pool a
+    // constructor argument. With one: built with its defaults, then reset_classifier(0, global_pool=pool or unchanged).
+    const poolArg = extraProj ? {} : { global_pool: pool };
+    const trunkOptions: TimmTrunkOptions = extraProj
+      ? { ...common, numClasses: 0, globalPool: pool || undefined }
+      : { ...common, numClasses: proj === 'none' ? 0 : o.outputDim };
     const trunkPrefix = join(prefix, 'trunk');
-    if (spec.family === 'vit') this.trunk = new TimmVisionTransformer(store, trunkPrefix, args, trunkOptions);
-    else if (spec.family === 'eva') this.trunk = new TimmEva(store, trunkPrefix, args, trunkOptions);
-    else this.trunk = new TimmRelPosTransformer(store, trunkPrefix, args, trunkOptions);
+    if (spec.family === 'convnext') {
+      this.trunk = new TimmConvNext(store, trunkPrefix, { ...spec.args, ...poolArg, drop_path_rate: dropPathRate }, trunkOptions);
+    } else {
+      const args: TimmArgs = { ...spec.args, ...poolArg };
+      if (spec.family === 'vit') this.trunk = new TimmVisionTransformer(store, trunkPrefix, args, trunkOptions);
+      else if (spec.family === 'eva') this.trunk = new TimmEva(store, trunkPrefix, args, trunkOptions);
+      else this.trunk = new TimmRelPosTransformer(store, trunkPrefix, args, trunkOptions);
+    }
     let prev = this.trunk.numFeatures;
     if (proj === 'linear') {
       this.headProj = new TimmLinear(store, join(prefix, 'head.proj'), prev, o.outputDim, cfg.timm_proj_bias, DEFAULT_INIT);

@@ -24,13 +24,13 @@ const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = resolve(here, '..', '..', '..');
 const SCRIPT = join(pkg, 'src', 'towers', 'timm', 'timm_python_load.py');
-const GENERATOR = resolve(pkg, '..', '..', 'tools', 'fixtures', 'timm_towers.py');
+const REPO = resolve(pkg, '..', '..');
 const UPSTREAM = process.env.OPENCLIP_UPSTREAM_DIR ?? resolve(pkg, '..', '..', '..', 'shared', 'upstream');
 const { cases, skip: fixtureSkip } = timmCases();
 
 function skipReason(): string | false {
   if (fixtureSkip) return fixtureSkip;
-  if (!existsSync(GENERATOR)) return `fixture generator not found at ${GENERATOR}`;
+  for (const g of new Set(cases.map((c) => join(REPO, c.generator)))) if (!existsSync(g)) return `fixture generator not found at ${g}`;
   if (!existsSync(join(UPSTREAM, 'open_clip-3.1.0', 'src', 'open_clip'))) return `OpenCLIP 3.1.0 sources not found at ${UPSTREAM} (set OPENCLIP_UPSTREAM_DIR)`;
   const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
   if (r.status !== 0) return `${PYTHON} with torch is not available (${(r.stderr || String(r.error ?? '')).trim().split('\n').at(-1)})`;
@@ -44,7 +44,7 @@ test('timm-tower models trained here load strictly in OpenCLIP + timm and give t
     const expected = new Map<string, Float32Array>();
     const jobs = [];
     for (const c of cases) {
-      registerTimmModel(c.timm.name, { family: c.timm.family, args: c.timm.args });
+      registerTimmModel(c.timm.name, c.timm);
       const model = createModel(readModelConfigFile(c.config), { initWeights: false }) as CLIP;
       model.loadStateDict(readAll(c.weights), { strict: true });
       const ref = readAll(c.outputs);
@@ -71,14 +71,14 @@ test('timm-tower models trained here load strictly in OpenCLIP + timm and give t
       saveStateDict(weights, sd);
       const pixels = join(dir, `${c.name}.pixels.safetensors`);
       saveStateDict(pixels, new Map([['pixels', { dtype: 'F32' as const, shape: px.shape, data: asFloat(px) }]]));
-      jobs.push({ name: c.name, config: c.config, weights, pixels });
+      jobs.push({ name: c.name, config: c.config, weights, pixels, generator: join(REPO, c.generator) });
       tf.dispose([feats, images]);
       model.dispose();
     }
     const file = join(dir, 'cases.json');
     writeFileSync(file, JSON.stringify(jobs));
     const env = { ...process.env, PYTHONPATH: ['pyshim', 'open_clip-3.1.0/src', 'timm-1.0.28'].map((p) => join(UPSTREAM, p)).join(':') };
-    const r = spawnSync(PYTHON, [SCRIPT, GENERATOR, file], { encoding: 'utf8', env, maxBuffer: 1 << 26 });
+    const r = spawnSync(PYTHON, [SCRIPT, file], { encoding: 'utf8', env, maxBuffer: 1 << 26 });
     assert.equal(r.status, 0, `python loader failed: ${r.stderr.slice(-2000)}`);
     const got = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, { missing: string[]; unexpected: string[]; image_features: number[] }>;
     for (const c of cases) {

@@ -5,8 +5,12 @@
  * (the fixture generator's tiny variants are, by the tests).
  */
 
+import { CONVNEXT_MODELS } from './timm-convnext-models.js';
+import type { ConvNextArgs } from './timm-convnext.js';
+
 /** The timm class an architecture is built with. */
-export type TimmFamily = 'vit' | 'eva' | 'vit_relpos';
+export type TimmFamily = 'vit' | 'eva' | 'vit_relpos' | 'convnext';
+const FAMILIES: readonly TimmFamily[] = ['vit', 'eva', 'vit_relpos', 'convnext'];
 
 /** timm keyword arguments (snake_case, timm's names) of VisionTransformer and Eva that this port reads. */
 export interface TimmArgs {
@@ -50,10 +54,9 @@ export interface TimmArgs {
   rel_pos_dim?: number;
 }
 
-export interface TimmModelSpec {
-  family: TimmFamily;
-  args: TimmArgs;
-}
+export type TimmModelSpec =
+  | { family: 'vit' | 'eva' | 'vit_relpos'; args: TimmArgs }
+  | { family: 'convnext'; args: ConvNextArgs };
 
 const siglip = (patch: number, size: number, dim: number, depth: number, extra: Partial<TimmArgs> = {}): TimmModelSpec => ({
   family: 'vit',
@@ -116,6 +119,7 @@ const BUILTIN: Record<string, TimmModelSpec> = {
   vit_pe_core_base_patch16_224: peCore(16, 224, 768, 12, 12, 14),
   vit_pe_core_large_patch14_336: peCore(14, 336, 1024, 24, 16, 24),
   vit_pe_core_gigantic_patch14_448: peCore(14, 448, 1536, 50, 16, 32, { mlp_ratio: 8960 / 1536, class_token: false, rope_grid_offset: 0 }),
+  ...CONVNEXT_MODELS,
 };
 
 /** Names of timm towers this port knows but cannot build, with the reason (none at present). */
@@ -132,8 +136,8 @@ export class UnknownTimmModelError extends Error {
 
 /** Adds (or replaces) a timm architecture under `name`. */
 export function registerTimmModel(name: string, spec: TimmModelSpec): void {
-  if (!['vit', 'eva', 'vit_relpos'].includes(spec.family)) throw new Error(`timm model '${name}': unknown family '${String(spec.family)}' (vit, eva, vit_relpos)`);
-  registry.set(name, { family: spec.family, args: { ...spec.args } });
+  if (!FAMILIES.includes(spec.family)) throw new Error(`timm model '${name}': unknown family '${String(spec.family)}' (${FAMILIES.join(', ')})`);
+  registry.set(name, { ...spec, args: { ...spec.args } } as TimmModelSpec);
 }
 
 export function listTimmModels(): string[] {
@@ -156,5 +160,5 @@ export function timmModelSpec(name: string): TimmModelSpec {
   const reason = timmModelReason(name);
   if (reason) throw new UnknownTimmModelError(reason);
   const s = registry.get(name)!;
-  return { family: s.family, args: { ...s.args } };
+  return { ...s, args: { ...s.args } } as TimmModelSpec;
 }

@@ -1,8 +1,8 @@
 /**
  * Names of OpenCLIP model configs whose towers come from timm or Hugging Face transformers that
- * this port does not build (ViTamin, MobileCLIP, Swin, HF text towers; the timm
+ * this port does not build (ViTamin, MobileCLIP, HF text towers; the timm
  * VisionTransformer-family configs — SigLIP/SigLIP2, EVA01/EVA02, PE-Core, vit_medium,
- * vit_relpos — and ConvNeXt are built-in configs). They are recognised so that asking for one gives "needs a
+ * vit_relpos — ConvNeXt and Swin are built-in configs). They are recognised so that asking for one gives "needs a
  * timm/HF tower" instead of "unknown model".
  */
 export const EXTERNAL_TOWER_MODELS: readonly string[] = [
@@ -12,5 +12,4 @@ export const EXTERNAL_TOWER_MODELS: readonly string[] = [
   'ViTamin-XL-336', 'ViTamin-XL-384',
   'coca_roberta-ViT-B-32', 'mt5-base-ViT-B-32', 'mt5-xl-ViT-H-14', 'nllb-clip-base', 'nllb-clip-base-siglip',
   'nllb-clip-large', 'nllb-clip-large-siglip', 'roberta-ViT-B-32', 'xlm-roberta-base-ViT-B-32', 'xlm-roberta-large-ViT-H-14',
-  'swin_base_patch4_window7_224',
 ];

@@ -15,6 +15,7 @@ import { TimmLinear, TimmMlp, groupParameters } from './timm-layers.js';
 import { timmModelSpec } from './timm-registry.js';
 import type { TimmArgs, TimmFamily } from './timm-registry.js';
 import { TimmConvNext } from './timm-convnext.js';
+import { TimmSwin } from './timm-swin.js';
 import { TimmVisionTransformer } from './timm-vit.js';
 import type { TimmTrunkOptions } from './timm-vit.js';
 
@@ -24,10 +25,10 @@ export interface TimmModelOptions {
   rng?: Rng;
 }
 
-export type TimmTrunk = TimmVisionTransformer | TimmEva | TimmRelPosTransformer | TimmConvNext;
+export type TimmTrunk = TimmVisionTransformer | TimmEva | TimmRelPosTransformer | TimmConvNext | TimmSwin;
 
 /** timm families whose constructor takes `drop_path_rate` here (OpenCLIP's timm_drop_path). */
-const DROP_PATH_FAMILIES: readonly TimmFamily[] = ['convnext'];
+const DROP_PATH_FAMILIES: readonly TimmFamily[] = ['convnext', 'swin'];
 
 const DEFAULT_INIT = { weight: undefined, bias: undefined };
 
@@ -50,6 +51,8 @@ export class TimmModel {
     }
     if (cfg.timm_drop > 0) throw new Error(`${prefix}: vision_cfg.timm_drop ${cfg.timm_drop} (head dropout) is not supported; use 0`);
     const dropPathRate = cfg.timm_drop_path ?? 0;
+    // OpenCLIP passes drop_path_rate to timm only when timm_drop_path is set; otherwise the class default applies
+    const dropPathArg = cfg.timm_drop_path !== null && cfg.timm_drop_path !== undefined ? { drop_path_rate: cfg.timm_drop_path } : {};
     if (dropPathRate > 0 && !DROP_PATH_FAMILIES.includes(spec.family)) {
       throw new Error(`${prefix}: vision_cfg.timm_drop_path ${cfg.timm_drop_path} (stochastic depth) is not supported for ${name}; use 0 or null`);
     }
@@ -68,7 +71,9 @@ export class TimmModel {
       : { ...common, numClasses: proj === 'none' ? 0 : o.outputDim };
     const trunkPrefix = join(prefix, 'trunk');
     if (spec.family === 'convnext') {
-      this.trunk = new TimmConvNext(store, trunkPrefix, { ...spec.args, ...poolArg, drop_path_rate: dropPathRate }, trunkOptions);
+      this.trunk = new TimmConvNext(store, trunkPrefix, { ...spec.args, ...poolArg, ...dropPathArg }, trunkOptions);
+    } else if (spec.family === 'swin') {
+      this.trunk = new TimmSwin(store, trunkPrefix, { ...spec.args, ...poolArg, ...dropPathArg }, trunkOptions);
     } else {
       const args: TimmArgs = { ...spec.args, ...poolArg };
       if (spec.family === 'vit') this.trunk = new TimmVisionTransformer(store, trunkPrefix, args, trunkOptions);

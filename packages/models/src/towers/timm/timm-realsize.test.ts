@@ -18,7 +18,7 @@ import { TimmModel } from './timm-model.js';
 // OPENCLIP_UPSTREAM_DIR) with random weights: the weights load strictly and the normalised image
 // features agree within 2e-3. Skips with the reason when Python, torch or the sources are absent.
 
-const MODELS = (process.env.OPENCLIP_TIMM_REALSIZE_MODELS ?? 'ViT-B-16-SigLIP,ViT-B-16-SigLIP2,EVA02-B-16,PE-Core-B-16,convnext_base').split(',');
+const MODELS = (process.env.OPENCLIP_TIMM_REALSIZE_MODELS ?? 'ViT-B-16-SigLIP,ViT-B-16-SigLIP2,EVA02-B-16,PE-Core-B-16,convnext_base,swin_base_patch4_window7_224').split(',');
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 const here = dirname(fileURLToPath(import.meta.url));
 const SCRIPT = resolve(here, '..', '..', '..', 'src', 'towers', 'timm', 'timm_realsize_upstream.py');

@@ -7,10 +7,12 @@
 
 import { CONVNEXT_MODELS } from './timm-convnext-models.js';
 import type { ConvNextArgs } from './timm-convnext.js';
+import { SWIN_MODELS } from './timm-swin-models.js';
+import type { SwinArgs } from './timm-swin.js';
 
 /** The timm class an architecture is built with. */
-export type TimmFamily = 'vit' | 'eva' | 'vit_relpos' | 'convnext';
-const FAMILIES: readonly TimmFamily[] = ['vit', 'eva', 'vit_relpos', 'convnext'];
+export type TimmFamily = 'vit' | 'eva' | 'vit_relpos' | 'convnext' | 'swin';
+const FAMILIES: readonly TimmFamily[] = ['vit', 'eva', 'vit_relpos', 'convnext', 'swin'];
 
 /** timm keyword arguments (snake_case, timm's names) of VisionTransformer and Eva that this port reads. */
 export interface TimmArgs {
@@ -56,7 +58,8 @@ export interface TimmArgs {
 
 export type TimmModelSpec =
   | { family: 'vit' | 'eva' | 'vit_relpos'; args: TimmArgs }
-  | { family: 'convnext'; args: ConvNextArgs };
+  | { family: 'convnext'; args: ConvNextArgs }
+  | { family: 'swin'; args: SwinArgs };
 
 const siglip = (patch: number, size: number, dim: number, depth: number, extra: Partial<TimmArgs> = {}): TimmModelSpec => ({
   family: 'vit',
@@ -120,6 +123,7 @@ const BUILTIN: Record<string, TimmModelSpec> = {
   vit_pe_core_large_patch14_336: peCore(14, 336, 1024, 24, 16, 24),
   vit_pe_core_gigantic_patch14_448: peCore(14, 448, 1536, 50, 16, 32, { mlp_ratio: 8960 / 1536, class_token: false, rope_grid_offset: 0 }),
   ...CONVNEXT_MODELS,
+  ...SWIN_MODELS,
 };
 
 /** Names of timm towers this port knows but cannot build, with the reason (none at present). */

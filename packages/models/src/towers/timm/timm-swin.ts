@@ -187,13 +187,9 @@ class PatchMerging {
   }
   apply(x: Tensor): Tensor {
     return tf.tidy(() => {
-      let [b, h, w, c] = x.shape as [number, number, number, number];
-      let y = x;
-      if (h % 2 || w % 2) {
-        y = tf.pad(x, [[0, 0], [0, h % 2], [0, w % 2], [0, 0]]);
-        h += h % 2;
-        w += w % 2;
-      }
+      const [b, h0, w0, c] = x.shape as [number, number, number, number];
+      const h = h0 + (h0 % 2), w = w0 + (w0 % 2);
+      const y = h !== h0 || w !== w0 ? tf.pad(x, [[0, 0], [0, h - h0], [0, w - w0], [0, 0]]) : x;
       const merged = tf.reshape(tf.transpose(tf.reshape(y, [b, h / 2, 2, w / 2, 2, c]), [0, 1, 3, 4, 2, 5]), [b, h / 2, w / 2, 4 * c]);
       return this.reduction.apply(this.norm.apply(merged));
     });

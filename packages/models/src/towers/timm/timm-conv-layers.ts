@@ -8,16 +8,17 @@
 import { tf, ops } from '@openclip/engine';
 import type { Rng } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
-import { normal, ones, zeros } from '../../init/initializers.js';
+import { ones, zeros } from '../../init/initializers.js';
 import type { InitSpec } from '../../init/initializers.js';
 import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
+import { TIMM_LINEAR } from './timm-layers.js';
 
 export const nchwToNhwc = (x: Tensor): Tensor => tf.transpose(x, [0, 2, 3, 1]);
 export const nhwcToNchw = (x: Tensor): Tensor => tf.transpose(x, [0, 3, 1, 2]);
 
-/** timm's conv / linear init (trunc_normal std .02, zero bias), drawn as normal(.02). */
-export const TIMM_CONV_INIT: { weight: InitSpec; bias: InitSpec } = { weight: normal(0.02), bias: zeros };
+/** timm's conv init in ConvNeXt and Swin: trunc_normal_(std .02), zero bias — the same as its Linear init. */
+export const TIMM_CONV_INIT: { weight: InitSpec; bias: InitSpec } = TIMM_LINEAR;
 
 export interface Conv2dOptions {
   stride?: number;

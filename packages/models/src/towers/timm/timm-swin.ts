@@ -8,7 +8,7 @@
  */
 import { tf, ops } from '@openclip/engine';
 import type { Rng, Tensor } from '@openclip/engine';
-import { normal } from '../../init/initializers.js';
+import { truncNormal } from '../../init/initializers.js';
 import { LayerNorm, mergeHeads, splitQkvHeads } from '../layers.js';
 import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
@@ -92,7 +92,7 @@ class WindowAttention {
   constructor(store: ParamStore, prefix: string, dim: number, readonly heads: number, readonly headDim: number, readonly win: [number, number], qkvBias: boolean) {
     const [wh, ww] = win;
     this.n = wh * ww;
-    this.table = store.param(join(prefix, 'relative_position_bias_table'), [(2 * wh - 1) * (2 * ww - 1), heads], normal(0.02));
+    this.table = store.param(join(prefix, 'relative_position_bias_table'), [(2 * wh - 1) * (2 * ww - 1), heads], truncNormal(0.02));
     this.qkv = new TimmLinear(store, join(prefix, 'qkv'), dim, 3 * heads * headDim, qkvBias);
     this.proj = new TimmLinear(store, join(prefix, 'proj'), heads * headDim, dim, true);
     this.index = relativePositionIndex(wh, ww);

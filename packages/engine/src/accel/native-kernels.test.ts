@@ -102,6 +102,9 @@ const CASES: Case[] = [
     tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, [[0, 0], [3, 3], [3, 3], [0, 0]]),
     ...tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, [[0, 0], [3, 3], [3, 3], [0, 0]]))))([x, w]),
   ] },
+  // (TF.js has no gradient of a dilated depthwise convolution)
+  { name: 'dilated depthwise conv forward (not the addon\'s case: the kernel from before serves it)', inputs: [{ shape: [2, 9, 9, 4] }, { shape: [3, 3, 4, 2] }], fn: (x, w) =>
+    tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same', 'NHWC', 2) },
   { name: 'conv2d over several gather blocks (3x3 stride 1 and 2, 4x4 patchify), forward and both gradients', inputs: [{ shape: [2, 48, 48, 32] }, { shape: [3, 3, 32, 4] }, { shape: [4, 4, 32, 5] }], fn: (x, w, wp) => [
     tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'),
     ...tf.grads((a: tf.Tensor, f: tf.Tensor, fp: tf.Tensor) => tf.add(

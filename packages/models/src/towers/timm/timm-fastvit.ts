@@ -417,9 +417,9 @@ export class TimmFastVit {
   groupRules(): GroupRule[] {
     return [
       { re: /stem/, ordinal: 0, indexed: false },
-      { re: /stages\.(\d+).downsample/, ordinal: 1, indexed: true, key: (m) => [1, Number(m[1]), 0] },
-      { re: /stages\.(\d+).pos_emb/, ordinal: 1, indexed: true, key: (m) => [1, Number(m[1]), 0] },
-      { re: /stages\.(\d+)\.\w+\.(\d+)/, ordinal: 1, indexed: true, key: (m) => [1, Number(m[1]), Number(m[2])] },
+      { re: /stages\.(\d+).downsample/, ordinal: 1, indexed: true, suffix: [0] },
+      { re: /stages\.(\d+).pos_emb/, ordinal: 1, indexed: true, suffix: [0] },
+      { re: /stages\.(\d+)\.\w+\.(\d+)/, ordinal: 1, indexed: true },
     ];
   }
 

@@ -6,7 +6,7 @@ import { createModel } from '../../model/create.js';
 import type { CLIP } from '../../model/clip.js';
 import { asFloat, compare, readAll } from '../../model/fixtures.test-helper.js';
 import { dropPath } from './timm-layers.js';
-import { timmCases, timmHybridFixturesDir } from './timm-fixtures.test-helper.js';
+import { timmCases } from './timm-fixtures.test-helper.js';
 import type { TimmCase } from './timm-fixtures.test-helper.js';
 import { registerTimmModel } from './timm-registry.js';
 
@@ -14,7 +14,7 @@ import { registerTimmModel } from './timm-registry.js';
 // as timm draws it, a gradient for every trainable parameter, BatchNorm statistics that move in
 // train mode and stay put when lock_image_tower freezes them (freeze_bn_stats).
 
-const { cases, skip } = timmCases(timmHybridFixturesDir(), 'tools/fixtures/timm_hybrid_towers.py');
+const { cases, skip } = timmCases();
 const byName = (n: string): TimmCase | undefined => cases.find((c) => c.name === n);
 
 function load(c: TimmCase, dropPathRate?: number): { model: CLIP; images: tf.Tensor4D } {

@@ -223,11 +223,11 @@ export class AttentionPoolLatent {
 export interface GroupRule {
   re: RegExp;
   ordinal: number;
-  /** Use the first capture group as a second ordinal (e.g. the block index). */
+  /** Use the capture groups as further ordinals (e.g. the stage and block index). */
   indexed: boolean;
+  /** Ordinals after the captures (timm's per-pattern suffix, e.g. `(0,)`). */
+  suffix?: number[];
   merge?: boolean;
-  /** The whole group key from the match (timm matchers with several captures and a suffix). */
-  key?: (m: RegExpExecArray) => number[];
 }
 
 /**
@@ -241,8 +241,8 @@ export function groupParameters(names: readonly string[], rules: readonly GroupR
       const m = r.re.exec(name);
       if (m && m.index === 0) {
         if (r.merge) return [r.ordinal, MERGE];
-        if (r.key) return r.key(m);
-        return r.indexed ? [r.ordinal, Number(m[1])] : [r.ordinal];
+        const captures = r.indexed ? m.slice(1).map(Number) : [];
+        return [r.ordinal, ...captures, ...(r.suffix ?? [])];
       }
     }
     return [Infinity];

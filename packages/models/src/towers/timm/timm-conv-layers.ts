@@ -1,0 +1,118 @@
+/**
+ * Layers shared by timm's convolutional trunks, run on NHWC activations with parameters in
+ * PyTorch's layout and under timm's names: `Conv2d` (dense, grouped or depthwise; weight
+ * [out, in/groups, kh, kw]), `LayerNorm2d` (a LayerNorm over the channels of an NCHW tensor in
+ * PyTorch, over the last axis here), `DropPath` (per-sample stochastic depth, train mode only),
+ * and NCHW ↔ NHWC conversions.
+ */
+import { tf, ops } from '@openclip/engine';
+import type { Rng } from '@openclip/engine';
+import type { Tensor } from '@openclip/engine';
+import { ones, zeros } from '../../init/initializers.js';
+import type { InitSpec } from '../../init/initializers.js';
+import { join } from '../params.js';
+import type { ParamStore } from '../params.js';
+import { TIMM_LINEAR } from './timm-layers.js';
+
+export const nchwToNhwc = (x: Tensor): Tensor => tf.transpose(x, [0, 2, 3, 1]);
+export const nhwcToNchw = (x: Tensor): Tensor => tf.transpose(x, [0, 3, 1, 2]);
+
+/** timm's conv init in ConvNeXt and Swin: trunc_normal_(std .02), zero bias — the same as its Linear init. */
+export const TIMM_CONV_INIT: { weight: InitSpec; bias: InitSpec } = TIMM_LINEAR;
+
+export interface Conv2dOptions {
+  stride?: number;
+  /** Symmetric zero padding; timm's default ('' → ((stride - 1) + (k - 1)) / 2, floored) when absent. */
+  padding?: number;
+  groups?: number;
+  bias?: boolean;
+  init?: { weight: InitSpec; bias: InitSpec };
+}
+
+/**
+ * nn.Conv2d (square kernel, dilation 1) under `<prefix>.weight` [out, in/groups, k, k] and
+ * `<prefix>.bias`, applied to NHWC input. groups = in = out is a depthwise convolution; other
+ * group counts run as one convolution per group.
+ */
+export class TimmConv2d {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | null;
+  readonly stride: number;
+  readonly padding: number;
+  readonly groups: number;
+  constructor(store: ParamStore, readonly prefix: string, readonly inC: number, readonly outC: number, readonly k: number, o: Conv2dOptions = {}) {
+    this.stride = o.stride ?? 1;
+    this.padding = o.padding ?? Math.floor((this.stride - 1 + (k - 1)) / 2);
+    this.groups = o.groups ?? 1;
+    if (inC % this.groups !== 0 || outC % this.groups !== 0) throw new Error(`${prefix}: ${inC} in / ${outC} out channels are not divisible by groups=${this.groups}`);
+    const init = o.init ?? TIMM_CONV_INIT;
+    this.weight = store.param(join(prefix, 'weight'), [outC, inC / this.groups, k, k], init.weight);
+    this.bias = (o.bias ?? true) ? store.param(join(prefix, 'bias'), [outC], init.bias) : null;
+  }
+
+  get depthwise(): boolean {
+    return this.groups > 1 && this.groups === this.inC && this.outC % this.inC === 0;
+  }
+
+  apply(x: Tensor): Tensor {
+    if (x.rank !== 4 || x.shape[3] !== this.inC) throw new Error(`${this.prefix}: expected NHWC input with ${this.inC} channels, got [${x.shape}]`);
+    return tf.tidy(() => {
+      const p = this.padding;
+      const pad = p === 0 ? 'valid' as const : [[0, 0], [p, p], [p, p], [0, 0]] as [[number, number], [number, number], [number, number], [number, number]];
+      const x4 = x as tf.Tensor4D;
+      let y: Tensor;
+      if (this.groups === 1) {
+        y = tf.conv2d(x4, tf.transpose(this.weight, [2, 3, 1, 0]) as tf.Tensor4D, this.stride, pad);
+      } else if (this.depthwise) {
+        // [out, 1, k, k] with out = in·m (output channel c·m + j reads input c) → [k, k, in, m]
+        const m = this.outC / this.inC;
+        const f = tf.reshape(tf.transpose(this.weight, [2, 3, 1, 0]), [this.k, this.k, this.inC, m]) as tf.Tensor4D;
+        y = tf.depthwiseConv2d(x4, f, this.stride, pad);
+      } else {
+        const xs = tf.split(x4, this.groups, 3);
+        const ws = tf.split(this.weight, this.groups, 0);
+        y = tf.concat(xs.map((xg, g) => tf.conv2d(xg as tf.Tensor4D, tf.transpose(ws[g], [2, 3, 1, 0]) as tf.Tensor4D, this.stride, pad)), 3);
+      }
+      return this.bias ? tf.add(y, this.bias) : y;
+    });
+  }
+}
+
+/** timm `LayerNorm2d` (`<prefix>.weight`, `<prefix>.bias`) over the channel axis of NHWC activations. */
+export class LayerNorm2d {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  constructor(store: ParamStore, prefix: string, dim: number, readonly eps = 1e-6) {
+    this.weight = store.param(join(prefix, 'weight'), [dim], ones);
+    this.bias = store.param(join(prefix, 'bias'), [dim], zeros);
+  }
+  apply(x: Tensor): Tensor {
+    return ops.layerNorm(x, this.weight, this.bias, this.eps);
+  }
+}
+
+/**
+ * timm `DropPath` (stochastic depth, scale_by_keep): in train mode each sample's branch is kept
+ * with probability 1 - rate and scaled by 1 / (1 - rate); identity in eval mode or at rate 0.
+ */
+export function dropPath(x: Tensor, rate: number, training: boolean, rng: Rng): Tensor {
+  if (!training || rate <= 0) return x;
+  const keep = 1 - rate;
+  const b = x.shape[0]!;
+  const mask = new Float32Array(b);
+  for (let i = 0; i < b; i++) mask[i] = rng.random() < keep ? 1 / keep : 0;
+  return tf.tidy(() => tf.mul(x, tf.tensor(mask, [b, ...new Array<number>(x.rank - 1).fill(1)])));
+}
+
+/** timm `calculate_drop_path_rates(rate, depths)`: linearly 0 → rate over all blocks, split per stage. */
+export function dropPathRates(rate: number, depths: readonly number[]): number[][] {
+  const total = depths.reduce((a, b) => a + b, 0);
+  const all = Array.from({ length: total }, (_, i) => (total > 1 ? Math.fround((rate * i) / (total - 1)) : 0));
+  const out: number[][] = [];
+  let at = 0;
+  for (const d of depths) {
+    out.push(all.slice(at, at + d));
+    at += d;
+  }
+  return out;
+}

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine, tf, Rng } from '@openclip/engine';
 import { ParamStore } from '../params.js';
-import { TimmConv2d, dropPath, dropPathRates } from './timm-conv-layers.js';
+import { TimmConv2d } from './timm-conv-layers.js';
+import { dropPath, dropPathRates } from './timm-layers.js';
 
 test('grouped Conv2d equals a dense convolution with the block-diagonal weight', async () => {
   await initEngine({ backend: 'cpu' });
@@ -35,11 +36,11 @@ test('grouped Conv2d equals a dense convolution with the block-diagonal weight',
   store.dispose();
 });
 
-test('DropPath keeps or zeroes whole samples (scaled by 1/keep) in train mode and is the identity in eval', async () => {
+test('dropPath keeps or zeroes whole samples (scaled by 1/keep), is the identity at rate 0; drop-path rates rise linearly over the blocks', async () => {
   await initEngine({ backend: 'cpu' });
   const x = tf.ones([400, 2, 2, 3]);
-  assert.equal(dropPath(x, 0.25, false, new Rng(0)), x);
-  const y = dropPath(x, 0.25, true, new Rng(0));
+  assert.equal(dropPath(x, 0, new Rng(0)), x, 'rate 0 is the identity');
+  const y = dropPath(x, 0.25, new Rng(0));
   const per = (tf.max(y, [1, 2, 3]).dataSync() as Float32Array);
   const mins = (tf.min(y, [1, 2, 3]).dataSync() as Float32Array);
   let kept = 0;

@@ -2,11 +2,10 @@
  * Layers shared by timm's convolutional trunks, run on NHWC activations with parameters in
  * PyTorch's layout and under timm's names: `Conv2d` (dense, grouped or depthwise; weight
  * [out, in/groups, kh, kw]), `LayerNorm2d` (a LayerNorm over the channels of an NCHW tensor in
- * PyTorch, over the last axis here), `DropPath` (per-sample stochastic depth, train mode only),
- * and NCHW ↔ NHWC conversions.
+ * PyTorch, over the last axis here) and NCHW ↔ NHWC conversions. DropPath and its per-block
+ * rates are in timm-layers.ts (shared with the transformer and hybrid trunks).
  */
 import { tf, ops } from '@openclip/engine';
-import type { Rng } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
 import { ones, zeros } from '../../init/initializers.js';
 import type { InitSpec } from '../../init/initializers.js';
@@ -89,30 +88,4 @@ export class LayerNorm2d {
   apply(x: Tensor): Tensor {
     return ops.layerNorm(x, this.weight, this.bias, this.eps);
   }
-}
-
-/**
- * timm `DropPath` (stochastic depth, scale_by_keep): in train mode each sample's branch is kept
- * with probability 1 - rate and scaled by 1 / (1 - rate); identity in eval mode or at rate 0.
- */
-export function dropPath(x: Tensor, rate: number, training: boolean, rng: Rng): Tensor {
-  if (!training || rate <= 0) return x;
-  const keep = 1 - rate;
-  const b = x.shape[0]!;
-  const mask = new Float32Array(b);
-  for (let i = 0; i < b; i++) mask[i] = rng.random() < keep ? 1 / keep : 0;
-  return tf.tidy(() => tf.mul(x, tf.tensor(mask, [b, ...new Array<number>(x.rank - 1).fill(1)])));
-}
-
-/** timm `calculate_drop_path_rates(rate, depths)`: linearly 0 → rate over all blocks, split per stage. */
-export function dropPathRates(rate: number, depths: readonly number[]): number[][] {
-  const total = depths.reduce((a, b) => a + b, 0);
-  const all = Array.from({ length: total }, (_, i) => (total > 1 ? Math.fround((rate * i) / (total - 1)) : 0));
-  const out: number[][] = [];
-  let at = 0;
-  for (const d of depths) {
-    out.push(all.slice(at, at + d));
-    at += d;
-  }
-  return out;
 }

@@ -13,7 +13,8 @@ import { LayerNorm, activate } from '../layers.js';
 import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
 import type { ActivationHook } from '../vision-transformer.js';
-import { LayerNorm2d, TIMM_CONV_INIT, TimmConv2d, dropPath, dropPathRates, nchwToNhwc, nhwcToNchw } from './timm-conv-layers.js';
+import { LayerNorm2d, TIMM_CONV_INIT, TimmConv2d, nchwToNhwc, nhwcToNchw } from './timm-conv-layers.js';
+import { dropPath, dropPathRates } from './timm-layers.js';
 import { TimmLinear, timmActivation } from './timm-layers.js';
 import type { GroupRule } from './timm-layers.js';
 import type { ActivationName } from '../layers.js';
@@ -117,7 +118,7 @@ export class ConvNextBlock {
     return tf.tidy(() => {
       let y = this.mlp.apply(this.norm.apply(this.convDw.apply(x)));
       if (this.gamma) y = tf.mul(y, this.gamma);
-      return tf.add(dropPath(y, this.dropRate, training, rng), x);
+      return tf.add(training ? dropPath(y, this.dropRate, rng) : y, x);
     });
   }
 }

@@ -149,6 +149,19 @@ export function dropPath(x: Tensor, rate: number, rng: Rng): Tensor {
   });
 }
 
+/** timm `calculate_drop_path_rates(rate, depths)`: linearly 0 → rate over all blocks, split per stage. */
+export function dropPathRates(rate: number, depths: readonly number[]): number[][] {
+  const total = depths.reduce((a, b) => a + b, 0);
+  const all = Array.from({ length: total }, (_, i) => (total > 1 ? Math.fround((rate * i) / (total - 1)) : 0));
+  const out: number[][] = [];
+  let at = 0;
+  for (const d of depths) {
+    out.push(all.slice(at, at + d));
+    at += d;
+  }
+  return out;
+}
+
 /** timm `Block`: x + ls1(attn(norm1(x))), then x + ls2(mlp(norm2(x))) (each branch through DropPath in train mode). */
 export class TimmBlock {
   readonly norm1: LayerNorm;

@@ -13,8 +13,8 @@ import { LayerNorm, mergeHeads, splitQkvHeads } from '../layers.js';
 import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
 import type { ActivationHook } from '../vision-transformer.js';
-import { TIMM_CONV_INIT, dropPath, dropPathRates, nhwcToNchw } from './timm-conv-layers.js';
-import { TimmLinear, TimmMlp, timmActivation } from './timm-layers.js';
+import { TIMM_CONV_INIT, nhwcToNchw } from './timm-conv-layers.js';
+import { TimmLinear, TimmMlp, dropPath, dropPathRates, timmActivation } from './timm-layers.js';
 import type { GroupRule } from './timm-layers.js';
 import { patchifyNchw } from './timm-vit.js';
 import type { TimmTrunkOptions } from './timm-vit.js';
@@ -171,8 +171,9 @@ class SwinBlock {
 
   apply(x: Tensor, training: boolean, rng: Rng): Tensor {
     return tf.tidy(() => {
-      const x1 = tf.add(x, dropPath(this.windowAttention(this.norm1.apply(x)), this.dropRate, training, rng));
-      return tf.add(x1, dropPath(this.mlp.apply(this.norm2.apply(x1)), this.dropRate, training, rng));
+      const drop = (t: Tensor): Tensor => (training ? dropPath(t, this.dropRate, rng) : t);
+      const x1 = tf.add(x, drop(this.windowAttention(this.norm1.apply(x))));
+      return tf.add(x1, drop(this.mlp.apply(this.norm2.apply(x1))));
     });
   }
 }

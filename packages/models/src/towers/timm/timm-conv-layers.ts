@@ -1,13 +1,12 @@
 /**
  * Layers shared by timm's convolutional trunks, run on NHWC activations with parameters in
  * PyTorch's layout and under timm's names: `Conv2d` (dense, grouped or depthwise; weight
- * [out, in/groups, kh, kw]), `LayerNorm2d` (a LayerNorm over the channels of an NCHW tensor in
- * PyTorch, over the last axis here) and NCHW ↔ NHWC conversions. DropPath and its per-block
+ * [out, in/groups, kh, kw]) and NCHW ↔ NHWC conversions. timm's `LayerNorm2d` (over the channels
+ * of an NCHW tensor) is the towers' `LayerNorm` on NHWC activations. DropPath and its per-block
  * rates are in timm-layers.ts (shared with the transformer and hybrid trunks).
  */
-import { tf, ops } from '@openclip/engine';
+import { tf } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
-import { ones, zeros } from '../../init/initializers.js';
 import type { InitSpec } from '../../init/initializers.js';
 import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
@@ -74,18 +73,5 @@ export class TimmConv2d {
       }
       return this.bias ? tf.add(y, this.bias) : y;
     });
-  }
-}
-
-/** timm `LayerNorm2d` (`<prefix>.weight`, `<prefix>.bias`) over the channel axis of NHWC activations. */
-export class LayerNorm2d {
-  readonly weight: tf.Variable;
-  readonly bias: tf.Variable;
-  constructor(store: ParamStore, prefix: string, dim: number, readonly eps = 1e-6) {
-    this.weight = store.param(join(prefix, 'weight'), [dim], ones);
-    this.bias = store.param(join(prefix, 'bias'), [dim], zeros);
-  }
-  apply(x: Tensor): Tensor {
-    return ops.layerNorm(x, this.weight, this.bias, this.eps);
   }
 }

@@ -13,7 +13,7 @@ import { LayerNorm, activate } from '../layers.js';
 import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
 import type { ActivationHook } from '../vision-transformer.js';
-import { LayerNorm2d, TIMM_CONV_INIT, TimmConv2d, nchwToNhwc, nhwcToNchw } from './timm-conv-layers.js';
+import { TIMM_CONV_INIT, TimmConv2d, nchwToNhwc, nhwcToNchw } from './timm-conv-layers.js';
 import { dropPath, dropPathRates } from './timm-layers.js';
 import { TimmLinear, timmActivation } from './timm-layers.js';
 import type { GroupRule } from './timm-layers.js';
@@ -103,7 +103,7 @@ class ConvNextMlp {
 export class ConvNextBlock {
   readonly gamma: tf.Variable | null;
   readonly convDw: TimmConv2d;
-  readonly norm: LayerNorm | LayerNorm2d;
+  readonly norm: LayerNorm;
   readonly mlp: ConvNextMlp;
   constructor(store: ParamStore, prefix: string, dim: number, k: number, o: {
     lsInit: number | null; convMlp: boolean; convBias: boolean; grn: boolean; act: ActivationName; eps: number; dropPath: number;
@@ -111,7 +111,7 @@ export class ConvNextBlock {
     // the module's own parameter first (PyTorch's state_dict order)
     this.gamma = o.lsInit !== null ? store.param(join(prefix, 'gamma'), [dim], { kind: 'const', value: o.lsInit }) : null;
     this.convDw = new TimmConv2d(store, join(prefix, 'conv_dw'), dim, dim, k, { groups: dim, bias: o.convBias });
-    this.norm = o.convMlp ? new LayerNorm2d(store, join(prefix, 'norm'), dim, o.eps) : new LayerNorm(store, join(prefix, 'norm'), dim, o.eps);
+    this.norm = new LayerNorm(store, join(prefix, 'norm'), dim, o.eps); // timm's LayerNorm2d with the conv MLP: the same op on NHWC
     this.mlp = new ConvNextMlp(store, join(prefix, 'mlp'), dim, 4 * dim, o.convMlp, o.grn, o.act);
   }
   apply(x: Tensor, training: boolean, rng: Rng): Tensor {
@@ -131,10 +131,10 @@ export class TimmConvNext {
   training = false;
   readonly rng: Rng;
 
-  readonly stem: (TimmConv2d | LayerNorm2d | 'gelu')[] = [];
-  readonly stages: { downsample: { norm: LayerNorm2d; conv: TimmConv2d } | null; blocks: ConvNextBlock[] }[] = [];
-  readonly normPre: LayerNorm2d | null;
-  readonly headNorm: LayerNorm2d | null;
+  readonly stem: (TimmConv2d | LayerNorm | 'gelu')[] = [];
+  readonly stages: { downsample: { norm: LayerNorm; conv: TimmConv2d } | null; blocks: ConvNextBlock[] }[] = [];
+  readonly normPre: LayerNorm | null;
+  readonly headNorm: LayerNorm | null;
   readonly preLogits: TimmLinear | null;
   readonly fc: TimmLinear | null;
 
@@ -166,7 +166,7 @@ export class TimmConvNext {
     if (stemType === 'patch') {
       const p = args.patch_size ?? 4;
       this.stem.push(new TimmConv2d(store, join(prefix, 'stem.0'), 3, dims[0], p, { stride: p, padding: 0, bias: convBias }));
-      this.stem.push(new LayerNorm2d(store, join(prefix, 'stem.1'), dims[0], eps));
+      this.stem.push(new LayerNorm(store, join(prefix, 'stem.1'), dims[0], eps));
       stemStride = p;
     } else if (['overlap', 'overlap_tiered', 'overlap_act'].includes(stemType)) {
       const mid = stemType === 'overlap_tiered' ? makeDivisible(Math.floor(dims[0] / 2)) : dims[0];
@@ -177,7 +177,7 @@ export class TimmConvNext {
         i++;
       }
       this.stem.push(new TimmConv2d(store, join(prefix, `stem.${i++}`), mid, dims[0], 3, { stride: 2, padding: 1, bias: convBias }));
-      this.stem.push(new LayerNorm2d(store, join(prefix, `stem.${i}`), dims[0], eps));
+      this.stem.push(new LayerNorm(store, join(prefix, `stem.${i}`), dims[0], eps));
       stemStride = 4;
     } else {
       throw new Error(`${where}: stem_type '${String(stemType)}' is not one of patch, overlap, overlap_tiered, overlap_act`);
@@ -192,11 +192,11 @@ export class TimmConvNext {
       if (stride >= 32 && s > 1) throw new Error(`${where}: a stem stride of ${stemStride} would need dilated stages (output_stride 32), which this port does not build`);
       stride *= s;
       const sp = join(prefix, `stages.${i}`);
-      let downsample: { norm: LayerNorm2d; conv: TimmConv2d } | null = null;
+      let downsample: { norm: LayerNorm; conv: TimmConv2d } | null = null;
       if (prev !== dims[i] || s > 1) {
         const k = s > 1 ? 2 : 1;
         downsample = {
-          norm: new LayerNorm2d(store, join(sp, 'downsample.0'), prev, eps),
+          norm: new LayerNorm(store, join(sp, 'downsample.0'), prev, eps),
           conv: new TimmConv2d(store, join(sp, 'downsample.1'), prev, dims[i], k, { stride: s, padding: 0, bias: convBias }),
         };
       }
@@ -211,12 +211,12 @@ export class TimmConvNext {
     }
     let features = prev;
     if (headNormFirst) {
-      this.normPre = new LayerNorm2d(store, join(prefix, 'norm_pre'), prev, eps);
+      this.normPre = new LayerNorm(store, join(prefix, 'norm_pre'), prev, eps);
       this.headNorm = null;
       this.preLogits = null;
     } else {
       this.normPre = null;
-      this.headNorm = new LayerNorm2d(store, join(prefix, 'head.norm'), prev, eps);
+      this.headNorm = new LayerNorm(store, join(prefix, 'head.norm'), prev, eps);
       this.preLogits = hidden ? new TimmLinear(store, join(prefix, 'head.pre_logits.fc'), prev, hidden, true, TIMM_CONV_INIT) : null;
       if (hidden) features = hidden;
     }

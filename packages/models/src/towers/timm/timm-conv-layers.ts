@@ -10,6 +10,7 @@ import type { Tensor } from '@openclip/engine';
 import type { InitSpec } from '../../init/initializers.js';
 import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
+import { conv2dNhwc, timmPadding } from './timm-conv.js';
 import { TIMM_LINEAR } from './timm-layers.js';
 
 export const nchwToNhwc = (x: Tensor): Tensor => tf.transpose(x, [0, 2, 3, 1]);
@@ -29,8 +30,8 @@ export interface Conv2dOptions {
 
 /**
  * nn.Conv2d (square kernel, dilation 1) under `<prefix>.weight` [out, in/groups, k, k] and
- * `<prefix>.bias`, applied to NHWC input. groups = in = out is a depthwise convolution; other
- * group counts run as one convolution per group.
+ * `<prefix>.bias`, applied to NHWC input (dense and depthwise through timm-conv.ts' `conv2dNhwc`,
+ * shared with the hybrid trunks); other group counts run as one convolution per group.
  */
 export class TimmConv2d {
   readonly weight: tf.Variable;
@@ -40,7 +41,7 @@ export class TimmConv2d {
   readonly groups: number;
   constructor(store: ParamStore, readonly prefix: string, readonly inC: number, readonly outC: number, readonly k: number, o: Conv2dOptions = {}) {
     this.stride = o.stride ?? 1;
-    this.padding = o.padding ?? Math.floor((this.stride - 1 + (k - 1)) / 2);
+    this.padding = o.padding ?? timmPadding(k, this.stride);
     this.groups = o.groups ?? 1;
     if (inC % this.groups !== 0 || outC % this.groups !== 0) throw new Error(`${prefix}: ${inC} in / ${outC} out channels are not divisible by groups=${this.groups}`);
     const init = o.init ?? TIMM_CONV_INIT;
@@ -54,23 +55,13 @@ export class TimmConv2d {
 
   apply(x: Tensor): Tensor {
     if (x.rank !== 4 || x.shape[3] !== this.inC) throw new Error(`${this.prefix}: expected NHWC input with ${this.inC} channels, got [${x.shape}]`);
+    if (this.groups === 1 || this.depthwise) return conv2dNhwc(x, this.weight, this.bias, this);
     return tf.tidy(() => {
-      const p = this.padding;
-      const pad = p === 0 ? 'valid' as const : [[0, 0], [p, p], [p, p], [0, 0]] as [[number, number], [number, number], [number, number], [number, number]];
-      const x4 = x as tf.Tensor4D;
-      let y: Tensor;
-      if (this.groups === 1) {
-        y = tf.conv2d(x4, tf.transpose(this.weight, [2, 3, 1, 0]) as tf.Tensor4D, this.stride, pad);
-      } else if (this.depthwise) {
-        // [out, 1, k, k] with out = in·m (output channel c·m + j reads input c) → [k, k, in, m]
-        const m = this.outC / this.inC;
-        const f = tf.reshape(tf.transpose(this.weight, [2, 3, 1, 0]), [this.k, this.k, this.inC, m]) as tf.Tensor4D;
-        y = tf.depthwiseConv2d(x4, f, this.stride, pad);
-      } else {
-        const xs = tf.split(x4, this.groups, 3);
-        const ws = tf.split(this.weight, this.groups, 0);
-        y = tf.concat(xs.map((xg, g) => tf.conv2d(xg as tf.Tensor4D, tf.transpose(ws[g], [2, 3, 1, 0]) as tf.Tensor4D, this.stride, pad)), 3);
-      }
+      // grouped (neither dense nor depthwise): one dense convolution per group
+      const xs = tf.split(x, this.groups, 3);
+      const ws = tf.split(this.weight, this.groups, 0);
+      const g = { inC: this.inC / this.groups, outC: this.outC / this.groups, k: this.k, stride: this.stride, padding: this.padding, depthwise: false };
+      const y = tf.concat(xs.map((xg, i) => conv2dNhwc(xg, ws[i], null, g)), 3);
       return this.bias ? tf.add(y, this.bias) : y;
     });
   }

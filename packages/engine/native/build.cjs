@@ -9,7 +9,7 @@ const path = require('node:path');
 
 const headerDirs = require('./header-dirs.cjs');
 
-const SOURCES = ['openclip_native.cc', 'conv.cc', 'batch_norm.cc', 'attention.cc', 'elementwise.cc', 'file_lock.cc'];
+const SOURCES = ['openclip_native.cc', 'conv.cc', 'depthwise.cc', 'batch_norm.cc', 'attention.cc', 'elementwise.cc', 'file_lock.cc'];
 
 function main() {
   if (process.env.OPENCLIP_NATIVE_BUILD === '0') {

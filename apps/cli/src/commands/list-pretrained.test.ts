@@ -41,7 +41,8 @@ test('list-pretrained --json lists every registry pair with hub id, runnable and
     assert.ok(rows.find((x) => x.model === 'RN50-quickgelu' && x.tag === 'openai')!.cached, 'the alias shares the cached repo');
     assert.equal(rows.find((x) => x.model === 'ViT-SO400M-14-SigLIP')!.runnable, true, 'timm SigLIP towers run here');
     for (const m of ['ViTamin-S', 'MobileCLIP-S1', 'MobileCLIP-B']) assert.equal(rows.find((x) => x.model === m)!.runnable, true, `timm hybrid tower ${m} runs here`);
-    assert.equal(rows.find((x) => x.model === 'convnext_base')!.runnable, false, 'timm ConvNeXt towers do not');
+    assert.equal(rows.find((x) => x.model === 'convnext_base')!.runnable, true, 'timm ConvNeXt towers run here');
+    assert.equal(rows.find((x) => x.model === 'roberta-ViT-B-32')!.runnable, false, 'HF text towers do not');
     assert.ok(rows.some((x) => x.runnable));
     // --cache-dir overrides the environment
     const viaFlag = JSON.parse(openclip(['list-pretrained', '--json', '--model', 'RN50', '--cache-dir', cache]).stdout) as { tag: string; cached: boolean }[];

@@ -158,6 +158,11 @@ napi_value Conv2dForward(napi_env env, napi_callback_info info);
 napi_value Conv2dBackpropInput(napi_env env, napi_callback_info info);
 napi_value Conv2dBackpropFilter(napi_env env, napi_callback_info info);
 
+// Depthwise convolution kernels (depthwise.cc)
+napi_value DepthwiseConv2dForward(napi_env env, napi_callback_info info);
+napi_value DepthwiseConv2dBackpropInput(napi_env env, napi_callback_info info);
+napi_value DepthwiseConv2dBackpropFilter(napi_env env, napi_callback_info info);
+
 // Batch normalisation kernels (batch_norm.cc)
 napi_value BatchNormFwd(napi_env env, napi_callback_info info);
 napi_value BatchNormBwd(napi_env env, napi_callback_info info);

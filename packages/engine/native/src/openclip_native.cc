@@ -583,6 +583,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"reduceSum", ReduceSum}, {"exp", Exp},             {"erf", Erf},               {"geluFwd", GeluFwd},
       {"geluBwd", GeluBwd},   {"layerNormFwd", LayerNormFwd}, {"layerNormBwd", LayerNormBwd}, {"adamw", AdamW},
       {"conv2dForward", Conv2dForward}, {"conv2dBackpropInput", Conv2dBackpropInput}, {"conv2dBackpropFilter", Conv2dBackpropFilter},
+      {"depthwiseConv2dForward", DepthwiseConv2dForward}, {"depthwiseConv2dBackpropInput", DepthwiseConv2dBackpropInput},
+      {"depthwiseConv2dBackpropFilter", DepthwiseConv2dBackpropFilter},
       {"batchNormFwd", BatchNormFwd}, {"batchNormBwd", BatchNormBwd},
       {"attentionFwd", AttentionFwd}, {"attentionBwd", AttentionBwd},
       {"binaryRun", BinaryRun}, {"relu", Relu}, {"step", Step}, {"reluGrad", ReluGrad},

@@ -122,6 +122,76 @@ function installAddonConvKernels(backendName: string, conv: Required<NativeConv>
 }
 
 type NativeConv = Pick<NativeAddon, 'conv2dForward' | 'conv2dBackpropInput' | 'conv2dBackpropFilter'>;
+type NativeDepthwise = Pick<NativeAddon, 'depthwiseConv2dForward' | 'depthwiseConv2dBackpropInput' | 'depthwiseConv2dBackpropFilter'>;
+
+/** The addon's depthwise geometry [N, H, W, C, OH, OW, M, KH, KW, sh, sw, top, left], or null for cases it does not take (NCHW, dilation). */
+function depthwiseGeometry(xShape: number[], filterShape: number[], attrs: Record<string, unknown>): Int32Array | null {
+  const dil = attrs.dilations as number | [number, number] | undefined;
+  if (attrs.dataFormat === 'NCHW' || (dil !== undefined && dil !== 1 && !(Array.isArray(dil) && dil[0] === 1 && dil[1] === 1))) return null;
+  const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number],
+    attrs.strides as [number, number], 1, attrs.pad as 'valid', attrs.dimRoundingMode as 'round' | undefined, true, 'channelsLast');
+  if (info.padInfo.top < 0 || info.padInfo.left < 0) return null;
+  return Int32Array.from([info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, filterShape[3],
+    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left]);
+}
+
+const DEPTHWISE_KERNELS = ['DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter'];
+
+/** DepthwiseConv2dNative and both its gradients run whole in the addon; other cases go to the kernel that was there before. */
+function installAddonDepthwiseKernels(backendName: string, dw: Required<NativeDepthwise>): void {
+  const f32 = (...t: TensorInfo[]) => t.every((x) => x.dtype === 'float32');
+  // the backend's own kernel, else the one installed before (wasm's bridge to the cpu backend)
+  const before = new Map(DEPTHWISE_KERNELS.map((k) => [k, originalKernel(k, backendName) ?? tf.getKernel(k, backendName) ?? null]));
+  const fallback = (name: string, args: KernelArgs) => {
+    const k = before.get(name);
+    if (!k) throw new Error(`${name} on ${backendName}: no kernel for this case (NCHW or dilated) besides the addon's`);
+    return k.kernelFunc(args as any);
+  };
+  const forward = (args: KernelArgs) => {
+    const { inputs: { x, filter }, backend, attrs } = args;
+    const g = f32(x, filter) ? depthwiseGeometry(x.shape, filter.shape, attrs) : null;
+    if (!g) return fallback('DepthwiseConv2dNative', args);
+    const out = makeOutput(backend, [g[0], g[4], g[5], g[3] * g[6]], 'float32', true);
+    dw.depthwiseConv2dForward(viewF32(backend, x), viewF32(backend, filter), g, viewF32(backend, out));
+    return out;
+  };
+  const backpropInput = (args: KernelArgs) => {
+    const { inputs: { dy, filter }, backend, attrs } = args;
+    const inShape = attrs.inputShape as number[];
+    const g = f32(dy, filter) ? depthwiseGeometry(inShape, filter.shape, attrs) : null;
+    if (!g) return fallback('DepthwiseConv2dNativeBackpropInput', args);
+    const dx = makeOutput(backend, inShape, 'float32', true);
+    dw.depthwiseConv2dBackpropInput(viewF32(backend, dy), viewF32(backend, filter), g, viewF32(backend, dx));
+    return dx;
+  };
+  const backpropFilter = (args: KernelArgs) => {
+    const { inputs: { x, dy }, backend, attrs } = args;
+    const filterShape = attrs.filterShape as number[];
+    const g = f32(x, dy) ? depthwiseGeometry(x.shape, filterShape, attrs) : null;
+    if (!g) return fallback('DepthwiseConv2dNativeBackpropFilter', args);
+    const df = makeOutput(backend, filterShape, 'float32', true);
+    dw.depthwiseConv2dBackpropFilter(viewF32(backend, x), viewF32(backend, dy), g, viewF32(backend, df));
+    return df;
+  };
+  overrideKernel({ kernelName: 'DepthwiseConv2dNative', backendName, kernelFunc: forward as unknown as tf.KernelFunc });
+  overrideKernel({ kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName, kernelFunc: backpropInput as unknown as tf.KernelFunc });
+  overrideKernel({ kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName, kernelFunc: backpropFilter as unknown as tf.KernelFunc });
+}
+
+/**
+ * The addon's depthwise kernels on `native` or `wasm` (where tfjs 4.22 has no depthwise gradients
+ * and the completeness kernels bridge them to the cpu backend through copies); nothing when the
+ * addon lacks them (the ort tier).
+ */
+export function installDepthwiseKernels(backendName: string, addon: NativeAddon): void {
+  if (addon.depthwiseConv2dForward && addon.depthwiseConv2dBackpropInput && addon.depthwiseConv2dBackpropFilter) {
+    installAddonDepthwiseKernels(backendName, addon as Required<NativeDepthwise>);
+  }
+}
+
+export function uninstallDepthwiseKernels(backendName: string): void {
+  restoreKernels(backendName, DEPTHWISE_KERNELS);
+}
 
 export function installConvKernels(backendName: string, addon: NativeAddon): void {
   if (addon.conv2dForward && addon.conv2dBackpropInput && addon.conv2dBackpropFilter) {

@@ -88,6 +88,23 @@ const CASES: Case[] = [
       tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, f1 as tf.Tensor4D, 1, 'valid')))))([x, w3, w1]),
   ] },
   // the addon gathers 3x3 patches over 32 channels ~3.6k output rows at a time: stride 1 here spans two blocks
+  { name: 'depthwise conv forward and both gradients (7x7 same as ConvNeXt, 3x3 stride 2, 5x5 valid, channel multiplier 2)',
+    inputs: [{ shape: [2, 9, 8, 6] }, { shape: [7, 7, 6, 1] }, { shape: [3, 3, 6, 1] }, { shape: [5, 5, 6, 2] }], fn: (x, w7, w3, w5) => [
+      tf.depthwiseConv2d(x as tf.Tensor4D, w7 as tf.Tensor4D, 1, [[0, 0], [3, 3], [3, 3], [0, 0]]),
+      tf.depthwiseConv2d(x as tf.Tensor4D, w3 as tf.Tensor4D, 2, 'same'),
+      tf.depthwiseConv2d(x as tf.Tensor4D, w5 as tf.Tensor4D, [1, 2], 'valid'),
+      ...tf.grads((a: tf.Tensor, f7: tf.Tensor, f3: tf.Tensor, f5: tf.Tensor) => tf.add(tf.add(
+        tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, f7 as tf.Tensor4D, 1, [[0, 0], [3, 3], [3, 3], [0, 0]]))),
+        tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, f3 as tf.Tensor4D, 2, 'same')))),
+        tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, f5 as tf.Tensor4D, [1, 2], 'valid')))))([x, w7, w3, w5]),
+    ] },
+  { name: 'depthwise conv with a window larger than the map (7x7 on 2x3, padded)', inputs: [{ shape: [3, 2, 3, 16] }, { shape: [7, 7, 16, 1] }], fn: (x, w) => [
+    tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, [[0, 0], [3, 3], [3, 3], [0, 0]]),
+    ...tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, [[0, 0], [3, 3], [3, 3], [0, 0]]))))([x, w]),
+  ] },
+  // (TF.js has no gradient of a dilated depthwise convolution)
+  { name: 'dilated depthwise conv forward (not the addon\'s case: the kernel from before serves it)', inputs: [{ shape: [2, 9, 9, 4] }, { shape: [3, 3, 4, 2] }], fn: (x, w) =>
+    tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same', 'NHWC', 2) },
   { name: 'conv2d over several gather blocks (3x3 stride 1 and 2, 4x4 patchify), forward and both gradients', inputs: [{ shape: [2, 48, 48, 32] }, { shape: [3, 3, 32, 4] }, { shape: [4, 4, 32, 5] }], fn: (x, w, wp) => [
     tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'),
     ...tf.grads((a: tf.Tensor, f: tf.Tensor, fp: tf.Tensor) => tf.add(
@@ -455,7 +472,7 @@ test('OPENCLIP_GEMM chooses the library of the matrix products; an unknown value
 
 test("the addon's kernels refuse arrays of the wrong size, naming them", (t) => {
   const addon = native.addon;
-  if (!native.blas || !addon?.conv2dForward || !addon.batchNormFwd || !addon.attentionFwd || !addon.binaryRun || !addon.reluGrad) {
+  if (!native.blas || !addon?.conv2dForward || !addon.depthwiseConv2dForward || !addon.batchNormFwd || !addon.attentionFwd || !addon.binaryRun || !addon.reluGrad) {
     t.skip(`compiled addon unavailable: ${native.detail}`);
     return;
   }
@@ -465,6 +482,10 @@ test("the addon's kernels refuse arrays of the wrong size, naming them", (t) => 
   assert.throws(() => addon.conv2dForward!(f(32), f(54), geometry, f(47)), /conv output has 47 elements, expected 48/);
   assert.throws(() => addon.conv2dBackpropFilter!(f(32), f(48), geometry, f(53)), /conv filter gradient has 53 elements, expected 54/);
   assert.throws(() => addon.conv2dForward!(f(32), f(54), Int32Array.from([1, 4, 4]), f(48)), /conv geometry must be an Int32Array of 13 values/);
+  // depthwise: 2 channels, multiplier 2, 3×3 window: filter 3·3·4, output 4×4×4
+  assert.throws(() => addon.depthwiseConv2dForward!(f(32), f(36), Int32Array.from([1, 4, 4, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1]), f(63)), /depthwise conv output has 63 elements, expected 64/);
+  assert.throws(() => addon.depthwiseConv2dBackpropInput!(f(64), f(35), Int32Array.from([1, 4, 4, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1]), f(32)), /depthwise conv filter has 35 elements, expected 36/);
+  assert.throws(() => addon.depthwiseConv2dBackpropFilter!(f(32), f(64), Int32Array.from([1, 4, 4, 2, 4, 4, 2, 3, 3, 1, 1, -1, 1]), f(36)), /negative padding/);
   assert.throws(() => addon.batchNormFwd!(f(12), f(3), f(2), 4, 3, 1e-5, f(12), f(3), f(3)), /batch norm beta has 2 elements, expected 3/);
   assert.throws(() => addon.attentionFwd!(f(8), f(8), f(8), null, null, 0, 0, 1, 2, 2, 4, 4, 1, f(8), f(3)), /attention probabilities has 3 elements, expected 4/);
   assert.throws(() => addon.binaryRun!(0, f(10), 5, 1, f(10), 0, 1, f(10), 0, 6), /elementwise operand A has 10 elements, expected at least 11/);

@@ -34,6 +34,14 @@ export interface NativeAddon {
   conv2dForward?(x: Float32Array, filter: Float32Array, geometry: Int32Array, y: Float32Array): void;
   conv2dBackpropInput?(dy: Float32Array, filter: Float32Array, geometry: Int32Array, dx: Float32Array): void;
   conv2dBackpropFilter?(x: Float32Array, dy: Float32Array, geometry: Int32Array, dw: Float32Array): void;
+  /**
+   * NHWC depthwise convolutions with a [KH, KW, C, M] filter (output channel c·M + m reads input
+   * channel c); geometry is [N, H, W, C, OH, OW, M, KH, KW, strideH, strideW, padTop, padLeft].
+   * Compiled addon only.
+   */
+  depthwiseConv2dForward?(x: Float32Array, filter: Float32Array, geometry: Int32Array, y: Float32Array): void;
+  depthwiseConv2dBackpropInput?(dy: Float32Array, filter: Float32Array, geometry: Int32Array, dx: Float32Array): void;
+  depthwiseConv2dBackpropFilter?(x: Float32Array, dy: Float32Array, geometry: Int32Array, df: Float32Array): void;
   /** Training-mode batch norm over the last axis of [rows, C]; compiled addon only. */
   batchNormFwd?(x: Float32Array, gamma: Float32Array, beta: Float32Array, rows: number, C: number, eps: number,
     y: Float32Array, mean: Float32Array, variance: Float32Array): void;

@@ -18,7 +18,7 @@ import { loadOrt } from './ort.js';
 import type { NativeAddon } from './native.js';
 import { NATIVE_BACKEND } from './native-backend.js';
 import { installElementwiseKernels, uninstallElementwiseKernels } from './native-elementwise.js';
-import { installConvKernels, uninstallConvKernels } from './native-conv.js';
+import { installConvKernels, installDepthwiseKernels, uninstallConvKernels, uninstallDepthwiseKernels } from './native-conv.js';
 import { installBatchNormKernels, uninstallBatchNormKernels } from './batch-norm-kernels.js';
 
 export const ACCEL_TIERS = ['openblas', 'ort', 'js', 'none'] as const;
@@ -75,6 +75,7 @@ function installNativeTier(backendName: string, tier: 'openblas' | 'ort', addon:
   installFusedKernels(addon, backendName);
   installFusedAttention(addon, backendName);
   installFusedHeads(backendName);
+  installDepthwiseKernels(backendName, addon);
   if (backendName === NATIVE_BACKEND) {
     installElementwiseKernels(addon, backendName);
     installConvKernels(backendName, addon);
@@ -152,6 +153,7 @@ function reset(backendName: string): void {
   uninstallUnaryKernels(backendName);
   uninstallElementwiseKernels(backendName);
   uninstallConvKernels(backendName);
+  uninstallDepthwiseKernels(backendName);
   uninstallBatchNormKernels(backendName);
   setInPlaceAdamW(backendName, null);
   if (backendName === 'wasm') uninstallJsKernels();

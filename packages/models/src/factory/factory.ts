@@ -145,7 +145,7 @@ export function adaptStateDict(model: OpenClipModel, sd: Map<string, RawTensor>)
  */
 function resizeTimmPosEmbed(model: OpenClipModel, sd: Map<string, RawTensor>): void {
   const visual = (model as { visual?: unknown }).visual;
-  if (!(visual instanceof TimmModel) || !('posEmbed' in visual.trunk)) return;
+  if (!(visual instanceof TimmModel) || !('posEmbed' in visual.trunk)) return; // convolutional trunks have no position table
   const key = `${visual.prefix}.trunk.pos_embed`;
   const theirs = sd.get(key);
   const mine = visual.trunk.posEmbed;

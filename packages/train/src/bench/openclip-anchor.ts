@@ -40,6 +40,9 @@ export const CASES: Case[] = [
   { name: 'ViT-B-32_encode_text', spec: 'ViT-B-32', batch: 32, steps: 5, mode: 'text' },
   { name: 'ViT-B-16-SigLIP_encode_image', spec: 'ViT-B-16-SigLIP', batch: 16, steps: 3, mode: 'image' },
   { name: 'ViT-B-32_train_b128_memory', spec: 'ViT-B-32', batch: 128, steps: 1, mode: 'train' },
+  { name: 'convnext_base_encode_image', spec: 'convnext_base', batch: 8, steps: 3, mode: 'image' },
+  { name: 'convnext_tiny_train', spec: 'convnext_tiny', batch: 8, steps: 2, mode: 'train' },
+  { name: 'swin_base_encode_image', spec: 'swin_base_patch4_window7_224', batch: 8, steps: 3, mode: 'image' },
 ];
 
 interface Side { median_s: number; samples_per_s: number; peak_rss_mb: number }

@@ -20,7 +20,7 @@ import type { ParamStore } from '../params.js';
 import type { ActivationHook } from '../vision-transformer.js';
 import { TimmBatchNorm2d, TimmConv2d, conv2dNhwc, identityKernel, padKernel, timmPadding } from './timm-conv.js';
 import type { ConvGeometry } from './timm-conv.js';
-import { TimmAttention, TimmLinear, dropPath } from './timm-layers.js';
+import { TimmAttention, TimmLinear, dropPath, dropPathRates } from './timm-layers.js';
 import type { GroupRule } from './timm-layers.js';
 import { makeDivisible } from './timm-vitamin.js';
 
@@ -395,14 +395,12 @@ export class TimmFastVit {
       new MobileOneBlock(store, join(prefix, 'stem.2'), c0, c0, 1, { useScaleBranch: stemScale }),
     ];
     let prev = c0;
-    // timm's calculate_drop_path_rates(rate, layers, stagewise=True): linspace(0, rate, Σ layers) split per stage
-    const total = a.layers.reduce((s, l) => s + l, 0);
     const rate = o.dropPathRate ?? 0;
     if (rate > 0 && !o.rng) throw new Error(`${prefix}: drop_path_rate ${rate} needs an rng`);
-    let blockIndex = 0;
+    const rates = dropPathRates(rate, a.layers);
     for (let i = 0; i < n; i++) {
       const down = a.downsamples[i] || prev !== a.embed_dims[i];
-      const drops = Array.from({ length: a.layers[i] }, () => ({ rate: total > 1 ? (rate * blockIndex++) / (total - 1) : 0, rng: o.rng! }));
+      const drops = rates[i].map((r) => ({ rate: r, rng: o.rng! }));
       this.stages.push(new FastVitStage(store, join(prefix, `stages.${i}`), a, i, prev, down, drops));
       prev = a.embed_dims[i];
     }
@@ -417,9 +415,9 @@ export class TimmFastVit {
   groupRules(): GroupRule[] {
     return [
       { re: /stem/, ordinal: 0, indexed: false },
-      { re: /stages\.(\d+).downsample/, ordinal: 1, indexed: true, key: (m) => [1, Number(m[1]), 0] },
-      { re: /stages\.(\d+).pos_emb/, ordinal: 1, indexed: true, key: (m) => [1, Number(m[1]), 0] },
-      { re: /stages\.(\d+)\.\w+\.(\d+)/, ordinal: 1, indexed: true, key: (m) => [1, Number(m[1]), Number(m[2])] },
+      { re: /stages\.(\d+).downsample/, ordinal: 1, indexed: true, suffix: [0] },
+      { re: /stages\.(\d+).pos_emb/, ordinal: 1, indexed: true, suffix: [0] },
+      { re: /stages\.(\d+)\.\w+\.(\d+)/, ordinal: 1, indexed: true },
     ];
   }
 

@@ -1,4 +1,4 @@
-/** Test helpers: the timm-tower fixtures written by tools/fixtures/timm_towers.py (manifest + models/). */
+/** Test helpers: the timm-tower fixture sets (manifest + models/), each written by a generator under tools/fixtures/. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,8 @@ export interface TimmCase {
   weights: string;
   outputs: string;
   timm: { name: string } & TimmModelSpec;
+  /** The generator under tools/fixtures/ that wrote the case (and registers its tiny timm architectures). */
+  generator: string;
   nParams: number;
   stateDictKeys: number;
   tensors: Record<string, { dtype: string; shape: number[] }>;
@@ -24,38 +26,47 @@ export interface TimmCase {
   };
 }
 
-/** `OPENCLIP_TIMM_FIXTURES_DIR`, else the committed set under packages/models/test-fixtures/timm. */
-export function timmFixturesDir(): string {
-  return process.env.OPENCLIP_TIMM_FIXTURES_DIR ?? fileURLToPath(new URL('../../../test-fixtures/timm', import.meta.url));
+/**
+ * The committed fixture sets under packages/models/test-fixtures/, each written by its own generator:
+ * timm (tools/fixtures/timm_towers.py: ViT/EVA/relpos transformers), timm-conv (timm_conv_towers.py:
+ * ConvNeXt, Swin), timm-hybrid (timm_hybrid_towers.py: ViTamin, MobileCLIP's FastViT and MCi ViT).
+ */
+const FIXTURE_SETS = ['timm', 'timm-conv', 'timm-hybrid'];
+
+/** `OPENCLIP_TIMM_FIXTURES_DIR` (comma-separated), else the committed sets. */
+export function timmFixturesDirs(): string[] {
+  const env = process.env.OPENCLIP_TIMM_FIXTURES_DIR;
+  if (env) return env.split(',');
+  return FIXTURE_SETS.map((d) => fileURLToPath(new URL(`../../../test-fixtures/${d}`, import.meta.url)));
 }
 
-/** `OPENCLIP_TIMM_HYBRID_FIXTURES_DIR`, else the committed set of tools/fixtures/timm_hybrid_towers.py (ViTamin, MobileCLIP). */
-export function timmHybridFixturesDir(): string {
-  return process.env.OPENCLIP_TIMM_HYBRID_FIXTURES_DIR ?? fileURLToPath(new URL('../../../test-fixtures/timm-hybrid', import.meta.url));
-}
-
-/** The fixture cases of `dir` (default: the timm transformer set), or a reason to skip when the set is absent. */
-export function timmCases(dir = timmFixturesDir(), generator = 'tools/fixtures/timm_towers.py'): { cases: TimmCase[]; skip: string | false } {
-  const path = join(dir, 'manifest.json');
-  if (!existsSync(path)) return { cases: [], skip: `timm fixtures absent: no ${path} (generate with ${generator})` };
-  const m = JSON.parse(readFileSync(path, 'utf8')) as { cases: Record<string, unknown>[] };
-  const cases = m.cases.filter((c) => c.kind === 'clip_model').map((c) => {
-    const id = c.id as string;
-    return {
-      id,
-      name: id.replace(/^model\//, ''),
-      modelClass: c.model_class as string,
-      config: join(dir, c.config as string),
-      weights: join(dir, c.weights as string),
-      outputs: join(dir, c.outputs as string),
-      timm: c.timm_model as TimmCase['timm'],
-      nParams: c.n_params as number,
-      stateDictKeys: c.state_dict_keys as number,
-      tensors: c.tensors as TimmCase['tensors'],
-      lockTrainable: c.lock_image_trainable as Record<string, string[]>,
-      forceImageSize: (c.force_image_size as number | undefined) ?? null,
-      tolerance: c.tolerance as TimmCase['tolerance'],
-    };
-  });
+/** The fixture cases of every set, or a reason to skip when a set is absent. */
+export function timmCases(): { cases: TimmCase[]; skip: string | false } {
+  const cases: TimmCase[] = [];
+  for (const dir of timmFixturesDirs()) {
+    const path = join(dir, 'manifest.json');
+    if (!existsSync(path)) return { cases: [], skip: `timm fixtures absent: no ${path} (generate with the generator under tools/fixtures/)` };
+    const m = JSON.parse(readFileSync(path, 'utf8')) as { generator?: string; cases: Record<string, unknown>[] };
+    if (!m.generator) throw new Error(`${path}: the manifest does not name its generator (key 'generator')`);
+    for (const c of m.cases.filter((x) => x.kind === 'clip_model')) {
+      const id = c.id as string;
+      cases.push({
+        id,
+        name: id.replace(/^model\//, ''),
+        modelClass: c.model_class as string,
+        config: join(dir, c.config as string),
+        weights: join(dir, c.weights as string),
+        outputs: join(dir, c.outputs as string),
+        timm: c.timm_model as TimmCase['timm'],
+        generator: m.generator,
+        nParams: c.n_params as number,
+        stateDictKeys: c.state_dict_keys as number,
+        tensors: c.tensors as TimmCase['tensors'],
+        lockTrainable: c.lock_image_trainable as Record<string, string[]>,
+        forceImageSize: (c.force_image_size as number | undefined) ?? null,
+        tolerance: c.tolerance as TimmCase['tolerance'],
+      });
+    }
+  }
   return { cases, skip: false };
 }

@@ -149,6 +149,19 @@ export function dropPath(x: Tensor, rate: number, rng: Rng): Tensor {
   });
 }
 
+/** timm `calculate_drop_path_rates(rate, depths)`: linearly 0 → rate over all blocks, split per stage. */
+export function dropPathRates(rate: number, depths: readonly number[]): number[][] {
+  const total = depths.reduce((a, b) => a + b, 0);
+  const all = Array.from({ length: total }, (_, i) => (total > 1 ? Math.fround((rate * i) / (total - 1)) : 0));
+  const out: number[][] = [];
+  let at = 0;
+  for (const d of depths) {
+    out.push(all.slice(at, at + d));
+    at += d;
+  }
+  return out;
+}
+
 /** timm `Block`: x + ls1(attn(norm1(x))), then x + ls2(mlp(norm2(x))) (each branch through DropPath in train mode). */
 export class TimmBlock {
   readonly norm1: LayerNorm;
@@ -223,11 +236,11 @@ export class AttentionPoolLatent {
 export interface GroupRule {
   re: RegExp;
   ordinal: number;
-  /** Use the first capture group as a second ordinal (e.g. the block index). */
+  /** Use the capture groups as further ordinals (e.g. the stage and block index). */
   indexed: boolean;
+  /** Ordinals after the captures (timm's per-pattern suffix, e.g. `(0,)`). */
+  suffix?: number[];
   merge?: boolean;
-  /** The whole group key from the match (timm matchers with several captures and a suffix). */
-  key?: (m: RegExpExecArray) => number[];
 }
 
 /**
@@ -241,8 +254,8 @@ export function groupParameters(names: readonly string[], rules: readonly GroupR
       const m = r.re.exec(name);
       if (m && m.index === 0) {
         if (r.merge) return [r.ordinal, MERGE];
-        if (r.key) return r.key(m);
-        return r.indexed ? [r.ordinal, Number(m[1])] : [r.ordinal];
+        const captures = r.indexed ? m.slice(1).map(Number) : [];
+        return [r.ordinal, ...captures, ...(r.suffix ?? [])];
       }
     }
     return [Infinity];

@@ -15,7 +15,9 @@ import { TimmFastVit } from './timm-fastvit.js';
 import { TimmRelPosTransformer } from './timm-relpos.js';
 import { TimmLinear, TimmMlp, groupParameters } from './timm-layers.js';
 import { timmModelSpec } from './timm-registry.js';
-import type { TimmArgs } from './timm-registry.js';
+import type { TimmArgs, TimmFamily } from './timm-registry.js';
+import { TimmConvNext } from './timm-convnext.js';
+import { TimmSwin } from './timm-swin.js';
 import { TimmVisionTransformer } from './timm-vit.js';
 import type { TimmTrunkOptions } from './timm-vit.js';
 
@@ -25,7 +27,10 @@ export interface TimmModelOptions {
   rng?: Rng;
 }
 
-export type TimmTrunk = TimmVisionTransformer | TimmEva | TimmRelPosTransformer | TimmFastVit;
+export type TimmTrunk = TimmVisionTransformer | TimmEva | TimmRelPosTransformer | TimmFastVit | TimmConvNext | TimmSwin;
+
+/** timm families whose constructor takes `drop_path_rate` here (OpenCLIP's timm_drop_path). */
+const DROP_PATH_FAMILIES: readonly TimmFamily[] = ['vit', 'vitamin', 'fastvit', 'convnext', 'swin'];
 
 const DEFAULT_INIT = { weight: undefined, bias: undefined };
 
@@ -48,8 +53,11 @@ export class TimmModel {
     }
     if (cfg.timm_drop > 0) throw new Error(`${prefix}: vision_cfg.timm_drop ${cfg.timm_drop} (head dropout) is not supported; use 0`);
     const dropPathRate = cfg.timm_drop_path ?? 0;
-    if (dropPathRate > 0 && spec.family !== 'vit' && spec.family !== 'vitamin' && spec.family !== 'fastvit') {
-      throw new Error(`${prefix}: vision_cfg.timm_drop_path ${dropPathRate} (stochastic depth) is not supported for timm ${spec.family} towers; use 0 or null`);
+    // OpenCLIP passes drop_path_rate to timm only when timm_drop_path is set; otherwise the class default applies
+    // (0 for VisionTransformer and FastVit, which take the rate as a trunk option; 0.1 for SwinTransformer).
+    const dropPathArg = cfg.timm_drop_path !== null && cfg.timm_drop_path !== undefined ? { drop_path_rate: cfg.timm_drop_path } : {};
+    if (dropPathRate > 0 && !DROP_PATH_FAMILIES.includes(spec.family)) {
+      throw new Error(`${prefix}: vision_cfg.timm_drop_path ${dropPathRate} (stochastic depth) is not supported for timm ${spec.family} towers (${name}); use 0 or null`);
     }
     const pool = cfg.timm_pool ?? '';
     if (pool === 'abs_attn' || pool === 'rot_attn') throw new Error(`${prefix}: timm_pool '${pool}' (OpenCLIP's attention-pool heads for CNN trunks) is not supported for ${name}`);
@@ -59,24 +67,24 @@ export class TimmModel {
     const size = typeof cfg.image_size === 'number' ? [cfg.image_size, cfg.image_size] as [number, number] : [cfg.image_size[0], cfg.image_size[1]] as [number, number];
     const common = { imageSize: size, patchDropRate: cfg.patch_dropout > 0 ? cfg.patch_dropout : 0, dropPathRate, rng: o.rng ?? new Rng(0) };
     const trunkPrefix = join(prefix, 'trunk');
+    // Without an extra projection: timm.create_model(name, num_classes=proj_dim, global_pool=pool), the pool a
+    // constructor argument. With one: built with its defaults, then reset_classifier(0, global_pool=pool or unchanged).
+    const poolArg = extraProj ? {} : { global_pool: pool };
+    const trunkOptions: TimmTrunkOptions = extraProj
+      ? { ...common, numClasses: 0, globalPool: pool || undefined }
+      : { ...common, numClasses: proj === 'none' ? 0 : o.outputDim };
     if (spec.family === 'fastvit') {
       if (common.patchDropRate > 0) throw new Error(`${prefix}: vision_cfg.patch_dropout is not supported by timm FastViT towers (${name})`);
-      // num_classes / global_pool as constructor arguments, or reset_classifier(0, pool or unchanged) under OpenCLIP's own head.
       const fastvitOptions = extraProj
         ? { imageSize: size, numClasses: 0, globalPool: pool || undefined, dropPathRate, rng: common.rng }
-        : { imageSize: size, numClasses: proj === 'none' ? 0 : o.outputDim, globalPool: pool, dropPathRate, rng: common.rng };
+        : { imageSize: size, numClasses: trunkOptions.numClasses, globalPool: pool, dropPathRate, rng: common.rng };
       this.trunk = new TimmFastVit(store, trunkPrefix, spec.args, fastvitOptions);
+    } else if (spec.family === 'convnext') {
+      this.trunk = new TimmConvNext(store, trunkPrefix, { ...spec.args, ...poolArg, ...dropPathArg }, trunkOptions);
+    } else if (spec.family === 'swin') {
+      this.trunk = new TimmSwin(store, trunkPrefix, { ...spec.args, ...poolArg, ...dropPathArg }, trunkOptions);
     } else {
-      let args: TimmArgs = spec.args;
-      let trunkOptions: TimmTrunkOptions;
-      if (!extraProj) {
-        // timm.create_model(name, num_classes=proj_dim, global_pool=pool): the pool is a constructor argument.
-        args = { ...args, global_pool: pool };
-        trunkOptions = { ...common, numClasses: proj === 'none' ? 0 : o.outputDim };
-      } else {
-        // Built with its defaults, then reset_classifier(0, global_pool=pool or unchanged).
-        trunkOptions = { ...common, numClasses: 0, globalPool: pool || undefined };
-      }
+      const args: TimmArgs = { ...spec.args, ...poolArg };
       if (spec.family === 'vit' || spec.family === 'vitamin') this.trunk = new TimmVisionTransformer(store, trunkPrefix, args, trunkOptions);
       else if (spec.family === 'eva') this.trunk = new TimmEva(store, trunkPrefix, args, trunkOptions);
       else this.trunk = new TimmRelPosTransformer(store, trunkPrefix, args, trunkOptions);

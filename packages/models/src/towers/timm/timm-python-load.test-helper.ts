@@ -18,30 +18,27 @@ import type { TimmCase } from './timm-fixtures.test-helper.js';
 // here (in train mode, gradients from TF.js), is saved with saveStateDict, and the real OpenCLIP 3.1.0 +
 // timm 1.0.28 (timm_python_load.py under /usr/bin/python3 + torch) loads the file strictly and
 // computes the same image features. Skips with the reason without Python, torch, the upstream
-// sources or the fixture generator.
+// sources or a case's fixture generator (which Python imports for its tiny timm registrations).
 
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = resolve(here, '..', '..', '..');
 const SCRIPT = join(pkg, 'src', 'towers', 'timm', 'timm_python_load.py');
-const UPSTREAM = process.env.OPENCLIP_UPSTREAM_DIR ?? resolve(pkg, '..', '..', '..', 'shared', 'upstream');
+const REPO = resolve(pkg, '..', '..');
+const UPSTREAM = process.env.OPENCLIP_UPSTREAM_DIR ?? resolve(REPO, '..', 'shared', 'upstream');
 
-function skipReason(fixtureSkip: string | false, GENERATOR: string): string | false {
+function skipReason(cases: TimmCase[], fixtureSkip: string | false): string | false {
   if (fixtureSkip) return fixtureSkip;
-  if (!existsSync(GENERATOR)) return `fixture generator not found at ${GENERATOR}`;
+  for (const g of new Set(cases.map((c) => join(REPO, c.generator)))) if (!existsSync(g)) return `fixture generator not found at ${g}`;
   if (!existsSync(join(UPSTREAM, 'open_clip-3.1.0', 'src', 'open_clip'))) return `OpenCLIP 3.1.0 sources not found at ${UPSTREAM} (set OPENCLIP_UPSTREAM_DIR)`;
   const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
   if (r.status !== 0) return `${PYTHON} with torch is not available (${(r.stderr || String(r.error ?? '')).trim().split('\n').at(-1)})`;
   return false;
 }
 
-/**
- * Registers the test for one fixture set: `generator` is the tools/fixtures/ script (relative to the
- * repository) whose timm registrations Python imports.
- */
-export function timmPythonLoadTest(label: string, cases: TimmCase[], fixtureSkip: string | false, generator: string): void {
-  const GENERATOR = resolve(pkg, '..', '..', generator);
-  test(`${label} models trained here load strictly in OpenCLIP + timm and give the same image features`, { skip: skipReason(fixtureSkip, GENERATOR), timeout: 900_000 }, async () => {
+/** Registers the test over `cases` (of any fixture sets; each case names its generator). */
+export function timmPythonLoadTest(label: string, cases: TimmCase[], fixtureSkip: string | false): void {
+  test(`${label} models trained here load strictly in OpenCLIP + timm and give the same image features`, { skip: skipReason(cases, fixtureSkip), timeout: 900_000 }, async () => {
     await initEngine({ backend: 'wasm' });
     const dir = mkdtempSync(join(tmpdir(), 'oc-timm-pyload-'));
     try {
@@ -75,14 +72,14 @@ export function timmPythonLoadTest(label: string, cases: TimmCase[], fixtureSkip
         saveStateDict(weights, sd);
         const pixels = join(dir, `${c.name}.pixels.safetensors`);
         saveStateDict(pixels, new Map([['pixels', { dtype: 'F32' as const, shape: px.shape, data: asFloat(px) }]]));
-        jobs.push({ name: c.name, config: c.config, weights, pixels });
+        jobs.push({ name: c.name, config: c.config, weights, pixels, generator: join(REPO, c.generator) });
         tf.dispose([feats, images]);
         model.dispose();
       }
       const file = join(dir, 'cases.json');
       writeFileSync(file, JSON.stringify(jobs));
       const env = { ...process.env, PYTHONPATH: ['pyshim', 'open_clip-3.1.0/src', 'timm-1.0.28'].map((p) => join(UPSTREAM, p)).join(':') };
-      const r = spawnSync(PYTHON, [SCRIPT, GENERATOR, file], { encoding: 'utf8', env, maxBuffer: 1 << 26 });
+      const r = spawnSync(PYTHON, [SCRIPT, file], { encoding: 'utf8', env, maxBuffer: 1 << 26 });
       assert.equal(r.status, 0, `python loader failed: ${r.stderr.slice(-2000)}`);
       const got = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, { missing: string[]; unexpected: string[]; image_features: number[] }>;
       for (const c of cases) {

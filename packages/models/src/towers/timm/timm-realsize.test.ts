@@ -1,5 +1,6 @@
 import { timmRealsizeTest } from './timm-realsize.test-helper.js';
 
-// Real-size timm transformer towers against upstream with random weights (timm-realsize.test-helper.ts).
-const MODELS = (process.env.OPENCLIP_TIMM_REALSIZE_MODELS ?? 'ViT-B-16-SigLIP,ViT-B-16-SigLIP2,EVA02-B-16,PE-Core-B-16').split(',');
-timmRealsizeTest(MODELS);
+// Real-size timm towers of every family against upstream with random weights (timm-realsize.test-helper.ts):
+// transformers (SigLIP, SigLIP2, EVA02, PE-Core), ConvNeXt, Swin, ViTamin and MobileCLIP's FastViT.
+const DEFAULT_MODELS = 'ViT-B-16-SigLIP,ViT-B-16-SigLIP2,EVA02-B-16,PE-Core-B-16,convnext_base,swin_base_patch4_window7_224,ViTamin-S,MobileCLIP-S1';
+timmRealsizeTest((process.env.OPENCLIP_TIMM_REALSIZE_MODELS ?? DEFAULT_MODELS).split(','));

@@ -5,17 +5,21 @@
  * (the fixture generator's tiny variants are, by the tests).
  */
 
+import { CONVNEXT_MODELS } from './timm-convnext-models.js';
+import type { ConvNextArgs } from './timm-convnext.js';
 import type { ConvStemCfg } from './timm-convstem.js';
 import type { FastVitArgs } from './timm-fastvit.js';
 import { FASTVIT_MODELS, MCI_VIT_MODELS, VITAMIN_MODELS } from './timm-hybrid-models.js';
+import { SWIN_MODELS } from './timm-swin-models.js';
+import type { SwinArgs } from './timm-swin.js';
 import type { VitaminEmbedCfg } from './timm-vitamin.js';
 
 /**
  * The timm class an architecture is built with (vitamin: VisionTransformer with ViTamin's conv
- * backbone as patch embedding; fastvit: FastVit, with its own arguments).
+ * backbone as patch embedding; fastvit, convnext, swin: their own classes and arguments).
  */
 export type TimmFamily = TimmModelSpec['family'];
-const FAMILIES: readonly TimmFamily[] = ['vit', 'eva', 'vit_relpos', 'vitamin', 'fastvit'];
+const FAMILIES: readonly TimmFamily[] = ['vit', 'eva', 'vit_relpos', 'vitamin', 'fastvit', 'convnext', 'swin'];
 
 /** timm keyword arguments (snake_case, timm's names) of VisionTransformer and Eva that this port reads. */
 export interface TimmArgs {
@@ -67,7 +71,11 @@ export interface TimmArgs {
   rel_pos_dim?: number;
 }
 
-export type TimmModelSpec = { family: 'vit' | 'eva' | 'vit_relpos' | 'vitamin'; args: TimmArgs } | { family: 'fastvit'; args: FastVitArgs };
+export type TimmModelSpec =
+  | { family: 'vit' | 'eva' | 'vit_relpos' | 'vitamin'; args: TimmArgs }
+  | { family: 'fastvit'; args: FastVitArgs }
+  | { family: 'convnext'; args: ConvNextArgs }
+  | { family: 'swin'; args: SwinArgs };
 
 const siglip = (patch: number, size: number, dim: number, depth: number, extra: Partial<TimmArgs> = {}): TimmModelSpec => ({
   family: 'vit',
@@ -133,6 +141,8 @@ const BUILTIN: Record<string, TimmModelSpec> = {
   ...VITAMIN_MODELS,
   ...FASTVIT_MODELS,
   ...MCI_VIT_MODELS,
+  ...CONVNEXT_MODELS,
+  ...SWIN_MODELS,
 };
 
 /** Names of timm towers this port knows but cannot build, with the reason (none at present). */
@@ -150,7 +160,7 @@ export class UnknownTimmModelError extends Error {
 /** Adds (or replaces) a timm architecture under `name`. */
 export function registerTimmModel(name: string, spec: TimmModelSpec): void {
   if (!FAMILIES.includes(spec.family)) throw new Error(`timm model '${name}': unknown family '${String(spec.family)}' (${FAMILIES.join(', ')})`);
-  registry.set(name, { family: spec.family, args: { ...spec.args } } as TimmModelSpec);
+  registry.set(name, { ...spec, args: { ...spec.args } } as TimmModelSpec);
 }
 
 export function listTimmModels(): string[] {
@@ -173,5 +183,5 @@ export function timmModelSpec(name: string): TimmModelSpec {
   const reason = timmModelReason(name);
   if (reason) throw new UnknownTimmModelError(reason);
   const s = registry.get(name)!;
-  return { family: s.family, args: { ...s.args } } as TimmModelSpec;
+  return { ...s, args: { ...s.args } } as TimmModelSpec;
 }

@@ -15,7 +15,7 @@ import type { ActivationName } from '../layers.js';
 import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
 import type { ActivationHook } from '../vision-transformer.js';
-import { AttentionPoolLatent, TimmBlock, TimmLinear, timmActivation } from './timm-layers.js';
+import { AttentionPoolLatent, TimmBlock, TimmLinear, dropPathRates, timmActivation } from './timm-layers.js';
 import type { GroupRule } from './timm-layers.js';
 import type { TimmArgs } from './timm-registry.js';
 import { TimmConvStem } from './timm-convstem.js';
@@ -186,10 +186,9 @@ export class TimmVisionTransformer {
     this.normPre = preNorm ? new LayerNorm(store, join(prefix, 'norm_pre'), d, this.eps) : null;
     const mlpLayer = args.mlp_layer ?? 'mlp';
     if (mlpLayer !== 'mlp' && mlpLayer !== 'geglu') throw new Error(`${where}: mlp_layer '${String(mlpLayer)}' is not supported ('mlp', 'geglu')`);
-    const dpr = o.dropPathRate ?? 0;
+    const rates = dropPathRates(o.dropPathRate ?? 0, [args.depth])[0];
     for (let i = 0; i < args.depth; i++) {
-      // timm's calculate_drop_path_rates: linspace(0, rate, depth)
-      const rate = args.depth > 1 ? (dpr * i) / (args.depth - 1) : 0;
+      const rate = rates[i];
       this.blocks.push(new TimmBlock(store, join(prefix, `blocks.${i}`), d, args.num_heads, {
         mlpRatio: args.mlp_ratio ?? 4, mlpLayer, qkvBias: args.qkv_bias ?? true, qkNorm: args.qk_norm ?? false,
         initValues: args.init_values ?? null, act: this.act, eps: this.eps, dropPath: { rate, rng: o.rng },

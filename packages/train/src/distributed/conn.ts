@@ -63,6 +63,8 @@ export class Conn {
   silentPeers: (() => string) | null = null;
   /** This process's rank once the link is open: errors handed to callers start with it. */
   private self = -1;
+  /** The peer said 'bye': it finished every collective and closed its transport in order. */
+  private peerDone = false;
 
   constructor(
     readonly socket: Socket,
@@ -75,8 +77,21 @@ export class Conn {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEPALIVE_MS);
     socket.on('data', (d: Buffer) => this.onData(d));
-    socket.on('error', (e) => this.fail(new TransportError(`connection to ${this.label()} failed: ${e.message}`)));
-    socket.on('close', () => this.fail(new TransportError(`${this.label()} disconnected`)));
+    socket.on('error', (e) => (this.peerDone ? this.onClose() : this.fail(new TransportError(`connection to ${this.label()} failed: ${e.message}`))));
+    socket.on('close', () => this.onClose());
+  }
+
+  /**
+   * The socket closed. After the peer's 'bye' that is an orderly end: the peer finished, so only
+   * receives still waiting on it fail (it will send nothing more); other ranks' collectives go on.
+   * Without a 'bye' the peer died or its link broke, which stops the whole transport.
+   */
+  private onClose(): void {
+    const pending = this.waiters.size + this.sinks.size + this.filling.size;
+    if (!this.peerDone || pending) return this.fail(new TransportError(`${this.label()} disconnected${this.peerDone ? ' after closing its transport (it left a collective this rank still waits in: ranks out of step)' : ''}`));
+    this.failure ??= new TransportError(`${this.self >= 0 ? `rank ${this.self}: ` : ''}${this.label()} has closed its transport`);
+    if (this.sinkTimer) clearTimeout(this.sinkTimer);
+    this.sinkTimer = null;
   }
 
   private onData(d: Buffer): void {
@@ -135,6 +150,10 @@ export class Conn {
       }
       if (msg.type === 'abort') return this.fail(new TransportError(`${this.label()} aborted: ${String(msg.reason ?? 'no reason given')}`));
       if (msg.type === 'alive') return; // heartbeat: lastHeard is set
+      if (msg.type === 'bye') {
+        this.peerDone = true; // its close follows
+        return;
+      }
       return this.protocolError(`unexpected control message '${msg.type}' after the rendezvous`);
     }
     if (f.body.length % 4 !== 0) return this.protocolError(`sent a frame of ${f.body.length} bytes, not a whole number of float32 values`);
@@ -220,6 +239,7 @@ export class Conn {
   }
 
   writeControl(buf: Buffer): void {
+    if (this.peerDone || this.socket.writableEnded) return; // nothing more goes to a peer that left
     this.socket.write(buf);
   }
 
@@ -298,6 +318,7 @@ export class Conn {
       if (idle < this.opTimeoutMs) return this.armSinkTimer(this.opTimeoutMs - idle);
       this.fail(this.timeoutError(first.what));
     }, ms);
+    this.sinkTimer.unref(); // the socket keeps the process alive while a receive waits
   }
 
   /** Tells the peer why this rank stops (it then fails naming the cause), and closes. */
@@ -345,7 +366,9 @@ export class Conn {
   close(): void {
     if (this.failure) return this.destroy(); // a failed peer may never acknowledge a graceful close
     this.failure = new TransportError('transport closed');
-    this.socket.end();
+    if (this.sinkTimer) clearTimeout(this.sinkTimer);
+    this.sinkTimer = null;
+    this.socket.end(controlFrame({ type: 'bye' })); // an orderly close, not a crash
     this.socket.setTimeout(30_000, () => this.socket.destroy());
   }
 

@@ -67,3 +67,13 @@ test('a rank killed mid-run makes the others fail with an error, not hang', asyn
   assert.equal(outs[2].exit, 3);
   for (const o of outs.slice(0, 2)) assert.match(o.error, /rank \d+: .*(rank 2 disconnected|connection to rank 2 failed|rank \d disconnected)/);
 });
+
+test('a rank that closes its transport when done does not fail the others still exchanging; a later receive from it names it', async () => {
+  const outs = await runWorld(4, 'leave');
+  assert.equal(outs[0].error, undefined);
+  for (const o of outs.slice(1)) {
+    assert.equal(o.error, null, `rank ${o.rank}: ${o.error}`);
+    assert.deepEqual(o.exchanged, [((o.rank - 2 + 3) % 3) + 1]);
+    assert.match(o.afterLeave, new RegExp(`^rank ${o.rank}: rank 0 has closed its transport`));
+  }
+});

@@ -1,7 +1,8 @@
 /**
  * One rank of the transport tests, run as a child process:
  * `node transport-test-rank.js <rank> <worldSize> <port> <scenario>`; prints one JSON line
- * (`linkdown` first prints {"phase":"running"} once the world works). MASTER_ADDR (default
+ * (`linkdown` first prints {"phase":"running"} once the world works; in `leave` rank 0 closes
+ * right after a barrier while the others go on exchanging among themselves). MASTER_ADDR (default
  * 127.0.0.1) and OPENCLIP_DIST_TIMEOUT_S (seconds) override the rendezvous host and timeouts.
  */
 import { TcpTransport } from './tcp-transport.js';
@@ -59,6 +60,24 @@ try {
       }
     } catch (e) {
       out.error = (e as Error).message;
+    }
+  } else if (scenario === 'leave') {
+    await t.barrier();
+    if (rank > 0) {
+      await new Promise((r) => setTimeout(r, 300)); // rank 0 has closed meanwhile
+      const m = worldSize - 1; // a ring over ranks 1..n-1
+      try {
+        out.exchanged = Array.from(await t.exchange(((rank - 2 + m) % m) + 1, (rank % m) + 1, Float32Array.from([rank])));
+        out.error = null;
+      } catch (e) {
+        out.error = (e as Error).message;
+      }
+      try {
+        await t.broadcast(null, 0);
+        out.afterLeave = null;
+      } catch (e) {
+        out.afterLeave = (e as Error).message;
+      }
     }
   } else if (scenario === 'die') {
     await t.barrier();

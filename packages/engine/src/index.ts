@@ -14,6 +14,7 @@ export type { BackendName, BackendStatus, EngineInfo, InitOptions } from './back
 export { numThreads } from './threads.js';
 export { ACCEL_TIERS, availableTiers } from './accel/tiers.js';
 export { NATIVE_BACKEND, releaseMemory } from './accel/native-backend.js';
+export { readOnlyValues, readValuesInto, writableValues, tensorFromValues } from './accel/host-values.js';
 export type { AccelInfo, AccelTier } from './accel/tiers.js';
 
 // WebGPU (Dawn) backend: adapter report, GPU memory

@@ -26,7 +26,7 @@
  * OpenCLIP's backward calls; the sum of those averages is the average of the sums, so here the
  * gradients are all-reduced once per optimizer step.
  */
-import { tf } from '@openclip/engine';
+import { tf, readOnlyValues, readValuesInto, tensorFromValues, writableValues } from '@openclip/engine';
 import type { Tensor, Variable } from '@openclip/engine';
 import type { ClipForwardOutput, OpenClipModel } from '@openclip/models';
 import type { OpenClipLoss, GradKey } from '@openclip/losses';
@@ -177,6 +177,7 @@ export class DistributedTrainStep {
   private readonly names: string[];
   private readonly gradClipNorm: number | null;
   private readonly teacher: OpenClipModel | null;
+  private flat: Float32Array | null = null;
 
   constructor(
     readonly model: OpenClipModel,
@@ -309,53 +310,91 @@ export class DistributedTrainStep {
   /**
    * Averages gradients over ranks with one all-reduce of all of them; embedding tables travel as
    * the rows some rank touched (their union, agreed on with a small all-reduce of row masks first).
+   * The values travel in one buffer kept across steps, and the averages are written back into the
+   * gradient tensors' own arrays where the backend allows it (else into recycled ones): a step
+   * allocates nothing, so no fresh pages are touched after the first.
    */
   async averageGrads(grads: Map<string, Tensor>): Promise<Map<string, Tensor>> {
     if (this.transport.worldSize === 1) return grads;
     const list = this.names.map((n) => grads.get(n)!);
-    const sparse = list.map((t, i) => ROW_SPARSE.test(this.names[i]) && t.rank === 2);
-    // rows per sparse table: the union over ranks of the rows with a nonzero entry (read as a row mask)
-    const rowsOf: (Tensor | null)[] = list.map(() => null);
-    const masks = list.map((t, i) => (sparse[i] ? (tf.tidy(() => tf.cast(tf.any(tf.notEqual(t, 0), 1), 'float32').dataSync()) as Float32Array) : null));
-    const maskSize = masks.reduce((a, m) => a + (m ? m.length : 0), 0);
+    const width = list.map((t, i) => (ROW_SPARSE.test(this.names[i]) && t.rank === 2 ? t.shape[1]! : 0));
+    // rows per sparse table: the union over ranks of the rows with a nonzero entry
+    const rowsOf: (Int32Array | null)[] = list.map(() => null);
+    const maskSize = list.reduce((a, t, i) => a + (width[i] ? t.shape[0]! : 0), 0);
     if (maskSize > 0) {
       const mask = new Float32Array(maskSize);
       let m = 0;
-      for (const x of masks) if (x) mask.set(x, (m += x.length) - x.length);
+      list.forEach((t, i) => {
+        if (!width[i]) return;
+        markNonzeroRows(readOnlyValues(t), width[i], mask, m);
+        m += t.shape[0]!;
+      });
       const union = await this.transport.allReduce(mask, 'max');
       m = 0;
       list.forEach((t, i) => {
-        if (!sparse[i]) return;
+        if (!width[i]) return;
         const rows = t.shape[0]!;
-        const picked: number[] = [];
-        for (let r = 0; r < rows; r++) if (union[m + r] !== 0) picked.push(r);
-        rowsOf[i] = tf.tensor1d(picked, 'int32');
+        let count = 0;
+        for (let r = 0; r < rows; r++) if (union[m + r] !== 0) count++;
+        const picked = new Int32Array(count);
+        for (let r = 0, k = 0; r < rows; r++) if (union[m + r] !== 0) picked[k++] = r;
+        rowsOf[i] = picked;
         m += rows;
       });
     }
     // what travels: dense tensors whole, sparse tables as their picked rows
-    const parts = list.map((t, i) => (rowsOf[i] ? tf.gather(t, rowsOf[i]!) : t));
-    // a fresh buffer each step: the averaged tensors below are views of it (tf.tensor does not copy)
-    const flat = new Float32Array(parts.reduce((a, t) => a + t.size, 0));
+    const sizes = list.map((t, i) => (rowsOf[i] ? rowsOf[i]!.length * width[i] : t.size));
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const flat = this.sendBuffer(total);
     let o = 0;
-    for (const t of parts) {
-      flat.set(t.dataSync() as Float32Array, o);
-      o += t.size;
-    }
-    let mean: Float32Array = flat;
+    list.forEach((t, i) => {
+      const rows = rowsOf[i];
+      if (!rows) readValuesInto(t, flat, o);
+      else {
+        const v = readOnlyValues(t);
+        const w = width[i];
+        for (let k = 0; k < rows.length; k++) flat.set(v.subarray(rows[k] * w, (rows[k] + 1) * w), o + k * w);
+      }
+      o += sizes[i];
+    });
+    let mean = flat;
     if (hasInPlace(this.transport)) await this.transport.allReduceInPlace(flat, 'mean');
     else mean = await this.transport.allReduce(flat, 'mean');
     const out = new Map<string, Tensor>();
     o = 0;
     this.names.forEach((n, i) => {
+      const t = list[i];
       const rows = rowsOf[i];
-      const values = mean.subarray(o, o + parts[i].size);
-      o += parts[i].size;
-      if (!rows) out.set(n, tf.tensor(values, list[i].shape, 'float32'));
-      else out.set(n, tf.tidy(() => tf.scatterND(tf.expandDims(rows, 1), tf.tensor(values, parts[i].shape, 'float32'), list[i].shape)));
+      const values = mean.subarray(o, o + sizes[i]);
+      o += sizes[i];
+      const own = writableValues(t);
+      if (!rows) {
+        if (own) {
+          own.set(values);
+          out.set(n, t);
+        } else {
+          out.set(n, tensorFromValues(values, t.shape));
+          t.dispose();
+        }
+        return;
+      }
+      // rows outside the union are zero on every rank, so only the picked rows change
+      const w = width[i];
+      const dst = own ?? new Float32Array(t.size);
+      for (let k = 0; k < rows.length; k++) dst.set(values.subarray(k * w, (k + 1) * w), rows[k] * w);
+      if (own) out.set(n, t);
+      else {
+        out.set(n, tensorFromValues(dst, t.shape));
+        t.dispose();
+      }
     });
-    tf.dispose([...list, ...parts.filter((t, i) => rowsOf[i] !== null && t !== list[i]), ...(rowsOf.filter(Boolean) as Tensor[])]);
     return out;
+  }
+
+  /** The all-reduce buffer for `n` values, kept across steps (grown by a quarter when too small). */
+  private sendBuffer(n: number): Float32Array {
+    if (!this.flat || this.flat.length < n) this.flat = new Float32Array(Math.ceil(n * 1.25));
+    return this.flat.subarray(0, n);
   }
 
   /** One optimizer step over `microBatches` (one per accumulation step) at learning rate `lr`. */
@@ -367,6 +406,19 @@ export class DistributedTrainStep {
 }
 
 type LossAndGradsGrads = Partial<Record<GradKey, Tensor>>;
+
+/** Sets `mask[at + r]` to 1 for every row r of the `width`-wide table `v` with a nonzero entry. */
+function markNonzeroRows(v: Float32Array, width: number, mask: Float32Array, at: number): void {
+  const rows = v.length / width;
+  for (let r = 0; r < rows; r++) {
+    for (let j = r * width, end = j + width; j < end; j++) {
+      if (v[j] !== 0) {
+        mask[at + r] = 1;
+        break;
+      }
+    }
+  }
+}
 
 /** Backends that reduce in place (TcpTransport, MpiTransport): no copy of the gradients. */
 function hasInPlace(t: ArrayTransport): t is ArrayTransport & { allReduceInPlace(d: Float32Array, op: 'mean'): Promise<void> } {

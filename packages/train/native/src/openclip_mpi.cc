@@ -78,6 +78,18 @@ struct Work {
   napi_async_work work = nullptr;
 };
 
+// Releases what a Work holds (array references, copied counts, the callback) and the Work itself;
+// returns nullptr so a binding that refuses its arguments can `return Drop(env, w);`.
+napi_value Drop(napi_env env, Work* w) {
+  if (w->a.ref) napi_delete_reference(env, w->a.ref);
+  if (w->b.ref) napi_delete_reference(env, w->b.ref);
+  if (w->callback) napi_delete_reference(env, w->callback);
+  if (w->work) napi_delete_async_work(env, w->work);
+  delete[] w->counts;
+  delete w;
+  return nullptr;
+}
+
 void Execute(napi_env, void* p) {
   Work* w = static_cast<Work*>(p);
   switch (w->kind) {
@@ -133,12 +145,7 @@ void Complete(napi_env env, napi_status, void* p) {
     napi_create_typedarray(env, napi_int32_array, w->world, ab, 0, &args[1]);
     argc = 2;
   }
-  if (w->a.ref) napi_delete_reference(env, w->a.ref);
-  if (w->b.ref) napi_delete_reference(env, w->b.ref);
-  napi_delete_reference(env, w->callback);
-  napi_delete_async_work(env, w->work);
-  delete[] w->counts;
-  delete w;
+  Drop(env, w);
   napi_call_function(env, global, cb, argc, args, nullptr);
 }
 
@@ -146,13 +153,11 @@ napi_value Queue(napi_env env, Work* w, napi_value cb) {
   napi_valuetype t;
   napi_typeof(env, cb, &t);
   if (t != napi_function) {
-    delete[] w->counts;
-    delete w;
+    Drop(env, w);
     return Throw(env, "openclip-mpi: the last argument must be a callback");
   }
   if (!g_inited) {
-    delete[] w->counts;
-    delete w;
+    Drop(env, w);
     return Throw(env, "openclip-mpi: init() was not called (or finalize() was)");
   }
   napi_create_reference(env, cb, 1, &w->callback);
@@ -175,6 +180,16 @@ bool GetInt(napi_env env, napi_value v, const char* what, int lo, int hi, int* o
     return false;
   }
   return true;
+}
+
+// Reads the call's first n arguments into argv; false, with an error naming the usage, when fewer
+// came (or, with need_init, before init()).
+bool Args(napi_env env, napi_callback_info info, size_t n, napi_value* argv, const char* usage, bool need_init) {
+  size_t argc = n;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc >= n && (!need_init || g_inited)) return true;
+  Throw(env, std::string("openclip-mpi: ") + usage + (need_init ? " after init()" : ""));
+  return false;
 }
 
 napi_value Init(napi_env env, napi_callback_info) {
@@ -213,39 +228,27 @@ napi_value Init(napi_env env, napi_callback_info) {
 
 // allreduce(Float32Array, op, cb)
 napi_value Allreduce(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 3) return Throw(env, "openclip-mpi: allreduce(data, op, callback)");
+  if (!Args(env, info, 3, argv, "allreduce(data, op, callback)", false)) return nullptr;
   Work* w = new Work{Kind::kAllreduce};
-  if (!GetInt(env, argv[1], "op", 0, 2, &w->op) || !GetFloats(env, argv[0], "data", &w->a)) {
-    delete w;
-    return nullptr;
-  }
+  if (!GetInt(env, argv[1], "op", 0, 2, &w->op) || !GetFloats(env, argv[0], "data", &w->a)) return Drop(env, w);
   return Queue(env, w, argv[2]);
 }
 
 // allgatherCounts(count, cb(err, Int32Array))
 napi_value AllgatherCounts(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 2) return Throw(env, "openclip-mpi: allgatherCounts(count, callback)");
+  if (!Args(env, info, 2, argv, "allgatherCounts(count, callback)", false)) return nullptr;
   Work* w = new Work{Kind::kAllgatherCounts};
-  if (!GetInt(env, argv[0], "count", 0, INT_MAX, &w->count)) {
-    delete w;
-    return nullptr;
-  }
+  if (!GetInt(env, argv[0], "count", 0, INT_MAX, &w->count)) return Drop(env, w);
   w->world = g_inited ? WorldSize() : 0;
   return Queue(env, w, argv[1]);
 }
 
 // allgatherv(data, Int32Array counts, out, cb)
 napi_value Allgatherv(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 4 || !g_inited) return Throw(env, "openclip-mpi: allgatherv(data, counts, out, callback) after init()");
+  if (!Args(env, info, 4, argv, "allgatherv(data, counts, out, callback)", true)) return nullptr;
   Work* w = new Work{Kind::kAllgatherv};
   w->world = WorldSize();
   napi_typedarray_type type;
@@ -256,29 +259,16 @@ napi_value Allgatherv(napi_env env, napi_callback_info info) {
   bool is_ta = false;
   napi_is_typedarray(env, argv[1], &is_ta);
   if (!is_ta || napi_get_typedarray_info(env, argv[1], &type, &n, &data, &ab, &off) != napi_ok || type != napi_int32_array || n != static_cast<size_t>(w->world)) {
-    delete w;
+    Drop(env, w);
     return Throw(env, "openclip-mpi: allgatherv counts must be an Int32Array with one length per rank");
   }
   w->counts = new int[w->world];
   std::memcpy(w->counts, data, sizeof(int) * w->world);
   long long total = 0;
   for (int i = 0; i < w->world; i++) total += w->counts[i];
-  if (!GetFloats(env, argv[0], "data", &w->a)) {
-    delete[] w->counts;
-    delete w;
-    return nullptr;
-  }
-  if (!GetFloats(env, argv[2], "out", &w->b)) {
-    napi_delete_reference(env, w->a.ref);
-    delete[] w->counts;
-    delete w;
-    return nullptr;
-  }
+  if (!GetFloats(env, argv[0], "data", &w->a) || !GetFloats(env, argv[2], "out", &w->b)) return Drop(env, w);
   if (static_cast<long long>(w->b.length) != total || total > INT_MAX) {
-    napi_delete_reference(env, w->a.ref);
-    napi_delete_reference(env, w->b.ref);
-    delete[] w->counts;
-    delete w;
+    Drop(env, w);
     return Throw(env, "openclip-mpi: allgatherv out must hold the sum of the counts (at most 2^31-1 values)");
   }
   return Queue(env, w, argv[3]);
@@ -286,43 +276,26 @@ napi_value Allgatherv(napi_env env, napi_callback_info info) {
 
 // bcast(data, root, cb)
 napi_value Bcast(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 3 || !g_inited) return Throw(env, "openclip-mpi: bcast(data, root, callback) after init()");
+  if (!Args(env, info, 3, argv, "bcast(data, root, callback)", true)) return nullptr;
   Work* w = new Work{Kind::kBcast};
-  if (!GetInt(env, argv[1], "root", 0, WorldSize() - 1, &w->root) || !GetFloats(env, argv[0], "data", &w->a)) {
-    delete w;
-    return nullptr;
-  }
+  if (!GetInt(env, argv[1], "root", 0, WorldSize() - 1, &w->root) || !GetFloats(env, argv[0], "data", &w->a)) return Drop(env, w);
   return Queue(env, w, argv[2]);
 }
 
 // sendrecv(data, to, out, from, cb)
 napi_value Sendrecv(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 5 || !g_inited) return Throw(env, "openclip-mpi: sendrecv(data, to, out, from, callback) after init()");
+  if (!Args(env, info, 5, argv, "sendrecv(data, to, out, from, callback)", true)) return nullptr;
   Work* w = new Work{Kind::kSendrecv};
   int last = WorldSize() - 1;
-  if (!GetInt(env, argv[1], "to", 0, last, &w->peer_to) || !GetInt(env, argv[3], "from", 0, last, &w->peer_from) || !GetFloats(env, argv[0], "data", &w->a)) {
-    delete w;
-    return nullptr;
-  }
-  if (!GetFloats(env, argv[2], "out", &w->b)) {
-    napi_delete_reference(env, w->a.ref);
-    delete w;
-    return nullptr;
-  }
+  if (!GetInt(env, argv[1], "to", 0, last, &w->peer_to) || !GetInt(env, argv[3], "from", 0, last, &w->peer_from) || !GetFloats(env, argv[0], "data", &w->a) || !GetFloats(env, argv[2], "out", &w->b)) return Drop(env, w);
   return Queue(env, w, argv[4]);
 }
 
 napi_value Barrier(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 1) return Throw(env, "openclip-mpi: barrier(callback)");
+  if (!Args(env, info, 1, argv, "barrier(callback)", false)) return nullptr;
   return Queue(env, new Work{Kind::kBarrier}, argv[0]);
 }
 

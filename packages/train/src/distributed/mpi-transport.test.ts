@@ -3,7 +3,7 @@
 // collective named. Skipped, saying why, where the addon or mpirun is missing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { mpiAvailability } from './mpi-transport.js';
 
@@ -57,4 +57,26 @@ test('Open MPI: a rank that never joins the all-reduce stops the job, the waitin
   assert.notEqual(r.code, 0);
   assert.match(r.err, /rank 0: allReduce \(8 values\) #\d+: timed out after 1\.5 s in Open MPI/);
   assert.ok(Date.now() - t0 < 25_000, 'the job stopped before the stalled rank woke up');
+});
+
+test('the addon refuses bad arguments by name, and collectives before init(), without starting MPI', { skip }, () => {
+  // (a child process: once MPI has started in a process it cannot be started again there)
+  const code = `
+    const a = require('@openclip/train-mpi');
+    const out = [];
+    for (const f of [() => a.allreduce(new Float32Array(2), 0), () => a.allreduce(new Float64Array(2), 0, () => {}), () => a.allreduce(new Float32Array(2), 5, () => {}),
+      () => a.allreduce(new Float32Array(2), 0, () => {}), () => a.bcast(new Float32Array(2), 0, () => {}), () => a.barrier(1)]) {
+      try { f(); out.push('accepted'); } catch (e) { out.push(e.message); }
+    }
+    console.log(JSON.stringify(out));`;
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', cwd: fileURLToPath(new URL('.', import.meta.url)), timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), [
+    'openclip-mpi: allreduce(data, op, callback)',
+    'openclip-mpi: data must be a Float32Array',
+    'openclip-mpi: op must be an integer in [0, 2]',
+    'openclip-mpi: init() was not called (or finalize() was)',
+    'openclip-mpi: bcast(data, root, callback) after init()',
+    'openclip-mpi: the last argument must be a callback',
+  ]);
 });

@@ -114,7 +114,7 @@ class MobileOneBlock {
   constructor(store: ParamStore, prefix: string, inC: number, outC: number, k: number, o: MobileOneOptions = {}) {
     const stride = o.stride ?? 1;
     const groups = o.depthwise ? inC : 1;
-    this.geometry = { inC, outC, k, stride, padding: timmPadding(k, stride), depthwise: groups !== 1 };
+    this.geometry = { inC, outC, k, stride, padding: timmPadding(k, stride), groups };
     this.se = o.useSe ? new SqueezeExcite(store, join(prefix, 'se'), outC, 1 / 16, 1) : null;
     this.identity = outC === inC && stride === 1 ? new TimmBatchNorm2d(store, join(prefix, 'identity'), inC) : null;
     const n = o.numConvBranches ?? 1;
@@ -131,7 +131,7 @@ class MobileOneBlock {
   /** timm's `_get_kernel_bias`: the k×k branches + the 1×1 branch padded to k×k + the identity BatchNorm as a kernel. */
   fused(): Kernel {
     return tf.tidy(() => {
-      const { outC, k, depthwise } = this.geometry;
+      const { outC, k, groups } = this.geometry;
       const ws: Tensor[] = [];
       const bs: Tensor[] = [];
       for (const c of this.convKxk) {
@@ -146,7 +146,7 @@ class MobileOneBlock {
       }
       if (this.identity) {
         const { scale, shift } = this.identity.affine();
-        ws.push(tf.mul(identityKernel(outC, k, depthwise), tf.reshape(scale, [-1, 1, 1, 1])));
+        ws.push(tf.mul(identityKernel(outC, k, groups), tf.reshape(scale, [-1, 1, 1, 1])));
         bs.push(shift);
       }
       return { w: ws.length === 1 ? ws[0] : tf.addN(ws), b: bs.length === 1 ? bs[0] : tf.addN(bs) };
@@ -261,8 +261,8 @@ class RepMixerBlock {
         w = tf.mul(w, tf.reshape(g, [-1, 1, 1, 1]));
         b = tf.mul(b, g);
       }
-      const { outC, k } = this.mixer.geometry;
-      return { w: tf.add(w, identityKernel(outC, k, true)), b };
+      const { outC, k, groups } = this.mixer.geometry;
+      return { w: tf.add(w, identityKernel(outC, k, groups)), b };
     });
   }
 
@@ -342,7 +342,7 @@ class FastVitStage {
       let y = x;
       if (this.downLkc && this.downMob) y = this.downMob.apply(this.downLkc.apply(y, training), training);
       // RepCPE: pos_enc(x) + x as one depthwise conv with the identity in its kernel
-      if (this.posEnc) y = conv2dNhwc(y, tf.add(this.posEnc.weight, identityKernel(this.posEnc.outC, this.posEnc.k, true)), this.posEnc.bias, this.posEnc);
+      if (this.posEnc) y = conv2dNhwc(y, tf.add(this.posEnc.weight, identityKernel(this.posEnc.outC, this.posEnc.k, this.posEnc.groups)), this.posEnc.bias, this.posEnc);
       for (const b of this.blocks) y = b.apply(y, training);
       return y;
     });

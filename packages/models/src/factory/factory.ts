@@ -182,6 +182,12 @@ function resizeSwinBiasTables(model: OpenClipModel, sd: Map<string, RawTensor>):
   }
 }
 
+/** Whether a state dict holds a re-parameterised timm trunk (`visual.trunk.*.reparam_conv.weight`, timm's inference_mode). */
+export function hasReparamKeys(sd: Map<string, RawTensor>): boolean {
+  for (const k of sd.keys()) if (k.startsWith('visual.trunk.') && k.endsWith('.reparam_conv.weight')) return true;
+  return false;
+}
+
 /** Loads a checkpoint file into `model` (strict by default), after OpenCLIP's fix-ups. */
 export function loadCheckpointInto(model: OpenClipModel, path: string, options: { strict?: boolean } = {}): LoadStateDictReport {
   const sd = adaptStateDict(model, loadStateDict(path));
@@ -208,11 +214,14 @@ async function build(nameOrConfig: ModelSpec, options: FactoryOptions, requirePr
   if (requirePretrained && !src.checkpoint) {
     throw new Error(`createModelFromPretrained: model ${src.name ?? '(config)'} needs pretrained weights (a tag or a checkpoint path)`);
   }
-  const model = createModel(src.spec, { ...options, initWeights: src.checkpoint ? false : options.initWeights });
+  // a MobileCLIP checkpoint saved after timm's reparameterize_model holds the fused convolutions: build that structure
+  const sd = src.checkpoint ? loadStateDict(src.checkpoint) : null;
+  const reparam = sd !== null && hasReparamKeys(sd);
+  const model = createModel(src.spec, { ...options, initWeights: src.checkpoint ? false : options.initWeights, ...(reparam ? { timmInferenceMode: true } : {}) });
   const mismatch = typeof nameOrConfig === 'string' && options.pretrained ? quickGeluMismatch(nameOrConfig, options.pretrained, model.config.quick_gelu) : null;
   if (mismatch) (options.onWarning ?? ((m: string) => process.emitWarning(m, 'UserWarning')))(mismatch);
   try {
-    if (src.checkpoint) loadCheckpointInto(model, src.checkpoint, { strict: options.strict });
+    if (src.checkpoint && sd) model.loadStateDict(adaptStateDict(model, sd), { strict: options.strict ?? true, source: src.checkpoint });
     const preprocessCfg = mergePreprocessConfig(model.config, src.preprocess, options);
     return { model, preprocessCfg, checkpoint: src.checkpoint, name: src.name };
   } catch (e) {

@@ -9,6 +9,8 @@ import { GELU, LAYER_NORM, fusedOpsActive } from './accel/fused-kernels.js';
 import { ATTENTION, fusedAttentionFits } from './accel/fused-attention.js';
 import { SPLIT_QKV } from './accel/fused-heads.js';
 import { BATCH_NORM, fusedBatchNormActive } from './accel/batch-norm-kernels.js';
+import { GROUPED_CONV, groupedConvActive } from './accel/grouped-conv.js';
+import type { ConvPad } from './accel/grouped-conv.js';
 
 /** `x · weightᵀ + bias` with PyTorch's nn.Linear layout: weight [out, in], x [..., in]. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
@@ -57,6 +59,31 @@ export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-
     const y = tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gamma), beta);
     return { y, mean, variance };
   }) as unknown as { y: Tensor; mean: Tensor; variance: Tensor };
+}
+
+/**
+ * A grouped 2-D convolution (nn.Conv2d with `groups`) on NHWC input [N, H, W, CI] with a
+ * [KH, KW, CI/groups, CO] filter: output channel o reads the input channels of group
+ * ⌊o / (CO/groups)⌋. Dilation 1; `pad` as tf.conv2d takes it. The addon's kernels run it (and its
+ * gradients) on the openblas tier; otherwise one convolution per group.
+ */
+export function groupedConv2d(x: Tensor, filter: Tensor, strides: number | [number, number], pad: ConvPad, groups: number): Tensor {
+  const [, , inPer, co] = filter.shape as [number, number, number, number];
+  const ci = x.shape[3]!;
+  if (x.rank !== 4 || filter.rank !== 4) throw new Error(`groupedConv2d: expected NHWC input and a [KH, KW, CI/groups, CO] filter, got [${x.shape}] and [${filter.shape}]`);
+  if (!Number.isInteger(groups) || groups < 1 || ci % groups !== 0 || co % groups !== 0 || inPer * groups !== ci) {
+    throw new Error(`groupedConv2d: groups=${groups} does not fit input channels ${ci} and filter [${filter.shape}]`);
+  }
+  const s: [number, number] = typeof strides === 'number' ? [strides, strides] : strides;
+  if (groups === 1) return tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, s, pad);
+  if (groupedConvActive() && x.dtype === 'float32' && filter.dtype === 'float32') {
+    return tf.engine().runKernel(GROUPED_CONV, { x, filter }, { strides: s, pad, groups } as never) as Tensor;
+  }
+  return tf.tidy(() => {
+    const xs = tf.split(x, groups, 3);
+    const fs = tf.split(filter, groups, 3);
+    return tf.concat(xs.map((xg, i) => tf.conv2d(xg as tf.Tensor4D, fs[i] as tf.Tensor4D, s, pad)), 3);
+  });
 }
 
 /** Exact GELU, x·Φ(x) (nn.GELU with approximate='none'). */

@@ -238,6 +238,22 @@ const CASES: Case[] = [
       return tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.square(ops.attention(a, b, c, { mask }))))([q, k, v]);
     },
   },
+  // grouped (1 < groups < channels): the addon's conv kernels, one product per group, against one tf.conv2d per group on cpu
+  { name: 'grouped conv forward and both gradients (3x3 stride 2 same, 5x3 explicit pads stride [1, 2], 1x1 pointwise, groups 2 and 4)',
+    inputs: [{ shape: [2, 9, 8, 8] }, { shape: [3, 3, 2, 12] }, { shape: [5, 3, 4, 6] }, { shape: [1, 1, 2, 8] }], fn: (x, w3, w5, w1) => {
+      const pads: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [2, 1], [1, 0], [0, 0]];
+      const loss = (a: tf.Tensor, f3: tf.Tensor, f5: tf.Tensor, f1: tf.Tensor) => tf.add(tf.add(
+        tf.sum(tf.square(ops.groupedConv2d(a, f3, 2, 'same', 4))),
+        tf.sum(tf.square(ops.groupedConv2d(a, f5, [1, 2], pads, 2)))),
+        tf.sum(tf.square(ops.groupedConv2d(a, f1, 1, 'valid', 4))));
+      return [ops.groupedConv2d(x, w3, 2, 'same', 4), ops.groupedConv2d(x, w5, [1, 2], pads, 2), ops.groupedConv2d(x, w1, 1, 'valid', 4),
+        ...tf.grads(loss)([x, w3, w5, w1])];
+    } },
+  { name: 'grouped conv over several gather blocks (3x3 stride 1, groups 2 of 32 channels), forward and both gradients',
+    inputs: [{ shape: [2, 48, 48, 64] }, { shape: [3, 3, 32, 6] }], fn: (x, w) => [
+      ops.groupedConv2d(x, w, 1, 1, 2),
+      ...tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.square(ops.groupedConv2d(a, f, 1, 1, 2))))([x, w]),
+    ] },
 ];
 
 function inputsFor(c: Case, seed: number): { values: Float32Array | Int32Array; shape: number[]; dtype: 'float32' | 'int32' }[] {
@@ -470,6 +486,25 @@ test('OPENCLIP_GEMM chooses the library of the matrix products; an unknown value
   assert.equal(native.gemm, native.onednn ? 'onednn' : 'openblas', 'auto prefers oneDNN where it loads');
 });
 
+test('grouped convolutions and both their gradients run as the addon\'s kernels on the openblas tier (no per-group convolutions)', async (t) => {
+  if (!native.blas || !native.addon?.conv2dForward) {
+    t.skip(`openblas tier unavailable: ${native.detail}`);
+    return;
+  }
+  for (const backend of ['native', 'wasm'] as const) {
+    await initEngine({ backend, accel: 'openblas' });
+    const x = tf.randomNormal([2, 6, 5, 6]);
+    const w = tf.randomNormal([3, 3, 2, 9]);
+    const names: string[] = [];
+    const prof = await tf.profile(() => tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(ops.groupedConv2d(a, f, 1, 'same', 3)))([x, w]));
+    for (const k of prof.kernels) names.push(k.name);
+    assert.ok(['OpenclipGroupedConv2d', 'OpenclipGroupedConv2dBackpropInput', 'OpenclipGroupedConv2dBackpropFilter'].every((k) => names.includes(k)), `${backend}: ${names.join(', ')}`);
+    assert.ok(!names.some((k) => k.startsWith('Conv2D')), `${backend}: per-group convolutions ran: ${names.join(', ')}`);
+    assert.throws(() => ops.groupedConv2d(x, w, 1, 'same', 4), /groupedConv2d: groups=4 does not fit input channels 6 and filter \[3,3,2,9\]/);
+    tf.dispose([x, w, ...(prof.result as tf.Tensor[])]);
+  }
+});
+
 test("the addon's kernels refuse arrays of the wrong size, naming them", (t) => {
   const addon = native.addon;
   if (!native.blas || !addon?.conv2dForward || !addon.depthwiseConv2dForward || !addon.batchNormFwd || !addon.attentionFwd || !addon.binaryRun || !addon.reluGrad) {
@@ -481,7 +516,10 @@ test("the addon's kernels refuse arrays of the wrong size, naming them", (t) => 
   const geometry = Int32Array.from([1, 4, 4, 2, 4, 4, 3, 3, 3, 1, 1, 1, 1]);
   assert.throws(() => addon.conv2dForward!(f(32), f(54), geometry, f(47)), /conv output has 47 elements, expected 48/);
   assert.throws(() => addon.conv2dBackpropFilter!(f(32), f(48), geometry, f(53)), /conv filter gradient has 53 elements, expected 54/);
-  assert.throws(() => addon.conv2dForward!(f(32), f(54), Int32Array.from([1, 4, 4]), f(48)), /conv geometry must be an Int32Array of 13 values/);
+  assert.throws(() => addon.conv2dForward!(f(32), f(54), Int32Array.from([1, 4, 4]), f(48)), /conv geometry must be an Int32Array of 13 values \(14 with groups\)/);
+  // grouped: 2 groups of 1 input channel: filter 3·3·1·4, output 4×4×4
+  assert.throws(() => addon.conv2dForward!(f(32), f(54), Int32Array.from([1, 4, 4, 2, 4, 4, 4, 3, 3, 1, 1, 1, 1, 2]), f(64)), /conv filter has 54 elements, expected 36/);
+  assert.throws(() => addon.conv2dBackpropInput!(f(48), f(27), Int32Array.from([1, 4, 4, 2, 4, 4, 3, 3, 3, 1, 1, 1, 1, 2]), f(32)), /groups must divide the input and output channels/);
   // depthwise: 2 channels, multiplier 2, 3×3 window: filter 3·3·4, output 4×4×4
   assert.throws(() => addon.depthwiseConv2dForward!(f(32), f(36), Int32Array.from([1, 4, 4, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1]), f(63)), /depthwise conv output has 63 elements, expected 64/);
   assert.throws(() => addon.depthwiseConv2dBackpropInput!(f(64), f(35), Int32Array.from([1, 4, 4, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1]), f(32)), /depthwise conv filter has 35 elements, expected 36/);

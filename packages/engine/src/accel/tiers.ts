@@ -20,6 +20,7 @@ import { NATIVE_BACKEND } from './native-backend.js';
 import { installElementwiseKernels, uninstallElementwiseKernels } from './native-elementwise.js';
 import { installConvKernels, installDepthwiseKernels, uninstallConvKernels, uninstallDepthwiseKernels } from './native-conv.js';
 import { installBatchNormKernels, uninstallBatchNormKernels } from './batch-norm-kernels.js';
+import { installGroupedConvKernels, uninstallGroupedConvKernels } from './grouped-conv.js';
 
 export const ACCEL_TIERS = ['openblas', 'ort', 'js', 'none'] as const;
 export type AccelTier = (typeof ACCEL_TIERS)[number];
@@ -76,6 +77,7 @@ function installNativeTier(backendName: string, tier: 'openblas' | 'ort', addon:
   installFusedAttention(addon, backendName);
   installFusedHeads(backendName);
   installDepthwiseKernels(backendName, addon);
+  installGroupedConvKernels(backendName, addon);
   if (backendName === NATIVE_BACKEND) {
     installElementwiseKernels(addon, backendName);
     installConvKernels(backendName, addon);
@@ -154,6 +156,7 @@ function reset(backendName: string): void {
   uninstallElementwiseKernels(backendName);
   uninstallConvKernels(backendName);
   uninstallDepthwiseKernels(backendName);
+  uninstallGroupedConvKernels(backendName);
   uninstallBatchNormKernels(backendName);
   setInPlaceAdamW(backendName, null);
   if (backendName === 'wasm') uninstallJsKernels();

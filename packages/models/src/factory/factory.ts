@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { initEngine } from '@openclip/engine';
+import { toFloat32 } from '@openclip/engine';
 import type { RawTensor } from '@openclip/engine';
 import { imageTransform, parsePreprocessConfig } from '@openclip/data';
 import type { AugmentationConfig, ImageTransform, PreprocessConfig } from '@openclip/data';
@@ -25,6 +26,8 @@ import type { DownloadProgress, HubDownloadOptions } from '../hub/hf-download.js
 import { downloadHfTokenizer } from '../hub/hf-tokenizer-download.js';
 import '../coca/coca.js';
 import { TimmModel } from '../towers/timm/timm-model.js';
+import { TimmSwin } from '../towers/timm/timm-swin.js';
+import { resizeRelPosBiasTable } from '../towers/timm/timm-rel-pos-resize.js';
 import { quickGeluMismatch } from './quick-gelu-check.js';
 
 export interface FactoryOptions extends CreateModelOptions {
@@ -128,6 +131,7 @@ export function adaptStateDict(model: OpenClipModel, sd: Map<string, RawTensor>)
     if (patch) resizePosEmbed(out, [Math.floor(img[0]! / patch[0]!), Math.floor(img[1]! / patch[1]!)]);
   }
   resizeTimmPosEmbed(model, out);
+  resizeSwinBiasTables(model, out);
   for (const key of ['positional_embedding', 'text.positional_embedding']) {
     const mine = params.get(key);
     const theirs = out.get(key);
@@ -157,6 +161,33 @@ function resizeTimmPosEmbed(model: OpenClipModel, sd: Map<string, RawTensor>): v
   sd.set(key, { ...r, shape: [1, r.shape[0]!, r.shape[1]!] });
 }
 
+/**
+ * A Swin trunk's relative-position bias tables from a checkpoint at another window, resampled as
+ * timm's `set_input_size` → `set_window_size` does after OpenCLIP loads the weights
+ * (`--force-image-size`; timm-rel-pos-resize.ts).
+ */
+function resizeSwinBiasTables(model: OpenClipModel, sd: Map<string, RawTensor>): void {
+  const visual = (model as { visual?: unknown }).visual;
+  if (!(visual instanceof TimmModel) || !(visual.trunk instanceof TimmSwin)) return;
+  for (const { key, window } of visual.trunk.relPosTables()) {
+    const theirs = sd.get(key);
+    if (!theirs || theirs.shape.length !== 2) continue;
+    // the checkpoint's window is the side of its square table; the row count alone can agree across windows (3×3 and 9×1)
+    const [n, heads] = theirs.shape as [number, number];
+    const side = Math.round(Math.sqrt(n));
+    if (side * side === n && side === 2 * window[0] - 1 && side === 2 * window[1] - 1) continue;
+    const rows = (2 * window[0] - 1) * (2 * window[1] - 1);
+    if (side * side !== n && n === rows) continue; // a rectangular table already at this window (saved at this size)
+    sd.set(key, { dtype: 'F32', shape: [rows, heads], data: resizeRelPosBiasTable(toFloat32(theirs), n, heads, window, key) });
+  }
+}
+
+/** Whether a state dict holds a re-parameterised timm trunk (`visual.trunk.*.reparam_conv.weight`, timm's inference_mode). */
+export function hasReparamKeys(sd: Map<string, RawTensor>): boolean {
+  for (const k of sd.keys()) if (k.startsWith('visual.trunk.') && k.endsWith('.reparam_conv.weight')) return true;
+  return false;
+}
+
 /** Loads a checkpoint file into `model` (strict by default), after OpenCLIP's fix-ups. */
 export function loadCheckpointInto(model: OpenClipModel, path: string, options: { strict?: boolean } = {}): LoadStateDictReport {
   const sd = adaptStateDict(model, loadStateDict(path));
@@ -183,11 +214,14 @@ async function build(nameOrConfig: ModelSpec, options: FactoryOptions, requirePr
   if (requirePretrained && !src.checkpoint) {
     throw new Error(`createModelFromPretrained: model ${src.name ?? '(config)'} needs pretrained weights (a tag or a checkpoint path)`);
   }
-  const model = createModel(src.spec, { ...options, initWeights: src.checkpoint ? false : options.initWeights });
+  // a MobileCLIP checkpoint saved after timm's reparameterize_model holds the fused convolutions: build that structure
+  const sd = src.checkpoint ? loadStateDict(src.checkpoint) : null;
+  const reparam = sd !== null && hasReparamKeys(sd);
+  const model = createModel(src.spec, { ...options, initWeights: src.checkpoint ? false : options.initWeights, ...(reparam ? { timmInferenceMode: true } : {}) });
   const mismatch = typeof nameOrConfig === 'string' && options.pretrained ? quickGeluMismatch(nameOrConfig, options.pretrained, model.config.quick_gelu) : null;
   if (mismatch) (options.onWarning ?? ((m: string) => process.emitWarning(m, 'UserWarning')))(mismatch);
   try {
-    if (src.checkpoint) loadCheckpointInto(model, src.checkpoint, { strict: options.strict });
+    if (src.checkpoint && sd) model.loadStateDict(adaptStateDict(model, sd), { strict: options.strict ?? true, source: src.checkpoint });
     const preprocessCfg = mergePreprocessConfig(model.config, src.preprocess, options);
     return { model, preprocessCfg, checkpoint: src.checkpoint, name: src.name };
   } catch (e) {

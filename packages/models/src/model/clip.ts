@@ -24,6 +24,12 @@ export interface ModelBuildOptions {
   seed?: number;
   /** Draw OpenCLIP's random init (default true); false fills zeros/constants only (faster before loading weights). */
   initWeights?: boolean;
+  /**
+   * Build a timm FastViT vision trunk in timm's `inference_mode` (the re-parameterised structure a
+   * checkpoint saved after `reparameterize_model` holds); the factory sets it when a checkpoint has
+   * `visual.trunk.*.reparam_conv` keys.
+   */
+  timmInferenceMode?: boolean;
 }
 
 /** F.normalize(x, dim=-1): x / max(‖x‖₂, 1e-12). */
@@ -35,9 +41,10 @@ export function l2Normalize(x: Tensor): Tensor {
 export type VisionTower = VisionTransformer | ModifiedResNet | TimmModel;
 
 /** The vision tower OpenCLIP's `_build_vision_tower` picks: TimmModel for timm_model_name, ModifiedResNet for a 4-list of layers, else VisionTransformer. */
-export function buildVisionTower(store: ParamStore, prefix: string, cfg: ModelConfig, rng: Rng): VisionTower {
+export function buildVisionTower(store: ParamStore, prefix: string, cfg: ModelConfig, rng: Rng, timmInferenceMode = false): VisionTower {
   const v = cfg.vision_cfg;
-  if (v.timm_model_name) return new TimmModel(store, prefix, v, { outputDim: cfg.embed_dim, rng });
+  if (v.timm_model_name) return new TimmModel(store, prefix, v, { outputDim: cfg.embed_dim, rng, inferenceMode: timmInferenceMode });
+  if (timmInferenceMode) throw new Error(`${prefix}: re-parameterised (reparam_conv) weights need a timm FastViT vision tower, not OpenCLIP's own`);
   if (Array.isArray(v.layers)) return new ModifiedResNet(store, prefix, v, { outputDim: cfg.embed_dim });
   return new VisionTransformer(store, prefix, v, { outputDim: cfg.embed_dim, quickGelu: cfg.quick_gelu, rng });
 }
@@ -89,7 +96,7 @@ export class CLIP implements OpenClipModel {
     this.logitScale = this.store.param('logit_scale', lshape, constant(config.init_logit_scale));
     this.logitBias = config.init_logit_bias === null ? null : this.store.param('logit_bias', lshape, constant(config.init_logit_bias));
     // PatchDropout draws from its own stream, so init and training randomness do not interleave.
-    this.visual = buildVisionTower(this.store, 'visual', config, new Rng(seed + (seed > 0 ? -1 : 1) * 0x9e3779b9));
+    this.visual = buildVisionTower(this.store, 'visual', config, new Rng(seed + (seed > 0 ? -1 : 1) * 0x9e3779b9), options.timmInferenceMode);
     this.text = new TextTransformer(this.store, custom ? 'text' : '', config.text_cfg, { outputDim: config.embed_dim, quickGelu: config.quick_gelu });
     const rank = custom ? customTextRank : clipRank;
     this.orderedNames = this.store.order

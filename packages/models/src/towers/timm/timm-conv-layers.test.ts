@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine, tf, Rng } from '@openclip/engine';
 import { ParamStore } from '../params.js';
-import { TimmConv2d } from './timm-conv-layers.js';
+import { TimmConv2d } from './timm-conv.js';
 import { dropPath, dropPathRates } from './timm-layers.js';
 
 test('grouped Conv2d equals a dense convolution with the block-diagonal weight', async () => {

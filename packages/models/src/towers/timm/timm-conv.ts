@@ -1,10 +1,10 @@
 /**
  * Convolution building blocks of timm's convolutional and hybrid trunks, on NHWC activations with
- * PyTorch's weight layout kept in the parameter store: `nn.Conv2d` (dense or depthwise, symmetric
- * zero padding, optional bias), `nn.BatchNorm2d` that lock_image_tower can freeze, and
+ * PyTorch's weight layout kept in the parameter store: `nn.Conv2d` (dense, depthwise or grouped,
+ * symmetric zero padding, optional bias), `nn.BatchNorm2d` that lock_image_tower can freeze, and
  * `nn.AvgPool2d` with `count_include_pad=False`.
  */
-import { tf } from '@openclip/engine';
+import { ops, tf } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
 import { normal, torchDefaultBias, torchDefaultWeight, zeros } from '../../init/initializers.js';
 import type { InitSpec } from '../../init/initializers.js';
@@ -52,17 +52,29 @@ export interface ConvGeometry {
   k: number;
   stride: number;
   padding: number;
-  /** groups = inC (out = inC · multiplier); otherwise groups = 1. */
-  depthwise: boolean;
+  /** 1 (dense), inC (depthwise when out = inC · multiplier) or another divisor of inC and outC (grouped). */
+  groups: number;
 }
 
-/** nn.functional.conv2d on NHWC input with a PyTorch-layout weight (+ bias). */
+/** Whether a geometry is depthwise: one group per input channel, out = in · multiplier. */
+export function isDepthwise(g: ConvGeometry): boolean {
+  return g.groups > 1 && g.groups === g.inC && g.outC % g.inC === 0;
+}
+
+/**
+ * nn.functional.conv2d on NHWC input with a PyTorch-layout weight (+ bias): dense and depthwise
+ * through TF.js' ops, other group counts through the engine's `groupedConv2d` (the addon's
+ * kernels on the openblas tier, one convolution per group elsewhere).
+ */
 export function conv2dNhwc(x: Tensor, weight: Tensor, bias: Tensor | null, g: ConvGeometry): Tensor {
   return tf.tidy(() => {
     const p = g.padding;
     const pad: Pads | 'valid' = p === 0 ? 'valid' : [[0, 0], [p, p], [p, p], [0, 0]];
     let y: Tensor;
-    if (g.depthwise) {
+    if (g.groups > 1 && !isDepthwise(g)) {
+      // [out, in/groups, k, k] → [k, k, in/groups, out]
+      y = ops.groupedConv2d(x, tf.transpose(weight, [2, 3, 1, 0]), g.stride, pad, g.groups);
+    } else if (g.groups > 1) {
       // [in·m, 1, k, k] → [k, k, in, m]
       const m = g.outC / g.inC;
       const filter = tf.transpose(tf.reshape(weight, [g.inC, m, g.k, g.k]), [2, 3, 0, 1]) as tf.Tensor4D;
@@ -79,12 +91,15 @@ export function conv2dNhwc(x: Tensor, weight: Tensor, bias: Tensor | null, g: Co
   });
 }
 
-/** A [out, in/groups, k, k] kernel that passes channel i through unchanged (the identity branch of a re-parameterised block). */
-export function identityKernel(channels: number, k: number, depthwise: boolean): Tensor {
-  const inPer = depthwise ? 1 : channels;
+/**
+ * A [out, in/groups, k, k] kernel that passes channel i through unchanged (the identity branch of
+ * a re-parameterised block): channel i is input i % (channels/groups) of its group.
+ */
+export function identityKernel(channels: number, k: number, groups: number): Tensor {
+  const inPer = channels / groups;
   const data = new Float32Array(channels * inPer * k * k);
   const c = Math.floor(k / 2);
-  for (let i = 0; i < channels; i++) data[((i * inPer + (depthwise ? 0 : i)) * k + c) * k + c] = 1;
+  for (let i = 0; i < channels; i++) data[((i * inPer + (i % inPer)) * k + c) * k + c] = 1;
   return tf.tensor4d(data, [channels, inPer, k, k]);
 }
 
@@ -105,9 +120,10 @@ export interface TimmConvOptions {
   stride?: number;
   /** Symmetric zero padding; timm's default `((stride - 1) + (k - 1)) // 2` when omitted. */
   padding?: number;
-  /** 1 (dense) or the input channel count (depthwise, out = in · multiplier). */
+  /** 1 (dense), the input channel count (depthwise, out = in · multiplier) or another common divisor (grouped). */
   groups?: number;
   bias?: boolean;
+  /** PyTorch's default (kaiming-uniform weight, fan-in bias) for what is not given. */
   init?: { weight?: InitSpec; bias?: InitSpec };
 }
 
@@ -123,22 +139,26 @@ export function fanOutNormal(outC: number, k: number, groups: number): { weight:
 
 type Pads = [[number, number], [number, number], [number, number], [number, number]];
 
-/** nn.Conv2d: weight [out, in/groups, k, k] (+ bias [out]) applied to NHWC input. */
+/**
+ * nn.Conv2d (square kernel, dilation 1) under `<prefix>.weight` [out, in/groups, k, k] and
+ * `<prefix>.bias`, applied to NHWC input: dense, depthwise or grouped (see conv2dNhwc). The one
+ * Conv2d of every timm trunk here (ConvNeXt, FastViT, ViTamin, ConvStem).
+ */
 export class TimmConv2d implements ConvGeometry {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable | null;
   readonly stride: number;
   readonly padding: number;
-  readonly depthwise: boolean;
+  readonly groups: number;
   constructor(store: ParamStore, readonly prefix: string, readonly inC: number, readonly outC: number, readonly k: number, o: TimmConvOptions = {}) {
-    const groups = o.groups ?? 1;
-    if (groups !== 1 && groups !== inC) throw new Error(`${prefix}: groups=${groups} is not supported (1 or the input channels ${inC})`);
-    if (groups === inC && inC !== 1 && outC % inC !== 0) throw new Error(`${prefix}: depthwise conv needs out channels ${outC} divisible by ${inC}`);
-    this.depthwise = groups !== 1;
+    this.groups = o.groups ?? 1;
+    if (!Number.isInteger(this.groups) || this.groups < 1 || inC % this.groups !== 0 || outC % this.groups !== 0) {
+      throw new Error(`${prefix}: ${inC} in / ${outC} out channels are not divisible by groups=${this.groups}`);
+    }
     this.stride = o.stride ?? 1;
     this.padding = o.padding ?? timmPadding(k, this.stride);
-    const fanIn = (inC / groups) * k * k;
-    this.weight = store.param(join(prefix, 'weight'), [outC, inC / groups, k, k], o.init?.weight ?? torchDefaultWeight(fanIn));
+    const fanIn = (inC / this.groups) * k * k;
+    this.weight = store.param(join(prefix, 'weight'), [outC, inC / this.groups, k, k], o.init?.weight ?? torchDefaultWeight(fanIn));
     this.bias = (o.bias ?? true) ? store.param(join(prefix, 'bias'), [outC], o.init?.bias ?? torchDefaultBias(fanIn)) : null;
   }
 

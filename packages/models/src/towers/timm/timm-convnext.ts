@@ -13,7 +13,8 @@ import { LayerNorm, activate } from '../layers.js';
 import { join } from '../params.js';
 import type { ParamStore } from '../params.js';
 import type { ActivationHook } from '../vision-transformer.js';
-import { TIMM_CONV_INIT, TimmConv2d, nchwToNhwc, nhwcToNchw } from './timm-conv-layers.js';
+import { TIMM_CONV_INIT, nchwToNhwc, nhwcToNchw } from './timm-conv-layers.js';
+import { TimmConv2d } from './timm-conv.js';
 import { dropPath, dropPathRates } from './timm-layers.js';
 import { TimmLinear, timmActivation } from './timm-layers.js';
 import type { GroupRule } from './timm-layers.js';
@@ -110,7 +111,7 @@ export class ConvNextBlock {
   }, readonly dropRate = o.dropPath) {
     // the module's own parameter first (PyTorch's state_dict order)
     this.gamma = o.lsInit !== null ? store.param(join(prefix, 'gamma'), [dim], { kind: 'const', value: o.lsInit }) : null;
-    this.convDw = new TimmConv2d(store, join(prefix, 'conv_dw'), dim, dim, k, { groups: dim, bias: o.convBias });
+    this.convDw = new TimmConv2d(store, join(prefix, 'conv_dw'), dim, dim, k, { groups: dim, bias: o.convBias, init: TIMM_CONV_INIT });
     this.norm = new LayerNorm(store, join(prefix, 'norm'), dim, o.eps); // timm's LayerNorm2d with the conv MLP: the same op on NHWC
     this.mlp = new ConvNextMlp(store, join(prefix, 'mlp'), dim, 4 * dim, o.convMlp, o.grn, o.act);
   }
@@ -165,18 +166,18 @@ export class TimmConvNext {
     let stemStride: number;
     if (stemType === 'patch') {
       const p = args.patch_size ?? 4;
-      this.stem.push(new TimmConv2d(store, join(prefix, 'stem.0'), 3, dims[0], p, { stride: p, padding: 0, bias: convBias }));
+      this.stem.push(new TimmConv2d(store, join(prefix, 'stem.0'), 3, dims[0], p, { stride: p, padding: 0, bias: convBias, init: TIMM_CONV_INIT }));
       this.stem.push(new LayerNorm(store, join(prefix, 'stem.1'), dims[0], eps));
       stemStride = p;
     } else if (['overlap', 'overlap_tiered', 'overlap_act'].includes(stemType)) {
       const mid = stemType === 'overlap_tiered' ? makeDivisible(Math.floor(dims[0] / 2)) : dims[0];
       let i = 0;
-      this.stem.push(new TimmConv2d(store, join(prefix, `stem.${i++}`), 3, mid, 3, { stride: 2, padding: 1, bias: convBias }));
+      this.stem.push(new TimmConv2d(store, join(prefix, `stem.${i++}`), 3, mid, 3, { stride: 2, padding: 1, bias: convBias, init: TIMM_CONV_INIT }));
       if (stemType === 'overlap_act') {
         this.stem.push('gelu');
         i++;
       }
-      this.stem.push(new TimmConv2d(store, join(prefix, `stem.${i++}`), mid, dims[0], 3, { stride: 2, padding: 1, bias: convBias }));
+      this.stem.push(new TimmConv2d(store, join(prefix, `stem.${i++}`), mid, dims[0], 3, { stride: 2, padding: 1, bias: convBias, init: TIMM_CONV_INIT }));
       this.stem.push(new LayerNorm(store, join(prefix, `stem.${i}`), dims[0], eps));
       stemStride = 4;
     } else {
@@ -197,7 +198,7 @@ export class TimmConvNext {
         const k = s > 1 ? 2 : 1;
         downsample = {
           norm: new LayerNorm(store, join(sp, 'downsample.0'), prev, eps),
-          conv: new TimmConv2d(store, join(sp, 'downsample.1'), prev, dims[i], k, { stride: s, padding: 0, bias: convBias }),
+          conv: new TimmConv2d(store, join(sp, 'downsample.1'), prev, dims[i], k, { stride: s, padding: 0, bias: convBias, init: TIMM_CONV_INIT }),
         };
       }
       const blocks: ConvNextBlock[] = [];

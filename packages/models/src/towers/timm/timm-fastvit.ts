@@ -39,6 +39,12 @@ export interface FastVitArgs {
   down_stride?: number;
   layer_scale_init_value?: number | null;
   lkc_use_act?: boolean;
+  /**
+   * timm's `inference_mode`: the re-parameterised structure (`reparam_conv` in place of each
+   * MobileOne block's branches, each large-kernel conv's pair, each RepMixer and RepCPE), as a
+   * checkpoint saved after timm's `reparameterize_model` holds it.
+   */
+  inference_mode?: boolean;
   stem_use_scale_branch?: boolean;
   cls_ratio?: number;
   global_pool?: string;
@@ -101,6 +107,8 @@ interface MobileOneOptions {
   useAct?: boolean;
   useScaleBranch?: boolean;
   numConvBranches?: number;
+  /** timm's inference_mode: one `reparam_conv` (with bias) instead of the branches. */
+  inference?: boolean;
 }
 
 /** timm `MobileOneBlock` (train-time): act(se(bn_identity(x) + bn(conv_1×1(x)) + Σ bn(conv_k×k(x)))). */
@@ -111,16 +119,24 @@ class MobileOneBlock {
   readonly convScale: ConvBn | null;
   readonly useAct: boolean;
   readonly geometry: ConvGeometry;
+  /** The re-parameterised convolution (inference mode), else null. */
+  readonly reparam: TimmConv2d | null = null;
   constructor(store: ParamStore, prefix: string, inC: number, outC: number, k: number, o: MobileOneOptions = {}) {
     const stride = o.stride ?? 1;
     const groups = o.depthwise ? inC : 1;
-    this.geometry = { inC, outC, k, stride, padding: timmPadding(k, stride), depthwise: groups !== 1 };
+    this.geometry = { inC, outC, k, stride, padding: timmPadding(k, stride), groups };
     this.se = o.useSe ? new SqueezeExcite(store, join(prefix, 'se'), outC, 1 / 16, 1) : null;
+    this.useAct = o.useAct ?? true;
+    if (o.inference) {
+      this.identity = null;
+      this.convScale = null;
+      this.reparam = new TimmConv2d(store, join(prefix, 'reparam_conv'), inC, outC, k, { stride, groups });
+      return;
+    }
     this.identity = outC === inC && stride === 1 ? new TimmBatchNorm2d(store, join(prefix, 'identity'), inC) : null;
     const n = o.numConvBranches ?? 1;
     for (let i = 0; i < n; i++) this.convKxk.push(new ConvBn(store, join(prefix, `conv_kxk.${i}`), inC, outC, k, stride, groups));
     this.convScale = k > 1 && (o.useScaleBranch ?? true) ? new ConvBn(store, join(prefix, 'conv_scale'), inC, outC, 1, stride, groups) : null;
-    this.useAct = o.useAct ?? true;
   }
   /** Whether every BatchNorm of the block uses running statistics (then the block is one convolution). */
   fusable(training: boolean): boolean {
@@ -130,8 +146,9 @@ class MobileOneBlock {
 
   /** timm's `_get_kernel_bias`: the k×k branches + the 1×1 branch padded to k×k + the identity BatchNorm as a kernel. */
   fused(): Kernel {
+    if (this.reparam) return { w: this.reparam.weight, b: this.reparam.bias! };
     return tf.tidy(() => {
-      const { outC, k, depthwise } = this.geometry;
+      const { outC, k, groups } = this.geometry;
       const ws: Tensor[] = [];
       const bs: Tensor[] = [];
       for (const c of this.convKxk) {
@@ -146,7 +163,7 @@ class MobileOneBlock {
       }
       if (this.identity) {
         const { scale, shift } = this.identity.affine();
-        ws.push(tf.mul(identityKernel(outC, k, depthwise), tf.reshape(scale, [-1, 1, 1, 1])));
+        ws.push(tf.mul(identityKernel(outC, k, groups), tf.reshape(scale, [-1, 1, 1, 1])));
         bs.push(shift);
       }
       return { w: ws.length === 1 ? ws[0] : tf.addN(ws), b: bs.length === 1 ? bs[0] : tf.addN(bs) };
@@ -156,7 +173,9 @@ class MobileOneBlock {
   apply(x: Tensor, training: boolean): Tensor {
     return tf.tidy(() => {
       let y: Tensor;
-      if (this.fusable(training)) {
+      if (this.reparam) {
+        y = this.reparam.apply(x);
+      } else if (this.fusable(training)) {
         const { w, b } = this.fused();
         y = conv2dNhwc(x, w, b, this.geometry);
       } else {
@@ -172,20 +191,33 @@ class MobileOneBlock {
   }
 }
 
-/** timm `ReparamLargeKernelConv` (train-time): bn(conv_k(x)) + bn(conv_3(x)), squeeze-excite, optional GELU. */
+/**
+ * timm `ReparamLargeKernelConv` (train-time): bn(conv_k(x)) + bn(conv_3(x)), squeeze-excite,
+ * optional GELU; in inference mode one `reparam_conv` (registered before `se`, as timm builds it).
+ */
 class ReparamLargeKernelConv {
-  readonly largeConv: ConvBn;
-  readonly smallConv: ConvBn;
+  readonly largeConv: ConvBn | null = null;
+  readonly smallConv: ConvBn | null = null;
+  readonly reparam: TimmConv2d | null = null;
   readonly se: SqueezeExcite | null;
-  constructor(store: ParamStore, prefix: string, inC: number, outC: number, k: number, stride: number, useSe: boolean, readonly useAct: boolean) {
-    this.largeConv = new ConvBn(store, join(prefix, 'large_conv'), inC, outC, k, stride, inC);
-    this.smallConv = new ConvBn(store, join(prefix, 'small_conv'), inC, outC, 3, stride, inC);
+  constructor(store: ParamStore, prefix: string, inC: number, outC: number, k: number, stride: number, useSe: boolean, readonly useAct: boolean,
+    inference: boolean) {
+    if (inference) {
+      this.reparam = new TimmConv2d(store, join(prefix, 'reparam_conv'), inC, outC, k, { stride, groups: inC });
+    } else {
+      this.largeConv = new ConvBn(store, join(prefix, 'large_conv'), inC, outC, k, stride, inC);
+      this.smallConv = new ConvBn(store, join(prefix, 'small_conv'), inC, outC, 3, stride, inC);
+    }
     this.se = useSe ? new SqueezeExcite(store, join(prefix, 'se'), outC, 0.25, 8) : null;
   }
   apply(x: Tensor, training: boolean): Tensor {
     return tf.tidy(() => {
       let y: Tensor;
-      if (this.largeConv.bn.usesRunningStats(training) && this.smallConv.bn.usesRunningStats(training)) {
+      if (this.reparam) {
+        y = this.reparam.apply(x);
+      } else if (!this.largeConv || !this.smallConv) {
+        throw new Error('ReparamLargeKernelConv without branches');
+      } else if (this.largeConv.bn.usesRunningStats(training) && this.smallConv.bn.usesRunningStats(training)) {
         // timm's get_kernel_bias: the small kernel padded into the large one
         const l = this.largeConv.fused();
         const s = this.smallConv.fused();
@@ -236,24 +268,30 @@ const maybeDrop = (x: Tensor, training: boolean, d: BlockDrop): Tensor => (train
 
 /** timm `RepMixerBlock`: x + γ·(mixer(x) − norm(x)) (RepMixer), then x + drop_path(γ·ConvMlp(x)). */
 class RepMixerBlock {
-  readonly norm: MobileOneBlock;
-  readonly mixer: MobileOneBlock;
-  readonly mixerScale: LayerScale2d | null;
+  readonly norm: MobileOneBlock | null = null;
+  readonly mixer: MobileOneBlock | null = null;
+  readonly mixerScale: LayerScale2d | null = null;
+  /** Inference mode: the whole RepMixer as `token_mixer.reparam_conv` (depthwise k×k, padding k // 2). */
+  readonly reparam: TimmConv2d | null = null;
   readonly mlp: ConvMlp;
   readonly layerScale: LayerScale2d | null;
-  constructor(store: ParamStore, prefix: string, dim: number, k: number, mlpRatio: number, ls: number | null, readonly drop: BlockDrop) {
+  constructor(store: ParamStore, prefix: string, dim: number, k: number, mlpRatio: number, ls: number | null, readonly drop: BlockDrop, inference: boolean) {
     const tm = join(prefix, 'token_mixer');
-    this.norm = new MobileOneBlock(store, join(tm, 'norm'), dim, dim, k, { depthwise: true, useAct: false, useScaleBranch: false, numConvBranches: 0 });
-    this.mixer = new MobileOneBlock(store, join(tm, 'mixer'), dim, dim, k, { depthwise: true, useAct: false });
-    this.mixerScale = ls !== null ? new LayerScale2d(store, join(tm, 'layer_scale'), dim, ls) : null;
+    if (inference) {
+      this.reparam = new TimmConv2d(store, join(tm, 'reparam_conv'), dim, dim, k, { groups: dim, padding: Math.floor(k / 2) });
+    } else {
+      this.norm = new MobileOneBlock(store, join(tm, 'norm'), dim, dim, k, { depthwise: true, useAct: false, useScaleBranch: false, numConvBranches: 0 });
+      this.mixer = new MobileOneBlock(store, join(tm, 'mixer'), dim, dim, k, { depthwise: true, useAct: false });
+      this.mixerScale = ls !== null ? new LayerScale2d(store, join(tm, 'layer_scale'), dim, ls) : null;
+    }
     this.mlp = new ConvMlp(store, join(prefix, 'mlp'), dim, Math.floor(dim * mlpRatio));
     this.layerScale = ls !== null ? new LayerScale2d(store, join(prefix, 'layer_scale'), dim, ls) : null;
   }
   /** RepMixer as timm's `reparameterize()` builds it: identity + γ·(K_mixer − K_norm) in one depthwise conv. */
-  private fusedMixer(): Kernel {
+  private fusedMixer(mixer: MobileOneBlock, norm: MobileOneBlock): Kernel {
     return tf.tidy(() => {
-      const m = this.mixer.fused();
-      const n = this.norm.fused();
+      const m = mixer.fused();
+      const n = norm.fused();
       let w = tf.sub(m.w, n.w);
       let b = tf.sub(m.b, n.b);
       if (this.mixerScale) {
@@ -261,19 +299,24 @@ class RepMixerBlock {
         w = tf.mul(w, tf.reshape(g, [-1, 1, 1, 1]));
         b = tf.mul(b, g);
       }
-      const { outC, k } = this.mixer.geometry;
-      return { w: tf.add(w, identityKernel(outC, k, true)), b };
+      const { outC, k, groups } = mixer.geometry;
+      return { w: tf.add(w, identityKernel(outC, k, groups)), b };
     });
   }
 
   apply(x: Tensor, training: boolean): Tensor {
     return tf.tidy(() => {
       let x1: Tensor;
-      if (this.mixer.fusable(training) && this.norm.fusable(training)) {
-        const { w, b } = this.fusedMixer();
-        x1 = conv2dNhwc(x, w, b, this.mixer.geometry);
+      const { mixer, norm } = this;
+      if (this.reparam) {
+        x1 = this.reparam.apply(x);
+      } else if (!mixer || !norm) {
+        throw new Error('RepMixer without branches');
+      } else if (mixer.fusable(training) && norm.fusable(training)) {
+        const { w, b } = this.fusedMixer(mixer, norm);
+        x1 = conv2dNhwc(x, w, b, mixer.geometry);
       } else {
-        let d = tf.sub(this.mixer.apply(x, training), this.norm.apply(x, training));
+        let d = tf.sub(mixer.apply(x, training), norm.apply(x, training));
         if (this.mixerScale) d = this.mixerScale.apply(d);
         x1 = tf.add(x, d);
       }
@@ -317,22 +360,25 @@ class FastVitStage {
   readonly downLkc: ReparamLargeKernelConv | null = null;
   readonly downMob: MobileOneBlock | null = null;
   readonly posEnc: TimmConv2d | null = null;
+  readonly posEncFused: boolean;
   readonly blocks: (RepMixerBlock | AttentionBlock)[] = [];
   constructor(store: ParamStore, prefix: string, a: Required<FastVitArgs>, i: number, inC: number, downsample: boolean, drops: BlockDrop[]) {
     const dim = a.embed_dims[i];
     if (downsample) {
       const p = join(prefix, 'downsample.proj');
-      this.downLkc = new ReparamLargeKernelConv(store, join(p, '0'), inC, dim, a.down_patch_size, a.down_stride, a.se_downsamples[i], a.lkc_use_act);
-      this.downMob = new MobileOneBlock(store, join(p, '1'), dim, dim, 1);
+      this.downLkc = new ReparamLargeKernelConv(store, join(p, '0'), inC, dim, a.down_patch_size, a.down_stride, a.se_downsamples[i], a.lkc_use_act, a.inference_mode);
+      this.downMob = new MobileOneBlock(store, join(p, '1'), dim, dim, 1, { inference: a.inference_mode });
     } else if (inC !== dim) {
       throw new Error(`${prefix}: a stage without downsample needs equal widths (${inC} → ${dim})`);
     }
     const pk = a.pos_embs[i];
-    if (pk) this.posEnc = new TimmConv2d(store, join(prefix, 'pos_emb.pos_enc'), dim, dim, pk, { groups: dim, padding: Math.floor(pk / 2) });
+    // RepCPE: `pos_enc` (applied as x + pos_enc(x)), or in inference mode `reparam_conv` (the identity folded in)
+    if (pk) this.posEnc = new TimmConv2d(store, join(prefix, a.inference_mode ? 'pos_emb.reparam_conv' : 'pos_emb.pos_enc'), dim, dim, pk, { groups: dim, padding: Math.floor(pk / 2) });
+    this.posEncFused = a.inference_mode;
     for (let j = 0; j < a.layers[i]; j++) {
       const bp = join(prefix, `blocks.${j}`);
       const mixer = a.token_mixers[i];
-      if (mixer === 'repmixer') this.blocks.push(new RepMixerBlock(store, bp, dim, a.repmixer_kernel_size, a.mlp_ratios[i], a.layer_scale_init_value, drops[j]));
+      if (mixer === 'repmixer') this.blocks.push(new RepMixerBlock(store, bp, dim, a.repmixer_kernel_size, a.mlp_ratios[i], a.layer_scale_init_value, drops[j], a.inference_mode));
       else if (mixer === 'attention') this.blocks.push(new AttentionBlock(store, bp, dim, a.mlp_ratios[i], a.layer_scale_init_value, drops[j]));
       else throw new Error(`${prefix}: token mixer '${String(mixer)}' is not supported (repmixer, attention)`);
     }
@@ -342,7 +388,8 @@ class FastVitStage {
       let y = x;
       if (this.downLkc && this.downMob) y = this.downMob.apply(this.downLkc.apply(y, training), training);
       // RepCPE: pos_enc(x) + x as one depthwise conv with the identity in its kernel
-      if (this.posEnc) y = conv2dNhwc(y, tf.add(this.posEnc.weight, identityKernel(this.posEnc.outC, this.posEnc.k, true)), this.posEnc.bias, this.posEnc);
+      if (this.posEnc && this.posEncFused) y = this.posEnc.apply(y);
+      else if (this.posEnc) y = conv2dNhwc(y, tf.add(this.posEnc.weight, identityKernel(this.posEnc.outC, this.posEnc.k, this.posEnc.groups)), this.posEnc.bias, this.posEnc);
       for (const b of this.blocks) y = b.apply(y, training);
       return y;
     });
@@ -378,7 +425,7 @@ export class TimmFastVit {
     const a: Required<FastVitArgs> = {
       pos_embs: Array(n).fill(null), downsamples: [false, ...Array(n - 1).fill(true)], se_downsamples: Array(n).fill(false),
       repmixer_kernel_size: 3, down_patch_size: 7, down_stride: 2, layer_scale_init_value: 1e-5, lkc_use_act: false,
-      stem_use_scale_branch: true, cls_ratio: 2, global_pool: 'avg', ...args,
+      stem_use_scale_branch: true, cls_ratio: 2, global_pool: 'avg', inference_mode: false, ...args,
     };
     for (const [k, v] of [['embed_dims', a.embed_dims], ['mlp_ratios', a.mlp_ratios], ['token_mixers', a.token_mixers], ['pos_embs', a.pos_embs], ['downsamples', a.downsamples], ['se_downsamples', a.se_downsamples]] as const) {
       if (v.length !== n) throw new Error(`${prefix}: FastVit ${k} has ${v.length} entries for ${n} stages`);
@@ -390,9 +437,9 @@ export class TimmFastVit {
     const c0 = a.embed_dims[0];
     const stemScale = a.stem_use_scale_branch;
     this.stem = [
-      new MobileOneBlock(store, join(prefix, 'stem.0'), 3, c0, 3, { stride: 2, useScaleBranch: stemScale }),
-      new MobileOneBlock(store, join(prefix, 'stem.1'), c0, c0, 3, { stride: 2, depthwise: true, useScaleBranch: stemScale }),
-      new MobileOneBlock(store, join(prefix, 'stem.2'), c0, c0, 1, { useScaleBranch: stemScale }),
+      new MobileOneBlock(store, join(prefix, 'stem.0'), 3, c0, 3, { stride: 2, useScaleBranch: stemScale, inference: a.inference_mode }),
+      new MobileOneBlock(store, join(prefix, 'stem.1'), c0, c0, 3, { stride: 2, depthwise: true, useScaleBranch: stemScale, inference: a.inference_mode }),
+      new MobileOneBlock(store, join(prefix, 'stem.2'), c0, c0, 1, { useScaleBranch: stemScale, inference: a.inference_mode }),
     ];
     let prev = c0;
     const rate = o.dropPathRate ?? 0;
@@ -405,7 +452,7 @@ export class TimmFastVit {
       prev = a.embed_dims[i];
     }
     const final = Math.floor(prev * a.cls_ratio);
-    this.finalConv = new MobileOneBlock(store, join(prefix, 'final_conv'), prev, final, 3, { depthwise: true, useSe: true });
+    this.finalConv = new MobileOneBlock(store, join(prefix, 'final_conv'), prev, final, 3, { depthwise: true, useSe: true, inference: a.inference_mode });
     this.numFeatures = final;
     this.head = o.numClasses > 0 ? new TimmLinear(store, join(prefix, 'head.fc'), final, o.numClasses, true) : null;
     if (o.numClasses > 0) this.numFeatures = o.numClasses;

@@ -19,7 +19,7 @@ export interface TimmCase {
   tensors: Record<string, { dtype: string; shape: number[] }>;
   lockTrainable: Record<string, string[]>;
   /** Image size of the force_size.* outputs (set_input_size after loading), when present. */
-  forceImageSize: number | null;
+  forceImageSize: number | [number, number] | null;
   tolerance: {
     features_atol: number; features_rtol: number; normalized_atol: number; logits_atol: number;
     activations_atol: number; grad_atol: number; grad_rtol: number;
@@ -63,7 +63,7 @@ export function timmCases(): { cases: TimmCase[]; skip: string | false } {
         stateDictKeys: c.state_dict_keys as number,
         tensors: c.tensors as TimmCase['tensors'],
         lockTrainable: c.lock_image_trainable as Record<string, string[]>,
-        forceImageSize: (c.force_image_size as number | undefined) ?? null,
+        forceImageSize: (c.force_image_size as number | [number, number] | undefined) ?? null,
         tolerance: c.tolerance as TimmCase['tolerance'],
       });
     }

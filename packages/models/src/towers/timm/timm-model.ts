@@ -25,6 +25,8 @@ export interface TimmModelOptions {
   /** The model's embed_dim. */
   outputDim: number;
   rng?: Rng;
+  /** timm's `inference_mode` for a FastViT trunk (re-parameterised weights); an error for other families. */
+  inferenceMode?: boolean;
 }
 
 export type TimmTrunk = TimmVisionTransformer | TimmEva | TimmRelPosTransformer | TimmFastVit | TimmConvNext | TimmSwin;
@@ -73,12 +75,15 @@ export class TimmModel {
     const trunkOptions: TimmTrunkOptions = extraProj
       ? { ...common, numClasses: 0, globalPool: pool || undefined }
       : { ...common, numClasses: proj === 'none' ? 0 : o.outputDim };
+    if (o.inferenceMode && spec.family !== 'fastvit') {
+      throw new Error(`${prefix}: re-parameterised (reparam_conv) weights need a timm FastViT trunk; ${name} is a timm ${spec.family} model`);
+    }
     if (spec.family === 'fastvit') {
       if (common.patchDropRate > 0) throw new Error(`${prefix}: vision_cfg.patch_dropout is not supported by timm FastViT towers (${name})`);
       const fastvitOptions = extraProj
         ? { imageSize: size, numClasses: 0, globalPool: pool || undefined, dropPathRate, rng: common.rng }
         : { imageSize: size, numClasses: trunkOptions.numClasses, globalPool: pool, dropPathRate, rng: common.rng };
-      this.trunk = new TimmFastVit(store, trunkPrefix, spec.args, fastvitOptions);
+      this.trunk = new TimmFastVit(store, trunkPrefix, o.inferenceMode ? { ...spec.args, inference_mode: true } : spec.args, fastvitOptions);
     } else if (spec.family === 'convnext') {
       this.trunk = new TimmConvNext(store, trunkPrefix, { ...spec.args, ...poolArg, ...dropPathArg }, trunkOptions);
     } else if (spec.family === 'swin') {

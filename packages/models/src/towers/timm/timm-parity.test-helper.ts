@@ -147,7 +147,7 @@ export function timmParitySuite(label: string, cases: TimmCase[], skip: string |
   }
 
   for (const c of cases.filter((x) => x.forceImageSize !== null)) {
-    test(`${c.name}: forceImageSize ${c.forceImageSize} resamples pos_embed as timm's set_input_size after loading`, async () => {
+    test(`${c.name}: forceImageSize ${c.forceImageSize} resamples pos_embed (or re-windows Swin) as timm's set_input_size after loading`, async () => {
       await initEngine({ backend: 'wasm' });
       registerTimmModel(c.timm.name, c.timm);
       const model = createModel(readModelConfigFile(c.config), { initWeights: false, forceImageSize: c.forceImageSize! }) as CLIP;

@@ -56,7 +56,9 @@ export function relativePositionIndex(wh: number, ww: number): Int32Array {
  * of the cyclically shifted image, -100 across regions.
  */
 export function shiftedWindowMask(hp: number, wp: number, win: [number, number], shift: [number, number]): Float32Array {
-  const region = (v: number, size: number, w: number, s: number) => (v < size - w ? 0 : v < size - s ? 1 : 2);
+  // timm paints three slices per axis, [0, -w), [-w, -s), [-s, None), later ones over earlier ones; with
+  // s = 0 the last is the whole axis (Python's -0 is 0), so an axis without shift is one region
+  const region = (v: number, size: number, w: number, s: number) => (s === 0 ? 2 : v < size - w ? 0 : v < size - s ? 1 : 2);
   const [wh, ww] = win;
   const nh = hp / wh, nw = wp / ww, n = wh * ww;
   const out = new Float32Array(nh * nw * n * n);
@@ -89,10 +91,13 @@ class WindowAttention {
   readonly proj: TimmLinear;
   readonly index: Int32Array;
   readonly n: number;
+  /** The state-dict key of the bias table. */
+  readonly tableKey: string;
   constructor(store: ParamStore, prefix: string, dim: number, readonly heads: number, readonly headDim: number, readonly win: [number, number], qkvBias: boolean) {
     const [wh, ww] = win;
     this.n = wh * ww;
-    this.table = store.param(join(prefix, 'relative_position_bias_table'), [(2 * wh - 1) * (2 * ww - 1), heads], truncNormal(0.02));
+    this.tableKey = join(prefix, 'relative_position_bias_table');
+    this.table = store.param(this.tableKey, [(2 * wh - 1) * (2 * ww - 1), heads], truncNormal(0.02));
     this.qkv = new TimmLinear(store, join(prefix, 'qkv'), dim, 3 * heads * headDim, qkvBias);
     this.proj = new TimmLinear(store, join(prefix, 'proj'), heads * headDim, dim, true);
     this.index = relativePositionIndex(wh, ww);
@@ -136,11 +141,10 @@ class SwinBlock {
   readonly shift: [number, number];
   private maskValues: Float32Array | null = null;
   constructor(store: ParamStore, prefix: string, dim: number, readonly resolution: [number, number], heads: number, headDim: number,
-    window: number, shifted: boolean, mlpRatio: number, qkvBias: boolean, readonly dropRate: number) {
-    // timm clips the window to a smaller map, and does not shift it then
-    this.win = [Math.min(window, resolution[0]), Math.min(window, resolution[1])];
-    const s = shifted ? Math.floor(window / 2) : 0;
-    this.shift = [resolution[0] <= window ? 0 : s, resolution[1] <= window ? 0 : s];
+    window: [number, number], shifted: boolean, mlpRatio: number, qkvBias: boolean, readonly dropRate: number) {
+    // timm clips the window to a smaller map, and does not shift it then (per axis)
+    this.win = [Math.min(window[0], resolution[0]), Math.min(window[1], resolution[1])];
+    this.shift = [0, 1].map((a) => (shifted && resolution[a] > window[a] ? Math.floor(window[a] / 2) : 0)) as [number, number];
     this.norm1 = new LayerNorm(store, join(prefix, 'norm1'), dim, 1e-5);
     this.attn = new WindowAttention(store, join(prefix, 'attn'), dim, heads, headDim, this.win, qkvBias);
     this.norm2 = new LayerNorm(store, join(prefix, 'norm2'), dim, 1e-5);
@@ -203,6 +207,8 @@ export class TimmSwin {
   readonly numFeatures: number;
   readonly patch: number;
   readonly grid: [number, number];
+  /** The window before timm clips it to smaller maps: window_size, or grid // 8 after set_input_size. */
+  readonly window: [number, number];
   training = false;
   readonly rng: Rng;
 
@@ -216,9 +222,6 @@ export class TimmSwin {
   constructor(store: ParamStore, readonly prefix: string, args: SwinArgs, o: TimmTrunkOptions) {
     const where = prefix;
     const img = args.img_size ?? 224;
-    if (o.imageSize[0] !== img || o.imageSize[1] !== img) {
-      throw new Error(`${where}: this Swin is built for ${img}x${img} images (timm's img_size, strict), but vision_cfg.image_size is ${o.imageSize.join('x')}`);
-    }
     this.imageSize = o.imageSize;
     this.rng = o.rng;
     if (o.patchDropRate > 0) throw new Error(`${where}: patch dropout (vision_cfg.patch_dropout) is not supported for Swin`);
@@ -227,7 +230,16 @@ export class TimmSwin {
     const { depths, num_heads: heads } = args;
     if (depths.length !== heads.length) throw new Error(`${where}: depths [${depths}] and num_heads [${heads}] differ in length`);
     this.patch = args.patch_size ?? 4;
-    this.grid = [Math.floor(img / this.patch), Math.floor(img / this.patch)];
+    this.grid = [Math.floor(o.imageSize[0] / this.patch), Math.floor(o.imageSize[1] / this.patch)];
+    // At timm's img_size the window is window_size; at another size (OpenCLIP calls timm's
+    // set_input_size after loading, --force-image-size) it is the patch grid // 8, and the bias
+    // tables are resampled to it when the weights load (factory's adaptStateDict).
+    const resized = o.imageSize[0] !== img || o.imageSize[1] !== img;
+    const window: [number, number] = resized ? [Math.floor(this.grid[0] / 8), Math.floor(this.grid[1] / 8)] : [args.window_size ?? 7, args.window_size ?? 7];
+    if (window[0] < 1 || window[1] < 1) {
+      throw new Error(`${where}: at ${o.imageSize.join('x')} the patch grid ${this.grid.join('x')} gives timm's set_input_size a window of ${window.join('x')} (grid // 8); use images of at least ${8 * this.patch} px`);
+    }
+    this.window = window;
     const dims = depths.map((_, i) => args.embed_dim * 2 ** i);
     const fan = 3 * this.patch * this.patch;
     this.patchWeight = store.param(join(prefix, 'patch_embed.proj.weight'), [dims[0], 3, this.patch, this.patch], { kind: 'uniform', bound: 1 / Math.sqrt(fan) });
@@ -245,7 +257,7 @@ export class TimmSwin {
       const headDim = args.head_dim ?? Math.floor(dims[i] / heads[i]);
       const blocks: SwinBlock[] = [];
       for (let j = 0; j < depths[i]; j++) {
-        blocks.push(new SwinBlock(store, join(sp, `blocks.${j}`), dims[i], res, heads[i], headDim, args.window_size ?? 7, j % 2 === 1,
+        blocks.push(new SwinBlock(store, join(sp, `blocks.${j}`), dims[i], res, heads[i], headDim, window, j % 2 === 1,
           args.mlp_ratio ?? 4, args.qkv_bias ?? true, rates[i][j]));
       }
       this.stages.push({ downsample, blocks });
@@ -254,6 +266,11 @@ export class TimmSwin {
     this.norm = new LayerNorm(store, join(prefix, 'norm'), last, 1e-5);
     this.fc = o.numClasses > 0 ? new TimmLinear(store, join(prefix, 'head.fc'), last, o.numClasses, true, TIMM_CONV_INIT) : null;
     this.numFeatures = o.numClasses > 0 ? o.numClasses : last;
+  }
+
+  /** Every block's bias-table key with the window it is built for (the checkpoint's tables are resampled to it). */
+  relPosTables(): { key: string; window: [number, number] }[] {
+    return this.stages.flatMap((st) => st.blocks.map((b) => ({ key: b.attn.tableKey, window: b.win })));
   }
 
   /** timm's Swin `group_matcher`: patch_embed; each stage's downsample with its first block, one group per block; norm with the last; head last. */

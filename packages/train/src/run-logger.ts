@@ -89,7 +89,7 @@ function pythonValue(v: unknown): string {
 
 /** params.txt as OpenCLIP writes it: every argument (and the derived keys) sorted by its Python name. */
 export function writeParams(dir: string, cfg: TrainConfig, derived: Record<string, unknown> = {}): void {
-  const entries = new Map<string, unknown>(TRAIN_PARAMS.map((p) => [p.flag.replace(/-/g, '_'), (cfg as unknown as Record<string, unknown>)[p.key]]));
+  const entries = new Map<string, unknown>(TRAIN_PARAMS.map((p) => [p.flag.replace(/-/g, '_'), cfg[p.key]]));
   for (const [k, v] of Object.entries(derived)) entries.set(k, v);
   const lines = [...entries].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}: ${pythonValue(v)}`);
   writeFileSync(join(dir, 'params.txt'), lines.join('\n') + '\n');

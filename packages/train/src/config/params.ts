@@ -1,43 +1,20 @@
 /**
  * The `openclip train` parameters: every flag of OpenCLIP 3.1.0's `open_clip_train/params.py`,
- * with its name, type and default, in one table. The CLI builds its flags from this table and
- * `parseTrainConfig` validates a parsed set against it, so the two never drift apart.
+ * with its name, type, default and help, in one table. The CLI builds its flags from this table,
+ * `parseTrainConfig` validates a parsed set against it, and the `TrainConfig` type is derived from
+ * it (see the end of this file), so the three never drift apart.
  */
 import { FAULT_PARAMS } from './fault-params.js';
 import { remotePathProblems } from './remote-paths.js';
+import { param, type ParamSpec } from './param-spec.js';
 
-export type ParamType = 'string' | 'int' | 'float' | 'bool' | 'floats' | 'ints' | 'kwargs';
+export type { ParamSpec, ParamType, ParamGroup } from './param-spec.js';
 
-export interface ParamSpec {
-  /** The flag as typed on the command line, without the leading dashes (OpenCLIP's name). */
-  flag: string;
-  /** The camelCase key in TrainConfig. */
-  key: string;
-  type: ParamType;
-  default: unknown;
-  group: 'Data' | 'Optimisation' | 'Model' | 'Precision' | 'Loss' | 'CoCa' | 'Distillation' | 'Evaluation' | 'Checkpoints' | 'Logging' | 'Distributed' | 'Remote sync' | 'Engine';
-  help: string;
-  choices?: readonly string[];
-  /**
-   * When a value cannot work in openclip-ts, the reason (checked at start, so the run stops
-   * with a clear message instead of silently doing something else).
-   */
-  unsupported?: (value: unknown) => string | null;
-  /** An openclip-ts flag that OpenCLIP's params.py does not have (--save-format, config/fault-params.ts). */
-  openclipTs?: boolean;
-}
-
-function camel(flag: string): string {
-  return flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
-
-function p(flag: string, type: ParamType, def: unknown, group: ParamSpec['group'], help: string, extra: Partial<ParamSpec> = {}): ParamSpec {
-  return { flag, key: camel(flag), type, default: def, group, help, ...extra };
-}
+const p = param;
 
 const noTorch = (what: string) => (v: unknown) => (v ? `${what} is a PyTorch compiler feature with no TensorFlow.js equivalent; remove the flag` : null);
 
-export const TRAIN_PARAMS: readonly ParamSpec[] = [
+const TABLE = [
   // Data
   p('train-data', 'string', null, 'Data', 'Training data: CSV file, or webdataset shards with brace expansion; several sources joined with ::'),
   p('train-data-upsampling-factors', 'string', null, 'Data', 'Sampling weight of each :: source, e.g. 1::2::0.5 (needs --dataset-resampled)'),
@@ -57,10 +34,10 @@ export const TRAIN_PARAMS: readonly ParamSpec[] = [
   // Optimisation
   p('epochs', 'int', 32, 'Optimisation', 'Number of epochs'),
   p('epochs-cooldown', 'int', null, 'Optimisation', 'Epochs of cool-down at the end of const-cooldown'),
-  p('lr', 'float', null, 'Optimisation', 'Learning rate (default 5e-4)'),
-  p('beta1', 'float', null, 'Optimisation', 'AdamW beta1 (default 0.9)'),
-  p('beta2', 'float', null, 'Optimisation', 'AdamW beta2 (default 0.98 for ViT models, else 0.999)'),
-  p('eps', 'float', null, 'Optimisation', 'AdamW epsilon (default 1e-6 for ViT models, else 1e-8)'),
+  p('lr', 'float', null, 'Optimisation', 'Learning rate (default 5e-4)', { filledAtStart: true }),
+  p('beta1', 'float', null, 'Optimisation', 'AdamW beta1 (default 0.9)', { filledAtStart: true }),
+  p('beta2', 'float', null, 'Optimisation', 'AdamW beta2 (default 0.98 for ViT models, else 0.999)', { filledAtStart: true }),
+  p('eps', 'float', null, 'Optimisation', 'AdamW epsilon (default 1e-6 for ViT models, else 1e-8)', { filledAtStart: true }),
   p('wd', 'float', 0.2, 'Optimisation', 'Weight decay'),
   p('momentum', 'float', null, 'Optimisation', 'Momentum (timm optimizers only)', {
     unsupported: (v) => (v !== null && v !== undefined ? '--momentum applies to timm optimizers, which openclip-ts does not have (only adamw)' : null),
@@ -138,7 +115,7 @@ export const TRAIN_PARAMS: readonly ParamSpec[] = [
   // Logging
   p('logs', 'string', './logs/', 'Logging', 'Where to store run folders (none disables logging)'),
   p('log-local', 'bool', false, 'Logging', 'Log from every local rank, not only rank 0'),
-  p('name', 'string', null, 'Logging', 'Run name (default: date-model-lr-batch-workers-precision)'),
+  p('name', 'string', null, 'Logging', 'Run name (default: date-model-lr-batch-workers-precision)', { filledAtStart: true }),
   p('report-to', 'string', '', 'Logging', 'Comma list of loggers: tensorboard', {
     unsupported: (v) => (typeof v === 'string' && /(^|,)\s*(wandb|all)\s*(,|$)/.test(v) ? `--report-to ${v}: wandb is not available in openclip-ts (tensorboard is)` : null),
   }),
@@ -163,6 +140,36 @@ export const TRAIN_PARAMS: readonly ParamSpec[] = [
   p('remote-sync-frequency', 'int', 300, 'Remote sync', 'Seconds between remote syncs'),
   p('remote-sync-protocol', 'string', 's3', 'Remote sync', 'Remote sync protocol', { choices: ['s3', 'fsspec'] }),
   ...FAULT_PARAMS,
-];
+] as const;
 
-export const PARAMS_BY_FLAG: ReadonlyMap<string, ParamSpec> = new Map(TRAIN_PARAMS.map((s) => [s.flag, s]));
+type Row = (typeof TABLE)[number];
+
+/** A TrainConfig key (the camelCase of a flag). */
+export type TrainParamKey = Row['key'];
+
+export const TRAIN_PARAMS: readonly ParamSpec<TrainParamKey>[] = TABLE;
+
+export const PARAMS_BY_FLAG: ReadonlyMap<string, ParamSpec<TrainParamKey>> = new Map(TRAIN_PARAMS.map((s) => [s.flag, s]));
+
+interface ValueTypes {
+  string: string;
+  int: number;
+  float: number;
+  bool: boolean;
+  floats: number[];
+  ints: number[];
+  kwargs: Record<string, unknown>;
+}
+
+/** A row's value as the table leaves it: its choices (or type), null when the default is null (a bool is never null). */
+type RawValue<S extends Row> = S['type'] extends 'bool'
+  ? boolean
+  : (S extends { choices: readonly (infer C)[] } ? C : ValueTypes[S['type']]) | (S['default'] extends null ? null : never);
+
+/** The parameters as the table defines them, before parseTrainConfig fills the `filledAtStart` ones. */
+export type TableTrainConfig = { [S in Row as S['key']]: RawValue<S> };
+
+type FilledKey = Extract<Row, { filledAtStart: true }>['key'];
+
+/** The validated parameters of a run (parseTrainConfig's result), derived from the table: one field per flag. */
+export type TrainConfig = Omit<TableTrainConfig, FilledKey> & { [K in FilledKey]: NonNullable<TableTrainConfig[K]> };

@@ -3,198 +3,10 @@
  * start-of-run checks of its `main.py` (model-dependent optimizer defaults, run name, flag
  * combinations that cannot work).
  */
-import { TRAIN_PARAMS, PARAMS_BY_FLAG, type ParamSpec } from './params.js';
+import { TRAIN_PARAMS, PARAMS_BY_FLAG, type ParamSpec, type TableTrainConfig, type TrainConfig, type TrainParamKey } from './params.js';
 import { remotePathProblems } from './remote-paths.js';
 
-export interface TrainConfig {
-  /** --train-data */
-  trainData: string | null;
-  /** --train-data-upsampling-factors */
-  trainDataUpsamplingFactors: string | null;
-  /** --val-data */
-  valData: string | null;
-  /** --train-num-samples */
-  trainNumSamples: number | null;
-  /** --val-num-samples */
-  valNumSamples: number | null;
-  /** --dataset-type */
-  datasetType: string;
-  /** --dataset-resampled */
-  datasetResampled: boolean;
-  /** --csv-separator */
-  csvSeparator: string;
-  /** --csv-img-key */
-  csvImgKey: string;
-  /** --csv-caption-key */
-  csvCaptionKey: string;
-  /** --imagenet-val */
-  imagenetVal: string | null;
-  /** --imagenet-v2 */
-  imagenetV2: string | null;
-  /** --cache-dir */
-  cacheDir: string | null;
-  /** --workers */
-  workers: number;
-  /** --batch-size */
-  batchSize: number;
-  /** --epochs */
-  epochs: number;
-  /** --epochs-cooldown */
-  epochsCooldown: number | null;
-  /** --lr */
-  lr: number;
-  /** --beta1 */
-  beta1: number;
-  /** --beta2 */
-  beta2: number;
-  /** --eps */
-  eps: number;
-  /** --wd */
-  wd: number;
-  /** --momentum */
-  momentum: number | null;
-  /** --warmup */
-  warmup: number;
-  /** --opt */
-  opt: string;
-  /** --use-bn-sync */
-  useBnSync: boolean;
-  /** --skip-scheduler */
-  skipScheduler: boolean;
-  /** --lr-scheduler */
-  lrScheduler: string;
-  /** --lr-cooldown-end */
-  lrCooldownEnd: number;
-  /** --lr-cooldown-power */
-  lrCooldownPower: number;
-  /** --accum-freq */
-  accumFreq: number;
-  /** --grad-clip-norm */
-  gradClipNorm: number | null;
-  /** --seed */
-  seed: number;
-  /** --model */
-  model: string;
-  /** --pretrained */
-  pretrained: string;
-  /** --pretrained-image */
-  pretrainedImage: boolean;
-  /** --lock-image */
-  lockImage: boolean;
-  /** --lock-image-unlocked-groups */
-  lockImageUnlockedGroups: number;
-  /** --lock-image-freeze-bn-stats */
-  lockImageFreezeBnStats: boolean;
-  /** --lock-text */
-  lockText: boolean;
-  /** --lock-text-unlocked-layers */
-  lockTextUnlockedLayers: number;
-  /** --lock-text-freeze-layer-norm */
-  lockTextFreezeLayerNorm: boolean;
-  /** --image-mean */
-  imageMean: number[] | null;
-  /** --image-std */
-  imageStd: number[] | null;
-  /** --image-interpolation */
-  imageInterpolation: string | null;
-  /** --image-resize-mode */
-  imageResizeMode: string | null;
-  /** --aug-cfg */
-  augCfg: Record<string, unknown>;
-  /** --grad-checkpointing */
-  gradCheckpointing: boolean;
-  /** --force-context-length */
-  forceContextLength: number | null;
-  /** --force-image-size */
-  forceImageSize: number[] | null;
-  /** --force-quick-gelu */
-  forceQuickGelu: boolean;
-  /** --force-patch-dropout */
-  forcePatchDropout: number | null;
-  /** --force-custom-text */
-  forceCustomText: boolean;
-  /** --torchscript */
-  torchscript: boolean;
-  /** --torchcompile */
-  torchcompile: boolean;
-  /** --trace */
-  trace: boolean;
-  /** --use-bnb-linear */
-  useBnbLinear: string | null;
-  /** --precision */
-  precision: string;
-  /** --local-loss */
-  localLoss: boolean;
-  /** --gather-with-grad */
-  gatherWithGrad: boolean;
-  /** --siglip */
-  siglip: boolean;
-  /** --loss-dist-impl */
-  lossDistImpl: string | null;
-  /** --coca-caption-loss-weight */
-  cocaCaptionLossWeight: number;
-  /** --coca-contrastive-loss-weight */
-  cocaContrastiveLossWeight: number;
-  /** --distill-model */
-  distillModel: string | null;
-  /** --distill-pretrained */
-  distillPretrained: string | null;
-  /** --zeroshot-frequency */
-  zeroshotFrequency: number;
-  /** --val-frequency */
-  valFrequency: number;
-  /** --save-frequency */
-  saveFrequency: number;
-  /** --save-most-recent */
-  saveMostRecent: boolean;
-  /** --delete-previous-checkpoint */
-  deletePreviousCheckpoint: boolean;
-  /** --resume */
-  resume: string | null;
-  /** --resume-start-over (openclip-ts) */
-  resumeStartOver: boolean;
-  /** --save-every-n-steps (openclip-ts) */
-  saveEveryNSteps: number | null;
-  /** --max-skip-ratio (openclip-ts) */
-  maxSkipRatio: number;
-  /** --save-format (openclip-ts): safetensors, pt or both */
-  saveFormat: string;
-  /** --logs */
-  logs: string;
-  /** --log-local */
-  logLocal: boolean;
-  /** --name */
-  name: string;
-  /** --report-to */
-  reportTo: string;
-  /** --wandb-notes */
-  wandbNotes: string;
-  /** --wandb-project-name */
-  wandbProjectName: string;
-  /** --log-every-n-steps */
-  logEveryNSteps: number;
-  /** --debug */
-  debug: boolean;
-  /** --copy-codebase */
-  copyCodebase: boolean;
-  /** --dist-url */
-  distUrl: string | null;
-  /** --dist-backend */
-  distBackend: string | null;
-  /** --horovod */
-  horovod: boolean;
-  /** --ddp-static-graph */
-  ddpStaticGraph: boolean;
-  /** --no-set-device-rank */
-  noSetDeviceRank: boolean;
-  /** --device */
-  device: string;
-  /** --remote-sync */
-  remoteSync: string | null;
-  /** --remote-sync-frequency */
-  remoteSyncFrequency: number;
-  /** --remote-sync-protocol */
-  remoteSyncProtocol: string;}
+export type { TrainConfig, TableTrainConfig } from './params.js';
 
 export class TrainConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -329,6 +141,8 @@ export function defaultRunName(cfg: Pick<TrainConfig, 'model' | 'lr' | 'batchSiz
   return `${date}-model_${model}-lr_${pythonFloatRepr(cfg.lr)}-b_${cfg.batchSize}-j_${cfg.workers}-p_${cfg.precision}`;
 }
 
+const PARAMS_BY_KEY: ReadonlyMap<string, ParamSpec<TrainParamKey>> = new Map(TRAIN_PARAMS.map((s) => [s.key, s]));
+
 /** Flags OpenCLIP has whose job TensorFlow.js or the TCP collectives do without: what giving one means here. */
 const NO_EFFECT: Record<string, string> = {
   ddpStaticGraph: '--ddp-static-graph has no effect: the data-parallel step here has no DDP graph to make static',
@@ -341,7 +155,7 @@ const NO_EFFECT: Record<string, string> = {
 
 export interface ParseOptions {
   /** Precisions the chosen backend can train in (fp32 on every TF.js backend). */
-  supportedPrecisions?: readonly string[];
+  supportedPrecisions?: readonly TrainConfig['precision'][];
   /** Backend name for messages. */
   backend?: string;
   now?: Date;
@@ -359,10 +173,9 @@ export interface ParseOptions {
  */
 export function parseTrainConfig(values: Record<string, unknown>, options: ParseOptions = {}): TrainConfig {
   const problems: string[] = [];
-  const byKey = new Map(TRAIN_PARAMS.map((s) => [s.key, s]));
   const given = new Map<string, unknown>();
   for (const [k, v] of Object.entries(values)) {
-    const spec = PARAMS_BY_FLAG.get(k.replace(/^--/, '').replace(/_/g, '-')) ?? byKey.get(k);
+    const spec = PARAMS_BY_FLAG.get(k.replace(/^--/, '').replace(/_/g, '-')) ?? PARAMS_BY_KEY.get(k);
     if (!spec) {
       problems.push(`unknown parameter '${k}' (did you mean ${nearest(k, TRAIN_PARAMS.map((s) => s.flag)).map((n) => `--${n}`).join(', ')}?)`);
       continue;
@@ -380,16 +193,14 @@ export function parseTrainConfig(values: Record<string, unknown>, options: Parse
     const why = spec.unsupported?.(cfg[spec.key]);
     if (why) problems.push(why);
   }
-  const c = cfg as unknown as TrainConfig;
-  const defaults = defaultOptimizerParams(c.model);
-  c.lr ??= defaults.lr;
-  c.beta1 ??= defaults.beta1;
-  c.beta2 ??= defaults.beta2;
-  c.eps ??= defaults.eps;
+  // every value was coerced to its row's type (or reported in `problems`, which stop the run below)
+  const table = cfg as TableTrainConfig;
+  const defaults = defaultOptimizerParams(table.model);
+  const c = { ...table, lr: table.lr ?? defaults.lr, beta1: table.beta1 ?? defaults.beta1, beta2: table.beta2 ?? defaults.beta2, eps: table.eps ?? defaults.eps };
 
-  const positive: (keyof TrainConfig)[] = ['batchSize', 'epochs', 'accumFreq', 'logEveryNSteps'];
+  const positive = ['batchSize', 'epochs', 'accumFreq', 'logEveryNSteps'] as const;
   for (const k of positive) {
-    if (typeof c[k] === 'number' && (c[k] as number) < 1) problems.push(`--${TRAIN_PARAMS.find((s) => s.key === k)!.flag} must be at least 1, got ${c[k]}`);
+    if (typeof c[k] === 'number' && c[k] < 1) problems.push(`--${PARAMS_BY_KEY.get(k)!.flag} must be at least 1, got ${c[k]}`);
   }
   // OpenCLIP: --save-frequency 0 saves no epoch_K in between, only the final epoch (and epoch_latest)
   if (c.saveFrequency < 0) problems.push(`--save-frequency must be 0 or more, got ${c.saveFrequency}`);
@@ -456,6 +267,5 @@ export function parseTrainConfig(values: Record<string, unknown>, options: Parse
   if (c.distBackend === 'nccl' || c.distBackend === 'gloo') options.notice?.(`--dist-backend ${c.distBackend} is a PyTorch backend: ranks exchange over openclip-ts's TCP collectives (--dist-backend mpi selects Open MPI)`);
   // flags that change nothing here are said to, once each, rather than accepted silently
   for (const [key, why] of Object.entries(NO_EFFECT)) if (given.has(key) && cfg[key] !== false) options.notice?.(why);
-  c.name ??= defaultRunName(c, options.now);
-  return c;
+  return { ...c, name: c.name ?? defaultRunName(c, options.now) };
 }

@@ -36,3 +36,23 @@ test('coca_base: a CoCa without an attentional pool takes its captioning tokens 
     model.dispose();
   }
 });
+
+test('CoCa refuses lockImageTower / lockTextTower naming itself, as OpenCLIP 3.1.0 whose CoCa has neither', async () => {
+  await initEngine({});
+  const cfg = {
+    embed_dim: 32,
+    custom_text: true,
+    vision_cfg: { image_size: 36, patch_size: 18, layers: 1, width: 64, output_tokens: true },
+    text_cfg: { context_length: 76, vocab_size: 49408, layers: 1, heads: 2, width: 64, embed_cls: true, output_tokens: true },
+    multimodal_cfg: { width: 64, context_length: 76, vocab_size: 49408, mlp_ratio: 4, layers: 1, heads: 2, n_queries: 256, attn_pooler_heads: 8 },
+  };
+  const model = createModel(cfg);
+  try {
+    assert.equal(model.modelClass, 'CoCa');
+    assert.throws(() => model.lockImageTower(0, false), /^Error: CoCa cannot lock its image tower: .*no lock_image_tower/);
+    assert.throws(() => model.lockTextTower(0, true), /^Error: CoCa cannot lock its text tower: .*no lock_text_tower/);
+    assert.equal(model.frozen.size, 0, 'a refused lock freezes nothing');
+  } finally {
+    model.dispose();
+  }
+});

@@ -178,6 +178,16 @@ export class CoCa implements OpenClipModel {
     }
   }
 
+  /** Refused: OpenCLIP 3.1.0's CoCa has no lock_image_tower (its `--lock-image` stops with an AttributeError). */
+  lockImageTower(): void {
+    throw new Error("CoCa cannot lock its image tower: OpenCLIP 3.1.0's CoCa has no lock_image_tower (only CLIP and CustomTextCLIP models do)");
+  }
+
+  /** Refused: OpenCLIP 3.1.0's CoCa has no lock_text_tower (its `--lock-text` stops with an AttributeError). */
+  lockTextTower(): void {
+    throw new Error("CoCa cannot lock its text tower: OpenCLIP 3.1.0's CoCa has no lock_text_tower (only CLIP and CustomTextCLIP models do)");
+  }
+
   /** OpenCLIP's set_grad_checkpointing: the vision, text and decoder blocks recompute in the backward pass. */
   setGradCheckpointing(enable = true): string[] {
     return setGradCheckpointing([['visual', this.visual], ['text', this.text], ['text_decoder', this.textDecoder]], enable);

@@ -38,6 +38,18 @@ export interface OpenClipModel {
   forward(images: Tensor | null, tokens: Tensor | null): ClipForwardOutput;
   train(mode?: boolean): this;
   eval(): this;
+  /**
+   * OpenCLIP's lock_image_tower (LiT, `--lock-image`): freezes the image tower except its last
+   * `unlockedGroups` layer groups; `freezeBnStats` keeps BatchNorm on its running statistics.
+   * Throws, naming the model class, where OpenCLIP 3.1.0 cannot lock (CoCa has no lock_image_tower).
+   */
+  lockImageTower(unlockedGroups?: number, freezeBnStats?: boolean): void;
+  /**
+   * OpenCLIP's lock_text_tower (`--lock-text`): freezes the text tower except its last
+   * `unlockedLayers` groups. As in OpenCLIP 3.1.0, `freezeLayerNorm` false is refused, and a model
+   * class without lock_text_tower (CoCa) throws naming itself.
+   */
+  lockTextTower(unlockedLayers?: number, freezeLayerNorm?: boolean): void;
   /** OpenCLIP's set_grad_checkpointing; returns the towers whose blocks now recompute in the backward pass. */
   setGradCheckpointing(enable?: boolean): string[];
   /** Live parameters and buffers in PyTorch state_dict order (do not dispose them). */

@@ -47,5 +47,5 @@ export {
   type DataLoaderOptions, type DatasetType, type Batch, type DataPosition,
 } from './pipeline/data-loader.js';
 export type { WorkerBatch } from './pipeline/batcher.js';
-export { DEFAULT_MAX_SKIP_RATIO } from './pipeline/batcher.js';
+export { DEFAULT_MAX_SKIP_RATIO } from './pipeline/epoch-health.js';
 export { capWorkers, maxWorkers } from './pipeline/worker-cap.js';

@@ -1,62 +1,35 @@
 /**
- * OpenCLIP's `get_data` / `DataInfo` for one split: picks the source by `--dataset-type` (`auto` by file
- * extension), validates it at start (missing shards, CSV columns, sample counts, shards vs workers x
- * ranks), computes `num_samples` / `num_batches`, and iterates an epoch as batches produced by
- * `--workers` worker threads (or in-process with 0), interleaved round-robin like torch's DataLoader.
- * The position (epoch, batches delivered, per-worker stream cursors) can be saved and resumed exactly.
+ * OpenCLIP's `get_data` / `DataInfo` for one split: `createDataLoader` resolves `--dataset-type`
+ * (`auto` by file extension) and opens the dataset, checked at start (open-dataset.ts), then the
+ * DataLoader iterates an epoch as batches from `--workers` lanes (worker threads: thread-source.ts;
+ * in-process with 0: batch-source.ts), interleaved round-robin like torch's DataLoader. The position
+ * (epoch, batches delivered, per-lane stream cursors) can be saved and resumed exactly (epoch-plan.ts).
  */
-import { Worker } from 'node:worker_threads';
-import type { Rng } from '@openclip/engine/rng';
-import { expandUrls } from '../shards/brace-expand.js';
-import { resolveTrainNumSamples } from '../shards/dataset-size.js';
-import { parseUpsamplingFactors, streamRng } from '../shards/shard-sampler.js';
-import { deriveSeed } from '../derive-rng.js';
-import { readCsvDataset } from '../sources/csv.js';
-import { scanImageFolder } from '../sources/image-folder.js';
-import { checkShardExists } from '../sources/url-opener.js';
-import type { SyntheticImageFormat } from '../synthetic/shapes.js';
-import { produceBatches, type WorkerBatch } from './batcher.js';
-import { mapStyleCounts, webdatasetEvalCounts, webdatasetTrainCounts } from './epoch-counts.js';
-import { sampleStream, workerQuotas, type SourceDescriptor, type StreamContext } from './sample-stream.js';
-import { sampleShuffleSizes } from './shuffle-buffer.js';
+import { streamRng } from '../shards/shard-sampler.js';
+import type { WorkerBatch } from './batcher.js';
+import { InProcessSource, type BatchSource } from './batch-source.js';
+import { planEpoch, type DataPosition, type EpochPlan } from './epoch-plan.js';
+import type { StreamContext, SourceDescriptor } from './sample-stream.js';
+import { ThreadSource } from './thread-source.js';
 import { capWorkers } from './worker-cap.js';
 import { SkipCounter, type SkipStats } from './skip-stats.js';
 import { buildTokenizer, buildTransform, type TokenizeFn, type TokenizerSpec, type TransformFn, type TransformSpec } from './specs.js';
-import type { FromWorker, ToWorker, WorkerInit } from './worker.js';
+import { openDataset, resolveDatasetType, type DatasetOptions, type DatasetType } from './open-dataset.js';
 
-export type DatasetType = 'auto' | 'webdataset' | 'csv' | 'synthetic' | 'imagefolder';
+export { resolveDatasetType, type DatasetType } from './open-dataset.js';
+export type { DataPosition } from './epoch-plan.js';
 
-export interface DataLoaderOptions {
-  /** `--train-data` / `--val-data`: shard spec, CSV file, or image-folder root (unused for synthetic). */
-  data?: string | null;
+/** Everything a loader is built from: the dataset (DatasetOptions) and how batches are produced. */
+export interface DataLoaderOptions extends DatasetOptions {
   datasetType?: DatasetType;
-  /** Image folders: how class folders map to labels (see scanImageFolder); default 'sorted'. */
-  imageFolderLabels?: 'sorted' | 'numeric';
-  isTrain: boolean;
   batchSize: number;
   /** `--workers`: worker threads; 0 runs in the calling thread. */
   workers: number;
   rank?: number;
   worldSize?: number;
   seed?: number;
-  /** `--train-num-samples` (train) / `--val-num-samples` (eval); synthetic: dataset size. */
-  numSamples?: number | null;
-  datasetResampled?: boolean;
-  /** `--train-data-upsampling-factors`, e.g. `1::2`. */
-  upsamplingFactors?: string | null;
-  csvSeparator?: string;
-  csvImgKey?: string;
-  csvCaptionKey?: string;
-  /** Synthetic images: side in pixels (default 224) and encoding (default png). */
-  syntheticImageSize?: number;
-  syntheticFormat?: SyntheticImageFormat;
-  /** Webdataset sample shuffle buffer (default OpenCLIP's 5000 / 1000, or `OPENCLIP_WDS_SAMPLE_SHUFFLE_*`). */
-  shuffleSize?: number;
-  shuffleInitial?: number;
   /** Batches each worker may have ready ahead of the consumer (torch's prefetch_factor, default 2). */
   prefetch?: number;
-  /** Round batches per epoch down instead of up (OpenCLIP's `floor`). */
-  floor?: boolean;
   /** A function only with `workers: 0`; worker threads need a spec to build their own. */
   transform: TransformFn | TransformSpec;
   /** Omitted for image folders (labels only). */
@@ -81,191 +54,6 @@ export interface Batch extends WorkerBatch {
   worker: number;
 }
 
-/** Where a rank is in its data: enough to resume mid-epoch with the same batches. */
-export interface DataPosition {
-  epoch: number;
-  /** Batches delivered in this epoch. */
-  batch: number;
-  /** Stream items each worker consumed for the delivered batches. */
-  cursors: number[];
-  numWorkers: number;
-  worldSize: number;
-  rank: number;
-}
-
-/** `--dataset-type auto`: `.csv`/`.tsv` -> csv, `.tar` -> webdataset (as OpenCLIP), a folder -> imagefolder. */
-export function resolveDatasetType(data: string | null | undefined, type: DatasetType = 'auto'): Exclude<DatasetType, 'auto'> {
-  if (type !== 'auto') return type;
-  if (!data) throw new Error('--dataset-type auto needs a data path (or use --dataset-type synthetic)');
-  const ext = data.split('.').pop() ?? '';
-  if (ext === 'csv' || ext === 'tsv') return 'csv';
-  if (ext === 'tar') return 'webdataset';
-  throw new Error(`Tried to figure out dataset type, but failed for extension ${ext}. Set --dataset-type.`);
-}
-
-interface BatchSource {
-  /** Resolves when the source can produce (worker thread started, transform and tokenizer built). */
-  whenReady(): Promise<void>;
-  start(epoch: number, skipItems: number, quota: number | null): void;
-  recycle(images: Float32Array): void;
-  next(): Promise<WorkerBatch | null>;
-  abort(): void;
-  close(): Promise<void>;
-}
-
-class InProcessSource implements BatchSource {
-  private it: AsyncGenerator<WorkerBatch> | null = null;
-  private readonly pool: Float32Array[] = [];
-  private abortCtl: AbortController | null = null;
-  constructor(
-    private readonly source: SourceDescriptor,
-    private readonly ctx: Omit<StreamContext, 'epoch'>,
-    private readonly fns: Promise<[TransformFn, TokenizeFn | null]>,
-    private readonly skips: SkipCounter,
-    private readonly augmentRng: Rng,
-    private readonly seed: number,
-    private readonly maxSkipRatio: number | undefined,
-  ) {}
-  start(epoch: number, skipItems: number, quota: number | null): void {
-    // augmentations re-seeded per epoch, as in the worker threads
-    this.augmentRng.setState(streamRng(this.seed, epoch, this.ctx, 3).getState());
-    const augmentSeed = deriveSeed(this.seed, epoch, 3);
-    this.abortCtl = new AbortController();
-    const signal = this.abortCtl.signal;
-    const { source, ctx, fns, skips, pool, maxSkipRatio } = this;
-    this.it = (async function* () {
-      const [transform, tokenize] = await fns;
-      yield* produceBatches(sampleStream(source, { ...ctx, epoch }, signal), {
-        batchSize: ctx.batchSize,
-        transform,
-        tokenize,
-        quota,
-        skipItems,
-        onSkip: (e) => skips.add(e),
-        augmentSeed,
-        pool,
-        maxSkipRatio,
-      });
-    })();
-  }
-  recycle(images: Float32Array): void {
-    if (this.pool.length < 4) this.pool.push(images);
-  }
-  async whenReady(): Promise<void> {
-    await this.fns;
-  }
-  async next(): Promise<WorkerBatch | null> {
-    const r = await this.it!.next();
-    return r.done ? null : r.value;
-  }
-  abort(): void {
-    this.abortCtl?.abort();
-    void this.it?.return(undefined);
-  }
-  async close(): Promise<void> {
-    this.abort();
-  }
-}
-
-class ThreadSource implements BatchSource {
-  private readonly worker: Worker;
-  private readonly ready: Promise<void>;
-  private tag = 0;
-  private queue: WorkerBatch[] = [];
-  private ended = false;
-  private failure: Error | null = null;
-  private waiter: (() => void) | null = null;
-  private fatal: Error | null = null;
-
-  constructor(
-    init: WorkerInit,
-    private readonly prefetch: number,
-    private readonly skips: SkipCounter,
-  ) {
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
-    this.worker.unref();
-    this.ready = new Promise((resolve, reject) => {
-      this.worker.on('message', (m: FromWorker) => {
-        if (m.type === 'ready') return resolve();
-        if (m.type === 'error' && m.tag === -1) {
-          this.fatal = new Error(`data worker ${init.context.worker}: ${m.message}`);
-          return reject(this.fatal);
-        }
-        if (!('tag' in m) || m.tag !== this.tag) return;
-        if (m.type === 'batch') this.queue.push(m.batch);
-        else if (m.type === 'skip') this.skips.add(m.event);
-        else if (m.type === 'end') this.ended = true;
-        else if (m.type === 'error') this.failure = new Error(`data worker ${init.context.worker}: ${m.message}`);
-        this.wake();
-      });
-      this.worker.on('error', (e) => {
-        this.fatal = new Error(`data worker ${init.context.worker} crashed: ${e.message}`);
-        reject(this.fatal);
-        this.wake();
-      });
-      this.worker.on('exit', (code) => {
-        if (!this.fatal) this.fatal = new Error(`data worker ${init.context.worker} exited (code ${code})`);
-        reject(this.fatal);
-        this.wake();
-      });
-    });
-    this.ready.catch(() => {});
-  }
-
-  whenReady(): Promise<void> {
-    return this.ready;
-  }
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = null;
-    w?.();
-  }
-
-  start(epoch: number, skipItems: number, quota: number | null): void {
-    this.tag++;
-    this.queue = [];
-    this.ended = false;
-    this.failure = null;
-    this.worker.ref();
-    const msg: ToWorker = { type: 'epoch', tag: this.tag, epoch, skipItems, quota, credits: this.prefetch };
-    this.worker.postMessage(msg);
-  }
-
-  async next(): Promise<WorkerBatch | null> {
-    await this.ready;
-    for (;;) {
-      if (this.queue.length) {
-        this.worker.postMessage({ type: 'credit', tag: this.tag } satisfies ToWorker);
-        return this.queue.shift()!;
-      }
-      if (this.failure) throw this.failure;
-      if (this.fatal) throw this.fatal;
-      if (this.ended) {
-        this.worker.unref();
-        return null;
-      }
-      await new Promise<void>((r) => (this.waiter = r));
-    }
-  }
-
-  recycle(images: Float32Array): void {
-    if (images.byteOffset !== 0 || images.byteLength !== images.buffer.byteLength) return;
-    if (images.buffer instanceof SharedArrayBuffer) this.worker.postMessage({ type: 'recycle', buffer: images } satisfies ToWorker);
-    else if (images.buffer instanceof ArrayBuffer) this.worker.postMessage({ type: 'recycle', buffer: images } satisfies ToWorker, [images.buffer]);
-  }
-
-  abort(): void {
-    this.worker.postMessage({ type: 'abort', tag: this.tag } satisfies ToWorker);
-    this.queue = [];
-    this.worker.unref();
-  }
-
-  async close(): Promise<void> {
-    this.fatal ??= new Error('data loader closed');
-    await this.worker.terminate();
-  }
-}
 
 export class DataLoader {
   readonly numSamples: number;
@@ -337,36 +125,9 @@ export class DataLoader {
     return this.skips.stats();
   }
 
-  /**
-   * Where each worker starts an epoch: its quota, the stream items to skip, and (resume) the batches
-   * already delivered and whose turn is next.
-   */
-  private plan(epoch: number, resume: DataPosition | null | undefined): { remaining: (number | null)[]; cursors: number[]; index: number; turn: number } {
-    if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`epoch must be a non-negative integer, got ${epoch}`);
-    const ctx = this.context();
-    const remaining = workerQuotas(this.source, { ...ctx, epoch }, this.numWorkerBatches);
-    const cursors = new Array(this.numWorkers).fill(0);
-    const W = this.numWorkers;
-    let index = 0;
-    let turn = 0;
-    if (resume) {
-      if (!this.opts.isTrain) throw new Error('resuming a position is only supported for training data');
-      if (resume.epoch !== epoch) throw new Error(`data position is for epoch ${resume.epoch}, not ${epoch}`);
-      if (resume.numWorkers !== W || resume.worldSize !== this.opts.worldSize || resume.rank !== this.opts.rank) {
-        throw new Error(
-          `data position was saved with ${resume.numWorkers} workers, world size ${resume.worldSize}, rank ${resume.rank}; ` +
-            `resume with the same --workers and ranks (now ${W}, ${this.opts.worldSize}, ${this.opts.rank}) or restart the epoch`,
-        );
-      }
-      for (; index < resume.batch; index++) {
-        if (remaining.every((r) => r === 0)) throw new Error(`data position batch ${resume.batch} is past the end of epoch ${epoch}`);
-        while (remaining[turn % W] === 0) turn++;
-        const w = turn++ % W;
-        remaining[w] = (remaining[w] as number) - 1;
-      }
-      resume.cursors.forEach((c, w) => (cursors[w] = c));
-    }
-    return { remaining, cursors, index, turn };
+  /** Where each worker starts `epoch` (see planEpoch). */
+  private plan(epoch: number, resume: DataPosition | null | undefined): EpochPlan {
+    return planEpoch(epoch, resume, { source: this.source, context: this.context(), numWorkerBatches: this.numWorkerBatches, isTrain: this.opts.isTrain });
   }
 
   /**
@@ -467,53 +228,7 @@ export async function createDataLoader(o: DataLoaderOptions): Promise<DataLoader
   const workers = capWorkers(o.workers, log);
   const numWorkers = Math.max(1, workers);
   const type = resolveDatasetType(o.data, o.datasetType ?? 'auto');
-  let source: SourceDescriptor;
-  let counts: ReturnType<typeof mapStyleCounts>;
-  let classes: string[] | null = null;
-
-  if (o.upsamplingFactors && (type !== 'webdataset' || !o.isTrain)) {
-    throw new Error('--train-data-upsampling-factors applies to webdataset training data only');
-  }
-  if (type === 'webdataset') {
-    const spec = o.data!;
-    const urls = expandUrls(spec);
-    if (urls.length === 0) throw new Error(`data spec '${spec}' expands to no shards`);
-    for (const u of urls) checkShardExists(u);
-    const resampled = Boolean(o.datasetResampled) && o.isTrain;
-    const factors = o.upsamplingFactors ? parseUpsamplingFactors(spec, o.upsamplingFactors, resampled) : null;
-    const sizes = sampleShuffleSizes();
-    source = { kind: 'webdataset', spec, resampled, factors, shuffleSize: o.shuffleSize ?? sizes.size, shuffleInitial: o.shuffleInitial ?? sizes.initial };
-    if (o.isTrain) {
-      const numSamples = resolveTrainNumSamples(spec, o.numSamples);
-      if (!resampled && urls.length < numWorkers * worldSize) {
-        throw new Error(`number of shards must be >= total workers: ${urls.length} shards < ${numWorkers} workers x ${worldSize} ranks; lower --workers, add shards or use --dataset-resampled`);
-      }
-      counts = webdatasetTrainCounts({ numSamples, batchSize, worldSize, workers, floor: o.floor });
-    } else {
-      counts = webdatasetEvalCounts({ numSamples: o.numSamples ?? 0, batchSize });
-    }
-  } else if (type === 'csv') {
-    if (!o.data) throw new Error('--dataset-type csv needs a CSV file');
-    const rows = await readCsvDataset(o.data, { separator: o.csvSeparator, imgKey: o.csvImgKey, captionKey: o.csvCaptionKey });
-    if (rows.images.length === 0) throw new Error(`${o.data}: the CSV has a header but no rows`);
-    source = { kind: 'csv', file: o.data, images: rows.images, captions: rows.captions, lines: rows.lines };
-    counts = mapStyleCounts({ datasetSize: rows.images.length, batchSize, worldSize, dropLast: o.isTrain });
-  } else if (type === 'synthetic') {
-    const n = o.numSamples;
-    if (!n || !Number.isInteger(n) || n < 1) throw new Error('--dataset-type synthetic needs the number of samples (--train-num-samples / --val-num-samples)');
-    const imageSize = o.syntheticImageSize ?? 224;
-    source = { kind: 'synthetic', size: n, imageSize, seed, format: o.syntheticFormat ?? 'png' };
-    counts = mapStyleCounts({ datasetSize: n, batchSize, worldSize, dropLast: o.isTrain });
-  } else {
-    if (!o.data) throw new Error('--dataset-type imagefolder needs a folder');
-    const index = scanImageFolder(o.data, { labels: o.imageFolderLabels });
-    classes = index.classes;
-    source = { kind: 'imagefolder', root: o.data, paths: index.paths, labels: index.labels };
-    counts = mapStyleCounts({ datasetSize: index.paths.length, batchSize, worldSize, dropLast: o.isTrain });
-  }
-  if (o.isTrain && counts.numBatches === 0) {
-    throw new Error(`no full batch per epoch: ${counts.numSamples} samples for batch size ${batchSize} x ${worldSize} ranks; lower --batch-size`);
-  }
+  const { source, counts, classes } = await openDataset(o, type, { batchSize, worldSize, workers, numWorkers, seed });
 
   const tokenizer = type === 'imagefolder' ? null : o.tokenizer ?? null;
   if (type !== 'imagefolder' && !tokenizer) throw new Error(`a tokenizer is required for ${type} data (captions)`);

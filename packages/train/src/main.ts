@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import type { TrainConfig } from './config/train-config.js';
-import { broadcastModel } from './distributed/ddp-step.js';
+import { broadcastModel } from './distributed/broadcast-model.js';
 import { evaluateOnly } from './eval/eval-only.js';
 import type { Metrics } from './eval/evaluate.js';
 import { TensorBoardWriter } from './logging/tensorboard.js';

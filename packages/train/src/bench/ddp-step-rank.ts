@@ -12,7 +12,8 @@ import { createLoss, collectiveFromTransport, type OpenClipLoss } from '@opencli
 import { TcpTransport } from '../distributed/tcp-transport.js';
 import { MpiTransport } from '../distributed/mpi-transport.js';
 import type { Collectives } from '../distributed/backend.js';
-import { DistributedTrainStep, broadcastModel } from '../distributed/ddp-step.js';
+import { DistributedTrainStep } from '../distributed/ddp-step.js';
+import { broadcastModel } from '../distributed/broadcast-model.js';
 import { applyUpdate, TrainStep } from '../train-step.js';
 import { AdamW } from '../optim/adamw.js';
 

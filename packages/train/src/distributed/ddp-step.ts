@@ -35,6 +35,7 @@ import { ACCUMULATED, applyUpdate, lossInput, type MicroBatch, type StepResult }
 import type { ModelOutput } from '@openclip/losses';
 import type { RngState } from '@openclip/engine';
 import type { ArrayTransport } from '@openclip/losses';
+import { TapeSession } from './tape-session.js';
 
 const OUTPUT_KEYS: Record<GradKey, 'imageFeatures' | 'textFeatures' | 'logitScale' | 'logitBias' | 'logits'> = {
   image_features: 'imageFeatures',
@@ -66,107 +67,6 @@ function restoreForwardState(model: OpenClipModel, s: ForwardState): void {
   const rng = (model as unknown as { visual?: { rng?: { setState(s: RngState): void } } }).visual?.rng;
   if (rng && s.rng) rng.setState(s.rng);
   [...model.buffers.values()].forEach((b, i) => b.assign(s.buffers[i]));
-}
-
-/** Broadcasts rank 0's parameters and buffers to every rank (DDP's start-up sync). */
-export async function broadcastModel(model: OpenClipModel, transport: ArrayTransport): Promise<void> {
-  const vars = [...model.stateDict().values()].filter((v) => v.dtype === 'float32');
-  const total = vars.reduce((a, v) => a + v.size, 0);
-  let flat: Float32Array | null = null;
-  if (transport.rank === 0) {
-    flat = new Float32Array(total);
-    let o = 0;
-    for (const v of vars) {
-      flat.set(v.dataSync() as Float32Array, o);
-      o += v.size;
-    }
-  }
-  const got = await transport.broadcast(flat, 0);
-  if (got.length !== total) throw new Error(`broadcastModel: rank 0 sent ${got.length} values, this rank's model has ${total}: are all ranks running the same --model?`);
-  let o = 0;
-  for (const v of vars) {
-    const t = tf.tensor(got.subarray(o, o + v.size), v.shape, 'float32');
-    v.assign(t);
-    t.dispose();
-    o += v.size;
-  }
-}
-
-/** The parts of TensorFlow.js's engine that `tf.variableGrads` uses internally to record its tape. */
-interface TapeEngine {
-  startTape(): void;
-  endTape(): void;
-  state: { gradientDepth: number; activeTape: { saved?: Tensor[] }[] | null };
-}
-
-/**
- * A gradient tape that stays open across awaits: `record` runs synchronous code under the tape
- * (the forward pass), anything may happen in between (the loss's collectives, whose own gradient
- * computations use their own tapes), and `gradients` runs `tf.variableGrads` on the recorded tape
- * plus the function it is given, then frees the tape as `tf.variableGrads` always does.
- * This reaches into the engine as TensorFlow.js 4.x builds it (`startTape`, `endTape`,
- * `state.activeTape`); `TapeSession.available()` says whether it can.
- */
-class TapeSession {
-  private tape: { saved?: Tensor[] }[] | null = null;
-  private constructor(private readonly engine: TapeEngine) {}
-
-  static available(): boolean {
-    const e = tf.engine() as unknown as Partial<TapeEngine>;
-    return typeof e.startTape === 'function' && typeof e.endTape === 'function' && typeof e.state?.gradientDepth === 'number';
-  }
-
-  static open(): TapeSession {
-    const engine = tf.engine() as unknown as TapeEngine;
-    if (engine.state.gradientDepth !== 0) throw new Error('the data-parallel step cannot run inside another gradient computation');
-    return new TapeSession(engine);
-  }
-
-  /** Runs `f` (synchronous) under this session's tape; returns what `f` returns, kept out of the tidy. */
-  record<T extends tf.TensorContainer>(f: () => T): T {
-    const e = this.engine;
-    if (e.state.gradientDepth !== 0) throw new Error('the data-parallel step cannot run inside another gradient computation');
-    e.startTape();
-    if (this.tape) e.state.activeTape = this.tape;
-    try {
-      return tf.tidy(f);
-    } finally {
-      this.tape = e.state.activeTape;
-      e.endTape();
-      e.state.activeTape = null;
-    }
-  }
-
-  /** `tf.variableGrads(f, vars)` over everything recorded so far plus `f`; closes the session. */
-  gradients(f: () => tf.Scalar, vars: Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap } {
-    const e = this.engine;
-    const own = Object.prototype.hasOwnProperty.call(e, 'startTape');
-    const startTape = e.startTape;
-    const tape = this.tape ?? [];
-    this.tape = null;
-    // tf.variableGrads starts a fresh tape when none is recording: hand it ours instead
-    e.startTape = function (this: TapeEngine) {
-      this.state.gradientDepth++;
-    };
-    e.state.activeTape = tape;
-    try {
-      return tf.variableGrads(f, vars);
-    } finally {
-      if (own) e.startTape = startTape;
-      else delete (e as Partial<TapeEngine>).startTape;
-      if (e.state.activeTape === tape) {
-        // variableGrads threw before its clean-up
-        for (const n of tape) tf.dispose(n.saved ?? []);
-        e.state.activeTape = null;
-      }
-    }
-  }
-
-  /** Frees the recorded tape without computing gradients (error paths). */
-  close(): void {
-    for (const n of this.tape ?? []) tf.dispose(n.saved ?? []);
-    this.tape = null;
-  }
 }
 
 /** Gradients that are zero outside the rows a batch touched: embedding tables. */

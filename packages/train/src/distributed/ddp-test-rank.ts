@@ -11,7 +11,8 @@ import { createLoss, collectiveFromTransport } from '@openclip/losses';
 import { TcpTransport } from './tcp-transport.js';
 import { MpiTransport } from './mpi-transport.js';
 import type { Collectives } from './backend.js';
-import { DistributedTrainStep, broadcastModel } from './ddp-step.js';
+import { DistributedTrainStep } from './ddp-step.js';
+import { broadcastModel } from './broadcast-model.js';
 import { AdamW } from '../optim/adamw.js';
 import { microBatches, parseMode, testBatch, testModel, testTeacher, TRACKED } from './ddp-test-model.js';
 

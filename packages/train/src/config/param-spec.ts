@@ -57,5 +57,6 @@ export function param<const F extends string, const T extends ParamType, const D
   extra: ParamExtras<C, Fill> = {},
 ): { flag: F; key: CamelCase<F>; type: T; default: D; group: ParamGroup; help: string; unsupported?: (value: unknown) => string | null; openclipTs?: boolean } & ([C] extends [never] ? unknown : { choices: C }) &
   (Fill extends true ? { filledAtStart: true } : unknown) {
+  // the return type's conditional parts (choices, filledAtStart) follow `extra`, which TypeScript cannot check against a spread
   return { flag, key: camelCase(flag), type, default: def, group, help, ...extra } as never;
 }

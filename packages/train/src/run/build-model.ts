@@ -33,7 +33,7 @@ export function lockTowers(model: OpenClipModel, cfg: LockOptions): void {
     try {
       fn();
     } catch (e) {
-      throw new Error(`${flag} with --model ${cfg.model}: ${(e as Error).message}`, { cause: e });
+      throw new Error(`${flag} with --model ${cfg.model}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
   };
   if (cfg.lockImage) lock('--lock-image', () => model.lockImageTower(cfg.lockImageUnlockedGroups, cfg.lockImageFreezeBnStats));

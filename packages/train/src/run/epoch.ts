@@ -31,8 +31,8 @@ function toTensors(b: Batch): MicroBatch {
   return { images: tf.tensor4d(b.images, [n, c, h, w]), tokens: tf.tensor2d(b.tokens, [rows, len], 'int32') };
 }
 
-function seconds(ms: number): string {
-  return (ms / 1000).toFixed(3);
+function seconds(s: number): string {
+  return s.toFixed(3);
 }
 
 /** OpenCLIP's per-step log line. */
@@ -44,7 +44,7 @@ function stepLine(run: RunContext, epoch: number, stats: EpochStats, t: { data: 
   const lossText = Object.entries(r.losses).map(([k, v]) => `${k[0].toUpperCase()}${k.slice(1)}: ${v.toFixed(5)}`).join(' ');
   return (
     `Train Epoch: ${epoch} [${String(done).padStart(String(samplesPerEpoch).length)}/${samplesPerEpoch} (${((100 * stats.steps) / stepsPerEpoch).toFixed(0)}%)] ` +
-    `Data (t): ${seconds(t.data / stats.lossCount)} Batch (t): ${seconds(t.batch / stats.lossCount)}, ${formatRate(t.sps)}/s, ${formatRate(t.sps / worldSize)}/s/rank ` +
+    `Data (t): ${seconds(t.data / 1000 / stats.lossCount)} Batch (t): ${seconds(t.batch / 1000 / stats.lossCount)}, ${formatRate(t.sps)}/s, ${formatRate(t.sps / worldSize)}/s/rank ` +
     `LR: ${t.lr.toFixed(6)} Logit Scale: ${r.logitScale.toFixed(3)} ${lossText} Loss: ${r.total.toFixed(5)} (${(stats.lossSum / stats.lossCount).toFixed(5)})` +
     (r.gradNorm !== null ? ` Grad norm: ${r.gradNorm.toFixed(4)}` : '')
   );

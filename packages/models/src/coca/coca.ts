@@ -40,6 +40,9 @@ export class CoCa implements OpenClipModel {
   readonly logitBias: tf.Variable | null;
   readonly text: TextTransformer;
   readonly visual: VisionTransformer;
+  get randomStream(): Rng {
+    return this.visual.rng;
+  }
   readonly textDecoder: MultimodalTransformer;
   /** OpenCLIP's `pad_id` (0): the default pad token of `generate`. */
   readonly padId = 0;

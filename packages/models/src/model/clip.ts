@@ -74,6 +74,9 @@ export class CLIP implements OpenClipModel {
   readonly modelClass: ModelClassName;
   readonly store: ParamStore;
   readonly visual: VisionTower;
+  get randomStream(): Rng | null {
+    return this.visual instanceof ModifiedResNet ? null : this.visual.rng;
+  }
   readonly text: TextTransformer;
   readonly logitScale: tf.Variable;
   readonly logitBias: tf.Variable | null;

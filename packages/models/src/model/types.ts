@@ -1,5 +1,5 @@
 /** The model surface shared by CLIP, CustomTextCLIP and CoCa (OpenCLIP's encode_image / encode_text / forward). */
-import type { tf, Tensor } from '@openclip/engine';
+import type { Rng, tf, Tensor } from '@openclip/engine';
 import type { ModelConfig } from '../config/model-config.js';
 import type { LoadStateDictOptions, LoadStateDictReport, StateDictInput } from './state-dict.js';
 
@@ -50,6 +50,12 @@ export interface OpenClipModel {
    * class without lock_text_tower (CoCa) throws naming itself.
    */
   lockTextTower(unlockedLayers?: number, freezeLayerNorm?: boolean): void;
+  /**
+   * The random source of the image tower's train-mode layers (PatchDropout, drop path), or null
+   * when it has none (ModifiedResNet): checkpoints save its state, and a replayed forward pass
+   * restores it to draw the same masks.
+   */
+  readonly randomStream: Rng | null;
   /** OpenCLIP's set_grad_checkpointing; returns the towers whose blocks now recompute in the backward pass. */
   setGradCheckpointing(enable?: boolean): string[];
   /** Live parameters and buffers in PyTorch state_dict order (do not dispose them). */

@@ -5,7 +5,7 @@
  * checkpoint, so every rank's state is gathered to it (as UTF-8 JSON, one byte per float, which
  * the float transport carries exactly).
  */
-import type { Rng, RngState } from '@openclip/engine';
+import type { RngState } from '@openclip/engine';
 import type { DataPosition } from '@openclip/data';
 import type { OpenClipModel } from '@openclip/models';
 import type { ArrayTransport } from '@openclip/losses';
@@ -16,18 +16,13 @@ export interface RankState {
   rng: Record<string, RngState>;
 }
 
-function visualRng(model: OpenClipModel): Rng | null {
-  const r = (model as unknown as { visual?: { rng?: Rng } }).visual?.rng;
-  return r && typeof r.getState === 'function' ? r : null;
-}
-
 export function captureRng(model: OpenClipModel): Record<string, RngState> {
-  const r = visualRng(model);
+  const r = model.randomStream;
   return r ? { visual: r.getState() } : {};
 }
 
 export function restoreRng(model: OpenClipModel, saved: Record<string, RngState> | undefined, source: string): void {
-  const r = visualRng(model);
+  const r = model.randomStream;
   if (!r || !saved?.visual) return;
   try {
     r.setState(saved.visual);

@@ -59,12 +59,12 @@ interface ForwardState {
 }
 
 function saveForwardState(model: OpenClipModel): ForwardState {
-  const rng = (model as unknown as { visual?: { rng?: { getState(): RngState } } }).visual?.rng;
+  const rng = model.randomStream;
   return { rng: rng ? rng.getState() : null, buffers: [...model.buffers.values()].map((b) => tf.keep(tf.clone(b))) };
 }
 
 function restoreForwardState(model: OpenClipModel, s: ForwardState): void {
-  const rng = (model as unknown as { visual?: { rng?: { setState(s: RngState): void } } }).visual?.rng;
+  const rng = model.randomStream;
   if (rng && s.rng) rng.setState(s.rng);
   [...model.buffers.values()].forEach((b, i) => b.assign(s.buffers[i]));
 }

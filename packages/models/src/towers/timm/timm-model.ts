@@ -43,6 +43,8 @@ export class TimmModel {
   readonly headProj: TimmLinear | null = null;
   readonly headMlp: TimmMlp | null = null;
   readonly outputDim: number;
+  /** Random source of the trunk's PatchDropout and drop path in train mode. */
+  readonly rng: Rng;
   private trainingMode = false;
 
   constructor(private readonly store: ParamStore, readonly prefix: string, cfg: VisionConfig, o: TimmModelOptions) {
@@ -67,7 +69,8 @@ export class TimmModel {
     if (proj && !['linear', 'mlp', 'none'].includes(proj)) throw new Error(`${prefix}: vision_cfg.timm_proj must be 'linear', 'mlp', 'none' or empty, got '${proj}'`);
     const extraProj = proj === 'linear' || proj === 'mlp';
     const size = typeof cfg.image_size === 'number' ? [cfg.image_size, cfg.image_size] as [number, number] : [cfg.image_size[0], cfg.image_size[1]] as [number, number];
-    const common = { imageSize: size, patchDropRate: cfg.patch_dropout > 0 ? cfg.patch_dropout : 0, dropPathRate, rng: o.rng ?? new Rng(0) };
+    this.rng = o.rng ?? new Rng(0);
+    const common = { imageSize: size, patchDropRate: cfg.patch_dropout > 0 ? cfg.patch_dropout : 0, dropPathRate, rng: this.rng };
     const trunkPrefix = join(prefix, 'trunk');
     // Without an extra projection: timm.create_model(name, num_classes=proj_dim, global_pool=pool), the pool a
     // constructor argument. With one: built with its defaults, then reset_classifier(0, global_pool=pool or unchanged).

@@ -2,7 +2,7 @@
 
 // ---- Images: decode and OpenCLIP preprocessing (PIL/torchvision-exact) ----
 export {
-  OPENAI_DATASET_MEAN, OPENAI_DATASET_STD, PREPROCESS_DEFAULTS, AUGMENTATION_DEFAULTS,
+  PREPROCESS_DEFAULTS, AUGMENTATION_DEFAULTS,
   parsePreprocessConfig, parseAugmentationConfig, outputSize,
   type PreprocessConfig, type AugmentationConfig, type ResizeMode, type InterpolationName,
 } from './image/preprocess-config.js';

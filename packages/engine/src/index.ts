@@ -40,7 +40,6 @@ export {
   parseHeader,
   serializeSafetensors,
   saveSafetensors,
-  writeFileAtomic,
   toFloat32,
   typedArrayFor,
   toInt32,

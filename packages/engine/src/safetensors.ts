@@ -7,9 +7,8 @@
  * loaded whole. Writes go to a temporary file that is fsynced and then renamed over the
  * target, so an interrupted write never leaves a half file where a good one was.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { writeFileAtomic } from '@openclip/common';
 
 export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 
@@ -418,55 +417,7 @@ export function serializeSafetensors(tensors: Record<string, TensorToWrite> | Ma
   return out;
 }
 
-/**
- * Writes bytes to `path` atomically: a temporary file in the same folder, fsynced, then
- * renamed over the target (and the folder fsynced). A crash leaves either the old file or
- * the new one, never a mix.
- */
-export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): void {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const fd = openSync(tmp, 'w');
-  let ok = false;
-  try {
-    for (const c of chunks) {
-      let off = 0;
-      while (off < c.byteLength) off += writeSync(fd, c, off, c.byteLength - off);
-    }
-    fsyncSync(fd);
-    ok = true;
-  } finally {
-    closeSync(fd);
-    if (!ok) {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        /* already gone */
-      }
-    }
-  }
-  try {
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* already gone */
-    }
-    throw e;
-  }
-  try {
-    const dfd = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    /* some filesystems cannot fsync a directory; the rename itself is atomic */
-  }
-}
-
-/** Writes a safetensors file atomically (see writeFileAtomic). */
+/** Writes a safetensors file atomically (`writeFileAtomic` of @openclip/common). */
 export function saveSafetensors(path: string, tensors: Record<string, TensorToWrite> | Map<string, TensorToWrite>, metadata?: Record<string, string>): void {
   const { prefix, json, parts } = layout(tensors, metadata);
   writeFileAtomic(path, [prefix, json, ...parts.map((p) => p.bytes)]);

@@ -21,7 +21,6 @@ export {
   builtinConfigDir,
   UnknownModelError,
 } from './config/registry.js';
-export { nearestNames, didYouMean } from './config/nearest.js';
 
 // Towers (building blocks for CLIP and CoCa)
 export { ParamStore, join as joinParamName } from './towers/params.js';
@@ -121,11 +120,10 @@ export {
 export type { FactoryOptions, ModelAndTransforms, GetTokenizerOptions, PretrainedPreprocess } from './factory/factory.js';
 export { quickGeluMismatch } from './factory/quick-gelu-check.js';
 export { cleanTag } from './pretrained/pretrained.js';
-export { hfHubCacheDir } from './hub/hf-cache.js';
 
 // Checkpoints: PyTorch pickles (zip + legacy), safetensors, trainer checkpoints, position-embedding resize
-export { loadStateDict, loadCheckpoint, saveStateDict } from './checkpoint/state-dict.js';
-export type { LoadCheckpointOptions, LoadedCheckpoint, TrainerCheckpointInfo } from './checkpoint/state-dict.js';
+export { loadStateDict, loadModelCheckpoint, saveStateDict } from './checkpoint/checkpoint-file.js';
+export type { LoadModelCheckpointOptions, LoadedModelCheckpoint, TrainerCheckpointInfo } from './checkpoint/checkpoint-file.js';
 export { loadTorchCheckpoint, STORAGE_DTYPES, PyDict, isTuple } from './checkpoint/torch-load.js';
 export type { TorchCheckpoint, PyTuple } from './checkpoint/torch-load.js';
 export { saveTorchStateDict, serializeTorchCheckpoint, torchTuple } from './checkpoint/torch-save.js';
@@ -136,7 +134,7 @@ export { resizePosEmbed, resizeTextPosEmbed, interpolateGrid, interpolateRows, c
 export type { ResizePosEmbedOptions, ResizeTextPosEmbedOptions } from './checkpoint/pos-embed.js';
 
 // Pretrained registry and Hugging Face Hub download (also tensor-free as @openclip/models/pretrained and /hub;
-// cleanTag and hfHubCacheDir of these modules are exported by the factory section above)
+// cleanTag of these modules is exported by the factory section above; the hub cache lookups are @openclip/common's)
 export {
   listPretrained,
   listPretrainedTagsByModel,
@@ -145,32 +143,20 @@ export {
   getPretrainedCfg,
   listPretrainedInfo,
   splitHfHub,
-  OPENAI_DATASET_MEAN,
-  OPENAI_DATASET_STD,
-  IMAGENET_MEAN,
-  IMAGENET_STD,
-  INCEPTION_MEAN,
-  INCEPTION_STD,
 } from './pretrained/index.js';
 export type { PretrainedCfg, PretrainedInfo, PretrainedEntry, Architecture, Interpolation, ResizeMode } from './pretrained/index.js';
 export {
   hfHubDownload,
   hubEndpoint,
   HubError,
-  lookupCache,
-  repoFolderName,
   hubOffline,
   resolvePretrained,
   downloadPretrainedFromHf,
   parseHfHubSpec,
-  safeAlternatives,
-  HF_WEIGHTS_NAME,
-  HF_SAFE_WEIGHTS_NAME,
-  HF_CONFIG_NAME,
   LOCAL_DIR_CHECKPOINT_NAMES,
   HubTestServer,
   downloadHfTokenizer,
   TOKENIZER_FILES,
   TOKENIZER_DOWNLOAD_FILES,
 } from './hub/index.js';
-export type { HubDownloadOptions, DownloadProgress, CacheLookup, PretrainedLocation, OpenClipConfigFile, HubFile, HubFaults, RecordedRequest } from './hub/index.js';
+export type { HubDownloadOptions, DownloadProgress, PretrainedLocation, OpenClipConfigFile, HubFile, HubFaults, RecordedRequest } from './hub/index.js';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { hfHubCacheDir, locateHfTokenizer } from './hf-cache.js';
+import { locateHfTokenizer } from './hf-locate.js';
 import { HFTokenizer } from './hf-tokenizer.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'openclip-hf-'));
@@ -145,10 +145,19 @@ test('HF cache layout: HF_HOME/hub and HF_HUB_CACHE, refs/main → snapshot, loc
   assert.throws(() => locateHfTokenizer('not a repo id!'), /neither an existing path nor a hub repo id/);
 });
 
-test('the hub cache folder resolves as huggingface_hub does: HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, HF_HOME, XDG_CACHE_HOME, ~/.cache', () => {
-  assert.equal(hfHubCacheDir({ HF_HUB_CACHE: '/a', HUGGINGFACE_HUB_CACHE: '/b', HF_HOME: '/c' }), '/a');
-  assert.equal(hfHubCacheDir({ HUGGINGFACE_HUB_CACHE: '/b', HF_HOME: '/c' }), '/b');
-  assert.equal(hfHubCacheDir({ HF_HOME: '/c', XDG_CACHE_HOME: '/d' }), join('/c', 'hub'));
-  assert.equal(hfHubCacheDir({ XDG_CACHE_HOME: '/d' }), join('/d', 'huggingface', 'hub'));
-  assert.equal(hfHubCacheDir({}), join(homedir(), '.cache', 'huggingface', 'hub'));
+test('a snapshot without a ref is found only by its commit id, as huggingface_hub finds it', () => {
+  // huggingface_hub's hf_hub_download, offline: a full commit id names its snapshot; a branch or tag
+  // is read from refs/. A lone snapshot is not guessed at for 'main' when refs/main is absent.
+  const hub = join(tmp, 'hub-noref');
+  const commit = 'e'.repeat(40);
+  writeRepo(hub, 'org/noref', commit, WORDPIECE, WORDPIECE_CONFIG);
+  rmSync(join(hub, 'models--org--noref', 'refs'), { recursive: true });
+  const snap = join(hub, 'models--org--noref', 'snapshots', commit);
+  assert.equal(locateHfTokenizer(`org/noref@${commit}`, { cacheDir: hub }), snap);
+  assert.equal(locateHfTokenizer('org/noref', { cacheDir: hub, revision: commit }), snap);
+  assert.throws(() => locateHfTokenizer('org/noref', { cacheDir: hub }), /\(revision main\) not found in the hub cache: looked in .*models--org--noref.refs.main/);
+  // A revision that is not a commit id is never looked up as a snapshot folder name.
+  writeRepo(hub, 'org/tagged', 'v1', WORDPIECE, WORDPIECE_CONFIG);
+  rmSync(join(hub, 'models--org--tagged', 'refs'), { recursive: true });
+  assert.throws(() => locateHfTokenizer('org/tagged@v1', { cacheDir: hub }), /\(revision v1\) not found .*refs.v1/);
 });

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { type HfLocateOptions, locateHfTokenizer } from './hf-cache.js';
+import { type HfLocateOptions, locateHfTokenizer } from './hf-locate.js';
 import { DEFAULT_CONTEXT_LENGTH } from './simple-tokenizer.js';
 import { type CleanMode, asText, getCleanFn } from './text-clean.js';
 import { type TextTokenizer, type TokenBatch, asTextList, resolveContextLength } from './types.js';

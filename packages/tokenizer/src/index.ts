@@ -19,7 +19,7 @@ export {
 
 // Hugging Face tokenizers (OpenCLIP HFTokenizer)
 export { HFTokenizer, type HFTokenizerOptions } from './hf-tokenizer.js';
-export { type HfLocateOptions, hfHubCacheDir, locateHfTokenizer } from './hf-cache.js';
+export { type HfLocateOptions, locateHfTokenizer } from './hf-locate.js';
 
 // Choosing a tokenizer from a model config (OpenCLIP get_tokenizer), serialisable specs for workers
 export {

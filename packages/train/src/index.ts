@@ -2,7 +2,7 @@
 
 // Optimisation (torch.optim.AdamW with OpenCLIP's parameter groups, clipping, clamp, LR schedules)
 export { AdamW, adamwUpdate } from './optim/adamw.js';
-export type { AdamWOptions, AdamWHyper, AdamWKernel, StepOptions } from './optim/adamw.js';
+export type { AdamWOptimizerOptions, AdamWHyper, AdamWKernel, StepOptions } from './optim/adamw.js';
 export { openclipParamGroups, excludeFromWeightDecay } from './optim/param-groups.js';
 export type { ParamGroup, ParamInfo } from './optim/param-groups.js';
 export { clipGradNorm, gradNorm, clipCoefficient, scaleGradients } from './optim/grad-clip.js';
@@ -13,7 +13,7 @@ export type { LrSchedule, LrSchedulerName, LrSchedulerConfig } from './scheduler
 // Configuration (the 90 flags of OpenCLIP 3.1.0's params.py, one parser)
 export { TRAIN_PARAMS, PARAMS_BY_FLAG } from './config/params.js';
 export type { ParamSpec, ParamType } from './config/params.js';
-export { parseTrainConfig, parseKwargs, defaultRunName, defaultOptimizerParams, pythonFloatRepr, nearest, editDistance, TrainConfigError } from './config/train-config.js';
+export { parseTrainConfig, parseKwargs, defaultRunName, defaultOptimizerParams, pythonFloatRepr, TrainConfigError } from './config/train-config.js';
 export type { TrainConfig, ParseOptions } from './config/train-config.js';
 
 // The training run (open_clip_train/main.py) and its step (train.py)

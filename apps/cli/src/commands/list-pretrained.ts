@@ -5,7 +5,8 @@
  * so it extends oclif's Command rather than BaseCommand.
  */
 import { Command, Flags } from '@oclif/core';
-import { hfHubCacheDir, listPretrainedInfo, lookupCache, type PretrainedInfo } from '@openclip/models/pretrained';
+import { HF_WEIGHTS_NAME, hfHubCacheDir, lookupCache, nearestNames, safeAlternatives } from '@openclip/common';
+import { listPretrainedInfo, type PretrainedInfo } from '@openclip/models/pretrained';
 
 export interface ListPretrainedRow {
   model: string;
@@ -19,34 +20,20 @@ export interface ListPretrainedRow {
 
 /** The weight files OpenCLIP would look for, safetensors first. */
 function candidateFiles(info: PretrainedInfo): string[] {
-  const f = info.hf_filename ?? 'open_clip_pytorch_model.bin';
-  if (f === 'open_clip_pytorch_model.bin') return ['open_clip_model.safetensors', f];
-  if (f.endsWith('.bin') || f.endsWith('.pth')) return [`${f.slice(0, -4)}.safetensors`, f];
-  return [f];
+  const f = info.hf_filename ?? HF_WEIGHTS_NAME;
+  return [...safeAlternatives(f), f];
 }
 
 function isCached(info: PretrainedInfo, cacheDir: string): boolean {
   return candidateFiles(info).some((f) => lookupCache(info.hf_hub_id, f, { cacheDir }).status === 'cached');
 }
 
+/** Models whose names contain `name` (or are contained in it), else the five nearest by edit distance. */
 function suggestions(name: string, models: string[]): string[] {
   const q = name.toLowerCase();
   const contains = models.filter((m) => m.toLowerCase().includes(q) || q.includes(m.toLowerCase()));
   if (contains.length) return contains.slice(0, 8);
-  const dist = (a: string, b: string) => {
-    const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      let prev = d[0];
-      d[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const t = d[j];
-        d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-        prev = t;
-      }
-    }
-    return d[b.length];
-  };
-  return [...models].sort((a, b) => dist(q, a.toLowerCase()) - dist(q, b.toLowerCase())).slice(0, 5);
+  return nearestNames(name, models, { limit: 5, ties: 'given' });
 }
 
 export default class ListPretrained extends Command {

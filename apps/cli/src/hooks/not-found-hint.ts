@@ -4,13 +4,13 @@
  * `openclip trian` says `Did you mean train?` everywhere.
  */
 import type { Hook } from '@oclif/core';
-import levenshtein from 'fast-levenshtein';
+import { editDistance } from '@openclip/common';
 
 const hook: Hook<'command_not_found'> = async function (opts) {
   if (process.stdin.isTTY) return; // the plugin's prompt handles terminals
   const ids = [...opts.config.commandIDs, ...opts.config.commands.flatMap((c) => c.aliases)];
   const best = ids
-    .map((id) => ({ id, d: levenshtein.get(opts.id, id) }))
+    .map((id) => ({ id, d: editDistance(opts.id, id) }))
     .sort((a, b) => a.d - b.d || a.id.localeCompare(b.id))[0];
   if (best && best.d <= Math.max(2, Math.floor(opts.id.length / 2))) process.stderr.write(`Did you mean ${best.id.replace(/:/g, ' ')}?\n`);
 };

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  OPENAI_DATASET_MEAN, OPENAI_DATASET_STD, nearestKey, outputSize, parseAugmentationConfig, parsePreprocessConfig,
+  nearestKey, outputSize, parseAugmentationConfig, parsePreprocessConfig,
 } from './preprocess-config.js';
+import { OPENAI_DATASET_MEAN, OPENAI_DATASET_STD } from '@openclip/common';
 
 test('parsePreprocessConfig fills OpenCLIP PreprocessCfg defaults', () => {
   const cfg = parsePreprocessConfig({});

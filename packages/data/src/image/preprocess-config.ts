@@ -3,9 +3,7 @@
  * and `AugmentationCfg`, with OpenCLIP's defaults and one validating parser each.
  */
 
-/** OPENAI_DATASET_MEAN / OPENAI_DATASET_STD from open_clip constants. */
-export const OPENAI_DATASET_MEAN: readonly [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
-export const OPENAI_DATASET_STD: readonly [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
+import { nearestNames, OPENAI_DATASET_MEAN, OPENAI_DATASET_STD } from '@openclip/common';
 
 export type ResizeMode = 'shortest' | 'longest' | 'squash';
 /** 'random' is accepted as OpenCLIP does and means bicubic outside timm. */
@@ -55,29 +53,9 @@ export const AUGMENTATION_DEFAULTS: Readonly<AugmentationConfig> = Object.freeze
   gray_scale_prob: null,
 });
 
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-  }
-  return d[a.length][b.length];
-}
-
-/** The valid key closest to `key` by edit distance. */
+/** The valid key closest to `key` by case-insensitive edit distance (the first of equals). */
 export function nearestKey(key: string, valid: readonly string[]): string {
-  let best = valid[0];
-  let bestD = Infinity;
-  for (const v of valid) {
-    const d = editDistance(key.toLowerCase(), v.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = v;
-    }
-  }
-  return best;
+  return nearestNames(key, valid, { limit: 1, ties: 'given' })[0];
 }
 
 function checkKeys(obj: Record<string, unknown>, valid: readonly string[], what: string): void {

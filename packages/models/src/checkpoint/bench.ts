@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { f32ToF16, type RawTensor } from '@openclip/engine/safetensors';
 import { repoRoot } from '@openclip/test-config';
-import { loadStateDict, saveStateDict } from './state-dict.js';
+import { loadStateDict, saveStateDict } from './checkpoint-file.js';
 import { saveTorchStateDict } from './torch-save.js';
 
 function median(xs: number[]): number {

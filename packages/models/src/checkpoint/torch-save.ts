@@ -7,7 +7,8 @@
  * tensors (RawTensor) and explicit strided views (`TorchTensorView`) over shared storages.
  */
 import { crc32 } from 'node:zlib';
-import { writeFileAtomic, DTYPE_SIZES, type DType, type RawTensor, type TensorData } from '@openclip/engine/safetensors';
+import { writeFileAtomic } from '@openclip/common';
+import { DTYPE_SIZES, type DType, type RawTensor, type TensorData } from '@openclip/engine/safetensors';
 import { PyDict } from './pickle.js';
 import { STORAGE_DTYPES } from './torch-load.js';
 

@@ -3,7 +3,7 @@
  * `MultimodalCfg` and the top-level keys, with the dataclass defaults of OpenCLIP 3.1.0 filled in
  * by one parser that rejects unknown keys (naming the nearest valid one) and ill-typed values.
  */
-import { didYouMean } from './nearest.js';
+import { didYouMean } from '@openclip/common';
 import { timmModelReason } from '../towers/timm/timm-registry.js';
 
 /** Vision tower options (`CLIPVisionCfg`). `layers` as a 4-list selects ModifiedResNet. */

@@ -8,7 +8,7 @@ import { basename, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelConfigError, cloneModelConfig, parseModelConfig } from './model-config.js';
 import type { ModelConfig } from './model-config.js';
-import { didYouMean } from './nearest.js';
+import { didYouMean } from '@openclip/common';
 import { EXTERNAL_TOWER_MODELS } from './external-models.js';
 
 const configs = new Map<string, ModelConfig>();

@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { loadSafetensors } from '@openclip/engine/safetensors';
 import { HubTestServer } from './hub-test-server.js';
 import { hfHubDownload, HubError, type DownloadProgress } from './hf-download.js';
-import { lookupCache, repoFolderName, hfHubCacheDir } from './hf-cache.js';
+import { hfHubCacheDir, lookupCache, repoFolderName } from '@openclip/common';
 import { resolvePretrained, parseHfHubSpec } from './resolve-pretrained.js';
 import { fallbackLockPath, pythonLockPath } from './hub-lock.js';
 import { acquireFlock, flockAvailable } from '@openclip/engine/file-lock';
-import { loadStateDict } from '../checkpoint/state-dict.js';
+import { loadStateDict } from '../checkpoint/checkpoint-file.js';
 import { saveTorchStateDict } from '../checkpoint/torch-save.js';
 import { modelCase, modelCaseNames } from '../model/fixtures.test-helper.js';
 

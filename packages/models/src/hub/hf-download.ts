@@ -12,7 +12,8 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, openSync, closeSync, writeSync, renameSync, rmSync, statSync, symlinkSync, copyFileSync, writeFileSync, ftruncateSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { downloadFile } from '@huggingface/hub';
-import { hfHubCacheDir, hubOffline, lookupCache, REGEX_COMMIT_HASH, repoFolderName, validateFilename, validateRepoId } from './hf-cache.js';
+import { hfHubCacheDir, lookupCache, REGEX_COMMIT_HASH, repoFolderName } from '@openclip/common';
+import { hubOffline, validateFilename, validateRepoId } from './hub-args.js';
 import { hfDownloadToken } from './hf-token.js';
 import { withBlobLock } from './hub-lock.js';
 

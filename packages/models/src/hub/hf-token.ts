@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { envFlag } from './hf-cache.js';
+import { envFlag } from './hub-args.js';
 
 /** Where `huggingface-cli login` stores the token. */
 export function hfTokenPath(env: NodeJS.ProcessEnv = process.env): string {

@@ -7,7 +7,7 @@ import { getTokenizer, getTokenizerAsync } from '../factory/factory.js';
 import { HubTestServer } from './hub-test-server.js';
 import { downloadHfTokenizer } from './hf-tokenizer-download.js';
 import { HubError } from './hf-download.js';
-import { repoFolderName } from './hf-cache.js';
+import { repoFolderName } from '@openclip/common';
 
 // First-use download of a SigLIP model's Hugging Face tokenizer (text_cfg.hf_tokenizer_name) from a
 // loopback Hub into the cache shared with Python, then tokenization from the cache.

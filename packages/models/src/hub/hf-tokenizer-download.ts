@@ -5,7 +5,7 @@
  * `@openclip/tokenizer` finds the folder in the cache.
  */
 import { existsSync } from 'node:fs';
-import { lookupCache } from './hf-cache.js';
+import { lookupCache } from '@openclip/common';
 import { hfHubDownload, HubError } from './hf-download.js';
 import type { HubDownloadOptions } from './hf-download.js';
 

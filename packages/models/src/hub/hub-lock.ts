@@ -10,7 +10,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { acquireFlock, flockAvailable, FileLockTimeout } from '@openclip/engine/file-lock';
-import { repoFolderName } from './hf-cache.js';
+import { repoFolderName } from '@openclip/common';
 
 /** The lock file huggingface_hub uses for a blob. */
 export function pythonLockPath(cacheDir: string, repoId: string, etag: string): string {

@@ -3,17 +3,12 @@
 // from the package root.
 export { hfHubDownload, hubEndpoint, HubError } from './hf-download.js';
 export type { HubDownloadOptions, DownloadProgress } from './hf-download.js';
-export { hfHubCacheDir, lookupCache, repoFolderName, hubOffline, envFlag } from './hf-cache.js';
-export type { CacheLookup } from './hf-cache.js';
+export { hubOffline, envFlag } from './hub-args.js';
 export { hfToken, hfTokenPath, hfDownloadToken } from './hf-token.js';
 export {
   resolvePretrained,
   downloadPretrainedFromHf,
   parseHfHubSpec,
-  safeAlternatives,
-  HF_WEIGHTS_NAME,
-  HF_SAFE_WEIGHTS_NAME,
-  HF_CONFIG_NAME,
   LOCAL_DIR_CHECKPOINT_NAMES,
 } from './resolve-pretrained.js';
 export type { PretrainedLocation, OpenClipConfigFile } from './resolve-pretrained.js';

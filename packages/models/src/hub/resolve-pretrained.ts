@@ -7,11 +7,9 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { getPretrainedCfg, listPretrainedTagsByModel, type PretrainedCfg } from '../pretrained/pretrained.js';
+import { HF_CONFIG_NAME, HF_WEIGHTS_NAME, safeAlternatives } from '@openclip/common';
 import { hfHubDownload, HubError, type HubDownloadOptions } from './hf-download.js';
 
-export const HF_WEIGHTS_NAME = 'open_clip_pytorch_model.bin';
-export const HF_SAFE_WEIGHTS_NAME = 'open_clip_model.safetensors';
-export const HF_CONFIG_NAME = 'open_clip_config.json';
 
 /** OpenCLIP `_find_checkpoint_in_dir` preference order. */
 export const LOCAL_DIR_CHECKPOINT_NAMES = [
@@ -50,13 +48,6 @@ export function parseHfHubSpec(spec: string): { repoId: string; revision?: strin
   const body = spec.replace(/^hf-hub:/, '');
   const at = body.indexOf('@');
   return at < 0 ? { repoId: body } : { repoId: body.slice(0, at), revision: body.slice(at + 1) || undefined };
-}
-
-/** OpenCLIP `_get_safe_alternatives`: the safetensors names to try before a pickle name. */
-export function safeAlternatives(filename: string): string[] {
-  if (filename === HF_WEIGHTS_NAME) return [HF_SAFE_WEIGHTS_NAME];
-  if (filename.endsWith('.bin') || filename.endsWith('.pth')) return [`${filename.slice(0, -4)}.safetensors`];
-  return [];
 }
 
 /**

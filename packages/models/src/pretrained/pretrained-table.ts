@@ -6,6 +6,7 @@
  * `_pecfg` (PE: 0.5, bilinear, squash). Tags flagged `quick_gelu` are duplicated under
  * `<model>-quickgelu`, as OpenCLIP does at import time (see pretrained.ts).
  */
+import { IMAGENET_MEAN, IMAGENET_STD, INCEPTION_MEAN, INCEPTION_STD, OPENAI_DATASET_MEAN, OPENAI_DATASET_STD } from '@openclip/common';
 
 export type Interpolation = 'bicubic' | 'bilinear';
 export type ResizeMode = 'shortest' | 'longest' | 'squash';
@@ -20,12 +21,6 @@ export interface PretrainedEntry {
   quick_gelu?: boolean;
 }
 
-export const OPENAI_DATASET_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
-export const OPENAI_DATASET_STD = [0.26862954, 0.26130258, 0.27577711] as const;
-export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
-export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
-export const INCEPTION_MEAN = [0.5, 0.5, 0.5] as const;
-export const INCEPTION_STD = [0.5, 0.5, 0.5] as const;
 
 type Extra = Partial<Omit<PretrainedEntry, 'hf_hub'>>;
 

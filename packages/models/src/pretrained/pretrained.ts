@@ -8,7 +8,8 @@
  */
 import { externalTowerReason } from '../config/model-config.js';
 import { getModelConfig, hasModelConfig } from '../config/registry.js';
-import { hubOffline, lookupCache } from '../hub/hf-cache.js';
+import { lookupCache } from '@openclip/common';
+import { hubOffline } from '../hub/hub-args.js';
 import { architectureOf, PRETRAINED_TABLE, type Architecture, type PretrainedEntry } from './pretrained-table.js';
 
 export type { PretrainedEntry, Architecture, Interpolation, ResizeMode } from './pretrained-table.js';

@@ -8,11 +8,10 @@
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { atomicTemporaryOwner } from '@openclip/common';
 import { CheckpointError, readCheckpointMeta } from './checkpoint.js';
 
 const PAIR_FILE = /^(epoch_(?:\d+|latest))(\.state)?\.safetensors$/;
-/** The atomic writer's temporary name: `.<final name>.tmp-<pid>-<random hex>`. */
-const TEMP_FILE = /^\..+\.tmp-(\d+)-[0-9a-f]+$/;
 
 export interface PairStatus {
   tag: string;
@@ -101,8 +100,8 @@ export function removeStaleTemporaries(dir: string): string[] {
   if (!existsSync(dir)) return [];
   const removed: string[] = [];
   for (const f of readdirSync(dir)) {
-    const m = TEMP_FILE.exec(f);
-    if (!m || alive(Number(m[1]))) continue;
+    const owner = atomicTemporaryOwner(f);
+    if (owner === null || alive(owner)) continue;
     rmSync(join(dir, f), { force: true });
     removed.push(f);
   }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { referenceCheckpoints } from '@openclip/test-config';
 import { loadSafetensors, type RawTensor, type TensorToWrite } from '@openclip/engine/safetensors';
-import { loadCheckpoint as loadAny, PyDict, serializeTorchCheckpoint } from '@openclip/models';
+import { loadModelCheckpoint as loadAny, PyDict, serializeTorchCheckpoint } from '@openclip/models';
 import { writeFileSync } from 'node:fs';
 import { loadTorchTrainerCheckpoint, saveTorchTrainerCheckpoint, torchAdamWToState } from './torch-trainer.js';
 

@@ -7,8 +7,9 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { toFloat32, writeFileAtomic, type RawTensor, type TensorToWrite } from '@openclip/engine/safetensors';
-import { loadCheckpoint as loadModelCheckpoint, serializeTorchCheckpoint, torchTuple, PyDict } from '@openclip/models';
+import { writeFileAtomic } from '@openclip/common';
+import { toFloat32, type RawTensor, type TensorToWrite } from '@openclip/engine/safetensors';
+import { loadModelCheckpoint, serializeTorchCheckpoint, torchTuple, PyDict } from '@openclip/models';
 
 /** Our optimizer's groups: parameter names in torch's order, and their weight decay. */
 export interface GroupLayout {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TRAIN_PARAMS } from './params.js';
-import { parseTrainConfig, pythonFloatRepr, parseKwargs, defaultRunName, TrainConfigError, nearest } from './train-config.js';
+import { parseTrainConfig, pythonFloatRepr, parseKwargs, defaultRunName, TrainConfigError } from './train-config.js';
 
 const fp32 = { precision: 'fp32' };
 
@@ -98,5 +98,4 @@ test('aug-cfg pairs are Python literals or strings', () => {
     scale: [0.4, 1.0], color_jitter: 0.4, use_timm: false, re_prob: null, name: 'x', mode: 'pixel',
   });
   assert.throws(() => parseKwargs(['oops']), /expected key=value, got 'oops'/);
-  assert.deepEqual(nearest('RN5O', ['RN50', 'RN101', 'ViT-B-32'], 1), ['RN50']);
 });

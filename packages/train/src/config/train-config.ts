@@ -3,6 +3,7 @@
  * start-of-run checks of its `main.py` (model-dependent optimizer defaults, run name, flag
  * combinations that cannot work).
  */
+import { nearestNames } from '@openclip/common';
 import { TRAIN_PARAMS, PARAMS_BY_FLAG, type ParamSpec, type TableTrainConfig, type TrainConfig, type TrainParamKey } from './params.js';
 import { remotePathProblems } from './remote-paths.js';
 
@@ -13,30 +14,6 @@ export class TrainConfigError extends Error {
     super(problems.length === 1 ? problems[0] : `invalid training configuration:\n  - ${problems.join('\n  - ')}`);
     this.name = 'TrainConfigError';
   }
-}
-
-/** Levenshtein distance, for "did you mean" suggestions. */
-export function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return prev[b.length];
-}
-
-/** The closest few of `candidates` to `name`. */
-export function nearest(name: string, candidates: Iterable<string>, count = 3): string[] {
-  return [...candidates]
-    .map((c) => ({ c, d: editDistance(name.toLowerCase(), c.toLowerCase()) }))
-    .sort((x, y) => x.d - y.d || x.c.localeCompare(y.c))
-    .slice(0, count)
-    .map((x) => x.c);
 }
 
 function coerce(spec: ParamSpec, value: unknown, problems: string[]): unknown {
@@ -177,7 +154,7 @@ export function parseTrainConfig(values: Record<string, unknown>, options: Parse
   for (const [k, v] of Object.entries(values)) {
     const spec = PARAMS_BY_FLAG.get(k.replace(/^--/, '').replace(/_/g, '-')) ?? PARAMS_BY_KEY.get(k);
     if (!spec) {
-      problems.push(`unknown parameter '${k}' (did you mean ${nearest(k, TRAIN_PARAMS.map((s) => s.flag)).map((n) => `--${n}`).join(', ')}?)`);
+      problems.push(`unknown parameter '${k}' (did you mean ${nearestNames(k, TRAIN_PARAMS.map((s) => s.flag)).map((n) => `--${n}`).join(', ')}?)`);
       continue;
     }
     if (v !== undefined) given.set(spec.key, v);

@@ -60,7 +60,7 @@ export function adamwUpdate(
   }
 }
 
-export interface AdamWOptions {
+export interface AdamWOptimizerOptions {
   lr: number;
   /** (β1, β2); torch's default (0.9, 0.999). OpenCLIP: (0.9, 0.98) for ViTs, else (0.9, 0.999). */
   betas?: [number, number];
@@ -117,7 +117,7 @@ export class AdamW {
   private readonly groupOf = new Map<string, number>();
   private readonly state = new Map<string, ParamState>();
 
-  constructor(params: Map<string, Variable>, options: AdamWOptions) {
+  constructor(params: Map<string, Variable>, options: AdamWOptimizerOptions) {
     this.params = params;
     const [beta1, beta2] = options.betas ?? [0.9, 0.999];
     this.beta1 = beta1;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initEngine, tf } from '@openclip/engine';
-import { saveStateDict } from '../../checkpoint/state-dict.js';
+import { saveStateDict } from '../../checkpoint/checkpoint-file.js';
 import { readModelConfigFile } from '../../config/registry.js';
 import { createModel } from '../../model/create.js';
 import type { CLIP } from '../../model/clip.js';

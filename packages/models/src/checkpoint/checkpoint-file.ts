@@ -16,14 +16,14 @@ import {
 import { loadTorchCheckpoint, PyDict } from './torch-load.js';
 import { CheckpointFormatError } from './zip.js';
 
-export interface LoadCheckpointOptions {
+export interface LoadModelCheckpointOptions {
   /** Convert F16/BF16 tensors to F32 (default true, as the model runs in float32). */
   upcast?: boolean;
   /** Strip a leading `module.` from keys (default true, as OpenCLIP does). */
   stripModulePrefix?: boolean;
 }
 
-export interface LoadedCheckpoint {
+export interface LoadedModelCheckpoint {
   /** Model tensors keyed by OpenCLIP state-dict names. */
   stateDict: Map<string, RawTensor>;
   format: 'safetensors' | 'torch-zip' | 'torch-legacy';
@@ -67,7 +67,7 @@ function isRawTensor(v: unknown): v is RawTensor {
   return typeof v === 'object' && v !== null && 'dtype' in v && 'shape' in v && 'data' in v && ArrayBuffer.isView((v as RawTensor).data);
 }
 
-function finish(path: string, entries: Iterable<[unknown, unknown]>, opts: LoadCheckpointOptions): Map<string, RawTensor> {
+function finish(path: string, entries: Iterable<[unknown, unknown]>, opts: LoadModelCheckpointOptions): Map<string, RawTensor> {
   const out = new Map<string, RawTensor>();
   const strip = opts.stripModulePrefix ?? true;
   const upcast = opts.upcast ?? true;
@@ -95,7 +95,7 @@ function looksLikeSafetensors(path: string): boolean {
 }
 
 /** Reads a checkpoint file: safetensors, a torch state dict, or a trainer checkpoint with a `state_dict` entry. */
-export function loadCheckpoint(path: string, options: LoadCheckpointOptions = {}): LoadedCheckpoint {
+export function loadModelCheckpoint(path: string, options: LoadModelCheckpointOptions = {}): LoadedModelCheckpoint {
   if (!existsSync(path)) throw new Error(`checkpoint not found: ${path}`);
   if (statSync(path).isDirectory()) throw new Error(`${path} is a directory; give the checkpoint file inside it (or use local-dir:${path})`);
   if (path.endsWith('.safetensors') || looksLikeSafetensors(path)) {
@@ -130,8 +130,8 @@ export function loadCheckpoint(path: string, options: LoadCheckpointOptions = {}
 }
 
 /** OpenCLIP `load_state_dict(path)`: the model tensors of any supported checkpoint file. */
-export function loadStateDict(path: string, options: LoadCheckpointOptions = {}): Map<string, RawTensor> {
-  return loadCheckpoint(path, options).stateDict;
+export function loadStateDict(path: string, options: LoadModelCheckpointOptions = {}): Map<string, RawTensor> {
+  return loadModelCheckpoint(path, options).stateDict;
 }
 
 /**

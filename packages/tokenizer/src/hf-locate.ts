@@ -1,7 +1,7 @@
 /** Where OpenCLIP's `HFTokenizer` (via `AutoTokenizer.from_pretrained`) finds tokenizer files: a local folder or the Hugging Face hub cache layout. */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { lookupCache } from '@openclip/common';
 
 export interface HfLocateOptions {
   /** Hub cache folder holding `models--org--name` (OpenCLIP's `cache_dir`); default from the environment. */
@@ -9,19 +9,6 @@ export interface HfLocateOptions {
   /** Branch, tag or commit; default 'main'. */
   revision?: string;
   env?: NodeJS.ProcessEnv;
-}
-
-/**
- * The hub cache folder, as huggingface_hub resolves it: `$HF_HUB_CACHE`, else the legacy
- * `$HUGGINGFACE_HUB_CACHE`, else `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`, else
- * `~/.cache/huggingface/hub`. The one place the project reads these variables (the models
- * package's hub code resolves through it too).
- */
-export function hfHubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  if (env.HUGGINGFACE_HUB_CACHE) return env.HUGGINGFACE_HUB_CACHE;
-  const home = env.HF_HOME ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'huggingface');
-  return join(home, 'hub');
 }
 
 /** `org/name`, or a legacy un-namespaced id such as `bert-base-uncased`. */
@@ -49,24 +36,11 @@ export function locateHfTokenizer(nameOrPath: string, options: HfLocateOptions =
     throw new Error(`HF tokenizer ${JSON.stringify(nameOrPath)} is neither an existing path nor a hub repo id like "org/name" or "name"`);
   }
   const revision = options.revision ?? inlineRevision ?? 'main';
-  const cache = options.cacheDir ?? hfHubCacheDir(options.env);
-  const repoDir = join(cache, `models--${repo.replace('/', '--')}`);
-  const tried: string[] = [];
-  const candidates: string[] = [];
-  const ref = join(repoDir, 'refs', revision);
-  if (existsSync(ref)) candidates.push(join(repoDir, 'snapshots', readFileSync(ref, 'utf8').trim()));
-  candidates.push(join(repoDir, 'snapshots', revision));
-  for (const dir of candidates) {
-    tried.push(dir);
-    if (existsSync(join(dir, 'tokenizer.json'))) return dir;
-  }
-  // No ref for the revision: a lone snapshot holding tokenizer.json is unambiguous.
-  if (!options.revision && !inlineRevision && existsSync(join(repoDir, 'snapshots'))) {
-    const snaps = readdirSync(join(repoDir, 'snapshots')).filter((s) => existsSync(join(repoDir, 'snapshots', s, 'tokenizer.json')));
-    if (snaps.length === 1) return join(repoDir, 'snapshots', snaps[0]);
-  }
+  const hit = lookupCache(repo, 'tokenizer.json', { revision, cacheDir: options.cacheDir, env: options.env });
+  if (hit.status === 'cached') return dirname(hit.path);
+  const why = hit.status === 'missing-on-hub' ? `the cache records that commit ${hit.commit} has no tokenizer.json` : `looked in ${hit.looked}`;
   throw new Error(
-    `HF tokenizer ${JSON.stringify(repo)} (revision ${revision}) not found in the hub cache: looked in ${tried.join(', ')}. ` +
+    `HF tokenizer ${JSON.stringify(repo)} (revision ${revision}) not found in the hub cache: ${why}. ` +
       'Nothing is downloaded here: put the repo in the cache (e.g. with huggingface-cli download), set HF_HOME / HF_HUB_CACHE / --cache-dir, or pass a local folder holding tokenizer.json',
   );
 }

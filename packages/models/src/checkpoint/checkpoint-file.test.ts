@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { basename, join } from 'node:path';
 import { referenceCheckpoints } from '@openclip/test-config';
 import { f16ToF32, f32ToF16, loadSafetensors, type RawTensor } from '@openclip/engine/safetensors';
-import { loadCheckpoint, loadStateDict, saveStateDict } from './state-dict.js';
+import { loadModelCheckpoint, loadStateDict, saveStateDict } from './checkpoint-file.js';
 import { PyDict } from './pickle.js';
 import { buildZip, saveTorchStateDict, serializeTorchCheckpoint } from './torch-save.js';
 
@@ -34,7 +34,7 @@ function tmp(): string {
 
 test('open_clip_pytorch_model.bin (torch zip pickle) equals its safetensors twin bit for bit', { skip: absent('bin') }, () => {
   const f = fixtures.bin!;
-  const c = loadCheckpoint(f.path);
+  const c = loadModelCheckpoint(f.path);
   assert.equal(c.format, 'torch-zip');
   assert.equal(c.trainer, undefined);
   assertSameTensors(c.stateDict, loadSafetensors(f.twin).tensors, basename(f.path));
@@ -66,7 +66,7 @@ test('the fp16 pickle loads as float16 and upcasts to exactly the float16-rounde
 
 test("epoch_K.pt: state_dict taken, 'module.' stripped, int64 BN counters kept, trainer entries and optimizer state exposed", { skip: absent('epoch') }, () => {
   const f = fixtures.epoch!;
-  const c = loadCheckpoint(f.path);
+  const c = loadModelCheckpoint(f.path);
   assertSameTensors(c.stateDict, loadSafetensors(f.twin).tensors, basename(f.path));
   assert.ok([...c.stateDict.keys()].every((k) => !k.startsWith('module.')));
   const counters = [...c.stateDict.entries()].filter(([k]) => k.endsWith('num_batches_tracked'));
@@ -104,13 +104,13 @@ test('safetensors and torch write -> read round trips are bit-identical (F32, F1
     ]);
     const st = join(dir, 'm.safetensors');
     saveStateDict(st, sd, { note: 'x' });
-    const back = loadCheckpoint(st, { upcast: false });
+    const back = loadModelCheckpoint(st, { upcast: false });
     assertSameTensors(back.stateDict, sd, 'safetensors');
     assert.equal(back.metadata.note, 'x');
     // safetensors content under a torch-like name is recognised by its header
     const misnamed = join(dir, 'weights.bin');
     writeFileSync(misnamed, readFileSync(st));
-    assert.equal(loadCheckpoint(misnamed).format, 'safetensors');
+    assert.equal(loadModelCheckpoint(misnamed).format, 'safetensors');
     const pt = join(dir, 'open_clip_pytorch_model.bin');
     saveTorchStateDict(pt, sd);
     assertSameTensors(loadStateDict(pt, { upcast: false }), sd, 'torch zip');
@@ -136,7 +136,7 @@ test('non-contiguous and shared-storage views are copied out with their strides 
     for (const [label, opts] of [['zip', {}], ['zip64', { zip64: true }], ['legacy', { legacy: true }]] as const) {
       const p = join(dir, `${label}.pt`);
       writeFileSync(p, serializeTorchCheckpoint(top, opts));
-      const c = loadCheckpoint(p);
+      const c = loadModelCheckpoint(p);
       assert.equal(c.format, label === 'legacy' ? 'torch-legacy' : 'torch-zip', label);
       assert.equal(c.trainer?.epoch, 7);
       const get = (k: string) => Array.from(c.stateDict.get(k)!.data as Float32Array);
@@ -230,7 +230,7 @@ test('checkpoints written by PyTorch 1.13 (zip and legacy) with strided views, b
   const dataDir = fileURLToPath(new URL('../../src/checkpoint/testdata/', import.meta.url));
   const ref = JSON.parse(readFileSync(join(dataDir, 'torch113-views.json'), 'utf8')) as Record<string, { shape: number[]; values: number[] }>;
   for (const [file, format] of [['torch113-views.pt', 'torch-zip'], ['torch113-views-legacy.pt', 'torch-legacy']] as const) {
-    const c = loadCheckpoint(join(dataDir, file));
+    const c = loadModelCheckpoint(join(dataDir, file));
     assert.equal(c.format, format);
     assert.equal(c.trainer?.epoch, 4);
     const groups = c.trainer!.optimizer!.get('param_groups') as PyDict[];

@@ -10,6 +10,7 @@ export { writeFileAtomic, atomicTemporaryOwner } from './atomic-write.js';
 // The Hugging Face Hub cache shared with Python (folder from the environment, refs/ and snapshots/ lookups)
 export { hfHubCacheDir, repoFolderName, lookupCache, REGEX_COMMIT_HASH } from './hub-cache.js';
 export type { CacheLookup, CacheLookupOptions } from './hub-cache.js';
+export { parseHfHubSpec } from './hub-spec.js';
 
 // OpenCLIP's constants (open_clip/constants.py): normalisation, the file names of a Hub repo
 export {

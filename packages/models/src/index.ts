@@ -152,7 +152,6 @@ export {
   hubOffline,
   resolvePretrained,
   downloadPretrainedFromHf,
-  parseHfHubSpec,
   LOCAL_DIR_CHECKPOINT_NAMES,
   HubTestServer,
   downloadHfTokenizer,

@@ -1,7 +1,7 @@
 /** Where OpenCLIP's `HFTokenizer` (via `AutoTokenizer.from_pretrained`) finds tokenizer files: a local folder or the Hugging Face hub cache layout. */
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { lookupCache } from '@openclip/common';
+import { lookupCache, parseHfHubSpec } from '@openclip/common';
 
 export interface HfLocateOptions {
   /** Hub cache folder holding `models--org--name` (OpenCLIP's `cache_dir`); default from the environment. */
@@ -30,8 +30,7 @@ export function locateHfTokenizer(nameOrPath: string, options: HfLocateOptions =
     if (!existsSync(join(dir, 'tokenizer.json'))) throw new Error(`${dir}: no tokenizer.json in this folder`);
     return dir;
   }
-  if (name.startsWith('hf-hub:')) name = name.slice('hf-hub:'.length);
-  const [repo, inlineRevision] = name.split('@', 2);
+  const { repoId: repo, revision: inlineRevision } = parseHfHubSpec(name);
   if (!REPO_ID.test(repo)) {
     throw new Error(`HF tokenizer ${JSON.stringify(nameOrPath)} is neither an existing path nor a hub repo id like "org/name" or "name"`);
   }

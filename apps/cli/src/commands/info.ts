@@ -1,17 +1,8 @@
 import { BaseCommand } from '../base-command.js';
-import { webgpuStatus, type AccelInfo, type BackendStatus, type WebGpuStatus } from '@openclip/engine';
+import { webgpuStatus, type EngineInfo, type WebGpuStatus } from '@openclip/engine';
 
-export interface InfoResult {
-  backend: string;
-  selectedBy: string;
-  backends: BackendStatus[];
-  /** Acceleration tier on the chosen backend ('openblas' native addon, 'js', or 'none'). */
-  accel: AccelInfo;
-  tfjsVersion: string;
-  threads: number;
-  platform: string;
-  arch: string;
-  node: string;
+/** The engine's own description of itself, plus the WebGPU probe. */
+export interface InfoResult extends EngineInfo {
   /** The WebGPU adapter Dawn offered (vendor, architecture, fallback/software, limits, features) and why webgpu was or was not chosen; null when not probed. */
   webgpu: WebGpuStatus | null;
 }

@@ -5,7 +5,7 @@
  * `@openclip/tokenizer` finds the folder in the cache.
  */
 import { existsSync } from 'node:fs';
-import { lookupCache } from '@openclip/common';
+import { lookupCache, parseHfHubSpec } from '@openclip/common';
 import { hfHubDownload, HubError } from './hf-download.js';
 import type { HubDownloadOptions } from './hf-download.js';
 
@@ -33,13 +33,9 @@ export const TOKENIZER_DOWNLOAD_FILES = ['tokenizer.json', 'tokenizer_config.jso
  */
 export async function downloadHfTokenizer(name: string, options: HubDownloadOptions = {}): Promise<string | null> {
   if (name.startsWith('local-dir:') || existsSync(name)) return null;
-  let repo = name.startsWith('hf-hub:') ? name.slice('hf-hub:'.length) : name;
-  let revision = options.revision;
-  const at = repo.indexOf('@');
-  if (at > 0) {
-    revision ??= repo.slice(at + 1);
-    repo = repo.slice(0, at);
-  }
+  const spec = parseHfHubSpec(name);
+  const repo = spec.repoId;
+  const revision = options.revision ?? spec.revision;
   // First use only: a cached tokenizer.json is used as it is, without asking the Hub.
   const hit = lookupCache(repo, 'tokenizer.json', { revision, cacheDir: options.cacheDir });
   if (hit.status === 'cached') return hit.path.slice(0, hit.path.length - 'tokenizer.json'.length - 1);

@@ -8,7 +8,6 @@ export { hfToken, hfTokenPath, hfDownloadToken } from './hf-token.js';
 export {
   resolvePretrained,
   downloadPretrainedFromHf,
-  parseHfHubSpec,
   LOCAL_DIR_CHECKPOINT_NAMES,
 } from './resolve-pretrained.js';
 export type { PretrainedLocation, OpenClipConfigFile } from './resolve-pretrained.js';

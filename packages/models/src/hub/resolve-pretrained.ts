@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { getPretrainedCfg, listPretrainedTagsByModel, type PretrainedCfg } from '../pretrained/pretrained.js';
-import { HF_CONFIG_NAME, HF_WEIGHTS_NAME, safeAlternatives } from '@openclip/common';
+import { HF_CONFIG_NAME, HF_WEIGHTS_NAME, parseHfHubSpec, safeAlternatives } from '@openclip/common';
 import { hfHubDownload, HubError, type HubDownloadOptions } from './hf-download.js';
 
 
@@ -41,13 +41,6 @@ export interface PretrainedLocation {
   pretrainedCfg?: PretrainedCfg;
   repoId?: string;
   revision?: string;
-}
-
-/** Parses `hf-hub:org/name[@revision]`. */
-export function parseHfHubSpec(spec: string): { repoId: string; revision?: string } {
-  const body = spec.replace(/^hf-hub:/, '');
-  const at = body.indexOf('@');
-  return at < 0 ? { repoId: body } : { repoId: body.slice(0, at), revision: body.slice(at + 1) || undefined };
 }
 
 /**

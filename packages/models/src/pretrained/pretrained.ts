@@ -8,7 +8,7 @@
  */
 import { externalTowerReason } from '../config/model-config.js';
 import { getModelConfig, hasModelConfig } from '../config/registry.js';
-import { lookupCache } from '@openclip/common';
+import { lookupCache, parseHfHubSpec } from '@openclip/common';
 import { hubOffline } from '../hub/hub-args.js';
 import { architectureOf, PRETRAINED_TABLE, type Architecture, type PretrainedEntry } from './pretrained-table.js';
 
@@ -134,7 +134,8 @@ export function listPretrainedInfo(options: { model?: string; cacheDir?: string 
       };
       // an HF tokenizer is fetched on first use; offline, only a cached one can run
       const tok = has ? getModelConfig(model).text_cfg.hf_tokenizer_name : null;
-      if (tok && hubOffline() && lookupCache(tok.replace(/^hf-hub:/, ''), 'tokenizer.json', { cacheDir: options.cacheDir }).status !== 'cached') {
+      const spec = tok ? parseHfHubSpec(tok) : null;
+      if (spec && hubOffline() && lookupCache(spec.repoId, 'tokenizer.json', { revision: spec.revision, cacheDir: options.cacheDir }).status !== 'cached') {
         r = { ...r, runnable: false, needs: `HF tokenizer ${tok}: not in the cache and HF_HUB_OFFLINE is set` };
       }
       runnableCache.set(model, r);

@@ -17,3 +17,6 @@ export const INCEPTION_STD = [0.5, 0.5, 0.5] as const;
 export const HF_WEIGHTS_NAME = 'open_clip_pytorch_model.bin';
 export const HF_SAFE_WEIGHTS_NAME = 'open_clip_model.safetensors';
 export const HF_CONFIG_NAME = 'open_clip_config.json';
+
+/** `torch.optim.AdamW`'s defaults for the hyper-parameters a caller may leave out. */
+export const TORCH_ADAMW_DEFAULTS = Object.freeze({ beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });

@@ -12,9 +12,9 @@ export { hfHubCacheDir, repoFolderName, lookupCache, REGEX_COMMIT_HASH } from '.
 export type { CacheLookup, CacheLookupOptions } from './hub-cache.js';
 export { parseHfHubSpec } from './hub-spec.js';
 
-// OpenCLIP's constants (open_clip/constants.py): normalisation, the file names of a Hub repo
+// OpenCLIP's constants (open_clip/constants.py: normalisation, the file names of a Hub repo) and torch's AdamW defaults
 export {
   OPENAI_DATASET_MEAN, OPENAI_DATASET_STD, IMAGENET_MEAN, IMAGENET_STD, INCEPTION_MEAN, INCEPTION_STD,
-  HF_WEIGHTS_NAME, HF_SAFE_WEIGHTS_NAME, HF_CONFIG_NAME,
+  HF_WEIGHTS_NAME, HF_SAFE_WEIGHTS_NAME, HF_CONFIG_NAME, TORCH_ADAMW_DEFAULTS,
 } from './constants.js';
 export { safeAlternatives } from './weight-files.js';

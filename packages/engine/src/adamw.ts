@@ -3,6 +3,7 @@
  * decoupled weight decay p ← p·(1 − lr·wd), then the bias-corrected Adam step), replacing the
  * dozen elementwise kernels per parameter of a composed update.
  */
+import { TORCH_ADAMW_DEFAULTS } from '@openclip/common';
 import { tf } from './tf.js';
 import { ADAMW, adamwInPlace } from './accel/fused-kernels.js';
 
@@ -27,10 +28,10 @@ export interface AdamWOptions {
 export function adamwStep(param: tf.Variable, grad: tf.Tensor, m: tf.Variable, v: tf.Variable, options: AdamWOptions): void {
   const attrs = {
     lr: options.lr,
-    beta1: options.beta1 ?? 0.9,
-    beta2: options.beta2 ?? 0.999,
-    eps: options.eps ?? 1e-8,
-    weightDecay: options.weightDecay ?? 0.01,
+    beta1: options.beta1 ?? TORCH_ADAMW_DEFAULTS.beta1,
+    beta2: options.beta2 ?? TORCH_ADAMW_DEFAULTS.beta2,
+    eps: options.eps ?? TORCH_ADAMW_DEFAULTS.eps,
+    weightDecay: options.weightDecay ?? TORCH_ADAMW_DEFAULTS.weightDecay,
     step: options.step,
   };
   if (!Number.isInteger(attrs.step) || attrs.step < 1) throw new Error(`adamwStep: step must be a positive integer, got ${options.step}`);

@@ -144,7 +144,7 @@ export {
   listPretrainedInfo,
   splitHfHub,
 } from './pretrained/index.js';
-export type { PretrainedCfg, PretrainedInfo, PretrainedEntry, Architecture, Interpolation, ResizeMode } from './pretrained/index.js';
+export type { PretrainedCfg, PretrainedInfo, PretrainedEntry, Architecture, Interpolation } from './pretrained/index.js';
 export {
   hfHubDownload,
   hubEndpoint,

@@ -25,7 +25,7 @@ export { type HfLocateOptions, locateHfTokenizer } from './hf-locate.js';
 export {
   type TextConfigLike,
   type TokenizerForConfigOptions,
-  type TokenizerSpec,
+  type TextTokenizerSpec,
   createTokenizer,
   tokenizerForTextConfig,
   tokenizerSpecForTextConfig,

@@ -6,7 +6,7 @@ import { defaultTokenizer } from './tokenize.js';
 import type { TextTokenizer } from './types.js';
 
 /** Plain-data description of a tokenizer, safe to post to a worker thread and rebuild there. */
-export type TokenizerSpec =
+export type TextTokenizerSpec =
   | {
       kind: 'clip';
       contextLength?: number;
@@ -66,7 +66,7 @@ function cleanOf(kwargs: Record<string, unknown>): CleanMode | undefined {
 }
 
 /** The tokenizer OpenCLIP's `get_tokenizer(model_name)` would build for this `text_cfg`, as a spec. */
-export function tokenizerSpecForTextConfig(textCfg: TextConfigLike = {}, options: TokenizerForConfigOptions = {}): TokenizerSpec {
+export function tokenizerSpecForTextConfig(textCfg: TextConfigLike = {}, options: TokenizerForConfigOptions = {}): TextTokenizerSpec {
   if (textCfg.tokenizer_mode) {
     throw new Error(`text_cfg.tokenizer_mode ${JSON.stringify(textCfg.tokenizer_mode)} is not supported (only the default tokenizer selection is)`);
   }
@@ -101,7 +101,7 @@ export function tokenizerSpecForTextConfig(textCfg: TextConfigLike = {}, options
 }
 
 /** Build the tokenizer a spec describes (the shared default instance for a plain CLIP spec). */
-export function createTokenizer(spec: TokenizerSpec): TextTokenizer {
+export function createTokenizer(spec: TextTokenizerSpec): TextTokenizer {
   if (spec.kind === 'hf') {
     return HFTokenizer.load(spec.name, {
       contextLength: spec.contextLength,

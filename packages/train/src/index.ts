@@ -57,7 +57,7 @@ export { transportOptionsFromEnv, SECRET_ENV, TIMEOUT_ENV, BIND_ENV } from './di
 export type { TransportOptions } from './distributed/tcp-transport.js';
 export { MpiTransport, mpiAvailability } from './distributed/mpi-transport.js';
 export { chooseBackend, connectWorld, launchedByOpenMpi } from './distributed/backend.js';
-export type { BackendName, Collectives } from './distributed/backend.js';
+export type { DistBackendName, Collectives } from './distributed/backend.js';
 export { runEvaluation } from './eval/run-eval.js';
 export type { EvalOptions, EvalResult } from './eval/run-eval.js';
 export { zeroShotClasses, syntheticZeroShot } from './eval/evaluate.js';

@@ -8,7 +8,7 @@ import type { Rng } from '@openclip/engine/rng';
 import type { ImageKernels } from '../image/native.js';
 import type { PilImage } from '../image/pil-image.js';
 import type { ImageTensor } from '../image/to-tensor.js';
-import type { TokenBatch, TokenizerSpec as PackageTokenizerSpec } from '@openclip/tokenizer';
+import type { TokenBatch, TextTokenizerSpec } from '@openclip/tokenizer';
 
 export type { ImageTensor, TokenBatch };
 
@@ -56,7 +56,7 @@ export interface PreprocessSpec {
  */
 export interface TokenizerPackageSpec {
   kind: 'tokenizer';
-  spec?: PackageTokenizerSpec;
+  spec?: TextTokenizerSpec;
   contextLength?: number;
   /** Further `SimpleTokenizerOptions` (e.g. `clean`) when no `spec` is given. */
   options?: Record<string, unknown>;

@@ -8,7 +8,7 @@ import { initEngine } from '@openclip/engine';
 import { toFloat32 } from '@openclip/engine';
 import type { RawTensor } from '@openclip/engine';
 import { imageTransform, parsePreprocessConfig } from '@openclip/data';
-import type { AugmentationConfig, ImageTransform, PreprocessConfig } from '@openclip/data';
+import type { AugmentationConfig, ImageTransform, InterpolationName, PreprocessConfig, ResizeMode } from '@openclip/data';
 import { tokenizerForTextConfig } from '@openclip/tokenizer';
 import type { TextConfigLike, TextTokenizer } from '@openclip/tokenizer';
 import { resizePosEmbed, resizeTextPosEmbed } from '../checkpoint/pos-embed.js';
@@ -36,8 +36,8 @@ export interface FactoryOptions extends CreateModelOptions {
   /** Preprocessing overrides (OpenCLIP's image_mean / image_std / image_interpolation / image_resize_mode). */
   imageMean?: [number, number, number];
   imageStd?: [number, number, number];
-  imageInterpolation?: 'bicubic' | 'bilinear' | 'random';
-  imageResizeMode?: 'shortest' | 'longest' | 'squash';
+  imageInterpolation?: InterpolationName;
+  imageResizeMode?: ResizeMode;
   /** Training augmentation (OpenCLIP's aug_cfg). */
   augCfg?: Partial<AugmentationConfig> | Record<string, unknown>;
   /** Where pretrained downloads are cached (default: the Hugging Face cache). */

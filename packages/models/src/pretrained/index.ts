@@ -12,5 +12,5 @@ export {
   cleanTag,
   splitHfHub,
 } from './pretrained.js';
-export type { PretrainedCfg, PretrainedInfo, PretrainedEntry, Architecture, Interpolation, ResizeMode } from './pretrained.js';
+export type { PretrainedCfg, PretrainedInfo, PretrainedEntry, Architecture, Interpolation } from './pretrained.js';
 export { hubOffline } from '../hub/hub-args.js';

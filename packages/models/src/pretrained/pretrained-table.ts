@@ -6,10 +6,10 @@
  * `_pecfg` (PE: 0.5, bilinear, squash). Tags flagged `quick_gelu` are duplicated under
  * `<model>-quickgelu`, as OpenCLIP does at import time (see pretrained.ts).
  */
+import type { ResizeMode } from '@openclip/data';
 import { IMAGENET_MEAN, IMAGENET_STD, INCEPTION_MEAN, INCEPTION_STD, OPENAI_DATASET_MEAN, OPENAI_DATASET_STD } from '@openclip/common';
 
 export type Interpolation = 'bicubic' | 'bilinear';
-export type ResizeMode = 'shortest' | 'longest' | 'squash';
 
 export interface PretrainedEntry {
   /** `org/repo/` (trailing slash: the default file) or `org/repo/filename`. */

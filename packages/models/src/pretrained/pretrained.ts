@@ -12,7 +12,7 @@ import { lookupCache, parseHfHubSpec } from '@openclip/common';
 import { hubOffline } from '../hub/hub-args.js';
 import { architectureOf, PRETRAINED_TABLE, type Architecture, type PretrainedEntry } from './pretrained-table.js';
 
-export type { PretrainedEntry, Architecture, Interpolation, ResizeMode } from './pretrained-table.js';
+export type { PretrainedEntry, Architecture, Interpolation } from './pretrained-table.js';
 
 /** A pretrained config as OpenCLIP returns it, plus the hub id and file split out of `hf_hub`. */
 export interface PretrainedCfg extends PretrainedEntry {

@@ -6,11 +6,11 @@
  * argv: RANK WORLD PORT [BACKEND] — BACKEND 'tcp' (default) or 'mpi' (under mpirun; rank and world come from MPI).
  */
 import { createInterface } from 'node:readline';
-import { connectBackend, type BackendName, type Collectives } from '../distributed/backend.js';
+import { connectBackend, type DistBackendName, type Collectives } from '../distributed/backend.js';
 import { MpiTransport } from '../distributed/mpi-transport.js';
 
 const [rank, worldSize, port] = process.argv.slice(2, 5).map(Number);
-const backend = (process.argv[5] ?? 'tcp') as BackendName;
+const backend = (process.argv[5] ?? 'tcp') as DistBackendName;
 const t: Collectives = backend === 'mpi' ? MpiTransport.create({ opTimeoutMs: 600_000 }) : await connectBackend(backend, { rank, worldSize, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 60_000, opTimeoutMs: 600_000, secret: 'bench' });
 const want = (t.worldSize * (t.worldSize + 1)) / 2;
 const lines = t.rank === 0 ? createInterface({ input: process.stdin })[Symbol.asyncIterator]() : null;

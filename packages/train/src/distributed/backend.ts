@@ -9,11 +9,11 @@ import { TcpTransport, TransportError, type ReduceOp, type TransportOptions } fr
 import { MpiTransport, mpiAvailability } from './mpi-transport.js';
 import type { WorldInfo } from './world.js';
 
-export type BackendName = 'tcp' | 'mpi';
+export type DistBackendName = 'tcp' | 'mpi';
 
 /** What the training loop needs from a backend (`ArrayTransport` plus in-place all-reduce and close). */
 export interface Collectives {
-  readonly backend: BackendName;
+  readonly backend: DistBackendName;
   readonly rank: number;
   readonly worldSize: number;
   allReduce(data: Float32Array, op?: ReduceOp): Promise<Float32Array>;
@@ -34,7 +34,7 @@ export function launchedByOpenMpi(env: NodeJS.ProcessEnv = process.env): boolean
  * The backend for `--dist-backend` (null: automatic). `notice` gets one line when the choice
  * differs from what the user might expect.
  */
-export function chooseBackend(flag: string | null | undefined, env: NodeJS.ProcessEnv = process.env, notice: (line: string) => void = () => {}): BackendName {
+export function chooseBackend(flag: string | null | undefined, env: NodeJS.ProcessEnv = process.env, notice: (line: string) => void = () => {}): DistBackendName {
   const f = flag ?? null;
   if (f === 'mpi') {
     const a = mpiAvailability();
@@ -53,13 +53,13 @@ export function chooseBackend(flag: string | null | undefined, env: NodeJS.Proce
 }
 
 /** Joins the world over `name`; for `mpi` the rank and size in `o` are checked against MPI's. */
-export async function connectBackend(name: BackendName, o: TransportOptions): Promise<Collectives> {
+export async function connectBackend(name: DistBackendName, o: TransportOptions): Promise<Collectives> {
   if (name === 'mpi') return MpiTransport.create({ opTimeoutMs: o.opTimeoutMs, expectRank: o.worldSize > 1 ? o.rank : undefined, expectWorldSize: o.worldSize > 1 ? o.worldSize : undefined });
   return TcpTransport.connect(o);
 }
 
 /** Joins the world a launcher described, over the chosen backend. */
-export async function connectWorld(name: BackendName, world: WorldInfo, o: TransportOptions): Promise<Collectives> {
+export async function connectWorld(name: DistBackendName, world: WorldInfo, o: TransportOptions): Promise<Collectives> {
   if (name === 'tcp' && !world.masterAddr) throw new TransportError(`${world.launcher === 'mpi' ? 'Open MPI' : world.launcher} launch with the TCP backend: set MASTER_ADDR (e.g. mpirun -x MASTER_ADDR=<first host>) or pass --dist-url tcp://host:port, or use --dist-backend mpi`);
   return connectBackend(name, o);
 }

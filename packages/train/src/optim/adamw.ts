@@ -5,6 +5,7 @@
  * schedule before each step, and state kept as plain Float32Arrays so checkpoints save and
  * restore it exactly.
  */
+import { TORCH_ADAMW_DEFAULTS } from '@openclip/common';
 import { adamwStep, engineInfo, tf } from '@openclip/engine';
 import type { RawTensor, Tensor, TensorToWrite, Variable } from '@openclip/engine';
 import type { ParamGroup } from './param-groups.js';
@@ -119,10 +120,10 @@ export class AdamW {
 
   constructor(params: Map<string, Variable>, options: AdamWOptimizerOptions) {
     this.params = params;
-    const [beta1, beta2] = options.betas ?? [0.9, 0.999];
+    const [beta1, beta2] = options.betas ?? [TORCH_ADAMW_DEFAULTS.beta1, TORCH_ADAMW_DEFAULTS.beta2];
     this.beta1 = beta1;
     this.beta2 = beta2;
-    this.eps = options.eps ?? 1e-8;
+    this.eps = options.eps ?? TORCH_ADAMW_DEFAULTS.eps;
     this.lr = options.lr;
     const kernel = options.kernel ?? 'auto';
     if (!['auto', 'exact', 'engine'].includes(kernel)) throw new Error(`AdamW: unknown kernel '${kernel}' (auto, exact, engine)`);
@@ -137,7 +138,7 @@ export class AdamW {
     for (const [k, v, ok] of checks) if (typeof v !== 'number' || !Number.isFinite(v) || !ok) throw new Error(`AdamW: invalid ${k} ${v}`);
     this.groups = options.groups
       ? options.groups.map((g) => ({ names: [...g.names], weightDecay: g.weightDecay }))
-      : [{ names: [...params.entries()].filter(([, v]) => v.trainable).map(([k]) => k), weightDecay: options.weightDecay ?? 0.01 }];
+      : [{ names: [...params.entries()].filter(([, v]) => v.trainable).map(([k]) => k), weightDecay: options.weightDecay ?? TORCH_ADAMW_DEFAULTS.weightDecay }];
     this.groups.forEach((g, gi) => {
       for (const name of g.names) {
         const v = params.get(name);

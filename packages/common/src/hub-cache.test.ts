@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hfHubCacheDir, lookupCache, repoFolderName } from './hub-cache.js';
+import { hfHomeDir, hfHubCacheDir, hfTokenPath, lookupCache, repoFolderName } from './hub-cache.js';
 
 test('the cache folder: --cache-dir, then HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, HF_HOME/hub, XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub', () => {
   const all = { HF_HUB_CACHE: '/a', HUGGINGFACE_HUB_CACHE: '/b', HF_HOME: '/c', XDG_CACHE_HOME: '/d' };
@@ -30,6 +30,17 @@ test('~ and $VAR in the variables are expanded as huggingface_hub expands them (
   assert.equal(hfHubCacheDir(undefined, { ...env, HF_HUB_CACHE: '~nobody-here/x' }), '~nobody-here/x');
   // a path given as --cache-dir is taken as it is
   assert.equal(hfHubCacheDir('~/given', env), '~/given');
+});
+
+test('the home folder and the login token path share the HF_HOME resolution (HF_TOKEN_PATH first, expanded too)', () => {
+  const env = { HOME: '/home/u', T: '/tokens' };
+  assert.equal(hfHomeDir({ ...env, HF_HOME: '/c', XDG_CACHE_HOME: '/d' }), '/c');
+  assert.equal(hfHomeDir({ ...env, XDG_CACHE_HOME: '/d' }), join('/d', 'huggingface'));
+  assert.equal(hfHomeDir(env), join('/home/u', '.cache', 'huggingface'));
+  assert.equal(hfTokenPath({ ...env, HF_HOME: '~/hf' }), join('/home/u', 'hf', 'token'));
+  assert.equal(hfTokenPath({ ...env, HF_HOME: '/c', HF_TOKEN_PATH: '$T/tok' }), '/tokens/tok');
+  // the cache lives under the same home unless a cache variable says otherwise
+  assert.equal(hfHubCacheDir(undefined, { ...env, HF_HOME: '~/hf' }), join(hfHomeDir({ ...env, HF_HOME: '~/hf' }), 'hub'));
 });
 
 test('lookupCache: refs/<branch> → snapshots/<commit>, a commit id directly, .no_exist markers, nothing guessed', () => {

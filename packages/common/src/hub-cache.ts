@@ -27,6 +27,24 @@ function expandVars(path: string, env: NodeJS.ProcessEnv): string {
   });
 }
 
+/** Python's expanduser, then expandvars, on a path taken from the environment. */
+function expand(path: string, env: NodeJS.ProcessEnv): string {
+  return expandVars(expandUser(path, env), env);
+}
+
+/**
+ * huggingface_hub's home folder: `$HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else
+ * `~/.cache/huggingface`, with `~` and `$VAR` expanded. The cache and the login token live under it.
+ */
+export function hfHomeDir(env: NodeJS.ProcessEnv = process.env): string {
+  return expand(env.HF_HOME ?? join(env.XDG_CACHE_HOME ?? join(env.HOME || homedir(), '.cache'), 'huggingface'), env);
+}
+
+/** Where `huggingface-cli login` stores the token: `$HF_TOKEN_PATH` (expanded), else `<hfHomeDir>/token`. */
+export function hfTokenPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.HF_TOKEN_PATH ? expand(env.HF_TOKEN_PATH, env) : join(hfHomeDir(env), 'token');
+}
+
 /**
  * The hub cache folder: `cacheDir` when given, else as huggingface_hub resolves it —
  * `$HF_HUB_CACHE`, else the legacy `$HUGGINGFACE_HUB_CACHE`, else `$HF_HOME/hub`, else
@@ -36,11 +54,9 @@ function expandVars(path: string, env: NodeJS.ProcessEnv): string {
  */
 export function hfHubCacheDir(cacheDir?: string, env: NodeJS.ProcessEnv = process.env): string {
   if (cacheDir) return cacheDir;
-  const expand = (p: string) => expandVars(expandUser(p, env), env);
-  if (env.HF_HUB_CACHE) return expand(env.HF_HUB_CACHE);
-  if (env.HUGGINGFACE_HUB_CACHE) return expand(env.HUGGINGFACE_HUB_CACHE);
-  const hfHome = env.HF_HOME ?? join(env.XDG_CACHE_HOME ?? join(env.HOME || homedir(), '.cache'), 'huggingface');
-  return join(expand(hfHome), 'hub');
+  if (env.HF_HUB_CACHE) return expand(env.HF_HUB_CACHE, env);
+  if (env.HUGGINGFACE_HUB_CACHE) return expand(env.HUGGINGFACE_HUB_CACHE, env);
+  return join(hfHomeDir(env), 'hub');
 }
 
 /** `models--org--name` for a model repo id `org/name` (or a legacy `name`). */

@@ -7,8 +7,8 @@ export type { NearestOptions } from './did-you-mean.js';
 // Atomic file writes (temporary file, fsync, rename) and the names of their temporary files
 export { writeFileAtomic, atomicTemporaryOwner } from './atomic-write.js';
 
-// The Hugging Face Hub cache shared with Python (folder from the environment, refs/ and snapshots/ lookups)
-export { hfHubCacheDir, repoFolderName, lookupCache, REGEX_COMMIT_HASH } from './hub-cache.js';
+// The Hugging Face Hub's folders shared with Python (home, cache, login token; refs/ and snapshots/ lookups)
+export { hfHomeDir, hfHubCacheDir, hfTokenPath, repoFolderName, lookupCache, REGEX_COMMIT_HASH } from './hub-cache.js';
 export type { CacheLookup, CacheLookupOptions } from './hub-cache.js';
 export { parseHfHubSpec } from './hub-spec.js';
 

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HubTestServer } from './hub-test-server.js';
 import { hfHubDownload } from './hf-download.js';
-import { hfToken, hfTokenPath } from './hf-token.js';
+import { hfTokenPath } from '@openclip/common';
+import { hfToken } from './hf-token.js';
 
 const server = new HubTestServer();
 after(() => server.stop());

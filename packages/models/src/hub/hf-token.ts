@@ -1,20 +1,13 @@
 /**
  * The Hugging Face access token as huggingface_hub's get_token finds it: `$HF_TOKEN`, then the
  * older `$HUGGING_FACE_HUB_TOKEN`, then the file `huggingface-cli login` writes (`$HF_TOKEN_PATH`,
- * else `$HF_HOME/token`, else `$XDG_CACHE_HOME/huggingface/token` / `~/.cache/huggingface/token`).
+ * else `$HF_HOME/token`, else `$XDG_CACHE_HOME/huggingface/token` / `~/.cache/huggingface/token`:
+ * `hfTokenPath` of @openclip/common).
  * Downloads send it unless `HF_HUB_DISABLE_IMPLICIT_TOKEN` is set, as huggingface_hub does.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { hfTokenPath } from '@openclip/common';
 import { envFlag } from './hub-args.js';
-
-/** Where `huggingface-cli login` stores the token. */
-export function hfTokenPath(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.HF_TOKEN_PATH) return env.HF_TOKEN_PATH;
-  const home = env.HF_HOME ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'huggingface');
-  return join(home, 'token');
-}
 
 function clean(v: string | undefined): string | undefined {
   const t = v?.replace(/\r|\n/g, '').trim();

@@ -4,7 +4,7 @@
 export { hfHubDownload, hubEndpoint, HubError } from './hf-download.js';
 export type { HubDownloadOptions, DownloadProgress } from './hf-download.js';
 export { hubOffline, envFlag } from './hub-args.js';
-export { hfToken, hfTokenPath, hfDownloadToken } from './hf-token.js';
+export { hfToken, hfDownloadToken } from './hf-token.js';
 export {
   resolvePretrained,
   downloadPretrainedFromHf,

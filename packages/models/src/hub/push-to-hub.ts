@@ -16,8 +16,8 @@ import { TOKENIZER_FILES } from './hf-tokenizer-download.js';
 import type { OpenClipModel } from '../model/types.js';
 import { modelConfigToJson } from '../config/model-config.js';
 import { hubEndpoint } from './hf-download.js';
-import { HF_CONFIG_NAME, HF_SAFE_WEIGHTS_NAME } from '@openclip/common';
-import { hfToken, hfTokenPath } from './hf-token.js';
+import { HF_CONFIG_NAME, HF_SAFE_WEIGHTS_NAME, hfTokenPath } from '@openclip/common';
+import { hfToken } from './hf-token.js';
 
 export interface HubFolderOptions {
   /** The model name the card shows (a built-in name or the config file stem). */

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hfHomeDir, hfHubCacheDir, hfTokenPath, lookupCache, repoFolderName } from './hub-cache.js';
@@ -30,6 +31,18 @@ test('~ and $VAR in the variables are expanded as huggingface_hub expands them (
   assert.equal(hfHubCacheDir(undefined, { ...env, HF_HUB_CACHE: '~nobody-here/x' }), '~nobody-here/x');
   // a path given as --cache-dir is taken as it is
   assert.equal(hfHubCacheDir('~/given', env), '~/given');
+});
+
+const PYTHON = '/usr/bin/python3';
+
+test('the expansion agrees with Python os.path.expandvars(os.path.expanduser(...)) on awkward values', { skip: existsSync(PYTHON) ? false : `${PYTHON} is absent` }, () => {
+  const values = ['~/hf', '~', '$SCRATCH/hub', '${SCRATCH}/x', '$NOPE/x', '${NOPE}/x', '~nobody-here/x', '/a/$SCRATCH$SCRATCH', 'a$', '$1x/y', '~/$SCRATCH/~', '$SCR_2/z', '${}/q'];
+  const env = { HOME: '/home/u', SCRATCH: '/scratch', SCR_2: '/s2' };
+  const script = 'import os, sys, json; print(json.dumps([os.path.expandvars(os.path.expanduser(v)) for v in sys.argv[1:]]))';
+  const r = spawnSync(PYTHON, ['-c', script, ...values], { env, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const expected = JSON.parse(r.stdout) as string[];
+  assert.deepEqual(values.map((v) => hfHubCacheDir(undefined, { ...env, HF_HUB_CACHE: v })), expected);
 });
 
 test('the home folder and the login token path share the HF_HOME resolution (HF_TOKEN_PATH first, expanded too)', () => {

@@ -1,6 +1,6 @@
 /**
  * huggingface_hub's `hf_hub_download` for Node: one file of a model repo into the cache layout
- * shared with Python (see hf-cache.ts). Metadata comes from a HEAD on
+ * shared with Python (see hub-cache.ts of @openclip/common). Metadata comes from a HEAD on
  * `<endpoint>/<repo>/resolve/<revision>/<file>` (X-Repo-Commit, X-Linked-Etag/ETag,
  * X-Linked-Size); the bytes are fetched with `@huggingface/hub`'s `downloadFile` (range requests),
  * appended to `blobs/<etag>.incomplete` so an interrupted download resumes, checked against the

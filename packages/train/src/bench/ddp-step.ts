@@ -13,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { repoRoot } from '@openclip/test-config';
@@ -29,6 +29,9 @@ const spec = modelArg === 'bench_small' || modelArg === 'bench_tiny' ? join(upst
 const withTorch = process.env.DDP_TORCH !== '0';
 const mpi = mpiAvailability();
 const pyScript = join(repoRoot(), 'packages', 'train', 'bench', 'openclip_ddp_step.py');
+/** What OpenCLIP is given: a config file for our own built-in configs (the demo model), which it does not ship. */
+const ownConfig = join(repoRoot(), 'packages', 'models', 'src', 'model-configs', `${spec}.json`);
+const torchSpec = !spec.endsWith('.json') && existsSync(ownConfig) ? ownConfig : spec;
 type Phases = { grads: number; loss: number; allReduce: number; update: number; step: number; samplesPerSecond: number };
 
 async function freePort(): Promise<number> {
@@ -63,7 +66,7 @@ async function runCase(which: CaseName): Promise<Phases> {
   const port = String(await freePort());
   if (which === 'torch-one' || which === 'torch-ddp') {
     const world = which === 'torch-one' ? 1 : 2;
-    const outs = await Promise.all(Array.from({ length: world }, (_, r) => launch('/usr/bin/python3', [pyScript, upstream, spec, String(r), String(world), port, ...common], `openclip_ddp_step.py rank ${r}`)));
+    const outs = await Promise.all(Array.from({ length: world }, (_, r) => launch('/usr/bin/python3', [pyScript, upstream, torchSpec, String(r), String(world), port, ...common], `openclip_ddp_step.py rank ${r}`)));
     const t = lastJson(outs[0]) as { step_ms: number; samples_per_s: number };
     return { grads: NaN, loss: NaN, allReduce: NaN, update: NaN, step: t.step_ms, samplesPerSecond: t.samples_per_s };
   }

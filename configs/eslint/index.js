@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'native/build/**', 'node_modules/**'] },
+  { ignores: ['dist/**', 'dist-test/**', 'native/build/**', 'node_modules/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// Runs a workspace's compiled tests (dist/**/*.test.js) with node:test, printing the spec
-// report and writing .test-results/summary.json for the root summary.
+// Runs a workspace's compiled tests with node:test, printing the spec report and writing
+// .test-results/summary.json for the root summary. Tests compile to dist-test/ (the package's
+// tsconfig.test.json: src with its *.test.ts, test-support/, bench/), so dist/ holds only the
+// product; a workspace without that config still has its tests in dist/.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,10 +26,11 @@ function findTests(dir, out = []) {
 
 const cwd = process.cwd();
 const filter = process.argv.slice(2);
-let files = findTests(join(cwd, 'dist')).sort();
+const out = existsSync(join(cwd, 'tsconfig.test.json')) ? 'dist-test' : 'dist';
+let files = findTests(join(cwd, out)).sort();
 if (filter.length) files = files.filter((f) => filter.some((s) => f.includes(s)));
 if (files.length === 0) {
-  console.error(`openclip-test: no compiled tests (dist/**/*.test.js) in ${cwd}; run the build first`);
+  console.error(`openclip-test: no compiled tests (${out}/**/*.test.js) in ${cwd}; run the build first`);
   process.exit(1);
 }
 rmSync(join(cwd, '.test-results'), { recursive: true, force: true });

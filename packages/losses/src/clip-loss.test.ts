@@ -4,8 +4,8 @@ import { Rng, tf } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
 import { ClipLoss } from './clip-loss.js';
 import { valueAndGradsOf } from './loss-api.js';
-import { SimulatedWorld } from './simulated-world.js';
-import { assertClose, l2normalize, lossFixture, randn, stopGradient, take, testOnBackends } from './test-support.js';
+import { SimulatedWorld } from '../test-support/simulated-world.js';
+import { assertClose, l2normalize, lossFixture, randn, stopGradient, take, testOnBackends } from '../test-support/loss-fixtures.js';
 
 // Fixture case `losses`: ClipLoss()(image_features, text_features, logit_scale[, logit_bias]).
 testOnBackends('ClipLoss matches the OpenCLIP fixture (value, logits, gradients)', () => {

@@ -4,8 +4,8 @@ import { Rng, tf } from '@openclip/engine';
 import { ClipLoss } from './clip-loss.js';
 import { CoCaLoss } from './coca-loss.js';
 import { valueAndGradsOf } from './loss-api.js';
-import { SimulatedWorld } from './simulated-world.js';
-import { assertClose, l2normalize, lossFixture, randn, take, testOnBackends } from './test-support.js';
+import { SimulatedWorld } from '../test-support/simulated-world.js';
+import { assertClose, l2normalize, lossFixture, randn, take, testOnBackends } from '../test-support/loss-fixtures.js';
 
 // Fixture case `losses`: CoCaLoss(caption_loss_weight=2.0, clip_loss_weight=1.0, pad_id=0)(
 //   image_features, text_features, caption_logits, caption_labels, logit_scale).

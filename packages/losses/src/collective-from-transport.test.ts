@@ -6,8 +6,8 @@ import { collectiveFromTransport } from './collective-from-transport.js';
 import type { ArrayTransport } from './collective-from-transport.js';
 import { ClipLoss } from './clip-loss.js';
 import { SigLipLoss } from './siglip-loss.js';
-import { SimulatedWorld } from './simulated-world.js';
-import { randn, take } from './test-support.js';
+import { SimulatedWorld } from '../test-support/simulated-world.js';
+import { randn, take } from '../test-support/loss-fixtures.js';
 
 /** A Float32Array transport for tests, carried by a simulated world's collective. */
 function arrayTransport(c: Collective): ArrayTransport {

@@ -5,7 +5,7 @@ import { CoCaLoss } from './coca-loss.js';
 import { createLoss } from './create-loss.js';
 import { DistillClipLoss } from './distill-clip-loss.js';
 import { SigLipLoss } from './siglip-loss.js';
-import { SimulatedWorld } from './simulated-world.js';
+import { SimulatedWorld } from '../test-support/simulated-world.js';
 
 test('createLoss chooses like open_clip.create_loss', () => {
   const clip = createLoss({ model: 'ViT-B-32', localLoss: true, gatherWithGrad: true });

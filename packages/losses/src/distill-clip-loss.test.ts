@@ -1,9 +1,9 @@
 import { tf } from '@openclip/engine';
 import { DistillClipLoss } from './distill-clip-loss.js';
 import { ClipLoss } from './clip-loss.js';
-import { SimulatedWorld } from './simulated-world.js';
+import { SimulatedWorld } from '../test-support/simulated-world.js';
 import { Rng } from '@openclip/engine';
-import { assertClose, l2normalize, lossFixture, randn, take, testOnBackends } from './test-support.js';
+import { assertClose, l2normalize, lossFixture, randn, take, testOnBackends } from '../test-support/loss-fixtures.js';
 
 // Fixture case `losses`: DistillClipLoss()(image_features, text_features, logit_scale,
 //   dist_image_features, dist_text_features, dist_logit_scale); grads are of the sum.

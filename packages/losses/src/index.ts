@@ -23,7 +23,6 @@ export { crossEntropy, crossEntropyIgnoring, softTargetCrossEntropy } from './cr
 // Collectives (torch.distributed stand-ins)
 export { SingleProcessCollective, CollectiveError, REDUCE_OPS } from './collective.js';
 export type { Collective, ReduceOp } from './collective.js';
-export { SimulatedWorld } from './simulated-world.js';
 export { collectiveFromTransport } from './collective-from-transport.js';
 export type { ArrayTransport } from './collective-from-transport.js';
 export { allGatherWithGrad, allReduceWithGrad, exchangeWithGrad, exchangeBidirWithGrad } from './distributed-grad.js';

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { Rng, tf } from '@openclip/engine';
 import { valueAndGradsOf } from './loss-api.js';
 import { SigLipLoss, SIGLIP_DIST_IMPLS } from './siglip-loss.js';
-import { SimulatedWorld } from './simulated-world.js';
-import { assertClose, l2normalize, lossFixture, randn, take, testOnBackends } from './test-support.js';
+import { SimulatedWorld } from '../test-support/simulated-world.js';
+import { assertClose, l2normalize, lossFixture, randn, take, testOnBackends } from '../test-support/loss-fixtures.js';
 
 // Fixture case `losses`: SigLipLoss()(image_features, text_features, siglip_logit_scale, siglip_logit_bias).
 testOnBackends('SigLipLoss matches the OpenCLIP fixture (value and gradients)', () => {

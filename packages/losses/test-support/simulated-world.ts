@@ -6,8 +6,8 @@
  */
 import { tf } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
-import { checkRank, checkReduceOp, CollectiveError } from './collective.js';
-import type { Collective, ReduceOp } from './collective.js';
+import { checkRank, checkReduceOp, CollectiveError } from '../src/collective.js';
+import type { Collective, ReduceOp } from '../src/collective.js';
 
 interface Payload {
   data: Float32Array | Int32Array;

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine, tf } from '@openclip/engine';
-import { SingleProcessCollective } from './collective.js';
-import { allGatherWithGrad, exchangeBidirWithGrad } from './distributed-grad.js';
+import { SingleProcessCollective } from '../src/collective.js';
+import { allGatherWithGrad, exchangeBidirWithGrad } from '../src/distributed-grad.js';
 import { SimulatedWorld } from './simulated-world.js';
 
 const values = async (t: tf.Tensor) => {

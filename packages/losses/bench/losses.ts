@@ -9,9 +9,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initEngine, numThreads, Rng, tf } from '@openclip/engine';
 import { repoRoot } from '@openclip/test-config';
-import { ClipLoss } from './clip-loss.js';
-import type { OpenClipLoss } from './loss-api.js';
-import { SigLipLoss } from './siglip-loss.js';
+import { ClipLoss } from '../src/clip-loss.js';
+import type { OpenClipLoss } from '../src/loss-api.js';
+import { SigLipLoss } from '../src/siglip-loss.js';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 const SIZES = (process.env.BENCH_BATCHES ?? '256,1024').split(',').map(Number);

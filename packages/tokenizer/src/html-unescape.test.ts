@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '@openclip/engine/rng';
 import { htmlUnescape } from './html-unescape.js';
-import { hasPython, pythonMap } from './python-oracle.test-helper.js';
+import { hasPython, pythonMap } from '../test-support/python-oracle.js';
 
 test('htmlUnescape: named, legacy, numeric and malformed references', () => {
   assert.equal(htmlUnescape('fish &amp; chips'), 'fish & chips');

@@ -9,7 +9,7 @@ import { Rng } from '@openclip/engine/rng';
 import { type BpeVocab, bundledMergesText, pairKey } from './bpe-vocab.js';
 import { SimpleTokenizer, byteEncode, mergeDirect, mergeWithHeap } from './simple-tokenizer.js';
 import { ftfyFixText } from './ftfy-fixes.js';
-import { hasPythonRegex, pythonMap } from './python-oracle.test-helper.js';
+import { hasPythonRegex, pythonMap } from '../test-support/python-oracle.js';
 
 const tok = new SimpleTokenizer();
 
@@ -199,7 +199,7 @@ test('encode ids match a Python SimpleTokenizer re-implementation (regex module;
   const dir = mkdtempSync(join(tmpdir(), 'openclip-bpe-oracle-'));
   try {
     writeFileSync(join(dir, 'merges.txt'), bundledMergesText());
-    const script = fileURLToPath(new URL('../bench/openclip_tokenize_ref.py', import.meta.url));
+    const script = fileURLToPath(new URL('../../bench/tokenizer.py', import.meta.url));
     const r = spawnSync('/usr/bin/python3', [script, 'encode', join(dir, 'merges.txt')], { input: JSON.stringify(inputs.map(ftfyFixText)), encoding: 'utf8', maxBuffer: 1 << 26 });
     assert.equal(r.status, 0, r.stderr);
     const py = JSON.parse(r.stdout) as { engine: string; ids: number[][] };

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { Rng } from '@openclip/engine/rng';
 import { ftfyFixText } from './ftfy-fixes.js';
 import { asText, canonicalizeText, getCleanFn, whitespaceClean } from './text-clean.js';
-import { hasPython, pythonMap } from './python-oracle.test-helper.js';
+import { hasPython, pythonMap } from '../test-support/python-oracle.js';
 
 test('whitespaceClean collapses Python whitespace (incl. \\x1c-\\x1f, NBSP, ideographic space) but not U+FEFF or U+200B', () => {
   assert.equal(whitespaceClean('  a\t\tb\n\x1cc\u00a0d\u3000e\u2029 '), 'a b c d e');

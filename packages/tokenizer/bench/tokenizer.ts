@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '@openclip/engine/rng';
 import { repoRoot } from '@openclip/test-config';
-import { bundledMergesText } from './bpe-vocab.js';
-import { SimpleTokenizer } from './simple-tokenizer.js';
+import { bundledMergesText } from '../src/bpe-vocab.js';
+import { SimpleTokenizer } from '../src/simple-tokenizer.js';
 
 const WORDS = (
   'a an the of in on at with and or to from by for over under near behind beside two three four several ' +
@@ -73,7 +73,7 @@ interface PyResult {
 let py: PyResult | null = null;
 let pyNote = '';
 const python = process.env.PYTHON ?? '/usr/bin/python3';
-const script = fileURLToPath(new URL('../bench/openclip_tokenize_ref.py', import.meta.url));
+const script = fileURLToPath(new URL('../../bench/tokenizer.py', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'openclip-tok-bench-'));
 try {
   writeFileSync(join(tmp, 'merges.txt'), bundledMergesText());

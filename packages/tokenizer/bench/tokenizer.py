@@ -6,8 +6,8 @@ truncation). Differences, stated by the benchmark: ftfy.fix_text is skipped (not
 pattern runs on the stdlib `re` engine with an equivalent ASCII-exact pattern when the `regex`
 module is missing, and rows are Python lists (or a torch tensor when torch is installed).
 
-usage: python3 openclip_tokenize_ref.py MERGES_TXT CAPTIONS_JSON CONTEXT_LENGTH REPEATS
-       python3 openclip_tokenize_ref.py encode MERGES_TXT  (JSON strings on stdin)
+usage: python3 tokenizer.py MERGES_TXT CAPTIONS_JSON CONTEXT_LENGTH REPEATS
+       python3 tokenizer.py encode MERGES_TXT  (JSON strings on stdin)
 prints one JSON line: {"seconds": [...], "captions": N, "engine": "...", "checksum": int}
 """
 import html

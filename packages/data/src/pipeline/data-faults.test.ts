@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createDataLoader, type Batch, type DataLoaderOptions } from './data-loader.js';
-import { TEST_HELPERS_URL, tempDir, tinyImage, writeTarFile, type ShardMember } from './test-helpers.js';
+import { TEST_HELPERS_URL, tempDir, tinyImage, writeTarFile, type ShardMember } from '../../test-support/pipeline-fixtures.js';
 import type { TokenizerSpec, TransformSpec } from './specs.js';
 import { capWorkers, maxWorkers } from './worker-cap.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createDataLoader, type Batch, type DataLoaderOptions } from './data-loader.js';
-import charTokenizer, { charDetokenize, tempDir, tinyImage, writeTarFile, TEST_HELPERS_URL, type ShardMember } from './test-helpers.js';
+import charTokenizer, { charDetokenize, tempDir, tinyImage, writeTarFile, TEST_HELPERS_URL, type ShardMember } from '../../test-support/pipeline-fixtures.js';
 import type { TokenizerSpec, TransformSpec } from './specs.js';
 import { UNKNOWN_SIZE_MESSAGE } from '../shards/dataset-size.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { tokenize, tokenizerSpecForTextConfig } from '@openclip/tokenizer';
 import { buildTokenizer, buildTransform } from './specs.js';
 import { imageTransform } from '../image/image-transform.js';
-import { tinyImage, TEST_HELPERS_URL } from './test-helpers.js';
+import { tinyImage, TEST_HELPERS_URL } from '../../test-support/pipeline-fixtures.js';
 
 test("tokenizer specs build @openclip/tokenizer's tokenizers (a model's text_cfg spec, or CLIP BPE at a context length)", async () => {
   const texts = ['a photo of a red circle', 'An orange STAR!'];

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getDatasetSize, resolveTrainNumSamples, UNKNOWN_SIZE_MESSAGE } from './dataset-size.js';
-import { tempDir } from '../pipeline/test-helpers.js';
+import { tempDir } from '../../test-support/pipeline-fixtures.js';
 
 test('sizes.json beside the shards gives the total of the selected shards', async () => {
   const dir = await tempDir();

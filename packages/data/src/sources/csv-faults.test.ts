@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readCsvDataset } from './csv.js';
-import { tempDir } from '../pipeline/test-helpers.js';
+import { tempDir } from '../../test-support/pipeline-fixtures.js';
 
 test('an unclosed quote is reported at the line where it opened, not where the parser gave up', async () => {
   const dir = await tempDir();

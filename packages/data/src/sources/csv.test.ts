@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readCsvDataset } from './csv.js';
-import { tempDir } from '../pipeline/test-helpers.js';
+import { tempDir } from '../../test-support/pipeline-fixtures.js';
 
 test('tab-separated by default; quoted fields and multi-line captions; paths resolved against the CSV folder', async () => {
   const dir = await tempDir();

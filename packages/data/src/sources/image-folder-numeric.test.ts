@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scanImageFolder } from './image-folder.js';
-import { tempDir } from '../pipeline/test-helpers.js';
+import { tempDir } from '../../test-support/pipeline-fixtures.js';
 
 test('ImageNet-V2 folders: label = int(folder name), not the position in string order', async () => {
   const root = await tempDir();

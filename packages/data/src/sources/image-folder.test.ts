@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scanImageFolder } from './image-folder.js';
-import { tempDir } from '../pipeline/test-helpers.js';
+import { tempDir } from '../../test-support/pipeline-fixtures.js';
 
 test('classes are the sorted sub-folders; files sorted, nested folders walked, non-images ignored', async () => {
   const root = await tempDir();

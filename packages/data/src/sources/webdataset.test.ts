@@ -5,7 +5,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { baseAndExt, sampleImage, shardSamples, type WdsEvent } from './webdataset.js';
-import { tempDir, writeTarFile } from '../pipeline/test-helpers.js';
+import { tempDir, writeTarFile } from '../../test-support/pipeline-fixtures.js';
 
 async function collect(url: string): Promise<WdsEvent[]> {
   const out: WdsEvent[] = [];

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { writeSyntheticDataset, classFolderName } from './write-dataset.js';
 import { SYNTHETIC_CLASSNAMES, syntheticSpec, encodeSynthetic } from './shapes.js';
 import { createDataLoader, type Batch } from '../pipeline/data-loader.js';
-import { charDetokenize, tempDir, TEST_HELPERS_URL } from '../pipeline/test-helpers.js';
+import { charDetokenize, tempDir, TEST_HELPERS_URL } from '../../test-support/pipeline-fixtures.js';
 import { shardSamples } from '../sources/webdataset.js';
 import type { Rng } from '@openclip/engine/rng';
 import { buildTransform, type TransformSpec } from '../pipeline/specs.js';

@@ -16,11 +16,11 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { repoRoot } from '@openclip/test-config';
-import { cpuSeconds, median, PythonLoop } from './bench-python.js';
-import { nativeImageStatus } from './image/native.js';
-import { createDataLoader, type DataLoader } from './pipeline/data-loader.js';
-import { expandUrls } from './shards/brace-expand.js';
-import { writeSyntheticDataset } from './synthetic/write-dataset.js';
+import { cpuSeconds, median, PythonLoop } from './python-loop.js';
+import { nativeImageStatus } from '../src/image/native.js';
+import { createDataLoader, type DataLoader } from '../src/pipeline/data-loader.js';
+import { expandUrls } from '../src/shards/brace-expand.js';
+import { writeSyntheticDataset } from '../src/synthetic/write-dataset.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 512);

@@ -15,12 +15,12 @@ import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { Rng } from '@openclip/engine/rng';
 import { referenceDir, repoRoot } from '@openclip/test-config';
-import { cpuSeconds, median, PythonLoop } from './bench-python.js';
-import { decodeImage } from './image/decode.js';
-import { evalResizeCrop, imageTransform } from './image/image-transform.js';
-import { nativeImageStatus, type ImageKernels } from './image/native.js';
-import { convertToRgb } from './image/pil-image.js';
-import { parsePreprocessConfig } from './image/preprocess-config.js';
+import { cpuSeconds, median, PythonLoop } from './python-loop.js';
+import { decodeImage } from '../src/image/decode.js';
+import { evalResizeCrop, imageTransform } from '../src/image/image-transform.js';
+import { nativeImageStatus, type ImageKernels } from '../src/image/native.js';
+import { convertToRgb } from '../src/image/pil-image.js';
+import { parsePreprocessConfig } from '../src/image/preprocess-config.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 

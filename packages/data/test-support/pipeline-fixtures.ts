@@ -9,8 +9,8 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tar from 'tar-stream';
-import { encodeSynthetic } from '../synthetic/shapes.js';
-import type { TokenizeFn } from './specs.js';
+import { encodeSynthetic } from '../src/synthetic/shapes.js';
+import type { TokenizeFn } from '../src/pipeline/specs.js';
 
 export interface ShardMember {
   name: string;

@@ -8,16 +8,16 @@
  * so a batch costing a few tens of ms keeps up with room to spare. Rounds alternate between sources;
  * medians. Writes bench-results/data-sources.json.
  *
- *   node dist/bench-sources.js     (BENCH_ROUNDS, default 5; BENCH_BATCHES per round, default 8)
+ *   node dist-test/bench/sources.js     (BENCH_ROUNDS, default 5; BENCH_BATCHES per round, default 8)
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { repoRoot } from '@openclip/test-config';
-import { cpuSeconds, median } from './bench-python.js';
-import { createDataLoader, type DataLoader, type DataLoaderOptions } from './pipeline/data-loader.js';
-import { writeSyntheticDataset } from './synthetic/write-dataset.js';
+import { cpuSeconds, median } from './python-loop.js';
+import { createDataLoader, type DataLoader, type DataLoaderOptions } from '../src/pipeline/data-loader.js';
+import { writeSyntheticDataset } from '../src/synthetic/write-dataset.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 8);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HubTestServer } from '@openclip/models/hub';
+import { HubTestServer } from '@openclip/models/test-support/hub-test-server';
 import { openclipAsync, tempDir, tinyModelConfig, shortRun, openclip } from './helpers.js';
 
 function run(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {

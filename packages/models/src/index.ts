@@ -153,9 +153,8 @@ export {
   resolvePretrained,
   downloadPretrainedFromHf,
   LOCAL_DIR_CHECKPOINT_NAMES,
-  HubTestServer,
   downloadHfTokenizer,
   TOKENIZER_FILES,
   TOKENIZER_DOWNLOAD_FILES,
 } from './hub/index.js';
-export type { HubDownloadOptions, DownloadProgress, PretrainedLocation, OpenClipConfigFile, HubFile, HubFaults, RecordedRequest } from './hub/index.js';
+export type { HubDownloadOptions, DownloadProgress, PretrainedLocation, OpenClipConfigFile } from './hub/index.js';

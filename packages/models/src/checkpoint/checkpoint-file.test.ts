@@ -227,7 +227,7 @@ test('random corruption of a checkpoint gives a checkpoint error, never a crash'
 
 test('checkpoints written by PyTorch 1.13 (zip and legacy) with strided views, bf16, int32/int64, bool load exactly', () => {
   // testdata/README.md has the script that wrote these files and the expected values.
-  const dataDir = fileURLToPath(new URL('../../src/checkpoint/testdata/', import.meta.url));
+  const dataDir = fileURLToPath(new URL('../../../test-support/testdata/', import.meta.url));
   const ref = JSON.parse(readFileSync(join(dataDir, 'torch113-views.json'), 'utf8')) as Record<string, { shape: number[]; values: number[] }>;
   for (const [file, format] of [['torch113-views.pt', 'torch-zip'], ['torch113-views-legacy.pt', 'torch-legacy']] as const) {
     const c = loadModelCheckpoint(join(dataDir, file));

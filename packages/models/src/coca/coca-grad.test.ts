@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { initEngine, tf } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
 import { readModelConfigFile } from '../config/registry.js';
-import { asTokens, fixtureImages, modelCase, modelCaseNames, readAll } from '../model/fixtures.test-helper.js';
+import { asTokens, fixtureImages, modelCase, modelCaseNames, readAll } from '../../test-support/reference-models.js';
 import { CoCa } from './coca.js';
 
 // CoCa's forward runs under tf.variableGrads: a CoCaLoss-shaped objective (caption cross-entropy

@@ -5,7 +5,7 @@ import type { Tensor } from '@openclip/engine';
 import { referenceManifest } from '@openclip/test-config';
 import { readModelConfigFile } from '../config/registry.js';
 import { createModel } from '../model/create.js';
-import { asFloat, asTokens, compare, fixtureImages, keyOrder, modelCase, modelCaseNames, readAll } from '../model/fixtures.test-helper.js';
+import { asFloat, asTokens, compare, fixtureImages, keyOrder, modelCase, modelCaseNames, readAll } from '../../test-support/reference-models.js';
 import { CoCa } from './coca.js';
 
 // Parity of CoCa with OpenCLIP 3.1.0 on every 'coca' case of the manifest (today coca_tiny):

@@ -15,10 +15,14 @@ const configs = new Map<string, ModelConfig>();
 const configFiles = new Map<string, string>();
 let builtinsLoaded = false;
 
-/** The folder of the built-in configs (`src/model-configs`, beside the compiled `dist`). */
+/**
+ * The folder of the built-in configs: this package's `src/model-configs`, seen from the compiled
+ * module (`dist/config`, or `dist-test/src/config` under the tests) or from `src/config` itself.
+ */
 export function builtinConfigDir(): string {
   const here = fileURLToPath(new URL('.', import.meta.url));
-  for (const candidate of [join(here, '..', '..', 'src', 'model-configs'), join(here, '..', 'model-configs')]) {
+  const candidates = [join(here, '..', '..', 'src', 'model-configs'), join(here, '..', '..', '..', 'src', 'model-configs'), join(here, '..', 'model-configs')];
+  for (const candidate of candidates) {
     if (existsSync(candidate)) return candidate;
   }
   throw new Error(`built-in model configs not found near ${here}`);

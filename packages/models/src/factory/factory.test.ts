@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initEngine, tf, SafetensorsFile } from '@openclip/engine';
 import { referenceDir } from '@openclip/test-config';
-import { asFloat, compare, isViT, modelCase, pickModelCase, readAll } from '../model/fixtures.test-helper.js';
+import { asFloat, compare, isViT, modelCase, pickModelCase, readAll } from '../../test-support/reference-models.js';
 import { CoCa } from '../coca/coca.js';
 import { createModelAndTransforms, createModelFromPretrained, getTokenizer, mergePreprocessConfig } from './factory.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HubTestServer } from '../hub/hub-test-server.js';
+import { HubTestServer } from '../../test-support/hub-test-server.js';
 import { getTokenizer, getTokenizerAsync } from './factory.js';
 
 const server = new HubTestServer();

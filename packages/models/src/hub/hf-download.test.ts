@@ -4,7 +4,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSafetensors } from '@openclip/engine/safetensors';
-import { HubTestServer } from './hub-test-server.js';
+import { HubTestServer } from '../../test-support/hub-test-server.js';
 import { hfHubDownload, HubError, type DownloadProgress } from './hf-download.js';
 import { hfHubCacheDir, lookupCache, parseHfHubSpec, repoFolderName } from '@openclip/common';
 import { resolvePretrained } from './resolve-pretrained.js';
@@ -12,7 +12,7 @@ import { fallbackLockPath, pythonLockPath } from './hub-lock.js';
 import { acquireFlock, flockAvailable } from '@openclip/engine/file-lock';
 import { loadStateDict } from '../checkpoint/checkpoint-file.js';
 import { saveTorchStateDict } from '../checkpoint/torch-save.js';
-import { modelCase, modelCaseNames } from '../model/fixtures.test-helper.js';
+import { modelCase, modelCaseNames } from '../../test-support/reference-models.js';
 
 // The Hub's files are a reference model of the fixtures (the manifest's smallest CLIP-family
 // case): its safetensors weights and config, and the same weights as a PyTorch zip pickle.

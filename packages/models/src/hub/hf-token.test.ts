@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HubTestServer } from './hub-test-server.js';
+import { HubTestServer } from '../../test-support/hub-test-server.js';
 import { hfHubDownload } from './hf-download.js';
 import { hfTokenPath } from '@openclip/common';
 import { hfToken } from './hf-token.js';

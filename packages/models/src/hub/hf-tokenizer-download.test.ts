@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getTokenizer, getTokenizerAsync } from '../factory/factory.js';
-import { HubTestServer } from './hub-test-server.js';
+import { HubTestServer } from '../../test-support/hub-test-server.js';
 import { downloadHfTokenizer } from './hf-tokenizer-download.js';
 import { HubError } from './hf-download.js';
 import { repoFolderName } from '@openclip/common';

@@ -12,8 +12,5 @@ export {
 } from './resolve-pretrained.js';
 export type { PretrainedLocation, OpenClipConfigFile } from './resolve-pretrained.js';
 export { downloadHfTokenizer, TOKENIZER_FILES, TOKENIZER_DOWNLOAD_FILES } from './hf-tokenizer-download.js';
-export { HubTestServer } from './hub-test-server.js';
-export type { HubFile, HubFaults, RecordedRequest } from './hub-test-server.js';
 export { writeHubFolder, pushFolderToHub, modelCard } from './push-to-hub.js';
 export type { HubFolderOptions, PushOptions } from './push-to-hub.js';
-export type { RecordedCommit } from './hub-test-server.js';

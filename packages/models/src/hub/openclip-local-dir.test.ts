@@ -12,7 +12,7 @@ import { readModelConfigFile } from '../config/registry.js';
 import { MODEL_CONFIG_KEYS } from '../config/model-config.js';
 import { createModel } from '../model/create.js';
 import '../coca/coca.js';
-import { isViT, modelCase, modelCaseNames, pickModelCase, readAll } from '../model/fixtures.test-helper.js';
+import { isViT, modelCase, modelCaseNames, pickModelCase, readAll } from '../../test-support/reference-models.js';
 import { writeHubFolder } from './push-to-hub.js';
 
 // A folder written by writeHubFolder (push-to-hub --output-dir) read the way OpenCLIP 3.1.0's
@@ -22,7 +22,7 @@ import { writeHubFolder } from './push-to-hub.js';
 
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 const here = dirname(fileURLToPath(import.meta.url));
-const SCRIPT = resolve(here, '..', '..', 'src', 'hub', 'check_openclip_local_dir.py');
+const SCRIPT = resolve(here, '..', '..', '..', 'tools', 'check_openclip_local_dir.py');
 const torchCheck = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
 const SKIP = torchCheck.status === 0 ? false : `${PYTHON} with torch is not available (${(torchCheck.stderr || String(torchCheck.error ?? '')).trim().split('\n').at(-1)})`;
 

@@ -7,7 +7,7 @@ import { initEngine, tf } from '@openclip/engine';
 import { parsePreprocessConfig } from '@openclip/data';
 import { createModel } from '../model/create.js';
 import { createModelAndTransforms } from '../factory/factory.js';
-import { HubTestServer } from './hub-test-server.js';
+import { HubTestServer } from '../../test-support/hub-test-server.js';
 import { writeHubFolder, pushFolderToHub } from './push-to-hub.js';
 
 const CONFIG = {

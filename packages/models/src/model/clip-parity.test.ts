@@ -5,7 +5,7 @@ import type { Tensor } from '@openclip/engine';
 import { readModelConfigFile } from '../config/registry.js';
 import { createModel } from './create.js';
 import { CLIP } from './clip.js';
-import { asFloat, asTokens, compare, fixtureImages, keyOrder, modelCase, modelCaseNames, readAll } from './fixtures.test-helper.js';
+import { asFloat, asTokens, compare, fixtureImages, keyOrder, modelCase, modelCaseNames, readAll } from '../../test-support/reference-models.js';
 
 // Parity of CLIP / CustomTextCLIP with OpenCLIP 3.1.0 on the reference fixtures (models/*), on
 // the cpu and wasm backends, within the manifest's tolerances. Max errors are printed for the README.

@@ -8,7 +8,7 @@ import { sinCos2dPosEmbed } from '../towers/vision-transformer.js';
 import { createModel, resolveModelConfig } from './create.js';
 import { CLIP } from './clip.js';
 import { StateDictError } from './state-dict.js';
-import { asTokens, fixtureImages, isResNet, isViT, modelCase, modelCaseNames, pickModelCase, readAll } from './fixtures.test-helper.js';
+import { asTokens, fixtureImages, isResNet, isViT, modelCase, modelCaseNames, pickModelCase, readAll } from '../../test-support/reference-models.js';
 
 /** OpenCLIP's ClipLoss on one rank: mean of the two cross-entropies of the scaled cosine logits. */
 function clipLoss(model: CLIP, images: Tensor, tokens: Tensor): Tensor {

@@ -7,7 +7,7 @@ import { fixtureSkip, referenceDir, referenceManifest } from '@openclip/test-con
 import { SimpleTokenizer } from '@openclip/tokenizer';
 import { readModelConfigFile } from '../config/registry.js';
 import { createModel } from '../model/create.js';
-import { asFloat, compare, modelCase, readAll } from '../model/fixtures.test-helper.js';
+import { asFloat, compare, modelCase, readAll } from '../../test-support/reference-models.js';
 import { IMAGENET_CLASSNAMES, OPENAI_IMAGENET_TEMPLATES, SIMPLE_IMAGENET_TEMPLATES } from './imagenet-metadata.js';
 import { accuracy, buildZeroShotClassifier, formatTemplate, zeroShotLogits } from './zero-shot-classifier.js';
 

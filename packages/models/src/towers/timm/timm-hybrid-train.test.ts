@@ -4,9 +4,9 @@ import { initEngine, tf } from '@openclip/engine';
 import { readModelConfigFile } from '../../config/registry.js';
 import { createModel } from '../../model/create.js';
 import type { CLIP } from '../../model/clip.js';
-import { asFloat, compare, readAll } from '../../model/fixtures.test-helper.js';
-import { timmCases } from './timm-fixtures.test-helper.js';
-import type { TimmCase } from './timm-fixtures.test-helper.js';
+import { asFloat, compare, readAll } from '../../../test-support/reference-models.js';
+import { timmCases } from '../../../test-support/timm-fixtures.js';
+import type { TimmCase } from '../../../test-support/timm-fixtures.js';
 import { registerTimmModel } from './timm-registry.js';
 
 // Training the hybrid towers (ViTamin, MobileCLIP) in train mode: stochastic depth (timm DropPath)

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { initEngine } from '@openclip/engine';
 import { readModelConfigFile } from '../../config/registry.js';
 import { createModel } from '../../model/create.js';
-import { readAll } from '../../model/fixtures.test-helper.js';
-import { timmCases } from './timm-fixtures.test-helper.js';
-import { buildTimmCase, timmParitySuite } from './timm-parity.test-helper.js';
+import { readAll } from '../../../test-support/reference-models.js';
+import { timmCases } from '../../../test-support/timm-fixtures.js';
+import { buildTimmCase, timmParitySuite } from '../../../test-support/timm-parity.js';
 
 // Parity of the timm towers on every fixture set (timm, timm-conv, timm-hybrid; see timm-fixtures.test-helper.ts)
 // with OpenCLIP 3.1.0 + timm 1.0.28 (checks in timm-parity.test-helper.ts).

@@ -1,5 +1,5 @@
-import { timmCases } from './timm-fixtures.test-helper.js';
-import { timmPythonLoadTest } from './timm-python-load.test-helper.js';
+import { timmCases } from '../../../test-support/timm-fixtures.js';
+import { timmPythonLoadTest } from '../../../test-support/timm-python-load.js';
 
 // Trained timm towers of every fixture set (timm, timm-conv, timm-hybrid) load in Python (timm-python-load.test-helper.ts).
 const { cases, skip } = timmCases();

@@ -1,4 +1,4 @@
-import { timmRealsizeTest } from './timm-realsize.test-helper.js';
+import { timmRealsizeTest } from '../../../test-support/timm-realsize.js';
 
 // Real-size timm towers of every family against upstream with random weights (timm-realsize.test-helper.ts):
 // transformers (SigLIP, SigLIP2, EVA02, PE-Core), ConvNeXt, Swin, ViTamin and MobileCLIP's FastViT.

@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initEngine, tf } from '@openclip/engine';
-import { getModelConfig } from '../../config/registry.js';
-import { l2Normalize } from '../../model/clip.js';
-import { loadStateDictInto } from '../../model/state-dict.js';
-import { asFloat, compare, readAll } from '../../model/fixtures.test-helper.js';
-import { ParamStore } from '../params.js';
-import { TimmModel } from './timm-model.js';
+import { getModelConfig } from '../src/config/registry.js';
+import { l2Normalize } from '../src/model/clip.js';
+import { loadStateDictInto } from '../src/model/state-dict.js';
+import { asFloat, compare, readAll } from './reference-models.js';
+import { ParamStore } from '../src/towers/params.js';
+import { TimmModel } from '../src/towers/timm/timm-model.js';
 
 // Real-size timm vision towers against the real OpenCLIP 3.1.0 + timm 1.0.28 (run here by
 // timm_realsize_upstream.py under /usr/bin/python3 + torch, from ../shared/upstream or
@@ -20,8 +20,8 @@ import { TimmModel } from './timm-model.js';
 
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 const here = dirname(fileURLToPath(import.meta.url));
-const SCRIPT = resolve(here, '..', '..', '..', 'src', 'towers', 'timm', 'timm_realsize_upstream.py');
-const UPSTREAM = process.env.OPENCLIP_UPSTREAM_DIR ?? resolve(here, '..', '..', '..', '..', '..', '..', 'shared', 'upstream');
+const SCRIPT = resolve(here, '..', '..', 'tools', 'timm_realsize_upstream.py');
+const UPSTREAM = process.env.OPENCLIP_UPSTREAM_DIR ?? resolve(here, '..', '..', '..', '..', '..', 'shared', 'upstream');
 const PYPATH = ['pyshim', 'open_clip-3.1.0/src', 'timm-1.0.28'].map((p) => join(UPSTREAM, p)).join(':');
 
 function skipReason(): string | false {

@@ -1,6 +1,6 @@
 /**
  * Benchmark of CoCa captioning and zero-shot classifier building on the reference fixture models:
- * `node dist/coca/generate-bench.js [backend ...]` (default: cpu wasm). Prints a table and writes
+ * `node dist-test/bench/generate.js [backend ...]` (default: cpu wasm). Prints a table and writes
  * `bench-results/coca-generate.json` at the repository root. Generation: median of 3 runs after a
  * warm-up; the classifier: one run.
  */
@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { initEngine, tf, engineInfo } from '@openclip/engine';
 import { repoRoot } from '@openclip/test-config';
 import { SimpleTokenizer } from '@openclip/tokenizer';
-import { readModelConfigFile } from '../config/registry.js';
-import { createModel } from '../model/create.js';
-import { fixtureImages, modelCase, readAll } from '../model/fixtures.test-helper.js';
-import { IMAGENET_CLASSNAMES, SIMPLE_IMAGENET_TEMPLATES } from '../zero-shot/imagenet-metadata.js';
-import { buildZeroShotClassifier } from '../zero-shot/zero-shot-classifier.js';
-import { CoCa } from './coca.js';
-import type { GenerateOptions } from './generate.js';
+import { readModelConfigFile } from '../src/config/registry.js';
+import { createModel } from '../src/model/create.js';
+import { fixtureImages, modelCase, readAll } from '../test-support/reference-models.js';
+import { IMAGENET_CLASSNAMES, SIMPLE_IMAGENET_TEMPLATES } from '../src/zero-shot/imagenet-metadata.js';
+import { buildZeroShotClassifier } from '../src/zero-shot/zero-shot-classifier.js';
+import { CoCa } from '../src/coca/coca.js';
+import type { GenerateOptions } from '../src/coca/generate.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

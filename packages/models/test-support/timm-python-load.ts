@@ -6,13 +6,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initEngine, tf } from '@openclip/engine';
-import { saveStateDict } from '../../checkpoint/checkpoint-file.js';
-import { readModelConfigFile } from '../../config/registry.js';
-import { createModel } from '../../model/create.js';
-import type { CLIP } from '../../model/clip.js';
-import { asFloat, compare, readAll } from '../../model/fixtures.test-helper.js';
-import { registerTimmModel } from './timm-registry.js';
-import type { TimmCase } from './timm-fixtures.test-helper.js';
+import { saveStateDict } from '../src/checkpoint/checkpoint-file.js';
+import { readModelConfigFile } from '../src/config/registry.js';
+import { createModel } from '../src/model/create.js';
+import type { CLIP } from '../src/model/clip.js';
+import { asFloat, compare, readAll } from './reference-models.js';
+import { registerTimmModel } from '../src/towers/timm/timm-registry.js';
+import type { TimmCase } from './timm-fixtures.js';
 
 // What we train loads in Python: the vision tower of every timm fixture model takes three SGD steps
 // here (in train mode, gradients from TF.js), is saved with saveStateDict, and the real OpenCLIP 3.1.0 +
@@ -22,8 +22,8 @@ import type { TimmCase } from './timm-fixtures.test-helper.js';
 
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 const here = dirname(fileURLToPath(import.meta.url));
-const pkg = resolve(here, '..', '..', '..');
-const SCRIPT = join(pkg, 'src', 'towers', 'timm', 'timm_python_load.py');
+const pkg = resolve(here, '..', '..');
+const SCRIPT = join(pkg, 'tools', 'timm_python_load.py');
 const REPO = resolve(pkg, '..', '..');
 const UPSTREAM = process.env.OPENCLIP_UPSTREAM_DIR ?? resolve(REPO, '..', 'shared', 'upstream');
 

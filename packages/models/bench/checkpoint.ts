@@ -2,7 +2,7 @@
  * Checkpoint I/O benchmark: reading a ~100 MB state dict as a torch zip pickle
  * (`open_clip_pytorch_model.bin`), as fp16 pickle (with upcast), and as safetensors; writing
  * both formats. Compares with `torch.load` when /usr/bin/python3 has torch.
- * Run: `npm run build -w @openclip/models && node packages/models/dist/checkpoint/bench.js`
+ * Run: `npm run build -w @openclip/models && node packages/models/dist-test/bench/checkpoint.js`
  * (prints a table, writes bench-results/checkpoint-io.json at the repo root).
  */
 import { spawnSync } from 'node:child_process';
@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { f32ToF16, type RawTensor } from '@openclip/engine/safetensors';
 import { repoRoot } from '@openclip/test-config';
-import { loadStateDict, saveStateDict } from './checkpoint-file.js';
-import { saveTorchStateDict } from './torch-save.js';
+import { loadStateDict, saveStateDict } from '../src/checkpoint/checkpoint-file.js';
+import { saveTorchStateDict } from '../src/checkpoint/torch-save.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -1,5 +1,5 @@
 /**
- * `node packages/models/dist/towers/timm/timm-bench.js` (part of `npm run bench -w @openclip/models`):
+ * `node packages/models/dist-test/bench/timm.js` (part of `npm run bench -w @openclip/models`):
  * encode_image of a timm-tower model (default ViT-B-16-SigLIP, random weights) here and in the real
  * OpenCLIP 3.1.0 + timm 1.0.28 (timm_bench_upstream.py under /usr/bin/python3, a persistent process
  * built once), at the same thread count (default 1), in alternating rounds of one call each, so
@@ -16,11 +16,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initEngine, tf } from '@openclip/engine';
-import { createModel } from '../../model/create.js';
-import type { CLIP } from '../../model/clip.js';
+import { createModel } from '../src/model/create.js';
+import type { CLIP } from '../src/model/clip.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, '..', '..', '..', '..', '..');
+const repoRoot = resolve(here, '..', '..', '..', '..');
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 const UPSTREAM = process.env.OPENCLIP_UPSTREAM_DIR ?? resolve(repoRoot, '..', 'shared', 'upstream');
 const DEADLINE_MS = 20 * 60_000;
@@ -41,7 +41,7 @@ interface Upstream {
 async function startUpstream(model: string, batch: number, threads: number): Promise<Upstream | string> {
   if (!existsSync(PYTHON)) return `${PYTHON} not found`;
   if (!existsSync(join(UPSTREAM, 'open_clip-3.1.0'))) return `OpenCLIP sources not found at ${UPSTREAM} (OPENCLIP_UPSTREAM_DIR)`;
-  const script = resolve(repoRoot, 'packages', 'models', 'src', 'towers', 'timm', 'timm_bench_upstream.py');
+  const script = resolve(repoRoot, 'packages', 'models', 'bench', 'timm.py');
   const env = {
     ...process.env,
     PYTHONPATH: ['pyshim', 'open_clip-3.1.0/src', 'timm-1.0.28'].map((p) => join(UPSTREAM, p)).join(':'),

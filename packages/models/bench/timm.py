@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The real OpenCLIP 3.1.0 side of timm-bench: builds MODEL with random weights
+"""The real OpenCLIP 3.1.0 side of bench/timm.ts: builds MODEL with random weights
 (open_clip.create_model, timm 1.0.28 tower), then answers one line per request on stdin:
 "run" → encode_image of a fixed random batch under no_grad, timed; prints one JSON line.
 Threads: T (torch intra-op and OpenBLAS, set by the caller's environment)."""

@@ -2,13 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine, tf } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
-import { readModelConfigFile } from '../../config/registry.js';
-import { createModel } from '../../model/create.js';
-import { adaptStateDict } from '../../factory/factory.js';
-import type { CLIP } from '../../model/clip.js';
-import { asFloat, asTokens, compare, keyOrder, readAll } from '../../model/fixtures.test-helper.js';
-import { registerTimmModel } from './timm-registry.js';
-import type { TimmCase } from './timm-fixtures.test-helper.js';
+import { readModelConfigFile } from '../src/config/registry.js';
+import { createModel } from '../src/model/create.js';
+import { adaptStateDict } from '../src/factory/factory.js';
+import type { CLIP } from '../src/model/clip.js';
+import { asFloat, asTokens, compare, keyOrder, readAll } from './reference-models.js';
+import { registerTimmModel } from '../src/towers/timm/timm-registry.js';
+import type { TimmCase } from './timm-fixtures.js';
 
 // Parity of timm towers (in OpenCLIP's TimmModel) with OpenCLIP 3.1.0 + timm 1.0.28 on the fixtures of
 // a generator under tools/fixtures/: features, logits, per-stage trunk activations, gradients of every

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TimmModelSpec } from './timm-registry.js';
+import type { TimmModelSpec } from '../src/towers/timm/timm-registry.js';
 
 export interface TimmCase {
   id: string;
@@ -37,7 +37,7 @@ const FIXTURE_SETS = ['timm', 'timm-conv', 'timm-hybrid'];
 export function timmFixturesDirs(): string[] {
   const env = process.env.OPENCLIP_TIMM_FIXTURES_DIR;
   if (env) return env.split(',');
-  return FIXTURE_SETS.map((d) => fileURLToPath(new URL(`../../../test-fixtures/${d}`, import.meta.url)));
+  return FIXTURE_SETS.map((d) => fileURLToPath(new URL(`../../test-fixtures/${d}`, import.meta.url)));
 }
 
 /** The fixture cases of every set, or a reason to skip when a set is absent. */

@@ -27,7 +27,7 @@ import { initEngine, tf, Rng, webgpuMemory, webgpuStatus } from '@openclip/engin
 import { createModel } from '@openclip/models';
 import { ClipLoss } from '@openclip/losses';
 import { repoRoot } from '@openclip/test-config';
-import { AdamW, TrainStep, openclipParamGroups } from '@openclip/train';
+import { AdamW, TrainStep, openclipParamGroups } from '../src/index.js';
 
 const MODELS = ['tiny', 'bench_small', 'ViT-B-32'] as const;
 const configDir = process.env.OPENCLIP_BENCH_CONFIGS ?? join(repoRoot(), '..', 'shared', 'upstream', 'bench-configs');

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableTiers, numThreads } from '@openclip/engine';
-import { CASES, compare, runCase } from './test-support/step-case.js';
+import { CASES, compare, runCase } from '../test-support/step-case.js';
 
 const tiers = availableTiers(numThreads());
 

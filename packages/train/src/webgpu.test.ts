@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine, webgpuStatus, tf } from '@openclip/engine';
 import { AdamW } from './optim/adamw.js';
-import { CASES, compare, runCase } from './test-support/step-case.js';
+import { CASES, compare, runCase } from '../test-support/step-case.js';
 
 async function adapterMissing(): Promise<string | null> {
   try {

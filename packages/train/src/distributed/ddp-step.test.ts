@@ -17,9 +17,9 @@ import { ClipLoss, createLoss, type ArrayTransport } from '@openclip/losses';
 import { TrainStep } from '../train-step.js';
 import { AdamW } from '../optim/adamw.js';
 import { DistributedTrainStep } from './ddp-step.js';
-import { ddpRanks, type RankResult } from './ddp-test-ranks.js';
+import { ddpRanks, type RankResult } from '../../test-support/ddp-ranks.js';
 import { mpiAvailability } from './mpi-transport.js';
-import { microBatches, parseMode, testBatch, testModel, testTeacher, TEST_CONFIG, TRACKED } from './ddp-test-model.js';
+import { microBatches, parseMode, testBatch, testModel, testTeacher, TEST_CONFIG, TRACKED } from '../../test-support/ddp-model.js';
 
 type Result = RankResult;
 

@@ -9,7 +9,7 @@ import { mpiAvailability } from './mpi-transport.js';
 
 const mpi = mpiAvailability();
 const skip = mpi.ok ? false : mpi.reason;
-const script = fileURLToPath(new URL('./mpi-test-rank.js', import.meta.url));
+const script = fileURLToPath(new URL('../../test-support/mpi-rank.js', import.meta.url));
 
 function mpirun(np: number, args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {

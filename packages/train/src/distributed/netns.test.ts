@@ -11,12 +11,12 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createNetnsWorld, netnsUnavailable, type NetnsWorld } from '../test-support/netns.js';
+import { createNetnsWorld, netnsUnavailable, type NetnsWorld } from '../../test-support/netns.js';
 import { mpiAvailability } from './mpi-transport.js';
 
 const skip = netnsUnavailable() ?? false;
-const script = fileURLToPath(new URL('./transport-test-rank.js', import.meta.url));
-const mpiScript = fileURLToPath(new URL('./mpi-test-rank.js', import.meta.url));
+const script = fileURLToPath(new URL('../../test-support/transport-rank.js', import.meta.url));
+const mpiScript = fileURLToPath(new URL('../../test-support/mpi-rank.js', import.meta.url));
 const mpi = mpiAvailability();
 const mpiSkip = skip || (mpi.ok ? false : mpi.reason);
 const PORT = 29611;

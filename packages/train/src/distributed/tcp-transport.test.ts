@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
-const script = fileURLToPath(new URL('./transport-test-rank.js', import.meta.url));
+const script = fileURLToPath(new URL('../../test-support/transport-rank.js', import.meta.url));
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {

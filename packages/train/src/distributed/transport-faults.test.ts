@@ -279,7 +279,7 @@ test('a collective times out naming the peer that never answers', async () => {
   for (const t of ts) t.close();
 });
 
-const script = fileURLToPath(new URL('./transport-test-rank.js', import.meta.url));
+const script = fileURLToPath(new URL('../../test-support/transport-rank.js', import.meta.url));
 
 test('a SIGSTOPped rank makes the others fail after the timeout with an error naming it', { skip: process.platform === 'win32' ? 'no SIGSTOP' : false }, async () => {
   const port = await freePort();

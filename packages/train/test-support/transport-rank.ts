@@ -1,11 +1,11 @@
 /**
  * One rank of the transport tests, run as a child process:
- * `node transport-test-rank.js <rank> <worldSize> <port> <scenario>`; prints one JSON line
+ * `node transport-rank.js <rank> <worldSize> <port> <scenario>`; prints one JSON line
  * (`linkdown` first prints {"phase":"running"} once the world works; in `leave` rank 0 closes
  * right after a barrier while the others go on exchanging among themselves). MASTER_ADDR (default
  * 127.0.0.1) and OPENCLIP_DIST_TIMEOUT_S (seconds) override the rendezvous host and timeouts.
  */
-import { TcpTransport } from './tcp-transport.js';
+import { TcpTransport } from '../src/distributed/tcp-transport.js';
 
 const [rank, worldSize, port] = process.argv.slice(2, 5).map(Number);
 const scenario = process.argv[5];

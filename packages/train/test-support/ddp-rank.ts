@@ -1,20 +1,20 @@
 /**
  * One rank of the data-parallel gradient test (child process):
- * `node ddp-test-rank.js <rank> <world> <port> <mode,...> <out.json> [tcp|mpi]` computes, for each
- * mode (see ddp-test-model.ts), this rank's averaged gradients for its share of a fixed batch and
+ * `node ddp-rank.js <rank> <world> <port> <mode,...> <out.json> [tcp|mpi]` computes, for each
+ * mode (see ddp-model.ts), this rank's averaged gradients for its share of a fixed batch and
  * writes them as JSON to <out.json>, where `{rank}` stands for the rank. Under mpirun (`mpi`)
  * rank and world come from MPI.
  */
 import { writeFileSync } from 'node:fs';
 import { initEngine, tf } from '@openclip/engine';
 import { createLoss, collectiveFromTransport } from '@openclip/losses';
-import { TcpTransport } from './tcp-transport.js';
-import { MpiTransport } from './mpi-transport.js';
-import type { Collectives } from './backend.js';
-import { DistributedTrainStep } from './ddp-step.js';
-import { broadcastModel } from './broadcast-model.js';
-import { AdamW } from '../optim/adamw.js';
-import { microBatches, parseMode, testBatch, testModel, testTeacher, TRACKED } from './ddp-test-model.js';
+import { TcpTransport } from '../src/distributed/tcp-transport.js';
+import { MpiTransport } from '../src/distributed/mpi-transport.js';
+import type { Collectives } from '../src/distributed/backend.js';
+import { DistributedTrainStep } from '../src/distributed/ddp-step.js';
+import { broadcastModel } from '../src/distributed/broadcast-model.js';
+import { AdamW } from '../src/optim/adamw.js';
+import { microBatches, parseMode, testBatch, testModel, testTeacher, TRACKED } from './ddp-model.js';
 
 const [argRank, world, port] = process.argv.slice(2, 5).map(Number);
 const modes = process.argv[5].split(',');

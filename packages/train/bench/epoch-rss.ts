@@ -1,6 +1,6 @@
 /**
  * Memory over epochs: trains the small demo-sized CLIP on synthetic data for N short epochs
- * (`node --expose-gc dist/bench/epoch-rss.js [epochs] [workers] [zeroshot-frequency] [save-frequency] [train-data.csv]`) and prints RSS, JS heap and tensor count at
+ * (`node --expose-gc dist-test/bench/epoch-rss.js [epochs] [workers] [zeroshot-frequency] [save-frequency] [train-data.csv]`) and prints RSS, JS heap and tensor count at
  * each epoch start after a GC (run with --expose-gc), then the least-squares RSS slope per epoch
  * over the second half (after warm-up). A flat run has a slope within the noise (±1 MB/epoch).
  */
@@ -8,8 +8,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '@openclip/engine';
-import { parseTrainConfig } from '../config/train-config.js';
-import { runTraining } from '../main.js';
+import { parseTrainConfig } from '../src/config/train-config.js';
+import { runTraining } from '../src/main.js';
 
 const epochs = Number(process.argv[2] ?? 40);
 const workers = process.argv[3] ?? '1';

@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/step.js MODEL|CONFIG.json BATCH STEPS [--siglip] [--infer image|text] [--backend B]`:
+ * `node dist-test/bench/step.js MODEL|CONFIG.json BATCH STEPS [--siglip] [--infer image|text] [--backend B]`:
  * times our real training step — the model from @openclip/models, OpenCLIP's loss (ClipLoss,
  * SigLipLoss with --siglip, CoCaLoss for CoCa models), AdamW with open_clip_train's parameter
  * groups (lr 1e-3, betas 0.9/0.98, eps 1e-6, wd 0.2) and the logit-scale clamp — on random
@@ -15,9 +15,9 @@ import { addModelConfig, createModel, getModelConfig } from '@openclip/models';
 import type { OpenClipModel } from '@openclip/models';
 import { ClipLoss, CoCaLoss, SigLipLoss } from '@openclip/losses';
 import type { OpenClipLoss } from '@openclip/losses';
-import { AdamW } from '../optim/adamw.js';
-import { openclipParamGroups } from '../optim/param-groups.js';
-import { TrainStep } from '../train-step.js';
+import { AdamW } from '../src/optim/adamw.js';
+import { openclipParamGroups } from '../src/optim/param-groups.js';
+import { TrainStep } from '../src/train-step.js';
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,

@@ -6,8 +6,8 @@
  * argv: RANK WORLD PORT [BACKEND] — BACKEND 'tcp' (default) or 'mpi' (under mpirun; rank and world come from MPI).
  */
 import { createInterface } from 'node:readline';
-import { connectBackend, type DistBackendName, type Collectives } from '../distributed/backend.js';
-import { MpiTransport } from '../distributed/mpi-transport.js';
+import { connectBackend, type DistBackendName, type Collectives } from '../src/distributed/backend.js';
+import { MpiTransport } from '../src/distributed/mpi-transport.js';
 
 const [rank, worldSize, port] = process.argv.slice(2, 5).map(Number);
 const backend = (process.argv[5] ?? 'tcp') as DistBackendName;

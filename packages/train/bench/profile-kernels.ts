@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/profile-kernels.js MODEL|CONFIG.json BATCH [--backend B] [--siglip] [--warmup 3]`: one
+ * `node dist-test/bench/profile-kernels.js MODEL|CONFIG.json BATCH [--backend B] [--siglip] [--warmup 3]`: one
  * training step of our real step (as bench/step.ts builds it) with every kernel of the backend
  * wrapped in a timer, printing each kernel's self time (time spent in kernels it calls is
  * theirs) and count, largest first — to see where a step's time goes on a backend. (tf.profile
@@ -11,9 +11,9 @@ import { initEngine, tf, Rng } from '@openclip/engine';
 import { addModelConfig, createModel, getModelConfig } from '@openclip/models';
 import { ClipLoss, CoCaLoss, SigLipLoss } from '@openclip/losses';
 import type { OpenClipLoss } from '@openclip/losses';
-import { AdamW } from '../optim/adamw.js';
-import { openclipParamGroups } from '../optim/param-groups.js';
-import { TrainStep } from '../train-step.js';
+import { AdamW } from '../src/optim/adamw.js';
+import { openclipParamGroups } from '../src/optim/param-groups.js';
+import { TrainStep } from '../src/train-step.js';
 
 const { values: opts, positionals } = parseArgs({ allowPositionals: true, options: { backend: { type: 'string' }, siglip: { type: 'boolean', default: false }, top: { type: 'string', default: '30' }, warmup: { type: 'string', default: '3' } } });
 if (positionals.length !== 2) {

@@ -1,11 +1,11 @@
 /**
- * `node dist/bench/ddp-step.js` (part of `npm run bench -w @openclip/train`): where the time of a
+ * `node dist-test/bench/ddp-step.js` (part of `npm run bench -w @openclip/train`): where the time of a
  * data-parallel step goes (--local-loss --gather-with-grad, random batches, one thread per
  * process), side by side with real OpenCLIP under torch DDP (gloo) in the same run. Cases, run in
  * turn DDP_REPEATS times (medians reported): one process alone (`TrainStep`); two such processes
  * at once (no communication: the machine's ceiling for any data-parallel scheme); two processes of
  * one data-parallel world over the TCP transport, and over Open MPI (mpirun) when the addon is
- * built; then OpenCLIP's step in one process and in two under DDP (bench/openclip_ddp_step.py,
+ * built; then OpenCLIP's step in one process and in two under DDP (bench/ddp_step.py,
  * /usr/bin/python3). Efficiency = samples/s / (2 × that implementation's one process).
  * Env: DDP_MODEL (ViT-Tiny-8-64-demo; `bench_small` = ../shared/upstream/bench-configs/bench_small.json),
  * DDP_BATCH (32), DDP_STEPS (20), DDP_REPEATS (3), DDP_TORCH (1; 0 leaves torch out).
@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { repoRoot } from '@openclip/test-config';
-import { mpiAvailability } from '../distributed/mpi-transport.js';
+import { mpiAvailability } from '../src/distributed/mpi-transport.js';
 
 const script = fileURLToPath(new URL('./ddp-step-rank.js', import.meta.url));
 const batch = Number(process.env.DDP_BATCH ?? 32);
@@ -28,7 +28,7 @@ const modelArg = process.env.DDP_MODEL ?? 'ViT-Tiny-8-64-demo';
 const spec = modelArg === 'bench_small' || modelArg === 'bench_tiny' ? join(upstream, 'bench-configs', `${modelArg}.json`) : modelArg;
 const withTorch = process.env.DDP_TORCH !== '0';
 const mpi = mpiAvailability();
-const pyScript = join(repoRoot(), 'packages', 'train', 'bench', 'openclip_ddp_step.py');
+const pyScript = join(repoRoot(), 'packages', 'train', 'bench', 'ddp_step.py');
 /** What OpenCLIP is given: a config file for our own built-in configs (the demo model), which it does not ship. */
 const ownConfig = join(repoRoot(), 'packages', 'models', 'src', 'model-configs', `${spec}.json`);
 const torchSpec = !spec.endsWith('.json') && existsSync(ownConfig) ? ownConfig : spec;
@@ -66,7 +66,7 @@ async function runCase(which: CaseName): Promise<Phases> {
   const port = String(await freePort());
   if (which === 'torch-one' || which === 'torch-ddp') {
     const world = which === 'torch-one' ? 1 : 2;
-    const outs = await Promise.all(Array.from({ length: world }, (_, r) => launch('/usr/bin/python3', [pyScript, upstream, torchSpec, String(r), String(world), port, ...common], `openclip_ddp_step.py rank ${r}`)));
+    const outs = await Promise.all(Array.from({ length: world }, (_, r) => launch('/usr/bin/python3', [pyScript, upstream, torchSpec, String(r), String(world), port, ...common], `ddp_step.py rank ${r}`)));
     const t = lastJson(outs[0]) as { step_ms: number; samples_per_s: number };
     return { grads: NaN, loss: NaN, allReduce: NaN, update: NaN, step: t.step_ms, samplesPerSecond: t.samples_per_s };
   }

@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/train-memory.js [steps]` (part of `npm run bench -w @openclip/train`): runs
+ * `node dist-test/bench/train-memory.js [steps]` (part of `npm run bench -w @openclip/train`): runs
  * training steps of the demo model on synthetic batches and reports tf.memory().numTensors and
  * RSS every 50 steps, to show both stay flat after warm-up. Writes bench-results/train-memory.json.
  */
@@ -9,9 +9,9 @@ import { initEngine, tf, Rng } from '@openclip/engine';
 import { createModel } from '@openclip/models';
 import { ClipLoss } from '@openclip/losses';
 import { repoRoot } from '@openclip/test-config';
-import { AdamW } from '../optim/adamw.js';
-import { openclipParamGroups } from '../optim/param-groups.js';
-import { TrainStep } from '../train-step.js';
+import { AdamW } from '../src/optim/adamw.js';
+import { openclipParamGroups } from '../src/optim/param-groups.js';
+import { TrainStep } from '../src/train-step.js';
 
 const steps = Number(process.argv[2] ?? 500);
 const info = await initEngine();

@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/grad-checkpointing.js [model] [batch] [steps]` (default ViT-B-32, 8, 2): one
+ * `node dist-test/bench/grad-checkpointing.js [model] [batch] [steps]` (default ViT-B-32, 8, 2): one
  * process per setting (plain, --grad-checkpointing) runs real training steps (TrainStep: forward,
  * ClipLoss, backward, AdamW) on random batches and reports the peak bytes of live tensors during a
  * step (tf.profile), the process's peak RSS and the seconds per step, side by side. Writes
@@ -15,9 +15,9 @@ import { initEngine, tf, Rng } from '@openclip/engine';
 import { createModel } from '@openclip/models';
 import { ClipLoss } from '@openclip/losses';
 import { repoRoot } from '@openclip/test-config';
-import { AdamW } from '../optim/adamw.js';
-import { openclipParamGroups } from '../optim/param-groups.js';
-import { TrainStep } from '../train-step.js';
+import { AdamW } from '../src/optim/adamw.js';
+import { openclipParamGroups } from '../src/optim/param-groups.js';
+import { TrainStep } from '../src/train-step.js';
 
 interface Row {
   setting: string;

@@ -4,7 +4,7 @@ wrapped in DistributedDataParallel, ClipLoss gathering features with gradient, A
 open_clip_train's parameter groups, logit-scale clamp. Random batches; one thread per process.
 With WORLD 1 it is the same step without DDP (the one-process baseline).
 
-usage: T=1 /usr/bin/python3 openclip_ddp_step.py UPSTREAM_DIR CONFIG.json|MODEL RANK WORLD PORT BATCH STEPS
+usage: T=1 /usr/bin/python3 ddp_step.py UPSTREAM_DIR CONFIG.json|MODEL RANK WORLD PORT BATCH STEPS
 prints (rank 0) one JSON line: {"step_ms", "samples_per_s"} (samples/s over all ranks)
 """
 import os, sys, json, time, statistics

@@ -1,5 +1,5 @@
 /**
- * Starts the ranks of the data-parallel gradient test (ddp-test-rank.ts) over the TCP transport
+ * Starts the ranks of the data-parallel gradient test (ddp-rank.ts) over the TCP transport
  * (one child per rank on loopback) or under mpirun (`--dist-backend mpi`), and reads their results.
  */
 import { spawn } from 'node:child_process';
@@ -8,9 +8,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mpiAvailability } from './mpi-transport.js';
+import { mpiAvailability } from '../src/distributed/mpi-transport.js';
 
-const script = fileURLToPath(new URL('./ddp-test-rank.js', import.meta.url));
+const script = fileURLToPath(new URL('./ddp-rank.js', import.meta.url));
 
 export type RankResult = { losses: Record<string, number>; grads: Record<string, number[]> };
 

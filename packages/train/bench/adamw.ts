@@ -4,7 +4,7 @@
  * each TensorFlow.js backend, beside
  * torch.optim.AdamW (foreach off, as OpenCLIP 3.1.0 on torch 1.13 runs it, and on) when
  * /usr/bin/python3 has torch, at the same thread count. Prints a table and writes
- * bench-results/adamw.json. Run: `node dist/optim/adamw-bench.js` from packages/train.
+ * bench-results/adamw.json. Run: `node dist-test/bench/adamw.js` from packages/train.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { engineInfo, initEngine, numThreads, Rng, tf } from '@openclip/engine';
 import type { Variable } from '@openclip/engine';
 import { repoRoot } from '@openclip/test-config';
-import { AdamW } from './adamw.js';
-import { openclipParamGroups } from './param-groups.js';
+import { AdamW } from '../src/optim/adamw.js';
+import { openclipParamGroups } from '../src/optim/param-groups.js';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'cpu,wasm').split(',');

@@ -3,7 +3,7 @@
 init_logit_bias -10 and init_logit_scale log(10), as open_clip_train's --siglip does), and
 inference (encode_image / encode_text, normalised, under torch.no_grad in eval mode).
 
-usage: T=THREADS [BLAS_T=THREADS] /usr/bin/python3 openclip_modes.py UPSTREAM_DIR CONFIG.json|MODEL BATCH STEPS siglip|image|text
+usage: T=THREADS [BLAS_T=THREADS] /usr/bin/python3 openclip_anchor.py UPSTREAM_DIR CONFIG.json|MODEL BATCH STEPS siglip|image|text
 prints one JSON line: {"median_s", "samples_per_s", "peak_rss_mb"} (the anchor's format)
 """
 import os, sys, json, time, math, statistics, resource

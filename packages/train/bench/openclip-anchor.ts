@@ -2,8 +2,8 @@
  * `npm run bench -w @openclip/train` (and the root `npm run bench`): our training step and
  * inference against the real OpenCLIP 3.1.0, side by side in one run. For every case and thread
  * setting it alternates rounds — the upstream side (../shared/upstream/openclip_train_step.py for
- * ClipLoss / CoCaLoss steps, bench/openclip_modes.py for SigLipLoss and encode_image /
- * encode_text, both importing the unmodified upstream tree), then ours (dist/bench/step.js) —
+ * ClipLoss / CoCaLoss steps, bench/openclip_anchor.py for SigLipLoss and encode_image /
+ * encode_text, both importing the unmodified upstream tree), then ours (dist-test/bench/step.js) —
  * each in a fresh process, with the same OpenBLAS environment. Threads: `1` runs both sides at
  * T=1; `2` runs ours on 2 threads against OpenCLIP's best 2-core setting (T=1 BLAS_T=2).
  * Prints samples/s of both sides, the ratio (ours / OpenCLIP, medians over rounds) and both
@@ -115,7 +115,7 @@ for (const c of CASES.filter((x) => wanted.includes(x.name))) {
     const ourEnv = { ...baseEnv, OPENCLIP_NUM_THREADS: String(t), ...(tier ? { OPENCLIP_ACCEL: tier } : {}) };
     const tierName = tier ?? info.accel.tier;
     const pyArgs = c.mode === 'train' ? [anchor, spec, String(c.batch), String(c.steps)]
-      : [join(pkgRoot, 'bench', 'openclip_modes.py'), upstream, spec, String(c.batch), String(c.steps), c.mode];
+      : [join(pkgRoot, 'bench', 'openclip_anchor.py'), upstream, spec, String(c.batch), String(c.steps), c.mode];
     const ourArgs = [join(here, 'step.js'), spec, String(c.batch), String(c.steps),
       ...(c.mode === 'siglip' ? ['--siglip'] : c.mode === 'image' || c.mode === 'text' ? ['--infer', c.mode] : [])];
     const rs: { ours: Side; openclip: Side }[] = [];

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:allreduce -w @openclip/train`: all-reduce bandwidth on loopback, openclip-ts's TCP
  * transport (and its Open MPI backend when the addon and mpirun are there) side by side with
- * torch.distributed's gloo (/usr/bin/python3, bench/allreduce_gloo.py) in one run. Every world stays
+ * torch.distributed's gloo (/usr/bin/python3, bench/allreduce.py) in one run. Every world stays
  * up for the whole run and the measurements are interleaved (round by round, size by size, the
  * order rotating), so load from other jobs hits every backend alike. Reports medians, the ratio
  * to gloo (gloo's time / ours: above 1 = faster than gloo) and the load average before and after;
@@ -18,10 +18,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { repoRoot } from '@openclip/test-config';
-import { mpiAvailability } from '../distributed/mpi-transport.js';
+import { mpiAvailability } from '../src/distributed/mpi-transport.js';
 
 const rankScript = fileURLToPath(new URL('./allreduce-rank.js', import.meta.url));
-const glooScript = join(repoRoot(), 'packages', 'train', 'bench', 'allreduce_gloo.py');
+const glooScript = join(repoRoot(), 'packages', 'train', 'bench', 'allreduce.py');
 const sizes = (process.env.ALLREDUCE_MB ?? '10,50,100,400').split(',').map(Number);
 const rounds = Number(process.env.ALLREDUCE_ROUNDS ?? 5);
 const world = Number(process.env.ALLREDUCE_WORLD ?? 2);

@@ -1,11 +1,11 @@
 /**
  * One rank of the Open MPI collectives test (started by mpirun from mpi-transport.test.ts):
- * `node mpi-test-rank.js collectives` runs every collective on rank-dependent data and prints
- * one JSON line per rank with what it got; `node mpi-test-rank.js stall` has the last rank skip
- * the all-reduce the others wait in (their deadline is 1.5 s); `node mpi-test-rank.js linkdown`
+ * `node mpi-rank.js collectives` runs every collective on rank-dependent data and prints
+ * one JSON line per rank with what it got; `node mpi-rank.js stall` has the last rank skip
+ * the all-reduce the others wait in (their deadline is 1.5 s); `node mpi-rank.js linkdown`
  * all-reduces until one fails (deadline 3 s), rank 0 printing {"phase":"running"} first.
  */
-import { MpiTransport } from './mpi-transport.js';
+import { MpiTransport } from '../src/distributed/mpi-transport.js';
 
 const mode = process.argv[2];
 const t = MpiTransport.create({ opTimeoutMs: mode === 'stall' ? 1500 : mode === 'linkdown' ? 3000 : 60_000 });

@@ -1,7 +1,7 @@
 /** The small model, fixed batch and step modes shared by the data-parallel tests and their child processes. */
 import { tf, Rng } from '@openclip/engine';
 import { createModel, type OpenClipModel } from '@openclip/models';
-import type { MicroBatch } from '../train-step.js';
+import type { MicroBatch } from '../src/train-step.js';
 
 export const TEST_CONFIG = {
   embed_dim: 16,

@@ -9,8 +9,8 @@ import { referenceDirOrNull, referenceManifest } from '@openclip/test-config';
 import { initEngine, tf, loadSafetensors, Rng } from '@openclip/engine';
 import { createModel, type OpenClipModel } from '@openclip/models';
 import { createLoss, type OpenClipLoss } from '@openclip/losses';
-import { AdamW } from '../optim/adamw.js';
-import { TrainStep, lossInput, type MicroBatch } from '../train-step.js';
+import { AdamW } from '../src/optim/adamw.js';
+import { TrainStep, lossInput, type MicroBatch } from '../src/train-step.js';
 
 /** A model case of the reference fixtures: its manifest name, class, config JSON and weights file. */
 export interface FixtureModel {

@@ -1,7 +1,7 @@
 """One rank of torch.distributed's gloo all-reduce, driven over stdin by bench/allreduce (src/bench/allreduce.ts)
 so that gloo and openclip-ts's transport run interleaved in one bench run.
 
-usage: /usr/bin/python3 allreduce_gloo.py RANK WORLD PORT
+usage: /usr/bin/python3 allreduce.py RANK WORLD PORT
 stdin: one line per measurement, "MB REPEATS"; each rank answers one JSON line {"mb", "seconds": [...]}.
 The tensor is float32, all-reduced in place with SUM (what DDP does before dividing), after one warm-up call.
 """

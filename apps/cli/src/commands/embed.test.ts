@@ -12,7 +12,7 @@ import { referenceDir, referenceManifest } from '@openclip/test-config';
 // captions → tokenizer → model, against the features OpenCLIP 3.1.0 computed. Every case, file,
 // size and text comes from the manifest.
 
-const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+const bin = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
 function openclip(args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, OPENCLIP_BACKEND: 'cpu' } });
   return { ...r, stderr: r.stderr.replace(/\s*\n\s*›\s*/g, ' ') };

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { referenceDir, referenceManifest } from '@openclip/test-config';
 import { captionText } from './generate.js';
 
-const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+const bin = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
 function openclip(args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 300_000 });
   return { ...r, stderr: r.stderr.replace(/\s*\n\s*›\s*/g, ' ') };

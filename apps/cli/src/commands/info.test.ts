@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+const bin = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
 function openclip(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
   // oclif wraps error lines with a ' ›   ' prefix; join them back for matching.

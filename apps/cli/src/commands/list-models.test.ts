@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { listModels } from '@openclip/models/pretrained';
 
-const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
-const probe = fileURLToPath(new URL('../../test-support/tfjs-probe.mjs', import.meta.url));
+const bin = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
+const probe = fileURLToPath(new URL('../../../test-support/tfjs-probe.mjs', import.meta.url));
 function openclip(args: string[]) {
   return spawnSync(process.execPath, ['--import', probe, bin, ...args], { encoding: 'utf8' });
 }

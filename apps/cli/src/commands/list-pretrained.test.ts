@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listPretrained } from '@openclip/models/pretrained';
 
-const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+const bin = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
 function openclip(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
   return { ...r, stderr: r.stderr.replace(/\s*\n\s*›\s*/g, ' ') };

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { loadSafetensors, toInt32 } from '@openclip/engine/safetensors';
 import { referenceDir, referenceManifest } from '@openclip/test-config';
 
-const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+const bin = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
 function openclip(args: string[], input?: string) {
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', input });
   return { ...r, stderr: r.stderr.replace(/\s*\n\s*›\s*/g, ' ') };

@@ -13,7 +13,7 @@ import {
   initValues,
   makeVariables,
   syntheticBatch,
-} from '../test-support/clip-model.js';
+} from '../../test-support/clip-model.js';
 
 // A CLIP-style training step (ViT + causal text transformer with token-embedding gather, or a
 // conv/batch-norm/attention-pool tower; contrastive loss; AdamW) on every backend and tier,

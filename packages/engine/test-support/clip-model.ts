@@ -6,10 +6,10 @@
  * (conv stem + batch norm + average pool + attention pooling), the symmetric contrastive loss,
  * and the 2-block transformer step of the engine issue.
  */
-import { tf } from '../tf.js';
-import * as ops from '../ops.js';
-import { Rng } from '../rng.js';
-import { adamwStep } from '../adamw.js';
+import { tf } from '../src/tf.js';
+import * as ops from '../src/ops.js';
+import { Rng } from '../src/rng.js';
+import { adamwStep } from '../src/adamw.js';
 
 export interface TowerConfig {
   width: number;

@@ -10,4 +10,4 @@ if [ ! -x "$dir/package/bin/node" ]; then
   mkdir -p "$dir"
   (cd "$dir" && npm pack --silent "node-$platform@$floor" >/dev/null && tar xzf "node-$platform-$floor.tgz")
 fi
-OPENCLIP_NODE_FLOOR_BIN="$dir/package/bin/node" node --test "$root/tests/dist/node-floor.test.js"
+OPENCLIP_NODE_FLOOR_BIN="$dir/package/bin/node" node --test "$root/tests/dist-test/src/node-floor.test.js"

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Runs a workspace's compiled tests with node:test, printing the spec report and writing
-// .test-results/summary.json for the root summary. Tests compile to dist-test/ (the package's
-// tsconfig.test.json: src with its *.test.ts, test-support/, bench/), so dist/ holds only the
-// product; a workspace without that config still has its tests in dist/.
+// .test-results/summary.json for the root summary. Every workspace compiles its tests to dist-test/
+// (a package's tsconfig.test.json: src with its *.test.ts, test-support/, bench/; the tests
+// workspace's own tsconfig.json), so a package's dist/ holds only the product.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,7 @@ function findTests(dir, out = []) {
 
 const cwd = process.cwd();
 const filter = process.argv.slice(2);
-const out = existsSync(join(cwd, 'tsconfig.test.json')) ? 'dist-test' : 'dist';
+const out = 'dist-test';
 let files = findTests(join(cwd, out)).sort();
 if (filter.length) files = files.filter((f) => filter.some((s) => f.includes(s)));
 if (files.length === 0) {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { openclip, tempDir, tinyModelConfig, shortRun } from './helpers.js';
+import { openclip, tempDir, tinyModelConfig, shortRun } from '../test-support/openclip-cli.js';
 
 const snapshot = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort().map((f) => [f, readFileSync(join(dir, f)).toString('base64')]);
 

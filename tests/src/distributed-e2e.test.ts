@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { loadCheckpoint, mpiAvailability } from '@openclip/train';
 import { spawnSync } from 'node:child_process';
 import { toFloat32 } from '@openclip/engine';
-import { OPENCLIP_BIN, openclip, tempDir, tinyModelConfig, shortRun, type RunResult } from './helpers.js';
+import { OPENCLIP_BIN, openclip, tempDir, tinyModelConfig, shortRun, type RunResult } from '../test-support/openclip-cli.js';
 
 const mpi = mpiAvailability();
 

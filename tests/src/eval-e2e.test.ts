@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint } from '@openclip/train';
 import { toFloat32 } from '@openclip/engine';
-import { openclip, tempDir, tinyModelConfig, shortRun } from './helpers.js';
+import { openclip, tempDir, tinyModelConfig, shortRun } from '../test-support/openclip-cli.js';
 
 test('eval after training reproduces the zero-shot accuracy the training run logged', () => {
   const dir = tempDir('evaltrain');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HubTestServer } from '@openclip/models/test-support/hub-test-server';
-import { openclipAsync, tempDir, tinyModelConfig, shortRun, openclip } from './helpers.js';
+import { openclipAsync, tempDir, tinyModelConfig, shortRun, openclip } from '../test-support/openclip-cli.js';
 
 function run(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

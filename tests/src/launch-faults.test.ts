@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openclipAsync, tempDir, tinyModelConfig, shortRun } from './helpers.js';
+import { openclipAsync, tempDir, tinyModelConfig, shortRun } from '../test-support/openclip-cli.js';
 
 function childrenOf(pid: number): number[] {
   const out: number[] = [];

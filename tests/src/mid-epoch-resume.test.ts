@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { loadCheckpoint } from '@openclip/train';
-import { openclip, openclipAsync, tempDir, tinyModelConfig, shortRun } from './helpers.js';
+import { openclip, openclipAsync, tempDir, tinyModelConfig, shortRun } from '../test-support/openclip-cli.js';
 
 const SAMPLES = 96;
 const BATCH = 16;

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '@openclip/test-config';
-import { OPENCLIP_BIN, tempDir, tinyModelConfig } from './helpers.js';
+import { OPENCLIP_BIN, tempDir, tinyModelConfig } from '../test-support/openclip-cli.js';
 
 const root = repoRoot();
 const floor = /^>=\s*(\d+\.\d+\.\d+)$/.exec((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node)?.[1];

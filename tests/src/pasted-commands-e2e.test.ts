@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint, loadTorchTrainerCheckpoint } from '@openclip/train';
 import { toFloat32 } from '@openclip/engine';
-import { openclip, tempDir, tinyModelConfig, shortRun } from './helpers.js';
+import { openclip, tempDir, tinyModelConfig, shortRun } from '../test-support/openclip-cli.js';
 
 const synthetic = ['train', '--dataset-type', 'synthetic', '--train-num-samples', '64'];
 

@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint, findLatestCheckpoint } from '@openclip/train';
 import { toFloat32 } from '@openclip/engine';
-import { openclip, openclipAsync, tempDir, tinyModelConfig, shortRun } from './helpers.js';
+import { openclip, openclipAsync, tempDir, tinyModelConfig, shortRun } from '../test-support/openclip-cli.js';
 
 async function runUntil(args: string[], ready: () => boolean, pollMs = 2): Promise<{ killed: boolean }> {
   const child = openclipAsync(args);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { loadCheckpoint } from '@openclip/train';
-import { openclip, tempDir, lossesFromLog } from './helpers.js';
+import { openclip, tempDir, lossesFromLog } from '../test-support/openclip-cli.js';
 
 test('openclip train --model PE-Core-T-16-384 --lock-image --lock-image-unlocked-groups 1: trains the text tower and the last trunk group only', () => {
   const dir = tempDir('timm-train');

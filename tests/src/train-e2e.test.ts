@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint } from '@openclip/train';
-import { openclip, tempDir, tinyModelConfig, shortRun, lossesFromLog } from './helpers.js';
+import { openclip, tempDir, tinyModelConfig, shortRun, lossesFromLog } from '../test-support/openclip-cli.js';
 
 function checkRun(logs: string, name: string, epochs: number, stdout: string) {
   const dir = join(logs, name);

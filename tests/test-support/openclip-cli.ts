@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The CLI's launcher in this repository (apps/cli/bin/run.js). */
-export const OPENCLIP_BIN = fileURLToPath(new URL('../../apps/cli/bin/run.js', import.meta.url));
+export const OPENCLIP_BIN = fileURLToPath(new URL('../../../apps/cli/bin/run.js', import.meta.url));
 
 export interface RunResult {
   status: number | null;

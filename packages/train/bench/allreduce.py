@@ -1,4 +1,4 @@
-"""One rank of torch.distributed's gloo all-reduce, driven over stdin by bench/allreduce (src/bench/allreduce.ts)
+"""One rank of torch.distributed's gloo all-reduce, driven over stdin by bench/allreduce.ts
 so that gloo and openclip-ts's transport run interleaved in one bench run.
 
 usage: /usr/bin/python3 allreduce.py RANK WORLD PORT

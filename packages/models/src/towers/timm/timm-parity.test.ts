@@ -7,8 +7,8 @@ import { readAll } from '../../../test-support/reference-models.js';
 import { timmCases } from '../../../test-support/timm-fixtures.js';
 import { buildTimmCase, timmParitySuite } from '../../../test-support/timm-parity.js';
 
-// Parity of the timm towers on every fixture set (timm, timm-conv, timm-hybrid; see timm-fixtures.test-helper.ts)
-// with OpenCLIP 3.1.0 + timm 1.0.28 (checks in timm-parity.test-helper.ts).
+// Parity of the timm towers on every fixture set (timm, timm-conv, timm-hybrid; see test-support/timm-fixtures.ts)
+// with OpenCLIP 3.1.0 + timm 1.0.28 (checks in test-support/timm-parity.ts).
 
 const { cases, skip } = timmCases();
 timmParitySuite('timm tower', cases, skip);

@@ -11,7 +11,7 @@ import { nchwToNhwc } from './timm-conv-layers.js';
 // PyTorch's grouped conv2d (tools/fixtures/grouped_conv.py): output and the gradients of sum(y·C)
 // for input, weight and bias, through TimmConv2d on cpu (one convolution per group), wasm, and the
 // native backend's openblas tier (the addon's grouped kernels), where available.
-const DIR = fileURLToPath(new URL('../../../test-fixtures/grouped-conv', import.meta.url));
+const DIR = fileURLToPath(new URL('../../../../test-fixtures/grouped-conv', import.meta.url));
 
 interface GroupedCase {
   in_channels: number; out_channels: number; kernel_size: number; groups: number; stride: number; padding: number; bias: boolean;

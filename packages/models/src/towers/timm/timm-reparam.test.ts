@@ -4,9 +4,9 @@ import { initEngine, tf } from '@openclip/engine';
 import { readModelConfigFile } from '../../config/registry.js';
 import { createModelFromPretrained } from '../../factory/factory.js';
 import type { CLIP } from '../../model/clip.js';
-import { asFloat, compare, readAll } from '../../model/fixtures.test-helper.js';
+import { asFloat, compare, readAll } from '../../../test-support/reference-models.js';
 import { registerTimmModel } from './timm-registry.js';
-import { timmCases } from './timm-fixtures.test-helper.js';
+import { timmCases } from '../../../test-support/timm-fixtures.js';
 
 // A MobileCLIP checkpoint saved after timm's reparameterize_model (the timm-hybrid set's
 // fastvit_mci_reparam_tiny weights) loaded with the config of the train-time tower

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { repoRoot } from '@openclip/test-config';
+import { median } from '@openclip/test-config/bench';
 
 const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'openclip-scaling-'));
@@ -37,11 +38,6 @@ function run(args: string[]): string {
   lastCpu = childCpuSeconds() - before;
   if (r.status !== 0) throw new Error(`openclip ${args.join(' ')} failed:\n${r.stderr}`);
   return r.stdout;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** Samples/s of every logged step after the first few (OpenCLIP's "N/s" field). */

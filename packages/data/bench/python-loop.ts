@@ -5,6 +5,9 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { median } from '@openclip/test-config/bench';
+
+export { median };
 
 export class PythonLoop {
   private constructor(
@@ -49,12 +52,6 @@ export class PythonLoop {
   close(): void {
     this.proc.stdin.end();
   }
-}
-
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Process CPU seconds (user + system, every thread of the process) since `from`. */

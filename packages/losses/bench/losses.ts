@@ -12,16 +12,12 @@ import { repoRoot } from '@openclip/test-config';
 import { ClipLoss } from '../src/clip-loss.js';
 import type { OpenClipLoss } from '../src/loss-api.js';
 import { SigLipLoss } from '../src/siglip-loss.js';
+import { median } from '@openclip/test-config/bench';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 const SIZES = (process.env.BENCH_BATCHES ?? '256,1024').split(',').map(Number);
 const DIM = 512;
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'cpu,wasm').split(',');
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 function features(rng: Rng, n: number): tf.Tensor {
   const t = tf.tensor(rng.fillNormal(new Float32Array(n * DIM)), [n, DIM]);

@@ -13,11 +13,7 @@ import { f32ToF16, type RawTensor } from '@openclip/engine/safetensors';
 import { repoRoot } from '@openclip/test-config';
 import { loadStateDict, saveStateDict } from '../src/checkpoint/checkpoint-file.js';
 import { saveTorchStateDict } from '../src/checkpoint/torch-save.js';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
+import { median } from '@openclip/test-config/bench';
 
 function time(fn: () => void, reps: number): number[] {
   const out: number[] = [];

@@ -16,11 +16,7 @@ import { IMAGENET_CLASSNAMES, SIMPLE_IMAGENET_TEMPLATES } from '../src/zero-shot
 import { buildZeroShotClassifier } from '../src/zero-shot/zero-shot-classifier.js';
 import { CoCa } from '../src/coca/coca.js';
 import type { GenerateOptions } from '../src/coca/generate.js';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
+import { median } from '@openclip/test-config/bench';
 
 async function time(fn: () => Promise<unknown>, runs = 3, warmup = true): Promise<number> {
   if (warmup) await fn();

@@ -18,18 +18,13 @@ import { parseArgs } from 'node:util';
 import { initEngine, tf } from '@openclip/engine';
 import { createModel } from '../src/model/create.js';
 import type { CLIP } from '../src/model/clip.js';
+import { median } from '@openclip/test-config/bench';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..', '..', '..');
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 const UPSTREAM = process.env.OPENCLIP_UPSTREAM_DIR ?? resolve(repoRoot, '..', 'shared', 'upstream');
 const DEADLINE_MS = 20 * 60_000;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 interface Upstream {
   request(): Promise<{ wall_s: number; cpu_s: number; peak_rss_mib: number }>;

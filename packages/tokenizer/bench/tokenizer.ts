@@ -8,6 +8,7 @@ import { Rng } from '@openclip/engine/rng';
 import { repoRoot } from '@openclip/test-config';
 import { bundledMergesText } from '../src/bpe-vocab.js';
 import { SimpleTokenizer } from '../src/simple-tokenizer.js';
+import { median } from '@openclip/test-config/bench';
 
 const WORDS = (
   'a an the of in on at with and or to from by for over under near behind beside two three four several ' +
@@ -33,11 +34,6 @@ function captions(n: number, seed: number): string[] {
     out.push(words.join(' ') + (rng.random() < 0.5 ? '.' : ''));
   }
   return out;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 const N = Number(process.env.BENCH_CAPTIONS ?? 100_000);

@@ -14,6 +14,7 @@ import type { Variable } from '@openclip/engine';
 import { repoRoot } from '@openclip/test-config';
 import { AdamW } from '../src/optim/adamw.js';
 import { openclipParamGroups } from '../src/optim/param-groups.js';
+import { median } from '@openclip/test-config/bench';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'cpu,wasm').split(',');
@@ -28,11 +29,6 @@ function shapes(): [string, number[]][] {
     out.push([`${p}.mlp.c_fc.weight`, [4 * W, W]], [`${p}.mlp.c_fc.bias`, [4 * W]], [`${p}.mlp.c_proj.weight`, [W, 4 * W]], [`${p}.ln_1.weight`, [W]]);
   }
   return out;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 const threads = numThreads();

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { repoRoot } from '@openclip/test-config';
 import { mpiAvailability } from '../src/distributed/mpi-transport.js';
+import { median } from '@openclip/test-config/bench';
 
 const rankScript = fileURLToPath(new URL('./allreduce-rank.js', import.meta.url));
 const glooScript = join(repoRoot(), 'packages', 'train', 'bench', 'allreduce.py');
@@ -37,11 +38,6 @@ async function freePort(): Promise<number> {
       s.close(() => resolve(p));
     });
   });
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** A running world: `ask` writes one command to its driver's stdin and resolves with the answer line. */

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { repoRoot } from '@openclip/test-config';
 import { mpiAvailability } from '../src/distributed/mpi-transport.js';
+import { median } from '@openclip/test-config/bench';
 
 const script = fileURLToPath(new URL('./ddp-step-rank.js', import.meta.url));
 const batch = Number(process.env.DDP_BATCH ?? 32);
@@ -72,11 +73,6 @@ async function runCase(which: CaseName): Promise<Phases> {
   }
   const outs = await Promise.all([0, 1].map((r) => proc([String(r), '2', port, ...common, 'ddp'])));
   return lastJson(outs.find((o) => o.trim())!);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 const cases: CaseName[] = ['one', 'independent', 'ddp', ...(mpi.ok ? (['ddp-mpi'] as const) : []), ...(withTorch ? (['torch-one', 'torch-ddp'] as const) : [])];

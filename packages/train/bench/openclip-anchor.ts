@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ACCEL_TIERS, initEngine } from '@openclip/engine';
 import { repoRoot } from '@openclip/test-config';
+import { median } from '@openclip/test-config/bench';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkgRoot = resolve(here, '..', '..');
@@ -46,12 +47,6 @@ export const CASES: Case[] = [
 ];
 
 interface Side { median_s: number; samples_per_s: number; peak_rss_mb: number }
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 function lastJson(out: string): Side {
   const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop();

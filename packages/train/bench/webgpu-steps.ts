@@ -28,6 +28,7 @@ import { createModel } from '@openclip/models';
 import { ClipLoss } from '@openclip/losses';
 import { repoRoot } from '@openclip/test-config';
 import { AdamW, TrainStep, openclipParamGroups } from '../src/index.js';
+import { median } from '@openclip/test-config/bench';
 
 const MODELS = ['tiny', 'bench_small', 'ViT-B-32'] as const;
 const configDir = process.env.OPENCLIP_BENCH_CONFIGS ?? join(repoRoot(), '..', 'shared', 'upstream', 'bench-configs');
@@ -51,11 +52,6 @@ interface CaseResult {
   samplesPerSecond: number;
   peakRssMB: number;
   loss: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 function makeStep(model: ReturnType<typeof createModel>) {

@@ -6,19 +6,20 @@ import { createModel } from '../model/create.js';
 import './coca.js'; // registers the CoCa builder
 import type { CoCa } from './coca.js';
 
+/** coca_base's structure at a size that runs in a test: no attentional pool, CLS-token pooling, output tokens. */
+const SMALL_COCA_BASE = {
+  embed_dim: 32,
+  custom_text: true,
+  vision_cfg: { image_size: 36, patch_size: 18, layers: 1, width: 64, output_tokens: true },
+  text_cfg: { context_length: 76, vocab_size: 49408, layers: 1, heads: 2, width: 64, embed_cls: true, output_tokens: true },
+  multimodal_cfg: { width: 64, context_length: 76, vocab_size: 49408, mlp_ratio: 4, layers: 1, heads: 2, n_queries: 256, attn_pooler_heads: 8 },
+};
+
 test('coca_base: a CoCa without an attentional pool takes its captioning tokens from the patch tokens', async () => {
   await initEngine({});
   const base = getModelConfig('coca_base');
   assert.equal(base.vision_cfg.attentional_pool, false);
-  // coca_base's structure at a size that runs in a test: no attentional pool, CLS-token pooling, output tokens
-  const cfg = {
-    embed_dim: 32,
-    custom_text: true,
-    vision_cfg: { image_size: 36, patch_size: 18, layers: 1, width: 64, output_tokens: true },
-    text_cfg: { context_length: 76, vocab_size: 49408, layers: 1, heads: 2, width: 64, embed_cls: true, output_tokens: true },
-    multimodal_cfg: { width: 64, context_length: 76, vocab_size: 49408, mlp_ratio: 4, layers: 1, heads: 2, n_queries: 256, attn_pooler_heads: 8 },
-  };
-  const model = createModel(cfg) as unknown as CoCa;
+  const model = createModel(SMALL_COCA_BASE) as unknown as CoCa;
   try {
     assert.ok(![...model.params.keys()].some((k) => k.includes('attn_pool')));
     const images = tf.randomNormal([2, 3, 36, 36], 0, 1, 'float32', 1);
@@ -39,14 +40,7 @@ test('coca_base: a CoCa without an attentional pool takes its captioning tokens 
 
 test('CoCa refuses lockImageTower / lockTextTower naming itself, as OpenCLIP 3.1.0 whose CoCa has neither', async () => {
   await initEngine({});
-  const cfg = {
-    embed_dim: 32,
-    custom_text: true,
-    vision_cfg: { image_size: 36, patch_size: 18, layers: 1, width: 64, output_tokens: true },
-    text_cfg: { context_length: 76, vocab_size: 49408, layers: 1, heads: 2, width: 64, embed_cls: true, output_tokens: true },
-    multimodal_cfg: { width: 64, context_length: 76, vocab_size: 49408, mlp_ratio: 4, layers: 1, heads: 2, n_queries: 256, attn_pooler_heads: 8 },
-  };
-  const model = createModel(cfg);
+  const model = createModel(SMALL_COCA_BASE);
   try {
     assert.equal(model.modelClass, 'CoCa');
     assert.throws(() => model.lockImageTower(0, false), /^Error: CoCa cannot lock its image tower: .*no lock_image_tower/);

@@ -69,6 +69,31 @@ void fmaReduce(float* acc, const float* a, const float* b, int64_t C, int64_t M)
   }
 }
 
+// The traversal all three kernels share: for every output pixel, `begin(o)` once, then
+// `tap(p, o, t)` for each kernel tap whose input pixel lies inside the image (padding taps are
+// skipped). p: offset of that input pixel's C values; o: of the output pixel's C·M values;
+// t: of the tap's C·M filter values.
+template <typename Begin, typename Tap>
+void forEachTap(const DwGeometry& g, Begin begin, Tap tap) {
+  const int64_t CM = g.CM();
+  for (int64_t n = 0; n < g.N; n++) {
+    for (int64_t oh = 0; oh < g.OH; oh++) {
+      int64_t kh0, kh1;
+      window(oh, g.sh, g.top, g.KH, g.H, kh0, kh1);
+      for (int64_t ow = 0; ow < g.OW; ow++) {
+        int64_t kw0, kw1;
+        window(ow, g.sw, g.left, g.KW, g.W, kw0, kw1);
+        const int64_t o = ((n * g.OH + oh) * g.OW + ow) * CM;
+        begin(o);
+        for (int64_t kh = kh0; kh < kh1; kh++) {
+          const int64_t ih = oh * g.sh - g.top + kh;
+          for (int64_t kw = kw0; kw < kw1; kw++) tap(((n * g.H + ih) * g.W + ow * g.sw - g.left + kw) * g.C, o, (kh * g.KW + kw) * CM);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 // depthwiseConv2dForward(x, filter, geometry, y)
@@ -81,28 +106,12 @@ napi_value DepthwiseConv2dForward(napi_env env, napi_callback_info info) {
   const float* f = a.floats(1, g.KH * g.KW * CM, "depthwise conv filter");
   float* y = a.floats(3, g.N * g.OH * g.OW * CM, "depthwise conv output");
   if (!a.ok) return nullptr;
-  for (int64_t n = 0; n < g.N; n++) {
-    const float* img = x + n * g.H * g.W * g.C;
-    for (int64_t oh = 0; oh < g.OH; oh++) {
-      int64_t kh0, kh1;
-      window(oh, g.sh, g.top, g.KH, g.H, kh0, kh1);
-      for (int64_t ow = 0; ow < g.OW; ow++) {
-        int64_t kw0, kw1;
-        window(ow, g.sw, g.left, g.KW, g.W, kw0, kw1);
-        float* out = y + ((n * g.OH + oh) * g.OW + ow) * CM;
-        memset(out, 0, sizeof(float) * CM);
-        for (int64_t kh = kh0; kh < kh1; kh++) {
-          const int64_t ih = oh * g.sh - g.top + kh;
-          for (int64_t kw = kw0; kw < kw1; kw++) {
-            const float* xv = img + (ih * g.W + ow * g.sw - g.left + kw) * g.C;
-            const float* fv = f + (kh * g.KW + kw) * CM;
-            if (g.M == 1) fma3(out, xv, fv, g.C);
-            else fmaMult(out, xv, fv, g.C, g.M);
-          }
-        }
-      }
-    }
-  }
+  forEachTap(
+      g, [&](int64_t o) { memset(y + o, 0, sizeof(float) * CM); },
+      [&](int64_t p, int64_t o, int64_t t) {
+        if (g.M == 1) fma3(y + o, x + p, f + t, g.C);
+        else fmaMult(y + o, x + p, f + t, g.C, g.M);
+      });
   return undef(env);
 }
 
@@ -117,27 +126,12 @@ napi_value DepthwiseConv2dBackpropInput(napi_env env, napi_callback_info info) {
   float* dx = a.floats(3, g.N * g.H * g.W * g.C, "depthwise conv input gradient");
   if (!a.ok) return nullptr;
   memset(dx, 0, sizeof(float) * g.N * g.H * g.W * g.C);
-  for (int64_t n = 0; n < g.N; n++) {
-    float* img = dx + n * g.H * g.W * g.C;
-    for (int64_t oh = 0; oh < g.OH; oh++) {
-      int64_t kh0, kh1;
-      window(oh, g.sh, g.top, g.KH, g.H, kh0, kh1);
-      for (int64_t ow = 0; ow < g.OW; ow++) {
-        int64_t kw0, kw1;
-        window(ow, g.sw, g.left, g.KW, g.W, kw0, kw1);
-        const float* d = dy + ((n * g.OH + oh) * g.OW + ow) * CM;
-        for (int64_t kh = kh0; kh < kh1; kh++) {
-          const int64_t ih = oh * g.sh - g.top + kh;
-          for (int64_t kw = kw0; kw < kw1; kw++) {
-            float* xv = img + (ih * g.W + ow * g.sw - g.left + kw) * g.C;
-            const float* fv = f + (kh * g.KW + kw) * CM;
-            if (g.M == 1) fma3(xv, d, fv, g.C);
-            else fmaReduce(xv, d, fv, g.C, g.M);
-          }
-        }
-      }
-    }
-  }
+  forEachTap(
+      g, [](int64_t) {},
+      [&](int64_t p, int64_t o, int64_t t) {
+        if (g.M == 1) fma3(dx + p, dy + o, f + t, g.C);
+        else fmaReduce(dx + p, dy + o, f + t, g.C, g.M);
+      });
   return undef(env);
 }
 
@@ -152,27 +146,12 @@ napi_value DepthwiseConv2dBackpropFilter(napi_env env, napi_callback_info info) 
   float* df = a.floats(3, g.KH * g.KW * CM, "depthwise conv filter gradient");
   if (!a.ok) return nullptr;
   memset(df, 0, sizeof(float) * g.KH * g.KW * CM);
-  for (int64_t n = 0; n < g.N; n++) {
-    const float* img = x + n * g.H * g.W * g.C;
-    for (int64_t oh = 0; oh < g.OH; oh++) {
-      int64_t kh0, kh1;
-      window(oh, g.sh, g.top, g.KH, g.H, kh0, kh1);
-      for (int64_t ow = 0; ow < g.OW; ow++) {
-        int64_t kw0, kw1;
-        window(ow, g.sw, g.left, g.KW, g.W, kw0, kw1);
-        const float* d = dy + ((n * g.OH + oh) * g.OW + ow) * CM;
-        for (int64_t kh = kh0; kh < kh1; kh++) {
-          const int64_t ih = oh * g.sh - g.top + kh;
-          for (int64_t kw = kw0; kw < kw1; kw++) {
-            const float* xv = img + (ih * g.W + ow * g.sw - g.left + kw) * g.C;
-            float* fv = df + (kh * g.KW + kw) * CM;
-            if (g.M == 1) fma3(fv, xv, d, g.C);
-            else fmaMult(fv, xv, d, g.C, g.M);
-          }
-        }
-      }
-    }
-  }
+  forEachTap(
+      g, [](int64_t) {},
+      [&](int64_t p, int64_t o, int64_t t) {
+        if (g.M == 1) fma3(df + t, x + p, dy + o, g.C);
+        else fmaMult(df + t, x + p, dy + o, g.C, g.M);
+      });
   return undef(env);
 }
 

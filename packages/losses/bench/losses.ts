@@ -4,7 +4,6 @@
  * when /usr/bin/python3 has torch (the cpu backend only up to batch 256 unless BENCH_CPU_ALL is set). Both sides use the same thread count (OPENCLIP_NUM_THREADS,
  * default the number of cores). Prints a table and writes bench-results/losses.json.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initEngine, numThreads, Rng, tf } from '@openclip/engine';
@@ -12,7 +11,7 @@ import { repoRoot } from '@openclip/test-config';
 import { ClipLoss } from '../src/clip-loss.js';
 import type { OpenClipLoss } from '../src/loss-api.js';
 import { SigLipLoss } from '../src/siglip-loss.js';
-import { median } from '@openclip/test-config/bench';
+import { median, runTorchBench } from '@openclip/test-config/bench';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 const SIZES = (process.env.BENCH_BATCHES ?? '256,1024').split(',').map(Number);
@@ -94,20 +93,9 @@ for n in [${SIZES.join(',')}]:
         out.append({'loss': name, 'batch': n, 'backend': 'pytorch %st' % sys.argv[1], 'ms': sorted(ts)[len(ts)//2]})
 print(json.dumps({'torch': torch.__version__, 'rows': out}))
 `;
-let torchVersion: string | null = null;
-// PyTorch at the same thread count, and at 1 thread: on an oversubscribed machine OpenMP's
-// spinning threads can make the multi-threaded run far slower than the single-threaded one.
-for (const t of [...new Set([threads, 1])]) {
-  const res = spawnSync('/usr/bin/python3', ['-c', py, String(t)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(t) } });
-  if (res.status === 0) {
-    const parsed = JSON.parse(res.stdout.trim().split('\n').pop()!);
-    torchVersion = parsed.torch;
-    rows.push(...parsed.rows);
-  } else {
-    console.log(`(PyTorch side skipped: ${(res.stderr || res.error?.message || 'python3 unavailable').trim().split('\n').pop()})`);
-    break;
-  }
-}
+const torch = runTorchBench<Row>(py, threads);
+rows.push(...torch.rows);
+const torchVersion = torch.torchVersion;
 
 console.log(`losses: lossAndGrads (forward + backward), D=${DIM}, median of ${REPEATS}, threads ${threads}, OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? '-'}`);
 console.log('| loss | batch | ' + [...new Set(rows.map((r) => r.backend))].join(' ms | ') + ' ms |');

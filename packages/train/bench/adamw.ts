@@ -6,7 +6,6 @@
  * /usr/bin/python3 has torch, at the same thread count. Prints a table and writes
  * bench-results/adamw.json. Run: `node dist-test/bench/adamw.js` from packages/train.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { engineInfo, initEngine, numThreads, Rng, tf } from '@openclip/engine';
@@ -14,7 +13,7 @@ import type { Variable } from '@openclip/engine';
 import { repoRoot } from '@openclip/test-config';
 import { AdamW } from '../src/optim/adamw.js';
 import { openclipParamGroups } from '../src/optim/param-groups.js';
-import { median } from '@openclip/test-config/bench';
+import { median, runTorchBench } from '@openclip/test-config/bench';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'cpu,wasm').split(',');
@@ -80,20 +79,9 @@ for foreach in [False, True]:
     out.append({'impl': 'torch.optim.AdamW foreach=%s, %s thread(s)' % (foreach, sys.argv[1]), 'ms': sorted(ts)[len(ts)//2]})
 print(json.dumps({'torch': torch.__version__, 'rows': out}))
 `;
-let torchVersion: string | null = null;
-// PyTorch at the same thread count, and at 1 thread: on an oversubscribed machine OpenMP's
-// spinning threads can make the multi-threaded run far slower than the single-threaded one.
-for (const t of [...new Set([threads, 1])]) {
-  const res = spawnSync('/usr/bin/python3', ['-c', py, String(t)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(t) } });
-  if (res.status === 0) {
-    const parsed = JSON.parse(res.stdout.trim().split('\n').pop()!);
-    torchVersion = parsed.torch;
-    rows.push(...parsed.rows);
-  } else {
-    console.log(`(PyTorch side skipped: ${(res.stderr || res.error?.message || 'python3 unavailable').trim().split('\n').pop()})`);
-    break;
-  }
-}
+const torch = runTorchBench<{ impl: string; ms: number }>(py, threads);
+rows.push(...torch.rows);
+const torchVersion = torch.torchVersion;
 console.log(`AdamW step over ${(total / 1e6).toFixed(1)}M parameters in ${list.length} tensors, median of ${REPEATS}, threads ${threads}, OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? '-'}`);
 console.log('| implementation | ms / step | M params / s |');
 for (const r of rows) console.log(`| ${r.impl} | ${r.ms.toFixed(0)} | ${(total / 1e3 / r.ms).toFixed(0)} |`);

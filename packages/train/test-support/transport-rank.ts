@@ -38,6 +38,7 @@ try {
     const big = new Float32Array(1 << 20).fill(rank + 1);
     const r = await t.allReduce(big, 'sum');
     out.bigOk = r.every((v) => v === (n * (n + 1)) / 2);
+    out.reusedReadBuffers = t.linksReadIntoReusedBuffers();
   } else if (scenario === 'stall') {
     await t.barrier();
     if (rank === 1) process.kill(process.pid, 'SIGSTOP'); // stopped, socket still open

@@ -11,6 +11,7 @@
 import type { Socket } from 'node:net';
 import { CONTROL, controlFrame, FrameError, FrameReader, MAX_CONTROL_BYTES, parseControl, header, type BodySink, type Frame } from './frames.js';
 import type { FloatSink } from './float-sink.js';
+import { consumeChunks } from './socket-reads.js';
 
 export class TransportError extends Error {
   constructor(message: string) {
@@ -76,7 +77,7 @@ export class Conn {
     );
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEPALIVE_MS);
-    socket.on('data', (d: Buffer) => this.onData(d));
+    consumeChunks(socket, (d: Buffer) => this.onData(d));
     socket.on('error', (e) => (this.peerDone ? this.onClose() : this.fail(new TransportError(`connection to ${this.label()} failed: ${e.message}`))));
     socket.on('close', () => this.onClose());
   }
@@ -94,11 +95,12 @@ export class Conn {
     this.sinkTimer = null;
   }
 
+  /** `d` may be a view of the socket's reused read buffer: what is kept is copied. */
   private onData(d: Buffer): void {
     if (this.failure) return;
     this.lastHeard = Date.now();
     if (this.gated && (this.frames.length || this.held.length)) {
-      this.held.push(d); // one unauthenticated frame at a time
+      this.held.push(Buffer.from(d)); // one unauthenticated frame at a time
       return;
     }
     let got: Frame[];
@@ -108,7 +110,7 @@ export class Conn {
       return this.protocolError((e as Error).message);
     }
     // while gated, frames are read one at a time: what follows the first waits, unparsed
-    if (this.reader.consumed < d.length) this.held.push(d.subarray(this.reader.consumed));
+    if (this.reader.consumed < d.length) this.held.push(Buffer.from(d.subarray(this.reader.consumed)));
     for (const f of got) this.onFrame(f);
   }
 

@@ -9,7 +9,8 @@
  * rendezvous goes on; an authenticated rank that cannot belong (world size mismatch, rank out
  * of range, a rank that joined twice) stops the rendezvous at once with that reason.
  */
-import { createServer, connect, isIP, type Server, type Socket } from 'node:net';
+import { createServer, isIP, type Server, type Socket } from 'node:net';
+import { adoptAccepted, dialSocket } from './socket-reads.js';
 import { Conn, TransportError } from './conn.js';
 import { controlFrame } from './frames.js';
 import { checkHello, mac, macOk, makeHello, nonce } from './handshake.js';
@@ -52,7 +53,7 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 function connectWithRetry(host: string, port: number, deadline: number, what: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const attempt = () => {
-      const s = connect({ host, port });
+      const s = dialSocket(host, port);
       s.once('connect', () => {
         s.removeAllListeners('error');
         resolve(s);
@@ -75,8 +76,9 @@ const plainHost = (h: string) => (h.startsWith('::ffff:') ? h.slice(7) : h);
  */
 function serveHandshakes(server: Server, o: RendezvousOptions, admit: (c: Conn, hello: { rank: number; worldSize: number; port: number; host: string; nonce: string }) => string | null, stop: (e: Error) => void, refused: string[]): Set<Conn> {
   const pending = new Set<Conn>();
-  server.on('connection', (s) => {
-    if (pending.size >= MAX_PENDING) return s.destroy();
+  server.on('connection', (raw: Socket) => {
+    if (pending.size >= MAX_PENDING) return raw.destroy();
+    const s = adoptAccepted(raw);
     const from = `${plainHost(s.remoteAddress ?? '?')}:${s.remotePort ?? '?'}`;
     const c: Conn = new Conn(s, (): string => (c.peer >= 0 ? `rank ${c.peer}` : `a connection from ${from}`));
     pending.add(c);
@@ -138,7 +140,7 @@ function withDeadline<T>(p: Promise<T>, deadline: number, onTimeout: () => Error
 export async function rendezvous(o: RendezvousOptions): Promise<Map<number, Conn>> {
   const { rank, worldSize } = o;
   const conns = new Map<number, Conn>();
-  const server = createServer();
+  const server = createServer({ pauseOnConnect: true }); // accepted sockets are adopted before they read
   const refused: string[] = [];
   let stopped: (e: Error) => void = () => {};
   const stop = new Promise<never>((_, reject) => (stopped = reject));

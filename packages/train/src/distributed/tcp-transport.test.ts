@@ -52,6 +52,7 @@ for (const n of [2, 4]) {
       assert.deepEqual(o.bcast, [7, 8]);
       assert.deepEqual(o.exchanged, [(o.rank - 1 + n) % n]);
       assert.equal(o.bigOk, true);
+      assert.equal(o.reusedReadBuffers, true, `rank ${o.rank}: a link reads the default way (a fresh Buffer per read)`);
     }
   });
 }

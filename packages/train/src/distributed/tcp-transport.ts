@@ -14,6 +14,7 @@ import { CONTROL, controlFrame } from './frames.js';
 import { rendezvous } from './rendezvous.js';
 import { unauthenticatedWarning } from './handshake.js';
 import { FloatSink } from './float-sink.js';
+import { readsIntoReusedBuffer } from './socket-reads.js';
 
 export { TransportError };
 
@@ -98,6 +99,11 @@ export class TcpTransport {
       t.heartbeat.unref();
     }
     return t;
+  }
+
+  /** Whether every link reads into a reused buffer (socket-reads.ts), for tests and benches. */
+  linksReadIntoReusedBuffers(): boolean {
+    return [...this.links.values()].every((l) => readsIntoReusedBuffer(l.socket));
   }
 
   /** Peers not heard from (no data, no heartbeat) for `ms`, described for an error ('' if none). */

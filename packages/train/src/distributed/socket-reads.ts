@@ -3,9 +3,9 @@
  * allocated Buffer: on loopback that costs more than the copy itself (fresh pages, garbage). A
  * 100 MB stream between two processes on this project's 2-core machine arrived at 0.2–0.5 GB/s
  * that way and at 1.7–2.4 GB/s into a reused 1 MiB buffer. Node's `onread` option does that for
- * sockets it dials; for
- * accepted sockets `net.Server` offers no such option, so the accepted handle is wrapped in a
- * new Socket created with it, before anything was read (the server runs with `pauseOnConnect`).
+ * sockets it dials; for accepted sockets `net.Server` offers no such option, so the accepted
+ * handle is wrapped in a new Socket created with it, before anything was read (the server runs
+ * with `pauseOnConnect`).
  * Where that wrapping is not possible (a Node whose Socket keeps its handle elsewhere), the socket
  * reads the default way, which is slower but the same bytes.
  *

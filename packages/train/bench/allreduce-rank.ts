@@ -2,7 +2,8 @@
  * One rank of the all-reduce benchmark (child process of bench/allreduce.ts), driven over rank 0's
  * stdin so that it runs interleaved with torch's gloo ranks: rank 0 reads a line "MB REPEATS",
  * broadcasts it, every rank times REPEATS in-place sum all-reduces of MB megabytes of float32
- * (after one warm-up), and rank 0 answers one JSON line. End of input ends every rank.
+ * (after one untimed all-reduce of the whole array: the steady state of a training step, which
+ * reduces the same buffer every step, is timed), and rank 0 answers one JSON line. End of input ends every rank.
  * argv: RANK WORLD PORT [BACKEND] — BACKEND 'tcp' (default) or 'mpi' (under mpirun; rank and world come from MPI).
  */
 import { createInterface } from 'node:readline';
@@ -24,7 +25,7 @@ for (;;) {
   const [mb, repeats] = await t.broadcast(cmd, 0);
   if (mb < 0) break;
   const data = new Float32Array(Math.floor((mb * 1024 * 1024) / 4));
-  await t.allReduceInPlace(data.subarray(0, 1024));
+  await t.allReduceInPlace(data); // warm-up, untimed
   const seconds: number[] = [];
   for (let i = 0; i < repeats; i++) {
     data.fill(t.rank + 1);

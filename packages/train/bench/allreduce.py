@@ -3,7 +3,8 @@ so that gloo and openclip-ts's transport run interleaved in one bench run.
 
 usage: /usr/bin/python3 allreduce.py RANK WORLD PORT
 stdin: one line per measurement, "MB REPEATS"; each rank answers one JSON line {"mb", "seconds": [...]}.
-The tensor is float32, all-reduced in place with SUM (what DDP does before dividing), after one warm-up call.
+The tensor is float32, all-reduced in place with SUM (what DDP does before dividing), after one untimed
+all-reduce of the whole tensor (a training step reduces the same buffer every step: the steady state is timed).
 """
 import os, sys, json, time
 
@@ -22,7 +23,7 @@ for line in sys.stdin:
     mb, repeats = float(mb), int(repeats)
     n = int(mb * 1024 * 1024 / 4)
     data = torch.full((n,), float(rank + 1), dtype=torch.float32)
-    dist.all_reduce(data[:1024])  # warm-up
+    dist.all_reduce(data)  # warm-up: first touch of the socket buffers and pages, untimed
     seconds = []
     for _ in range(repeats):
         data.fill_(float(rank + 1))

@@ -6,26 +6,17 @@ inference (encode_image / encode_text, normalised, under torch.no_grad in eval m
 usage: T=THREADS [BLAS_T=THREADS] /usr/bin/python3 openclip_anchor.py UPSTREAM_DIR CONFIG.json|MODEL BATCH STEPS siglip|image|text
 prints one JSON line: {"median_s", "samples_per_s", "peak_rss_mb"} (the anchor's format)
 """
-import os, sys, json, time, math, statistics, resource
+import sys, json, time, math, statistics, resource
 
-threads = os.environ.get('T', '1')
-os.environ['OMP_NUM_THREADS'] = threads
-os.environ['OPENBLAS_NUM_THREADS'] = os.environ.get('BLAS_T', threads)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from openclip_upstream import set_threads, import_open_clip, model_config, param_groups  # noqa: E402
+
+threads = set_threads(blas_env='BLAS_T')
 upstream, spec, batch, steps, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-sys.path[:0] = [os.path.join(upstream, d) for d in ('pyshim', os.path.join('open_clip-3.1.0', 'src'), 'timm-1.0.28')]
-import torch
-import torch_compat
-torch_compat.install_sdpa_polyfill()
-import open_clip
-from open_clip.loss import SigLipLoss
+torch, open_clip = import_open_clip(upstream, threads)
+from open_clip.loss import SigLipLoss  # noqa: E402
 
-torch.set_num_threads(int(threads))
-if spec.endswith('.json'):
-    open_clip.add_model_config(spec)
-    name = os.path.basename(spec)[:-5]
-else:
-    name = spec
-cfg = open_clip.get_model_config(name)
+name, cfg = model_config(open_clip, spec)
 torch.manual_seed(0)
 kwargs = {'init_logit_bias': -10.0, 'init_logit_scale': math.log(10)} if mode == 'siglip' else {}
 model = open_clip.create_model(name, output_dict=True, **kwargs)
@@ -41,11 +32,7 @@ if ctx > 20:
 
 if mode == 'siglip':
     model.train()
-    named = list(model.named_parameters())
-    exclude = lambda n, p: p.ndim < 2 or 'bn' in n or 'ln' in n or 'bias' in n or 'logit_scale' in n
-    opt = torch.optim.AdamW([{'params': [p for n, p in named if exclude(n, p)], 'weight_decay': 0.},
-                             {'params': [p for n, p in named if not exclude(n, p)], 'weight_decay': 0.2}],
-                            lr=1e-3, betas=(0.9, 0.98), eps=1e-6)
+    opt = torch.optim.AdamW(param_groups(model, 0.2), lr=1e-3, betas=(0.9, 0.98), eps=1e-6)
     loss = SigLipLoss()
 
     def run():

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { atomicTemporaryOwner, writeFileAtomic } from './atomic-write.js';
+import { atomicTemporaryOwner, writeFileAtomic } from '../src/atomic-write.js';
 
 function inTmp(fn: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'openclip-atomic-'));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseHfHubSpec } from './hub-spec.js';
+import { parseHfHubSpec } from '../src/hub-spec.js';
 
 test('parseHfHubSpec: optional hf-hub: prefix, revision after the first @, an empty revision is the default', () => {
   assert.deepEqual(parseHfHubSpec('hf-hub:org/name'), { repoId: 'org/name' });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { didYouMean, editDistance, nearestNames } from './did-you-mean.js';
+import { didYouMean, editDistance, nearestNames } from '../src/did-you-mean.js';
 
 test('editDistance is Levenshtein and case-sensitive', () => {
   assert.equal(editDistance('', ''), 0);

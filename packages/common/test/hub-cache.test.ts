@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hfHomeDir, hfHubCacheDir, hfTokenPath, lookupCache, repoFolderName } from './hub-cache.js';
+import { hfHomeDir, hfHubCacheDir, hfTokenPath, lookupCache, repoFolderName } from '../src/hub-cache.js';
 
 test('the cache folder: --cache-dir, then HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, HF_HOME/hub, XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub', () => {
   const all = { HF_HUB_CACHE: '/a', HUGGINGFACE_HUB_CACHE: '/b', HF_HOME: '/c', XDG_CACHE_HOME: '/d' };

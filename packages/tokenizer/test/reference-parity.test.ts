@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadSafetensors, toInt32 } from '@openclip/engine/safetensors';
 import { referenceDir, referenceManifest } from '@openclip/test-config';
-import { SimpleTokenizer } from './simple-tokenizer.js';
-import { decode, tokenize } from './tokenize.js';
+import { SimpleTokenizer } from '../src/simple-tokenizer.js';
+import { decode, tokenize } from '../src/tokenize.js';
 
 interface FixtureString {
   index: number;

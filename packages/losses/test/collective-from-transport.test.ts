@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine, Rng, tf } from '@openclip/engine';
-import type { Collective } from './collective.js';
-import { collectiveFromTransport } from './collective-from-transport.js';
-import type { ArrayTransport } from './collective-from-transport.js';
-import { ClipLoss } from './clip-loss.js';
-import { SigLipLoss } from './siglip-loss.js';
+import type { Collective } from '../src/collective.js';
+import { collectiveFromTransport } from '../src/collective-from-transport.js';
+import type { ArrayTransport } from '../src/collective-from-transport.js';
+import { ClipLoss } from '../src/clip-loss.js';
+import { SigLipLoss } from '../src/siglip-loss.js';
 import { SimulatedWorld } from '../test-support/simulated-world.js';
 import { randn, take } from '../test-support/loss-fixtures.js';
 

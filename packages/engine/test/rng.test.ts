@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng } from './rng.js';
+import { Rng } from '../src/rng.js';
 
 test('same seed gives the same stream; different seeds differ', () => {
   const a = new Rng(42), b = new Rng(42), c = new Rng(43);

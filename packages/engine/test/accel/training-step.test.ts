@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initEngine } from '../backend.js';
-import { tf } from '../tf.js';
-import { loadNative } from './native.js';
-import { loadOrt } from './ort.js';
+import { initEngine } from '../../src/backend.js';
+import { tf } from '../../src/tf.js';
+import { loadNative } from '../../src/accel/native.js';
+import { loadOrt } from '../../src/accel/ort.js';
 import {
   type ClipConfig,
   Trainer,

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initEngine } from '../backend.js';
-import { tf } from '../tf.js';
-import { readOnlyValues, readValuesInto, tensorFromValues, writableValues } from './host-values.js';
+import { initEngine } from '../../src/backend.js';
+import { tf } from '../../src/tf.js';
+import { readOnlyValues, readValuesInto, tensorFromValues, writableValues } from '../../src/accel/host-values.js';
 
 test('native backend: reading into a caller array keeps a kernel output writable in place; dataSync does not', async () => {
   await initEngine({ backend: 'native' });

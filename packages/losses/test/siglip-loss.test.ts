@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng, tf } from '@openclip/engine';
-import { valueAndGradsOf } from './loss-api.js';
-import { SigLipLoss, SIGLIP_DIST_IMPLS } from './siglip-loss.js';
+import { valueAndGradsOf } from '../src/loss-api.js';
+import { SigLipLoss, SIGLIP_DIST_IMPLS } from '../src/siglip-loss.js';
 import { SimulatedWorld } from '../test-support/simulated-world.js';
 import { assertClose, l2normalize, lossFixture, randn, take, testOnBackends } from '../test-support/loss-fixtures.js';
 

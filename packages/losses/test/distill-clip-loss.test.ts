@@ -1,6 +1,6 @@
 import { tf } from '@openclip/engine';
-import { DistillClipLoss } from './distill-clip-loss.js';
-import { ClipLoss } from './clip-loss.js';
+import { DistillClipLoss } from '../src/distill-clip-loss.js';
+import { ClipLoss } from '../src/clip-loss.js';
 import { SimulatedWorld } from '../test-support/simulated-world.js';
 import { Rng } from '@openclip/engine';
 import { assertClose, l2normalize, lossFixture, randn, take, testOnBackends } from '../test-support/loss-fixtures.js';

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initEngine } from './backend.js';
-import { tf } from './tf.js';
-import { Rng } from './rng.js';
+import { initEngine } from '../src/backend.js';
+import { tf } from '../src/tf.js';
+import { Rng } from '../src/rng.js';
 import type { Tensor } from '@tensorflow/tfjs-core';
 
 type Grads = (f: () => Tensor, xs: Tensor[], dy?: Tensor, allowNoGradients?: boolean) => { value: Tensor; grads: Tensor[] };

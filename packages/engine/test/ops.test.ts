@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initEngine } from './backend.js';
-import { tf } from './tf.js';
-import * as ops from './ops.js';
-import { Rng } from './rng.js';
+import { initEngine } from '../src/backend.js';
+import { tf } from '../src/tf.js';
+import * as ops from '../src/ops.js';
+import { Rng } from '../src/rng.js';
 
 function rand(rng: Rng, shape: number[]): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);

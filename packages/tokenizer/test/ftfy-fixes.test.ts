@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ftfyFixText } from './ftfy-fixes.js';
-import { SimpleTokenizer } from './simple-tokenizer.js';
+import { ftfyFixText } from '../src/ftfy-fixes.js';
+import { SimpleTokenizer } from '../src/simple-tokenizer.js';
 
 test('ftfy: curly quotes, ligatures, full-width forms and NFC', () => {
   assert.equal(ftfyFixText('\u201cDon\u2019t\u201d \u2018x\u2019 \u02bcy'), '"Don\'t" \'x\' \'y');

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { Rng } from '@openclip/engine/rng';
-import { type BpeVocab, bundledMergesText, pairKey } from './bpe-vocab.js';
-import { SimpleTokenizer, byteEncode, mergeDirect, mergeWithHeap } from './simple-tokenizer.js';
-import { ftfyFixText } from './ftfy-fixes.js';
+import { type BpeVocab, bundledMergesText, pairKey } from '../src/bpe-vocab.js';
+import { SimpleTokenizer, byteEncode, mergeDirect, mergeWithHeap } from '../src/simple-tokenizer.js';
+import { ftfyFixText } from '../src/ftfy-fixes.js';
 import { hasPythonRegex, pythonMap } from '../test-support/python-oracle.js';
 
 const tok = new SimpleTokenizer();

@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { locateHfTokenizer } from './hf-locate.js';
-import { HFTokenizer } from './hf-tokenizer.js';
+import { locateHfTokenizer } from '../src/hf-locate.js';
+import { HFTokenizer } from '../src/hf-tokenizer.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'openclip-hf-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { initEngine, engineInfo } from './backend.js';
-import { tf } from './tf.js';
+import { initEngine, engineInfo } from '../src/backend.js';
+import { tf } from '../src/tf.js';
 
 test('auto picks an available backend and reports every candidate', async () => {
   const info = await initEngine({ probeAll: true });
@@ -53,7 +53,7 @@ test('tensorflow is reported unavailable with a reason when tfjs-node is absent'
 test('auto takes the native backend when a native tier loads, else wasm, and says why', () => {
   const probe = (env: Record<string, string>) => {
     const script = `
-      import { initEngine } from ${JSON.stringify(new URL('./index.js', import.meta.url).href)};
+      import { initEngine } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
       const info = await initEngine({ probeAll: true });
       console.log(JSON.stringify({ backend: info.backend, tier: info.accel.tier, native: info.backends.find((b) => b.name === 'native') }));`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClipLoss } from './clip-loss.js';
-import { CoCaLoss } from './coca-loss.js';
-import { createLoss } from './create-loss.js';
-import { DistillClipLoss } from './distill-clip-loss.js';
-import { SigLipLoss } from './siglip-loss.js';
+import { ClipLoss } from '../src/clip-loss.js';
+import { CoCaLoss } from '../src/coca-loss.js';
+import { createLoss } from '../src/create-loss.js';
+import { DistillClipLoss } from '../src/distill-clip-loss.js';
+import { SigLipLoss } from '../src/siglip-loss.js';
 import { SimulatedWorld } from '../test-support/simulated-world.js';
 
 test('createLoss chooses like open_clip.create_loss', () => {

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng, tf } from '@openclip/engine';
 import type { Tensor } from '@openclip/engine';
-import { ClipLoss } from './clip-loss.js';
-import { valueAndGradsOf } from './loss-api.js';
+import { ClipLoss } from '../src/clip-loss.js';
+import { valueAndGradsOf } from '../src/loss-api.js';
 import { SimulatedWorld } from '../test-support/simulated-world.js';
 import { assertClose, l2normalize, lossFixture, randn, stopGradient, take, testOnBackends } from '../test-support/loss-fixtures.js';
 

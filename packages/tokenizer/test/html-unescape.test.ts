@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '@openclip/engine/rng';
-import { htmlUnescape } from './html-unescape.js';
+import { htmlUnescape } from '../src/html-unescape.js';
 import { hasPython, pythonMap } from '../test-support/python-oracle.js';
 
 test('htmlUnescape: named, legacy, numeric and malformed references', () => {

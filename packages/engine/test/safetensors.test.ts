@@ -7,7 +7,7 @@ import { referenceDir, referenceManifest } from '@openclip/test-config';
 import {
   SafetensorsFile, loadSafetensors, saveSafetensors, serializeSafetensors, parseSafetensors,
   f16ToF32, f32ToF16, bf16ToF32, f32ToBf16, toFloat32, toInt32, DTYPE_SIZES,
-} from './safetensors.js';
+} from '../src/safetensors.js';
 
 function allFixtures(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {

@@ -2,15 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { initEngine } from '../backend.js';
-import { tf } from '../tf.js';
-import { Rng } from '../rng.js';
-import * as ops from '../ops.js';
-import { adamwStep } from '../adamw.js';
-import { type GemmLibrary, loadNative, selectGemm } from './native.js';
-import { loadOrt } from './ort.js';
-import { setIm2colLimit } from './complete-kernels.js';
-import { releaseMemory } from './native-backend.js';
+import { initEngine } from '../../src/backend.js';
+import { tf } from '../../src/tf.js';
+import { Rng } from '../../src/rng.js';
+import * as ops from '../../src/ops.js';
+import { adamwStep } from '../../src/adamw.js';
+import { type GemmLibrary, loadNative, selectGemm } from '../../src/accel/native.js';
+import { loadOrt } from '../../src/accel/ort.js';
+import { setIm2colLimit } from '../../src/accel/complete-kernels.js';
+import { releaseMemory } from '../../src/accel/native-backend.js';
 
 // Every overridden kernel of the js and openblas tiers (all matmul transpose/batch/broadcast cases, fused bias + activations,
 // transposes, sums, exp/erf, unstack, layer norm / GELU with gradients) against the cpu backend.
@@ -375,7 +375,7 @@ test('adamwStep matches an independent AdamW computation on every backend', asyn
 /** In a fresh process with `env` set: the tier `auto` picks, its detail, and the error from requiring `tier`. */
 function probeFallback(env: Record<string, string>, tier: string): { tier: string; detail: string; err: string } {
   const script = `
-    import { initEngine } from ${JSON.stringify(new URL('../index.js', import.meta.url).href)};
+    import { initEngine } from ${JSON.stringify(new URL('../../src/index.js', import.meta.url).href)};
     const info = await initEngine({ backend: 'wasm' });
     let err = '';
     try { await initEngine({ backend: 'wasm', accel: ${JSON.stringify(tier)} }); } catch (e) { err = e.message; }
@@ -465,7 +465,7 @@ test('freed tensors give their memory back: RSS falls after a large computation 
 /** In a fresh process with `env` set: the native backend's tier detail, or the error initEngine throws. */
 function probeGemm(env: Record<string, string>): { detail?: string; err?: string } {
   const script = `
-    import { initEngine } from ${JSON.stringify(new URL('../index.js', import.meta.url).href)};
+    import { initEngine } from ${JSON.stringify(new URL('../../src/index.js', import.meta.url).href)};
     try { const info = await initEngine({ backend: 'native', accel: 'openblas' }); console.log(JSON.stringify({ detail: info.accel.detail })); }
     catch (e) { console.log(JSON.stringify({ err: e.message })); }`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });

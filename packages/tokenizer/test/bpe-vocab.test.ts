@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { referenceManifest } from '@openclip/test-config';
-import { CLIP_MERGE_COUNT, bundledMergesText, defaultClipVocab, loadBpeVocab } from './bpe-vocab.js';
-import { SimpleTokenizer } from './simple-tokenizer.js';
+import { CLIP_MERGE_COUNT, bundledMergesText, defaultClipVocab, loadBpeVocab } from '../src/bpe-vocab.js';
+import { SimpleTokenizer } from '../src/simple-tokenizer.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'openclip-bpe-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

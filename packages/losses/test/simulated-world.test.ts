@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { initEngine, tf } from '@openclip/engine';
 import { SingleProcessCollective } from '../src/collective.js';
 import { allGatherWithGrad, exchangeBidirWithGrad } from '../src/distributed-grad.js';
-import { SimulatedWorld } from './simulated-world.js';
+import { SimulatedWorld } from '../test-support/simulated-world.js';
 
 const values = async (t: tf.Tensor) => {
   const v = Array.from(await t.data());

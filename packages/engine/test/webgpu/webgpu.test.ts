@@ -4,12 +4,12 @@
 // when Dawn finds no adapter.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initEngine } from '../backend.js';
-import { tf } from '../tf.js';
-import { adamwStep } from '../adamw.js';
-import { Rng } from '../rng.js';
-import { webgpuStatus, webgpuMemory, webgpuBackend } from './load.js';
-import { wouldSplitK } from './kernels.js';
+import { initEngine } from '../../src/backend.js';
+import { tf } from '../../src/tf.js';
+import { adamwStep } from '../../src/adamw.js';
+import { Rng } from '../../src/rng.js';
+import { webgpuStatus, webgpuMemory, webgpuBackend } from '../../src/webgpu/load.js';
+import { wouldSplitK } from '../../src/webgpu/kernels.js';
 
 async function probe(): Promise<string | null> {
   try {

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadSafetensors, toInt32 } from '@openclip/engine/safetensors';
 import { fixtureSkip, referenceDir, referenceManifest } from '@openclip/test-config';
-import { HFTokenizer } from './hf-tokenizer.js';
-import { SimpleTokenizer } from './simple-tokenizer.js';
-import { createTokenizer, tokenizerForTextConfig, tokenizerSpecForTextConfig } from './tokenizer-for-text-config.js';
+import { HFTokenizer } from '../src/hf-tokenizer.js';
+import { SimpleTokenizer } from '../src/simple-tokenizer.js';
+import { createTokenizer, tokenizerForTextConfig, tokenizerSpecForTextConfig } from '../src/tokenizer-for-text-config.js';
 
 const ref = referenceDir();
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '@openclip/engine/rng';
-import { ftfyFixText } from './ftfy-fixes.js';
-import { asText, canonicalizeText, getCleanFn, whitespaceClean } from './text-clean.js';
+import { ftfyFixText } from '../src/ftfy-fixes.js';
+import { asText, canonicalizeText, getCleanFn, whitespaceClean } from '../src/text-clean.js';
 import { hasPython, pythonMap } from '../test-support/python-oracle.js';
 
 test('whitespaceClean collapses Python whitespace (incl. \\x1c-\\x1f, NBSP, ideographic space) but not U+FEFF or U+200B', () => {

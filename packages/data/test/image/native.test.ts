@@ -7,11 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { Rng } from '@openclip/engine/rng';
 import sharp, { type JpegOptions } from 'sharp';
-import { decodeImage, decodeJpegNative } from './decode.js';
-import { imageTransform } from './image-transform.js';
-import { checkImageKernels, nativeImageStatus } from './native.js';
-import { resampleCoeffs, resampleU8, type Region } from './resample.js';
-import { rgbToTensor } from './to-tensor.js';
+import { decodeImage, decodeJpegNative } from '../../src/image/decode.js';
+import { imageTransform } from '../../src/image/image-transform.js';
+import { checkImageKernels, nativeImageStatus } from '../../src/image/native.js';
+import { resampleCoeffs, resampleU8, type Region } from '../../src/image/resample.js';
+import { rgbToTensor } from '../../src/image/to-tensor.js';
 
 const status = nativeImageStatus();
 const noAddon = status.addon ? false : `addon unavailable: ${status.detail}`;
@@ -38,8 +38,8 @@ test('kernels choice is checked', () => {
 });
 
 test('OPENCLIP_DATA_NATIVE=0 turns the addon off: auto runs TypeScript, native is an error naming the variable', async () => {
-  const here = new URL('./native.js', import.meta.url).href;
-  const transform = new URL('./image-transform.js', import.meta.url).href;
+  const here = new URL('../../src/image/native.js', import.meta.url).href;
+  const transform = new URL('../../src/image/image-transform.js', import.meta.url).href;
   const code = `const n = await import(${JSON.stringify(here)}); const t = await import(${JSON.stringify(transform)});
     let err = ''; try { t.imageTransform({}, { kernels: 'native' }); } catch (e) { err = e.message; }
     console.log(JSON.stringify({ addon: n.imageAddon('auto') !== null, detail: n.nativeImageStatus().detail, err }));`;

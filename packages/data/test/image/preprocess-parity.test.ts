@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadSafetensors } from '@openclip/engine/safetensors';
 import { referenceDir } from '@openclip/test-config';
-import { decodeImage } from './decode.js';
-import { imageTransform } from './image-transform.js';
-import { nativeImageStatus, type ImageKernels } from './native.js';
-import { convertToRgb } from './pil-image.js';
-import { tensorToRgb } from './to-tensor.js';
+import { decodeImage } from '../../src/image/decode.js';
+import { imageTransform } from '../../src/image/image-transform.js';
+import { nativeImageStatus, type ImageKernels } from '../../src/image/native.js';
+import { convertToRgb } from '../../src/image/pil-image.js';
+import { tensorToRgb } from '../../src/image/to-tensor.js';
 
 interface Setting {
   name: string;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readCsvDataset } from './csv.js';
+import { readCsvDataset } from '../../src/sources/csv.js';
 import { tempDir } from '../../test-support/pipeline-fixtures.js';
 
 test('tab-separated by default; quoted fields and multi-line captions; paths resolved against the CSV folder', async () => {

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createDataLoader, type Batch, type DataLoaderOptions } from './data-loader.js';
+import { createDataLoader, type Batch, type DataLoaderOptions } from '../../src/pipeline/data-loader.js';
 import charTokenizer, { charDetokenize, tempDir, tinyImage, writeTarFile, TEST_HELPERS_URL, type ShardMember } from '../../test-support/pipeline-fixtures.js';
-import type { TokenizerSpec, TransformSpec } from './specs.js';
-import { UNKNOWN_SIZE_MESSAGE } from '../shards/dataset-size.js';
+import type { TokenizerSpec, TransformSpec } from '../../src/pipeline/specs.js';
+import { UNKNOWN_SIZE_MESSAGE } from '../../src/shards/dataset-size.js';
 
 const PREPROCESS: TransformSpec = { kind: 'preprocess', config: { image_size: 8 }, isTrain: false };
 const CHAR_TOKENIZER: TokenizerSpec = { kind: 'factory', module: TEST_HELPERS_URL, options: { contextLength: 24 } };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mapStyleCounts, webdatasetTrainCounts } from './epoch-counts.js';
+import { mapStyleCounts, webdatasetTrainCounts } from '../../src/pipeline/epoch-counts.js';
 
 test('webdataset train counts: the fewest per-worker batches covering num_samples (ceil), or not exceeding it (floor)', () => {
   for (const numSamples of [1, 63, 64, 65, 1000, 12345]) {

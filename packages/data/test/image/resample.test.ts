@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '@openclip/engine/rng';
-import { nativeImageStatus } from './native.js';
-import { nearestIndices, premultiply, resampleCoeffs, resampleU8, unpremultiplyInPlace } from './resample.js';
+import { nativeImageStatus } from '../../src/image/native.js';
+import { nearestIndices, premultiply, resampleCoeffs, resampleU8, unpremultiplyInPlace } from '../../src/image/resample.js';
 
 test('coefficients: antialias support grows with the downscale factor and weights sum to one', () => {
   const up = resampleCoeffs(10, 40, 'bicubic');

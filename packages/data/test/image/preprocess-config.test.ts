@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   nearestKey, outputSize, parseAugmentationConfig, parsePreprocessConfig,
-} from './preprocess-config.js';
+} from '../../src/image/preprocess-config.js';
 import { OPENAI_DATASET_MEAN, OPENAI_DATASET_STD } from '@openclip/common';
 
 test('parsePreprocessConfig fills OpenCLIP PreprocessCfg defaults', () => {

@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import { createReadStream, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { baseAndExt, sampleImage, shardSamples, type WdsEvent } from './webdataset.js';
+import { baseAndExt, sampleImage, shardSamples, type WdsEvent } from '../../src/sources/webdataset.js';
 import { tempDir, writeTarFile } from '../../test-support/pipeline-fixtures.js';
 
 async function collect(url: string): Promise<WdsEvent[]> {

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createDataLoader, type Batch, type DataLoader, type DataPosition } from './data-loader.js';
+import { createDataLoader, type Batch, type DataLoader, type DataPosition } from '../../src/pipeline/data-loader.js';
 
 async function open(workers: number): Promise<DataLoader> {
   return createDataLoader({

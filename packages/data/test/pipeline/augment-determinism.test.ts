@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createDataLoader } from './data-loader.js';
+import { createDataLoader } from '../../src/pipeline/data-loader.js';
 
 async function digests(workers: number, resumeAt?: number): Promise<string[]> {
   const dl = await createDataLoader({

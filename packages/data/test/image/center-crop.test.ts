@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { centerCropOrPadRegion, pyRound } from './center-crop.js';
-import { keepRatioSize, shortestEdgeSize } from './resize.js';
+import { centerCropOrPadRegion, pyRound } from '../../src/image/center-crop.js';
+import { keepRatioSize, shortestEdgeSize } from '../../src/image/resize.js';
 
 test('pyRound rounds half to even like Python 3 round()', () => {
   const cases: [number, number][] = [[0.5, 0], [1.5, 2], [2.5, 2], [10.5, 10], [11.5, 12], [-0.5, 0], [-1.5, -2], [2.4999, 2], [2.5001, 3], [7, 7]];

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { scanImageFolder } from './image-folder.js';
+import { scanImageFolder } from '../../src/sources/image-folder.js';
 import { tempDir } from '../../test-support/pipeline-fixtures.js';
 
 test('classes are the sorted sub-folders; files sorted, nested folders walked, non-images ignored', async () => {

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Rng } from '@openclip/engine/rng';
 import { fixtureSkip, referenceCase, referenceDirOrNull } from '@openclip/test-config';
-import { decodeImage } from './decode.js';
-import { imageTransform } from './image-transform.js';
-import { makePilImage } from './pil-image.js';
-import { randomResizedCropRegion } from './random-resized-crop.js';
-import { tensorToRgb } from './to-tensor.js';
+import { decodeImage } from '../../src/image/decode.js';
+import { imageTransform } from '../../src/image/image-transform.js';
+import { makePilImage } from '../../src/image/pil-image.js';
+import { randomResizedCropRegion } from '../../src/image/random-resized-crop.js';
+import { tensorToRgb } from '../../src/image/to-tensor.js';
 
 // The pictures of the reference fixtures' preprocess case, chosen by kind from the manifest: a
 // JPEG (`photo`) and the PNG farthest from square (`wide`, for padding), with their sizes from

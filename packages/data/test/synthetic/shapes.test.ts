@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderSynthetic, syntheticSpec, inShape, SYNTHETIC_RGB, SYNTHETIC_CLASSNAMES, SYNTHETIC_COLORS, SYNTHETIC_SHAPES, SYNTHETIC_TEMPLATES, encodeSynthetic } from './shapes.js';
+import { renderSynthetic, syntheticSpec, inShape, SYNTHETIC_RGB, SYNTHETIC_CLASSNAMES, SYNTHETIC_COLORS, SYNTHETIC_SHAPES, SYNTHETIC_TEMPLATES, encodeSynthetic } from '../../src/synthetic/shapes.js';
 
 test('class names: every colour x shape, sorted, label = index', () => {
   assert.equal(SYNTHETIC_CLASSNAMES.length, SYNTHETIC_COLORS.length * SYNTHETIC_SHAPES.length);

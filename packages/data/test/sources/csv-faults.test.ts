@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readCsvDataset } from './csv.js';
+import { readCsvDataset } from '../../src/sources/csv.js';
 import { tempDir } from '../../test-support/pipeline-fixtures.js';
 
 test('an unclosed quote is reported at the line where it opened, not where the parser gave up', async () => {

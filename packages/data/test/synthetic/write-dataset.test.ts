@@ -2,13 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeSyntheticDataset, classFolderName } from './write-dataset.js';
-import { SYNTHETIC_CLASSNAMES, syntheticSpec, encodeSynthetic } from './shapes.js';
-import { createDataLoader, type Batch } from '../pipeline/data-loader.js';
+import { writeSyntheticDataset, classFolderName } from '../../src/synthetic/write-dataset.js';
+import { SYNTHETIC_CLASSNAMES, syntheticSpec, encodeSynthetic } from '../../src/synthetic/shapes.js';
+import { createDataLoader, type Batch } from '../../src/pipeline/data-loader.js';
 import { charDetokenize, tempDir, TEST_HELPERS_URL } from '../../test-support/pipeline-fixtures.js';
-import { shardSamples } from '../sources/webdataset.js';
+import { shardSamples } from '../../src/sources/webdataset.js';
 import type { Rng } from '@openclip/engine/rng';
-import { buildTransform, type TransformSpec } from '../pipeline/specs.js';
+import { buildTransform, type TransformSpec } from '../../src/pipeline/specs.js';
 
 const PREPROCESS: TransformSpec = { kind: 'preprocess', config: { image_size: 8 }, isTrain: false };
 const tokenizer = { kind: 'factory', module: TEST_HELPERS_URL, options: { contextLength: 40 } } as const;
@@ -107,7 +107,7 @@ test('the synthetic source runs directly (no files) with worker threads and the 
 });
 
 test('synthetic PNG samples handed over as pixels give the same batches as through encode + decode', async () => {
-  const { imageTransform } = await import('../image/image-transform.js');
+  const { imageTransform } = await import('../../src/image/image-transform.js');
   const aug = { scale: [0.3, 1.0], color_jitter: [0.4, 0.4, 0.4, 0.1], color_jitter_prob: 0.8, gray_scale_prob: 0.2 };
   const t = imageTransform({ image_size: 24 }, { isTrain: true, aug });
   let throughBytes = 0;

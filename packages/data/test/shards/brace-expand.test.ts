@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { expandBraces, expandSources, expandUrls, splitSources } from './brace-expand.js';
+import { expandBraces, expandSources, expandUrls, splitSources } from '../../src/shards/brace-expand.js';
 
 test('numeric ranges keep zero padding like braceexpand', () => {
   const out = expandBraces('/data/cc12m-train-{0000..2175}.tar');

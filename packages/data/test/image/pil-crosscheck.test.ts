@@ -9,11 +9,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { adjustBrightness, adjustContrast, adjustHue, adjustSaturation, toGrayscale } from './color-jitter.js';
-import { decodeImage } from './decode.js';
-import { nativeImageStatus, type ImageKernels } from './native.js';
-import { convertToRgb } from './pil-image.js';
-import { cropImage, resizeImage } from './resize.js';
+import { adjustBrightness, adjustContrast, adjustHue, adjustSaturation, toGrayscale } from '../../src/image/color-jitter.js';
+import { decodeImage } from '../../src/image/decode.js';
+import { nativeImageStatus, type ImageKernels } from '../../src/image/native.js';
+import { convertToRgb } from '../../src/image/pil-image.js';
+import { cropImage, resizeImage } from '../../src/image/resize.js';
 
 const PY = `
 import json, sys, os

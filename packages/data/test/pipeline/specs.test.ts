@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tokenize, tokenizerSpecForTextConfig } from '@openclip/tokenizer';
-import { buildTokenizer, buildTransform } from './specs.js';
-import { imageTransform } from '../image/image-transform.js';
+import { buildTokenizer, buildTransform } from '../../src/pipeline/specs.js';
+import { imageTransform } from '../../src/image/image-transform.js';
 import { tinyImage, TEST_HELPERS_URL } from '../../test-support/pipeline-fixtures.js';
 
 test("tokenizer specs build @openclip/tokenizer's tokenizers (a model's text_cfg spec, or CLIP BPE at a context length)", async () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { getDatasetSize, resolveTrainNumSamples, UNKNOWN_SIZE_MESSAGE } from './dataset-size.js';
+import { getDatasetSize, resolveTrainNumSamples, UNKNOWN_SIZE_MESSAGE } from '../../src/shards/dataset-size.js';
 import { tempDir } from '../../test-support/pipeline-fixtures.js';
 
 test('sizes.json beside the shards gives the total of the selected shards', async () => {

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '@openclip/engine/rng';
-import { parseUpsamplingFactors, ResampledShards, shardsForWorker } from './shard-sampler.js';
-import { expandUrls } from './brace-expand.js';
+import { parseUpsamplingFactors, ResampledShards, shardsForWorker } from '../../src/shards/shard-sampler.js';
+import { expandUrls } from '../../src/shards/brace-expand.js';
 
 /** Pearson chi-square statistic of observed counts against expected probabilities. */
 function chiSquare(counts: number[], probs: number[]): number {

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { produceBatches, type WorkerBatch } from './batcher.js';
-import type { RawItem } from './sample-stream.js';
-import type { SkipEvent } from './skip-stats.js';
-import type { TransformFn } from './specs.js';
+import { produceBatches, type WorkerBatch } from '../../src/pipeline/batcher.js';
+import type { RawItem } from '../../src/pipeline/sample-stream.js';
+import type { SkipEvent } from '../../src/pipeline/skip-stats.js';
+import type { TransformFn } from '../../src/pipeline/specs.js';
 
 /** Items k0..k(n-1); `bad` keys fail to transform; the image of ki is [i, i, i] (shape [3,1,1]). */
 async function* items(n: number): AsyncGenerator<RawItem> {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lastFlagWins, type FlagShape } from './last-wins.js';
+import { lastFlagWins, type FlagShape } from '../src/last-wins.js';
 
 const flags: Record<string, FlagShape> = {
   epochs: { type: 'option' },

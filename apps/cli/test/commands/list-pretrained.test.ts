@@ -67,7 +67,7 @@ test('list-pretrained prints a table, filters by --model and --runnable, and sug
 });
 
 test('the list-pretrained command module does not load TensorFlow.js', () => {
-  const mod = fileURLToPath(new URL('./list-pretrained.js', import.meta.url));
+  const mod = fileURLToPath(new URL('../../src/commands/list-pretrained.js', import.meta.url));
   const script = `import { createRequire } from 'node:module'; await import(${JSON.stringify(mod)}); const c = Object.keys(createRequire(import.meta.url).cache); console.log(JSON.stringify(c.filter((k) => k.includes('@tensorflow'))));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: fileURLToPath(new URL('.', import.meta.url)) });
   assert.equal(r.status, 0, r.stderr);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { referenceDir, referenceManifest } from '@openclip/test-config';
-import { captionText } from './generate.js';
+import { captionText } from '../../src/commands/generate.js';
 
 const bin = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
 function openclip(args: string[]) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Runs a workspace's compiled tests with node:test, printing the spec report and writing
 // .test-results/summary.json for the root summary. Every workspace compiles its tests to dist-test/
-// (a package's tsconfig.test.json: src with its *.test.ts, test-support/, bench/; the tests
-// workspace's own tsconfig.json), so a package's dist/ holds only the product.
+// (a package's tsconfig.test.json: test/, test-support/, bench/ and the src/ they import; the
+// tests workspace's own tsconfig.json, from its src/), so a package's dist/ holds only the product.
+// Every dist-test/**/*.test.js runs.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';

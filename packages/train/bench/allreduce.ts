@@ -1,20 +1,21 @@
 /**
  * `npm run bench:allreduce -w @openclip/train`: all-reduce bandwidth on loopback, openclip-ts's TCP
  * transport (and its Open MPI backend when the addon and mpirun are there) side by side with
- * torch.distributed's gloo (/usr/bin/python3, bench/allreduce.py) in one run. The TCP and gloo
- * worlds stay up for the whole run (Open MPI's starts per measurement, see `mpiWorld`) and the
- * measurements are interleaved (round by round, size by size, the
- * order rotating), so load from other jobs hits every backend alike. Reports medians, the ratio
- * to gloo (gloo's time / ours: above 1 = faster than gloo) and the load average before and after;
- * writes bench-results/allreduce.json.
+ * torch.distributed's gloo (/usr/bin/python3, bench/allreduce.py) in one run, and with Open MPI's
+ * own MPI_Allreduce called from C (`mpi-c`, bench/allreduce-mpi.c, when mpicc is there), which
+ * tells our addon's cost apart from Open MPI's. The TCP and gloo worlds stay up for the whole run
+ * (the MPI ones start per measurement, see `mpiWorld`) and the measurements are interleaved
+ * (round by round, size by size, the order rotating), so load from other jobs hits every backend
+ * alike. Reports medians, the ratio to gloo (gloo's time / ours: above 1 = faster than gloo) and
+ * the load average before and after; writes bench-results/allreduce.json.
  *
  * Env: ALLREDUCE_MB (10,50,100,400), ALLREDUCE_ROUNDS (5), ALLREDUCE_WORLD (2),
- * ALLREDUCE_BACKENDS (tcp,gloo[,mpi when available]), PYTHON (/usr/bin/python3).
+ * ALLREDUCE_BACKENDS (tcp,gloo[,mpi,mpi-c when available]), PYTHON (/usr/bin/python3).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { loadavg } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -29,8 +30,20 @@ const rounds = Number(process.env.ALLREDUCE_ROUNDS ?? 5);
 const world = Number(process.env.ALLREDUCE_WORLD ?? 2);
 const python = process.env.PYTHON ?? '/usr/bin/python3';
 const mpi = mpiAvailability();
-const backends = (process.env.ALLREDUCE_BACKENDS ?? `tcp,gloo${mpi.ok ? ',mpi' : ''}`).split(',');
+const mpiC = mpi.ok ? buildMpiC() : null;
+const backends = (process.env.ALLREDUCE_BACKENDS ?? `tcp,gloo${mpi.ok ? ',mpi' : ''}${mpiC ? ',mpi-c' : ''}`).split(',');
 if (!mpi.ok && !process.env.ALLREDUCE_BACKENDS) console.log(`mpi: not measured (${mpi.reason})`);
+
+/** bench/allreduce-mpi.c built with mpicc into a temporary folder: Open MPI's all-reduce without Node (backend `mpi-c`), or null. */
+function buildMpiC(): { bin: string; dir: string } | null {
+  const dir = mkdtempSync(join(tmpdir(), 'allreduce-mpi-'));
+  const bin = join(dir, 'allreduce-mpi');
+  const r = spawnSync('mpicc', ['-O2', '-o', bin, join(repoRoot(), 'packages', 'train', 'bench', 'allreduce-mpi.c')], { encoding: 'utf8' });
+  if (r.status === 0) return { bin, dir };
+  rmSync(dir, { recursive: true, force: true });
+  console.log(`mpi-c: not measured (mpicc: ${r.error?.message ?? r.stderr.trim().split('\n')[0]})`);
+  return null;
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -64,15 +77,20 @@ function lineReader(c: ChildProcess, name: string): () => Promise<string> {
  * were 1.2–2x slower). Each MPI measurement therefore starts its own mpirun; start-up and
  * the warm-up all-reduce stay untimed.
  */
-function mpiWorld(env: NodeJS.ProcessEnv): World {
+function mpiWorld(name: 'mpi' | 'mpi-c', env: NodeJS.ProcessEnv): World {
+  const launcher = ['--allow-run-as-root', '--oversubscribe', '-np', String(world)];
   return {
-    name: 'mpi',
+    name,
     async ask(line) {
-      const p = spawn(mpi.mpirun!, ['--allow-run-as-root', '--oversubscribe', '-np', String(world), process.execPath, '--max-old-space-size=8192', rankScript, '0', String(world), '0', 'mpi'], { stdio: ['pipe', 'pipe', 'inherit'], env });
-      const exited = new Promise<void>((resolve) => p.once('exit', (code, sig) => (code && console.error(`mpi: mpirun exited with ${code ?? sig}`), resolve())));
-      const read = lineReader(p, 'mpi rank 0');
-      JSON.parse(await read()); // ready
-      p.stdin!.end(`${line}\n`); // one measurement, then end of input ends every rank
+      const args = name === 'mpi' ? [...launcher, process.execPath, '--max-old-space-size=8192', rankScript, '0', String(world), '0', 'mpi'] : [...launcher, mpiC!.bin, ...line.split(' ')];
+      const p = spawn(mpi.mpirun!, args, { stdio: ['pipe', 'pipe', 'inherit'], env });
+      const exited = new Promise<void>((resolve) => p.once('exit', (code, sig) => (code && console.error(`${name}: mpirun exited with ${code ?? sig}`), resolve())));
+      const read = lineReader(p, `${name} rank 0`);
+      if (name === 'mpi') {
+        JSON.parse(await read()); // ready
+        p.stdin!.write(`${line}\n`);
+      }
+      p.stdin!.end(); // one measurement, then end of input ends every rank
       const answer = JSON.parse(await read()) as { mb: number; seconds: number[] };
       await exited;
       return answer;
@@ -87,8 +105,8 @@ async function startWorld(name: string): Promise<World> {
   let procs: ChildProcess[];
   if (name === 'gloo') procs = Array.from({ length: world }, (_, r) => spawn(python, [glooScript, String(r), String(world), String(port)], { stdio: ['pipe', 'pipe', 'inherit'], env }));
   else if (name === 'tcp') procs = Array.from({ length: world }, (_, r) => spawn(process.execPath, ['--max-old-space-size=8192', rankScript, String(r), String(world), String(port), 'tcp'], { stdio: [r === 0 ? 'pipe' : 'ignore', r === 0 ? 'pipe' : 'ignore', 'inherit'], env }));
-  else if (name === 'mpi') return mpiWorld(env);
-  else throw new Error(`ALLREDUCE_BACKENDS: unknown backend '${name}' (tcp, gloo, mpi)`);
+  else if (name === 'mpi' || name === 'mpi-c') return mpiWorld(name, env);
+  else throw new Error(`ALLREDUCE_BACKENDS: unknown backend '${name}' (tcp, gloo, mpi, mpi-c)`);
   for (const p of procs) p.on('exit', (code, sig) => code && console.error(`${name}: a rank exited with ${code ?? sig}`));
   const readers = procs.filter((p) => p.stdout).map((p, i) => lineReader(p, `${name} rank ${i}`));
   if (name !== 'gloo') JSON.parse(await readers[0]()); // ready
@@ -121,6 +139,7 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 for (const w of worlds) w.stop();
+if (mpiC) rmSync(mpiC.dir, { recursive: true, force: true });
 const loadAfter = loadavg();
 
 const results: Record<string, unknown>[] = [];

@@ -30,8 +30,9 @@ const rounds = Number(process.env.ALLREDUCE_ROUNDS ?? 5);
 const world = Number(process.env.ALLREDUCE_WORLD ?? 2);
 const python = process.env.PYTHON ?? '/usr/bin/python3';
 const mpi = mpiAvailability();
-const mpiC = mpi.ok ? buildMpiC() : null;
-const backends = (process.env.ALLREDUCE_BACKENDS ?? `tcp,gloo${mpi.ok ? ',mpi' : ''}${mpiC ? ',mpi-c' : ''}`).split(',');
+const asked = process.env.ALLREDUCE_BACKENDS?.split(',') ?? null;
+const mpiC = mpi.ok && (!asked || asked.includes('mpi-c')) ? buildMpiC() : null;
+const backends = asked ?? ['tcp', 'gloo', ...(mpi.ok ? ['mpi'] : []), ...(mpiC ? ['mpi-c'] : [])];
 if (!mpi.ok && !process.env.ALLREDUCE_BACKENDS) console.log(`mpi: not measured (${mpi.reason})`);
 
 /** bench/allreduce-mpi.c built with mpicc into a temporary folder: Open MPI's all-reduce without Node (backend `mpi-c`), or null. */
@@ -105,7 +106,10 @@ async function startWorld(name: string): Promise<World> {
   let procs: ChildProcess[];
   if (name === 'gloo') procs = Array.from({ length: world }, (_, r) => spawn(python, [glooScript, String(r), String(world), String(port)], { stdio: ['pipe', 'pipe', 'inherit'], env }));
   else if (name === 'tcp') procs = Array.from({ length: world }, (_, r) => spawn(process.execPath, ['--max-old-space-size=8192', rankScript, String(r), String(world), String(port), 'tcp'], { stdio: [r === 0 ? 'pipe' : 'ignore', r === 0 ? 'pipe' : 'ignore', 'inherit'], env }));
-  else if (name === 'mpi' || name === 'mpi-c') return mpiWorld(name, env);
+  else if (name === 'mpi' || name === 'mpi-c') {
+    if (!mpi.ok || (name === 'mpi-c' && !mpiC)) throw new Error(`ALLREDUCE_BACKENDS: ${name} cannot run here (${mpi.ok ? 'mpicc could not build bench/allreduce-mpi.c' : mpi.reason})`);
+    return mpiWorld(name, env);
+  }
   else throw new Error(`ALLREDUCE_BACKENDS: unknown backend '${name}' (tcp, gloo, mpi, mpi-c)`);
   for (const p of procs) p.on('exit', (code, sig) => code && console.error(`${name}: a rank exited with ${code ?? sig}`));
   const readers = procs.filter((p) => p.stdout).map((p, i) => lineReader(p, `${name} rank ${i}`));

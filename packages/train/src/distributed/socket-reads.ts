@@ -27,11 +27,12 @@ interface Route {
 
 const routes = new WeakMap<Socket, Route>();
 
-function onreadOption(route: Route): { buffer: Buffer; callback: (n: number, buf: Uint8Array) => boolean } {
+function onreadOption(route: Route): { buffer: Buffer; callback: (n: number) => boolean } {
+  const buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   return {
-    buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
-    callback: (n: number, buf: Uint8Array) => {
-      const chunk = Buffer.from(buf.buffer, buf.byteOffset, n);
+    buffer,
+    callback: (n: number) => {
+      const chunk = buffer.subarray(0, n);
       if (route.consumer) route.consumer(chunk);
       else route.early.push(Buffer.from(chunk));
       return true; // keep reading

@@ -38,6 +38,13 @@ try {
     const big = new Float32Array(1 << 20).fill(rank + 1);
     const r = await t.allReduce(big, 'sum');
     out.bigOk = r.every((v) => v === (n * (n + 1)) / 2);
+    // several arrays reduced as one: empty ones, one longer than a frame, segments across arrays
+    const lens = [0, 5, (1 << 18) + 7, 3, 1];
+    const value = (r: number, j: number, i: number) => (r + 1) * 100 + j * 10 + (i % 7);
+    const parts = lens.map((len, j) => Float32Array.from({ length: len }, (_, i) => value(rank, j, i)));
+    await t.allReduceParts(parts, 'mean');
+    const expect = (j: number, i: number) => Math.fround(Array.from({ length: n }, (_, r) => value(r, j, i)).reduce((a, b) => a + b, 0) / n);
+    out.partsWrong = parts.flatMap((p, j) => Array.from(p.keys()).filter((i) => p[i] !== expect(j, i)).slice(0, 3).map((i) => `part ${j}[${i}] = ${p[i]}, expected ${expect(j, i)}`));
     out.reusedReadBuffers = t.linksReadIntoReusedBuffers();
   } else if (scenario === 'stall') {
     await t.barrier();

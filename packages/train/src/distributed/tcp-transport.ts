@@ -15,6 +15,7 @@ import { rendezvous } from './rendezvous.js';
 import { unauthenticatedWarning } from './handshake.js';
 import { FloatSink } from './float-sink.js';
 import { readsIntoReusedBuffer } from './socket-reads.js';
+import { ringChunks } from './ring-chunks.js';
 
 export { TransportError };
 
@@ -58,6 +59,10 @@ const HEARTBEAT_MS = 5_000;
 
 function bytes(a: Float32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+function divide(a: Float32Array, n: number): void {
+  for (let i = 0; i < a.length; i++) a[i] /= n;
 }
 
 export class TcpTransport {
@@ -145,47 +150,50 @@ export class TcpTransport {
     return out;
   }
 
-  /**
-   * Ring all-reduce in place, pipelined by chunks: 2(n-1) steps (reduce-scatter, then all-gather)
-   * over segment `r - t - 1` / `r - t + n - 1` of the array; every chunk's receive is registered
-   * before anything is sent, so each arriving chunk is combined into (or copied to) `data` as its
-   * bytes come in, and is forwarded to the right neighbour as the next step's chunk as soon as it
-   * is complete. Sends are zero-copy views of `data`; a region is only overwritten after its last
-   * send has reached the peer (the data that overwrites it depends on that send).
-   */
+  /** Ring all-reduce of `data` in place (see `allReduceParts`). */
   async allReduceInPlace(data: Float32Array, op: ReduceOp = 'sum'): Promise<void> {
+    await this.allReduceParts([data], op);
+  }
+
+  /**
+   * Ring all-reduce in place of `parts` taken as one array laid end to end (every rank passes
+   * parts of the same lengths in the same order), so gradients are reduced in their own arrays
+   * with no packing. Pipelined by chunks (ring-chunks.ts): 2(n-1) steps (reduce-scatter, then
+   * all-gather) over segment `r - t - 1` / `r - t + n - 1`; every chunk's receive is registered
+   * before anything is sent, so each arriving chunk is combined into (or copied to) its place as
+   * its bytes come in, and is forwarded to the right neighbour as the next step's chunk as soon as
+   * it is complete. Sends are zero-copy views of the parts; a region is only overwritten after its
+   * last send has reached the peer (the data that overwrites it depends on that send). With 'mean'
+   * the rank that completes a chunk's sum divides it before the all-gather forwards it.
+   */
+  async allReduceParts(parts: readonly Float32Array[], op: ReduceOp = 'sum'): Promise<void> {
     const n = this.worldSize;
     if (n === 1) return;
     const seq = this.next();
     const right = this.link((this.rank + 1) % n);
     const leftRank = (this.rank - 1 + n) % n;
     const left = this.link(leftRank);
-    const what = `rank ${this.rank}: allReduce #${seq} (${data.length} values)`;
-    const bounds = Array.from({ length: n + 1 }, (_, i) => Math.floor((i * data.length) / n));
-    const seg = (i: number) => {
-      const j = ((i % n) + n) % n;
-      return data.subarray(bounds[j], bounds[j + 1]);
-    };
-    const chunks = (a: Float32Array) => Math.ceil(a.length / CHUNK);
-    const chunk = (a: Float32Array, k: number) => a.subarray(k * CHUNK, (k + 1) * CHUNK);
-    if (chunks(seg(n - 1)) > MAX_CHUNKS || 2 * n * MAX_CHUNKS > CONTROL) throw new TransportError(`allReduce: ${data.length} floats over ${n} ranks is too large for one call`);
+    const total = parts.reduce((a, p) => a + p.length, 0);
+    const what = `rank ${this.rank}: allReduce #${seq} (${total} values${parts.length > 1 ? ` in ${parts.length} arrays` : ''})`;
+    const segments = ringChunks(parts, n, CHUNK);
+    if (Math.max(...segments.map((s) => s.length)) > MAX_CHUNKS || 2 * n * MAX_CHUNKS > CONTROL) throw new TransportError(`allReduce: ${total} floats in ${parts.length} arrays over ${n} ranks is too large for one call`);
+    const seg = (i: number) => segments[((i % n) + n) % n];
     const steps = 2 * (n - 1);
     const region = (t: number) => (t < n - 1 ? seg(this.rank - t - 1) : seg(this.rank - t + n - 1));
     const sinkOp = op === 'max' ? 'max' : op === 'min' ? 'min' : 'sum';
     const pending: Promise<void>[] = [];
     for (let t = 0; t < steps; t++) {
-      const into = region(t);
-      for (let k = 0, c = chunks(into); k < c; k++) {
-        const part = chunk(into, k);
+      region(t).forEach((part, k) => {
         const got = left.recvInto(seq, t * MAX_CHUNKS + k, new FloatSink(part, t < n - 1 ? sinkOp : 'copy'), what);
-        pending.push(t + 1 < steps ? got.then(() => right.send(seq, (t + 1) * MAX_CHUNKS + k, bytes(part))) : got);
-      }
+        // the last reduce-scatter step completes this rank's segment: it is averaged once, here,
+        // and the all-gather hands every rank the same averaged values
+        const complete = op === 'mean' && t === n - 2 ? got.then(() => divide(part, n)) : got;
+        pending.push(t + 1 < steps ? complete.then(() => right.send(seq, (t + 1) * MAX_CHUNKS + k, bytes(part))) : complete);
+      });
     }
-    const first = seg(this.rank);
-    for (let k = 0, c = chunks(first); k < c; k++) pending.push(right.send(seq, k, bytes(chunk(first, k))));
-    // the last forwarded chunks may still wait in the socket: `data` is the caller's once they left
+    seg(this.rank).forEach((part, k) => pending.push(right.send(seq, k, bytes(part))));
+    // the last forwarded chunks may still wait in the socket: the parts are the caller's once they left
     await Promise.all(pending);
-    if (op === 'mean') for (let i = 0; i < data.length; i++) data[i] /= n;
   }
 
   /** Every rank's array, in rank order (arrays may differ in length). */

@@ -39,7 +39,7 @@ async function runWorld(n: number, scenario: string, ranks = Array.from({ length
 }
 
 for (const n of [2, 4]) {
-  test(`${n} processes on loopback: all-reduce, all-gather, broadcast, barrier, exchange`, async () => {
+  test(`${n} processes on loopback: all-reduce (of one array and of several as one), all-gather, broadcast, barrier, exchange`, async () => {
     const outs = await runWorld(n, 'ops');
     for (const o of outs) {
       assert.equal(o.error, undefined, `rank ${o.rank}: ${o.error}`);
@@ -52,6 +52,7 @@ for (const n of [2, 4]) {
       assert.deepEqual(o.bcast, [7, 8]);
       assert.deepEqual(o.exchanged, [(o.rank - 1 + n) % n]);
       assert.equal(o.bigOk, true);
+      assert.deepEqual(o.partsWrong, [], `rank ${o.rank}: allReduceParts`);
       assert.equal(o.reusedReadBuffers, true, `rank ${o.rank}: a link reads the default way (a fresh Buffer per read)`);
     }
   });

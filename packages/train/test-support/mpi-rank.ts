@@ -40,6 +40,28 @@ if (mode === 'linkdown') {
     gatherEmpty: (await t.allGather(new Float32Array(r === 0 ? 0 : 2).fill(7))).map((a) => a.length),
     broadcast: Array.from(await t.broadcast(r === 1 % n ? Float32Array.of(4, 5, 6) : null, 1 % n)),
     bigBroadcastLength: (await t.broadcast(r === 0 ? new Float32Array((1 << 24) + 3) : null, 0)).length,
+    // large enough for the addon's ring (65,536 values and more): every value checked, sum and max
+    ringWrong: await (async () => {
+      const len = (1 << 17) + 5;
+      const value = (q: number, i: number) => (q + 1) * 3 + (i % 11) - (i % 3 === q % 3 ? 5 : 0);
+      const sum = Float32Array.from({ length: len }, (_, i) => value(r, i));
+      const max = Float32Array.from(sum);
+      await t.allReduceInPlace(sum, 'sum');
+      await t.allReduceInPlace(max, 'max');
+      const ranks = Array.from({ length: n }, (_, q) => q);
+      const wrong: string[] = [];
+      for (let i = 0; i < len && wrong.length < 3; i++) {
+        const s = ranks.reduce((a, q) => a + value(q, i), 0);
+        const m = Math.max(...ranks.map((q) => value(q, i)));
+        if (sum[i] !== s || max[i] !== m) wrong.push(`[${i}]: sum ${sum[i]} (want ${s}), max ${max[i]} (want ${m})`);
+      }
+      return wrong;
+    })(),
+    parts: await (async () => {
+      const parts = [3, 0, 2].map((len, j) => Float32Array.from({ length: len }, (_, i) => (r + 1) * (j + 1) + i));
+      await t.allReduceParts(parts, 'sum');
+      return parts.map((p) => Array.from(p));
+    })(),
     exchange: n > 1 ? Array.from(await t.exchange((r - 1 + n) % n, (r + 1) % n, Float32Array.from({ length: r + 2 }, () => r))) : [],
   };
   await t.barrier();

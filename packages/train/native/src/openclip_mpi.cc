@@ -9,7 +9,9 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -90,12 +92,53 @@ napi_value Drop(napi_env env, Work* w) {
   return nullptr;
 }
 
+// Arrays of at least this many values are all-reduced by RingAllreduce; smaller ones by
+// MPI_Allreduce, whose algorithms for small messages need fewer round trips.
+constexpr size_t kRingMin = 1 << 16;
+// The reduce-scatter's receive buffer, kept across calls (one collective runs at a time).
+std::vector<float> g_ring_recv;
+
+// All-reduce in place as a ring over MPI_Sendrecv: n - 1 reduce-scatter steps (send segment
+// r - t to the right neighbour, receive segment r - t - 1 from the left and reduce it into place),
+// then n - 1 all-gather steps (pass the reduced segments on). Open MPI 4.1's MPI_Allreduce for
+// large arrays was measured 5-7x slower than its own point-to-point path between two ranks on one
+// host; each value crosses the wire 2(n - 1)/n times here. Segments and order of summation are
+// those of the TCP transport's ring over one array, so both give the same sums.
+int RingAllreduce(float* data, size_t length, MPI_Op op) {
+  int rank = 0, n = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &n);
+  if (n == 1) return MPI_SUCCESS;
+  std::vector<size_t> bounds(n + 1);
+  size_t widest = 0;
+  for (int j = 0; j <= n; j++) bounds[j] = static_cast<size_t>((static_cast<unsigned long long>(j) * length) / n);
+  for (int j = 0; j < n; j++) widest = std::max(widest, bounds[j + 1] - bounds[j]);
+  if (g_ring_recv.size() < widest) g_ring_recv.resize(widest);
+  float* recv = g_ring_recv.data();
+  const int right = (rank + 1) % n, left = (rank - 1 + n) % n;
+  auto seg = [&](int i) { return ((i % n) + n) % n; };
+  auto count = [&](int j) { return static_cast<int>(bounds[j + 1] - bounds[j]); };
+  for (int t = 0; t < n - 1; t++) {
+    const int out = seg(rank - t), in = seg(rank - t - 1);
+    int rc = MPI_Sendrecv(data + bounds[out], count(out), MPI_FLOAT, right, 1, recv, count(in), MPI_FLOAT, left, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (rc == MPI_SUCCESS) rc = MPI_Reduce_local(recv, data + bounds[in], count(in), MPI_FLOAT, op);
+    if (rc != MPI_SUCCESS) return rc;
+  }
+  for (int t = 0; t < n - 1; t++) {
+    const int out = seg(rank + 1 - t), in = seg(rank - t);
+    int rc = MPI_Sendrecv(data + bounds[out], count(out), MPI_FLOAT, right, 2, data + bounds[in], count(in), MPI_FLOAT, left, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS) return rc;
+  }
+  return MPI_SUCCESS;
+}
+
 void Execute(napi_env, void* p) {
   Work* w = static_cast<Work*>(p);
   switch (w->kind) {
     case Kind::kAllreduce: {
       MPI_Op op = w->op == 1 ? MPI_MAX : w->op == 2 ? MPI_MIN : MPI_SUM;
-      w->rc = MPI_Allreduce(MPI_IN_PLACE, w->a.data, static_cast<int>(w->a.length), MPI_FLOAT, op, MPI_COMM_WORLD);
+      if (w->a.length >= kRingMin) w->rc = RingAllreduce(w->a.data, w->a.length, op);
+      else w->rc = MPI_Allreduce(MPI_IN_PLACE, w->a.data, static_cast<int>(w->a.length), MPI_FLOAT, op, MPI_COMM_WORLD);
       break;
     }
     case Kind::kAllgatherCounts:

@@ -18,6 +18,8 @@ export interface Collectives {
   readonly worldSize: number;
   allReduce(data: Float32Array, op?: ReduceOp): Promise<Float32Array>;
   allReduceInPlace(data: Float32Array, op?: ReduceOp): Promise<void>;
+  /** All-reduce in place of several arrays taken as one (same lengths, same order on every rank). */
+  allReduceParts(parts: readonly Float32Array[], op?: ReduceOp): Promise<void>;
   allGather(data: Float32Array): Promise<Float32Array[]>;
   broadcast(data: Float32Array | null, root: number): Promise<Float32Array>;
   barrier(): Promise<void>;

@@ -124,6 +124,11 @@ export class MpiTransport {
     if (op === 'mean') for (let i = 0; i < data.length; i++) data[i] /= this.worldSize;
   }
 
+  /** Reduces each of `parts` in place, one MPI_Allreduce each (every rank passes parts of the same lengths). */
+  async allReduceParts(parts: readonly Float32Array[], op: ReduceOp = 'sum'): Promise<void> {
+    for (const p of parts) if (p.length > 0) await this.allReduceInPlace(p, op);
+  }
+
   async allReduce(data: Float32Array, op: ReduceOp = 'sum'): Promise<Float32Array> {
     const out = Float32Array.from(data);
     await this.allReduceInPlace(out, op);

@@ -27,7 +27,7 @@ function mpirun(np: number, args: string[], timeoutMs: number): Promise<{ code: 
 }
 
 for (const n of [2, 4]) {
-  test(`Open MPI on ${n} ranks: all-reduce (sum, mean, max, min), all-gather of uneven and empty arrays, broadcast, exchange`, { skip }, async () => {
+  test(`Open MPI on ${n} ranks: all-reduce (sum, mean, max, min; large arrays by the ring; several arrays as one), all-gather of uneven and empty arrays, broadcast, exchange`, { skip }, async () => {
     const r = await mpirun(n, ['collectives'], 120_000);
     assert.equal(r.code, 0, r.err);
     const ranks = r.out.trim().split('\n').map((l) => JSON.parse(l)).sort((a, b) => a.rank - b.rank);
@@ -38,6 +38,9 @@ for (const n of [2, 4]) {
       assert.equal(g.worldSize, n);
       assert.deepEqual(g.sum, [0.5 * tri, 0.5 * tri + n, 0.5 * tri + 2 * n, 0.5 * tri + 1000 * n]);
       assert.deepEqual(g.mean, [(0.5 * tri) / n, (0.5 * tri + n) / n]);
+      assert.deepEqual(g.ringWrong, [], `rank ${g.rank}: all-reduce of 131,077 values`);
+      const ranksSum = (n * (n + 1)) / 2;
+      assert.deepEqual(g.parts, [[ranksSum, ranksSum + n, ranksSum + 2 * n], [], [3 * ranksSum, 3 * ranksSum + n]]);
       assert.deepEqual(g.max, [n - 1, 0]);
       assert.deepEqual(g.min, [0, -(n - 1)]);
       assert.equal(g.unchanged, true, 'allReduce (not in place) left its input alone');

@@ -12,7 +12,7 @@ import { mpiAvailability } from '../src/distributed/mpi-transport.js';
 
 const script = fileURLToPath(new URL('./ddp-rank.js', import.meta.url));
 
-export type RankResult = { losses: Record<string, number>; grads: Record<string, number[]> };
+export type RankResult = { losses: Record<string, number>; grads: Record<string, number[]>; reducedInPlace?: number };
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -23,9 +23,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function run(cmd: string, args: string[], what: string, timeoutMs: number): Promise<void> {
+function run(cmd: string, args: string[], what: string, timeoutMs: number, env: NodeJS.ProcessEnv): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    const c = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
     const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
     c.on('exit', (code, sig) => {
       clearTimeout(timer);
@@ -35,17 +35,17 @@ function run(cmd: string, args: string[], what: string, timeoutMs: number): Prom
   });
 }
 
-/** Every rank's results per mode, in rank order. */
-export async function ddpRanks(backend: 'tcp' | 'mpi', world: number, modes: string[], timeoutMs = 240_000): Promise<Record<string, RankResult>[]> {
+/** Every rank's results per mode, in rank order (`env`: added to the ranks' environment). */
+export async function ddpRanks(backend: 'tcp' | 'mpi', world: number, modes: string[], timeoutMs = 240_000, env: NodeJS.ProcessEnv = {}): Promise<Record<string, RankResult>[]> {
   const dir = mkdtempSync(join(tmpdir(), 'ddp-'));
   try {
     const out = join(dir, '{rank}.json');
     if (backend === 'mpi') {
       const mpirun = mpiAvailability().mpirun ?? 'mpirun';
-      await run(mpirun, ['--allow-run-as-root', '--oversubscribe', '-np', String(world), process.execPath, script, '-1', String(world), '0', modes.join(','), out, 'mpi'], `mpirun -np ${world}`, timeoutMs);
+      await run(mpirun, ['--allow-run-as-root', '--oversubscribe', '-np', String(world), process.execPath, script, '-1', String(world), '0', modes.join(','), out, 'mpi'], `mpirun -np ${world}`, timeoutMs, env);
     } else {
       const port = await freePort();
-      await Promise.all(Array.from({ length: world }, (_, r) => run(process.execPath, [script, String(r), String(world), String(port), modes.join(','), out, 'tcp'], `rank ${r}`, timeoutMs)));
+      await Promise.all(Array.from({ length: world }, (_, r) => run(process.execPath, [script, String(r), String(world), String(port), modes.join(','), out, 'tcp'], `rank ${r}`, timeoutMs, env)));
     }
     return Array.from({ length: world }, (_, r) => JSON.parse(readFileSync(out.replace('{rank}', String(r)), 'utf8')).results);
   } finally {

@@ -142,6 +142,28 @@ for (const world of [2, 4]) {
   });
 }
 
+// On the native backend a gradient's own array may be reduced in place; with inPlaceMin 1 every
+// dense gradient is, and the result must be what the single process gives (as the packed path's is).
+test('native backend, 2 processes: dense gradients all-reduced in their own arrays give the single-process expectation', async (t) => {
+  try {
+    await initEngine({ backend: 'native' });
+  } catch (e) {
+    t.skip(`the native backend is not available: ${(e as Error).message}`);
+    return;
+  }
+  const modes = ['plain', 'local-gwg'];
+  const ranks = await ddpRanks('tcp', 2, modes, 240_000, { DDP_TEST_BACKEND: 'native', DDP_IN_PLACE_MIN: '1' });
+  await initEngine({ backend: 'cpu' });
+  for (const mode of modes) {
+    const want = expected(mode, 2);
+    ranks.forEach((g, r) => {
+      assert.ok((g[mode].reducedInPlace ?? 0) > 0, `${mode} rank ${r}: no gradient was reduced in its own array`);
+      compare(g[mode].grads, want.grads, `${mode} rank ${r} (in place)`);
+    });
+    assert.deepEqual(ranks[0][mode].grads, ranks[1][mode].grads, `${mode}: both ranks hold the same averaged gradients`);
+  }
+});
+
 /** A world of one rank, for running the data-parallel step in this process. */
 const alone: ArrayTransport = {
   rank: 0,

@@ -36,6 +36,8 @@ model.train();
 const size = model.config.vision_cfg.image_size as number;
 const inner = createLoss({ model: name, collective: transport ? collectiveFromTransport(transport) : undefined, localLoss: true, gatherWithGrad: true });
 const phase = { grads: 0, loss: 0, allReduce: 0, update: 0, step: 0 };
+/** Each timed step's wall time (ms), for the lockstep bound the bench derives from two independent processes. */
+const stepTimes: number[] = [];
 const loss: OpenClipLoss = {
   name: inner.name,
   rank: inner.rank,
@@ -77,7 +79,8 @@ for (let i = 0; i < WARMUP + steps; i++) {
   phase.allReduce += t2 - t1;
   phase.update += t3 - t2;
   phase.step += t3 - t0;
+  if (i >= WARMUP) stepTimes.push(t3 - t0);
   tf.dispose([mb.images, mb.tokens]);
 }
 transport?.close();
-if (rank === 0 || alone) console.log(JSON.stringify({ ...Object.fromEntries(Object.entries(phase).map(([k, v]) => [k, v / steps])), samplesPerSecond: (batch * (alone ? 1 : world) * steps) / (phase.step / 1000) }));
+if (rank === 0 || alone) console.log(JSON.stringify({ ...Object.fromEntries(Object.entries(phase).map(([k, v]) => [k, v / steps])), samplesPerSecond: (batch * (alone ? 1 : world) * steps) / (phase.step / 1000), stepTimes }));

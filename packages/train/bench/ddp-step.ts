@@ -3,7 +3,9 @@
  * data-parallel step goes (--local-loss --gather-with-grad, random batches, one thread per
  * process), side by side with real OpenCLIP under torch DDP (gloo) in the same run. Cases, run in
  * turn DDP_REPEATS times (medians reported): one process alone (`TrainStep`); two such processes
- * at once (no communication: the machine's ceiling for any data-parallel scheme); two processes of
+ * at once (no communication: the machine's ceiling for any data-parallel scheme), and from their
+ * per-step times the lockstep bound (the slower of the two steps, every step: what a synchronous
+ * step would reach with free communication); two processes of
  * one data-parallel world over the TCP transport, and over Open MPI (mpirun) when the addon is
  * built; then OpenCLIP's step in one process and in two under DDP (bench/ddp_step.py,
  * /usr/bin/python3). Efficiency = samples/s / (2 × that implementation's one process).
@@ -33,7 +35,7 @@ const pyScript = join(repoRoot(), 'packages', 'train', 'bench', 'ddp_step.py');
 /** What OpenCLIP is given: a config file for our own built-in configs (the demo model), which it does not ship. */
 const ownConfig = join(repoRoot(), 'packages', 'models', 'src', 'model-configs', `${spec}.json`);
 const torchSpec = !spec.endsWith('.json') && existsSync(ownConfig) ? ownConfig : spec;
-type Phases = { grads: number; loss: number; allReduce: number; update: number; step: number; samplesPerSecond: number };
+type Phases = { grads: number; loss: number; allReduce: number; update: number; step: number; samplesPerSecond: number; stepTimes?: number[] };
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -56,12 +58,25 @@ const proc = (args: string[]) => launch(process.execPath, [script, ...args, spec
 const lastJson = (out: string) => JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{')).pop()!);
 
 const common = [String(batch), String(steps)];
-type CaseName = 'one' | 'independent' | 'ddp' | 'ddp-mpi' | 'torch-one' | 'torch-ddp';
+type CaseName = 'one' | 'independent' | 'lockstep' | 'ddp' | 'ddp-mpi' | 'torch-one' | 'torch-ddp';
+/** The lockstep bound of the last `independent` run (filled in by it, read by the `lockstep` case). */
+let lockstep: Phases | null = null;
 async function runCase(which: CaseName): Promise<Phases> {
   if (which === 'one') return lastJson(await proc(['0', '1', '0', ...common, 'alone']));
   if (which === 'independent') {
     const both = (await Promise.all([0, 1].map(() => proc(['0', '1', '0', ...common, 'alone'])))).map((o) => lastJson(o) as Phases);
+    // two processes that waited for each other once per step, with communication free: step i
+    // ends when the slower of the two ends it (their steps run side by side, give or take a start
+    // offset), the best any synchronous data-parallel step can do on this machine
+    const [a, b] = both.map((p) => p.stepTimes ?? []);
+    const slower = a.map((t, i) => Math.max(t, b[i] ?? t));
+    const step = slower.reduce((x, y) => x + y, 0) / Math.max(1, slower.length);
+    lockstep = { grads: NaN, loss: NaN, allReduce: NaN, update: NaN, step, samplesPerSecond: (2 * batch * 1000) / step };
     return { ...both[0], samplesPerSecond: both[0].samplesPerSecond + both[1].samplesPerSecond };
+  }
+  if (which === 'lockstep') {
+    if (!lockstep) throw new Error('the lockstep bound comes from the independent processes, which did not run');
+    return lockstep;
   }
   if (which === 'ddp-mpi') return lastJson(await launch(mpi.mpirun!, ['--allow-run-as-root', '--oversubscribe', '-np', '2', process.execPath, script, '-1', '2', '0', ...common, 'ddp', spec, 'mpi'], 'mpirun ddp-step-rank'));
   const port = String(await freePort());
@@ -75,7 +90,7 @@ async function runCase(which: CaseName): Promise<Phases> {
   return lastJson(outs.find((o) => o.trim())!);
 }
 
-const cases: CaseName[] = ['one', 'independent', 'ddp', ...(mpi.ok ? (['ddp-mpi'] as const) : []), ...(withTorch ? (['torch-one', 'torch-ddp'] as const) : [])];
+const cases: CaseName[] = ['one', 'independent', 'lockstep', 'ddp', ...(mpi.ok ? (['ddp-mpi'] as const) : []), ...(withTorch ? (['torch-one', 'torch-ddp'] as const) : [])];
 if (!mpi.ok) console.log(`Open MPI case left out: ${mpi.reason}`);
 const runs: Record<string, Phases[]> = Object.fromEntries(cases.map((c) => [c, []]));
 const loads: string[] = [];
@@ -83,9 +98,9 @@ for (let i = 0; i < repeats; i++) {
   loads.push(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
   for (const c of cases) runs[c].push(await runCase(c));
 }
-const med = (c: string, k: keyof Phases) => median(runs[c].map((r) => r[k]));
+const med = (c: string, k: Exclude<keyof Phases, 'stepTimes'>) => median(runs[c].map((r) => r[k]));
 const base = med('one', 'samplesPerSecond');
-const labels: Record<CaseName, string> = { one: '1 process', independent: '2 independent processes', ddp: '2 processes, DP over TCP', 'ddp-mpi': '2 processes, DP over MPI', 'torch-one': 'OpenCLIP 1 process', 'torch-ddp': 'OpenCLIP 2 proc. DDP gloo' };
+const labels: Record<CaseName, string> = { one: '1 process', independent: '2 independent processes', lockstep: '  same, lockstep bound', ddp: '2 processes, DP over TCP', 'ddp-mpi': '2 processes, DP over MPI', 'torch-one': 'OpenCLIP 1 process', 'torch-ddp': 'OpenCLIP 2 proc. DDP gloo' };
 const rows = cases.map((c) => ({
   case: labels[c],
   grads_ms: med(c, 'grads'),

@@ -95,15 +95,17 @@ napi_value Drop(napi_env env, Work* w) {
 // Arrays of at least this many values are all-reduced by RingAllreduce; smaller ones by
 // MPI_Allreduce, whose algorithms for small messages need fewer round trips.
 constexpr size_t kRingMin = 1 << 16;
-// The reduce-scatter's receive buffer, kept across calls (one collective runs at a time).
+// The reduce-scatter's receive buffer, kept across calls (one collective runs at a time): as large
+// as the widest segment of the largest array reduced so far (half of it on two ranks).
 std::vector<float> g_ring_recv;
 
 // All-reduce in place as a ring over MPI_Sendrecv: n - 1 reduce-scatter steps (send segment
 // r - t to the right neighbour, receive segment r - t - 1 from the left and reduce it into place),
-// then n - 1 all-gather steps (pass the reduced segments on). Open MPI 4.1's MPI_Allreduce for
-// large arrays was measured 5-7x slower than its own point-to-point path between two ranks on one
-// host; each value crosses the wire 2(n - 1)/n times here. Segments and order of summation are
-// those of the TCP transport's ring over one array, so both give the same sums.
+// then n - 1 all-gather steps (pass the reduced segments on). Open MPI 4.1's MPI_Allreduce of
+// large arrays was measured 7-10x slower than this ring, on the same library's point-to-point
+// path, between two ranks on one host; each value crosses the wire 2(n - 1)/n times here.
+// Segments and order of summation are those of the TCP transport's ring over one array, so both
+// give the same sums.
 int RingAllreduce(float* data, size_t length, MPI_Op op) {
   int rank = 0, n = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

@@ -2,9 +2,10 @@
  * Collectives over Open MPI (`--dist-backend mpi`), through the optional addon
  * `@openclip/train-mpi` (packages/train/native, built at `npm ci` when `mpicc` is found). The
  * addon runs each MPI call on a worker thread on this process's own Float32Arrays (all-reduce in
- * place, MPI_IN_PLACE: no copy), so the event loop stays free for the deadline: a collective that
- * has not finished within `opTimeoutMs` aborts the whole job (MPI_Abort) after printing which
- * rank and which collective timed out. Rank and world size come from MPI itself.
+ * place, no copy; large arrays as a ring of MPI_Sendrecv, see native/src/openclip_mpi.cc), so the
+ * event loop stays free for the deadline: a collective that has not finished within `opTimeoutMs`
+ * aborts the whole job (MPI_Abort) after printing which rank and which collective timed out.
+ * Rank and world size come from MPI itself.
  *
  * Calls are queued and issued one at a time in call order, the order MPI requires of collectives.
  */
@@ -117,14 +118,14 @@ export class MpiTransport {
     return p;
   }
 
-  /** Reduces `data` over all ranks in place (MPI_IN_PLACE). */
+  /** Reduces `data` over all ranks in place (the addon's ring from 65,536 values, else MPI_Allreduce with MPI_IN_PLACE). */
   async allReduceInPlace(data: Float32Array, op: ReduceOp = 'sum'): Promise<void> {
     if (this.worldSize === 1) return;
     await this.run<void>(`allReduce (${data.length} values)`, (done) => this.mpi.allreduce(data, OPS[op], done));
     if (op === 'mean') for (let i = 0; i < data.length; i++) data[i] /= this.worldSize;
   }
 
-  /** Reduces each of `parts` in place, one MPI_Allreduce each (every rank passes parts of the same lengths). */
+  /** Reduces each of `parts` in place, one all-reduce each (every rank passes parts of the same lengths). */
   async allReduceParts(parts: readonly Float32Array[], op: ReduceOp = 'sum'): Promise<void> {
     for (const p of parts) if (p.length > 0) await this.allReduceInPlace(p, op);
   }

@@ -3,7 +3,7 @@
  * its micro-batches, the loss runs its collectives (all-gather of features, SigLIP's neighbour
  * exchange) and returns the gradients of this rank's loss with respect to this rank's model
  * outputs; the parameter gradients follow from a backward pass through the model per micro-batch,
- * are averaged over ranks with one all-reduce, and every rank applies the same AdamW step.
+ * are averaged over ranks in one all-reduce call, and every rank applies the same AdamW step.
  *
  * TensorFlow.js tapes are synchronous while collectives are not. With one micro-batch the step keeps
  * the forward pass's tape open across the loss's collectives (see `TapeSession`) and back-propagates
@@ -218,7 +218,7 @@ export class DistributedTrainStep {
   }
 
   /**
-   * Averages gradients over ranks with one all-reduce of all of them; embedding tables travel as
+   * Averages gradients over ranks with one all-reduce call for all of them; embedding tables travel as
    * the rows some rank touched (their union, agreed on with a small all-reduce of row masks first).
    * Where the transport reduces several arrays as one (`allReduceParts`) and the backend lets the
    * step write a gradient's own array, large gradients are reduced in place; the rest (small
@@ -261,7 +261,8 @@ export class DistributedTrainStep {
     const parts = hasParts(this.transport);
     const sizes = list.map((t, i) => (rowsOf[i] ? rowsOf[i]!.length * width[i] : t.size));
     const whole = list.map((t, i) => parts && !rowsOf[i] && t.size >= this.inPlaceMin);
-    const own = list.map((t, i) => (whole[i] ? writableValues(t) : null));
+    const writable = list.map((t) => writableValues(t));
+    const own = list.map((_, i) => (whole[i] ? writable[i] : null));
     this.reducedInPlace = own.filter(Boolean).length;
     const packed = sizes.reduce((a, n, i) => a + (own[i] ? 0 : n), 0);
     const flat = this.sendBuffer(packed);
@@ -300,7 +301,7 @@ export class DistributedTrainStep {
       }
       const rows = rowsOf[i];
       const values = mean.subarray(at[i], at[i] + sizes[i]);
-      const mine = writableValues(t);
+      const mine = writable[i];
       if (!rows) {
         if (mine) {
           mine.set(values);
